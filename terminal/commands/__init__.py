@@ -1,0 +1,1 @@
+"""`stallpay` subcommands, one module each."""

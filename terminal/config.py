@@ -1,0 +1,189 @@
+"""Terminal configuration (TOML) and the event key file, validated at start.
+
+Configuration is plain data a technician may edit; keys live in their own file
+that must be readable by the service user alone, and the terminal refuses to
+start otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import stat
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+
+class ConfigError(Exception):
+    """Configuration or key file problem, phrased for the technician."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EventSection(_Strict):
+    id: str = Field(min_length=1, max_length=64)
+    currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
+    locale: str = "en"
+    name: str = ""
+
+
+class TerminalSection(_Strict):
+    id: int = Field(ge=1, le=65535, description="terminal number, unique in the event")
+    name: str = ""
+    vendor: str = "Vendor"
+    mode: Literal["sale", "cashier", "admin"] = "sale"
+
+
+class ReaderSection(_Strict):
+    backend: Literal["emulated", "pcsc"] = "emulated"
+    name: str = Field(default="", description="reader name or pattern (pcsc); empty = first reader")
+    timeout_s: float = Field(default=10.0, gt=0)
+    check_signature: bool = False
+    signature_public_key: str = ""  # hex, uncompressed secp128r1 point; empty = NXP's
+
+
+class LimitsSection(_Strict):
+    max_balance: int = Field(default=50_000, ge=0)
+    max_sale: int = Field(default=20_000, ge=1)
+    void_window_s: int = Field(default=600, ge=0)
+
+
+class PathsSection(_Strict):
+    data: Path = Path("data")
+    keys: Path = Path("keys.toml")
+
+
+class Config(_Strict):
+    event: EventSection
+    terminal: TerminalSection
+    reader: ReaderSection = ReaderSection()
+    limits: LimitsSection = LimitsSection()
+    paths: PathsSection = PathsSection()
+    source: Path | None = Field(default=None, exclude=True)
+
+    @field_validator("source", mode="before")
+    @classmethod
+    def _no_source_in_file(cls, value: object) -> object:
+        return value
+
+    @property
+    def data_dir(self) -> Path:
+        return self._resolve(self.paths.data)
+
+    @property
+    def keys_path(self) -> Path:
+        return self._resolve(self.paths.keys)
+
+    @property
+    def journal_path(self) -> Path:
+        return self.data_dir / "journal.db"
+
+    def _resolve(self, path: Path) -> Path:
+        if path.is_absolute() or self.source is None:
+            return path
+        return self.source.parent / path
+
+
+def load_config(path: Path | str) -> Config:
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such configuration file (create one with 'stallpay init')") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: " + _explain(exc)) from None
+    return config.model_copy(update={"source": path.resolve()})
+
+
+def _explain(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        parts.append(f"{where}: {err['msg']}")
+    return "; ".join(parts)
+
+
+# --- keys ---------------------------------------------------------------------
+
+
+class EventKeys(_Strict):
+    """Secrets of one event on one terminal. Never logged; repr hides them."""
+
+    event_id: str
+    master_key: bytes = Field(repr=False)
+    terminal_signing_key: bytes = Field(repr=False)
+
+    def __str__(self) -> str:
+        return f"EventKeys(event_id={self.event_id!r})"
+
+
+def check_key_permissions(path: Path) -> None:
+    mode = path.stat().st_mode
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigError(
+            f"{path}: key file is accessible by other users (mode {stat.S_IMODE(mode):o}); "
+            f"run 'chmod 600 {path}'"
+        )
+
+
+def load_keys(path: Path | str, event_id: str | None = None) -> EventKeys:
+    path = Path(path)
+    try:
+        check_key_permissions(path)
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: key file missing") from None
+    except tomllib.TOMLDecodeError:
+        raise ConfigError(f"{path}: key file is not valid TOML") from None
+    try:
+        keys = EventKeys(
+            event_id=raw["event"]["id"],
+            master_key=bytes.fromhex(raw["event"]["master_key"]),
+            terminal_signing_key=bytes.fromhex(raw["terminal"]["signing_key"]),
+        )
+    except (KeyError, TypeError, ValueError):
+        raise ConfigError(
+            f"{path}: key file needs [event] id and master_key (hex) and [terminal] signing_key (hex)"
+        ) from None
+    if len(keys.master_key) != 16:
+        raise ConfigError(f"{path}: event master_key must be 16 bytes (32 hex digits)")
+    if len(keys.terminal_signing_key) != 32:
+        raise ConfigError(f"{path}: terminal signing_key must be 32 bytes (64 hex digits)")
+    if event_id is not None and keys.event_id != event_id:
+        raise ConfigError(f"{path}: keys are for event {keys.event_id!r}, configuration says {event_id!r}")
+    return keys
+
+
+def write_secret_file(path: Path, text: str) -> None:
+    """Create a file only the owner can read, without a window where others could."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.chmod(path, 0o600)
+
+
+def new_keys_text(event_id: str, master_key: bytes | None = None) -> str:
+    return tomli_w.dumps(
+        {
+            "event": {"id": event_id, "master_key": (master_key or secrets.token_bytes(16)).hex()},
+            "terminal": {"signing_key": secrets.token_bytes(32).hex()},
+        }
+    )
+
+
+def write_config(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(tomli_w.dumps(data), encoding="utf-8")

@@ -1,0 +1,1 @@
+"""Readers, card drivers and card emulators."""

@@ -1,0 +1,1 @@
+"""Money, purse records, keys, the journal and the operations that move money."""

@@ -1,0 +1,81 @@
+"""What the wallet needs from a card: the small interface that `terminal.nfc` implements.
+
+The wallet never sees APDUs or readers. A driver gives it page reads and
+writes, password authentication and, where the chip has one, a one-way
+counter; the wallet decides what to write where.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+PAGE = 4
+
+
+class CardError(Exception):
+    """A card problem with a one-line reason fit for the person at the terminal."""
+
+
+class CardRemoved(CardError):
+    """The card left the field (or the reader went away) in the middle of an exchange."""
+
+
+class UnsupportedCard(CardError):
+    """Not a wristband of ours: MIFARE Classic, a bank card, a phone, too small a chip..."""
+
+
+class CardAuthError(CardError):
+    """The card refused the password, or a write that needed one."""
+
+
+@dataclass(frozen=True)
+class CardInfo:
+    """What GET_VERSION told about the chip."""
+
+    uid: bytes
+    product: str  # "NTAG213", "NTAG215", "NTAG216", "MF0UL11", "MF0UL21"
+    user_start: int  # first user page (4)
+    user_pages: int  # number of user pages
+    config_page: int  # page of CFG0 (MIRROR, RFUI, MIRROR_PAGE, AUTH0)
+    has_counter: bool  # Ultralight EV1 one-way counters with INCR_CNT
+
+
+class PurseTag(Protocol):
+    """A tapped NTAG21x / Ultralight EV1 as the wallet sees it."""
+
+    @property
+    def info(self) -> CardInfo: ...
+
+    def read_pages(self, start: int, count: int) -> bytes:
+        """FAST_READ of `count` pages from `start` (4*count bytes)."""
+        ...
+
+    def write_page(self, page: int, data: bytes) -> None:
+        """WRITE of one 4-byte page."""
+        ...
+
+    def authenticate(self, password: bytes) -> bytes:
+        """PWD_AUTH; returns PACK. Raises CardAuthError when refused."""
+        ...
+
+    def protect(self, password: bytes, pack: bytes, auth0: int) -> None:
+        """Set PWD, PACK and AUTH0 (writes from page auth0 on need the password; reads stay open)."""
+        ...
+
+    def read_counter(self) -> int | None:
+        """READ_CNT of counter 0 on Ultralight EV1; None on chips without INCR_CNT."""
+        ...
+
+    def increment_counter(self) -> None:
+        """INCR_CNT counter 0 by one (Ultralight EV1 only)."""
+        ...
+
+    def read_signature(self) -> bytes:
+        """READ_SIG: the 32-byte ECC originality signature (r || s over secp128r1)."""
+        ...
+
+    @property
+    def exchanges(self) -> int:
+        """Card exchanges made since the tap, for benchmarks."""
+        ...
