@@ -17,6 +17,8 @@ from typing import Literal
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from terminal.printer.settings import PrinterSection
+
 
 class ConfigError(Exception):
     """Configuration or key file problem, phrased for the technician."""
@@ -46,6 +48,7 @@ class ReaderSection(_Strict):
     timeout_s: float = Field(default=10.0, gt=0)
     check_signature: bool = False
     signature_public_key: str = ""  # hex, uncompressed secp128r1 point; empty = NXP's
+    emulated_card: str = Field(default="", description="emulated backend: state file of the wristband on it")
 
 
 class LimitsSection(_Strict):
@@ -65,6 +68,7 @@ class Config(_Strict):
     reader: ReaderSection = ReaderSection()
     limits: LimitsSection = LimitsSection()
     paths: PathsSection = PathsSection()
+    printer: PrinterSection = PrinterSection()
     source: Path | None = Field(default=None, exclude=True)
 
     @field_validator("source", mode="before")

@@ -1,0 +1,87 @@
+"""The configured terminal: configuration, keys, wallet and reader, opened together at start.
+
+This is where configuration picks the reader backend; the code above it gets a
+`PurseTag` per tap and never asks whether the reader is a USB one, the vpcd
+virtual one or the in-process emulator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from terminal.config import Config, EventKeys, load_config, load_keys
+from terminal.nfc.reader import Reader
+from terminal.wallet.card import PurseTag
+from terminal.wallet.operations import Wallet
+
+
+@dataclass
+class Station:
+    config: Config
+    keys: EventKeys
+    wallet: Wallet
+    reader: Reader
+    emulated_state: Path | None = None
+
+    @classmethod
+    def open(cls, config_path: Path | str, *, reader_name: str | None = None) -> Station:
+        config = load_config(config_path)
+        keys = load_keys(config.keys_path, config.event.id)
+        wallet = Wallet.open(config, keys)
+        reader, state = open_configured_reader(config, reader_name)
+        return cls(config=config, keys=keys, wallet=wallet, reader=reader, emulated_state=state)
+
+    @contextmanager
+    def tap(self, timeout: float | None = None) -> Iterator[PurseTag]:
+        """Wait for a card and yield it as a purse tag; the connection is released afterwards."""
+        from terminal.nfc.ntag import identify
+
+        wait = self.config.reader.timeout_s if timeout is None else timeout
+        connection = self.reader.wait_for_card(wait)
+        try:
+            key = self.config.reader.signature_public_key or None
+            yield identify(connection, check_signature=self.config.reader.check_signature,
+                           signature_public_key=bytes.fromhex(key) if key else None)
+        finally:
+            connection.close()
+            self._save_emulated()
+
+    def _save_emulated(self) -> None:
+        if self.emulated_state is None:
+            return
+        from terminal.nfc.emulated import EmulatedReader
+
+        if isinstance(self.reader, EmulatedReader) and self.reader.card is not None:
+            self.reader.card.save(self.emulated_state)  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        self._save_emulated()
+        self.reader.close()
+
+
+def open_configured_reader(config: Config, reader_name: str | None = None) -> tuple[Reader, Path | None]:
+    """The reader the configuration names; `--reader NAME` always means a PC/SC reader."""
+    from terminal.nfc.reader import open_reader
+
+    if reader_name is not None or config.reader.backend == "pcsc":
+        return open_reader("pcsc", reader_name if reader_name is not None else config.reader.name), None
+    from terminal.nfc.emulated import EmulatedReader
+    from terminal.nfc.emulator import NtagEmulator
+
+    reader = EmulatedReader()
+    state: Path | None = None
+    if config.reader.emulated_card:
+        state = Path(config.reader.emulated_card)
+        if not state.is_absolute() and config.source is not None:
+            state = config.source.parent / state
+        if state.exists():
+            card = NtagEmulator.load(state)
+        else:
+            card = NtagEmulator(product="NTAG215")
+            state.parent.mkdir(parents=True, exist_ok=True)
+            card.save(state)
+        reader.place(card)
+    return reader, state

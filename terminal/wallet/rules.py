@@ -1,0 +1,115 @@
+"""Risk and business rules: pure functions that say whether an operation may happen and why not.
+
+Nothing here touches a card or the database, so every rule is tested (and
+fuzzed) on plain values. The reason codes are stable: the UI translates them
+and the collector counts them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from terminal.wallet.money import format_money
+from terminal.wallet.purse import Op, Record
+
+
+class Declined(Exception):
+    """The operation is refused; nothing was written to the card."""
+
+    def __init__(self, code: str, message: str, *, missing: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.missing = missing
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_balance: int = 50_000
+    max_sale: int = 20_000
+    void_window_s: int = 600
+
+
+TOPUP_METHODS = ("cash", "card", "voucher", "comp")
+
+
+def check_amount(amount: object) -> int:
+    if not isinstance(amount, int) or isinstance(amount, bool):
+        raise Declined("invalid_amount", f"amount must be whole minor units, got {amount!r}")
+    if amount <= 0:
+        raise Declined("invalid_amount", "amount must be more than zero")
+    return amount
+
+
+def check_usable(record: Record) -> None:
+    if record.closed:
+        raise Declined("closed", "this card was closed and refunded; it cannot be used")
+
+
+def check_sale(record: Record, amount: int, limits: Limits, currency: str) -> None:
+    check_amount(amount)
+    check_usable(record)
+    if amount > limits.max_sale:
+        raise Declined("over_max_sale",
+                       f"a single sale is limited to {format_money(limits.max_sale, currency)}")
+    if amount > record.balance:
+        missing = amount - record.balance
+        raise Declined("insufficient_funds",
+                       f"insufficient funds: {format_money(missing, currency)} missing "
+                       f"(balance {format_money(record.balance, currency)})", missing=missing)
+
+
+def check_topup(record: Record | None, amount: int, method: str, limits: Limits, currency: str) -> None:
+    check_amount(amount)
+    if method not in TOPUP_METHODS:
+        raise Declined("invalid_method", f"unknown payment method {method!r} (use {', '.join(TOPUP_METHODS)})")
+    balance = 0
+    if record is not None:
+        check_usable(record)
+        balance = record.balance
+    if balance + amount > limits.max_balance:
+        room = max(0, limits.max_balance - balance)
+        raise Declined("over_max_balance",
+                       f"the balance may not exceed {format_money(limits.max_balance, currency)}; "
+                       f"at most {format_money(room, currency)} can be loaded")
+
+
+def check_void(record: Record, previous: Record | None, *, terminal_id: int, sale_time: int | None,
+               sale_amount: int | None, now: int, limits: Limits) -> None:
+    check_usable(record)
+    if record.op is not Op.SALE:
+        raise Declined("nothing_to_void", "the card's last operation is not a sale that can be voided")
+    if record.terminal != terminal_id:
+        raise Declined("void_other_terminal", "the last sale on this card was made at another terminal")
+    if sale_amount is None:
+        raise Declined("nothing_to_void", "this terminal's journal has no record of the card's last sale")
+    if sale_time is not None and now - sale_time > limits.void_window_s:
+        raise Declined("void_window_passed",
+                       f"a sale can only be voided within {limits.void_window_s // 60} minutes")
+    if previous is None or previous.seq != record.seq - 1:
+        raise Declined("nothing_to_void", "the card does not hold the state before the sale")
+
+
+def plan_sale(record: Record, amount: int, *, now: int, terminal_id: int) -> Record:
+    """Complimentary credit is spent first, so what is left refundable is the guest's own money."""
+    return record.next(Op.SALE, balance=record.balance - amount, spent=record.spent + amount,
+                       comp=max(0, record.comp - amount), time=now, terminal=terminal_id)
+
+
+def plan_topup(record: Record, amount: int, method: str, *, now: int, terminal_id: int) -> Record:
+    comp = record.comp + amount if method == "comp" else record.comp
+    return record.next(Op.TOPUP, balance=record.balance + amount, comp=comp, time=now, terminal=terminal_id)
+
+
+def plan_void(record: Record, previous: Record, amount: int, *, now: int, terminal_id: int) -> Record:
+    return record.next(Op.VOID, balance=record.balance + amount, spent=record.spent - amount,
+                       comp=previous.comp, time=now, terminal=terminal_id)
+
+
+def plan_close(record: Record, *, now: int, terminal_id: int) -> Record:
+    return record.next(Op.CLOSE, balance=0, comp=0, time=now, terminal=terminal_id)
+
+
+def plan_issue(amount: int, method: str, *, now: int, terminal_id: int) -> Record:
+    return Record(seq=1, balance=amount, spent=0, comp=amount if method == "comp" else 0, time=now,
+                  terminal=terminal_id, op=Op.ISSUE)
