@@ -17,6 +17,15 @@ setup(
         "babel>=2.14",
         "pydantic>=2.6",
         "tomli-w>=1.0",
+        "ecdsa>=0.18",
+        "fastapi>=0.110",
+        "uvicorn>=0.29",
+        "httpx>=0.27",
+        "psycopg[binary]>=3.1",
+        "jinja2>=3.1",
+        "python-escpos[usb,serial]>=3.1",
+        "Pillow>=10",
+        "qrcode>=7.4",
     ],
     extras_require={
         "dev": [
@@ -24,6 +33,7 @@ setup(
             "pytest-timeout>=2.3",
             "hypothesis>=6.100",
             "ruff>=0.5",
+            "schemathesis>=3.27",
         ],
     },
     entry_points={"console_scripts": ["stallpay=terminal.cli:main"]},
