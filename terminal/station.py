@@ -44,7 +44,7 @@ class Station:
         try:
             key = self.config.reader.signature_public_key or None
             yield identify(connection, check_signature=self.config.reader.check_signature,
-                           signature_public_key=bytes.fromhex(key) if key else None)
+                           signature_public_key=bytes.fromhex(key) if key else None, lazy=True)
         finally:
             connection.close()
             self._save_emulated()

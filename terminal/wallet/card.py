@@ -75,6 +75,10 @@ class PurseTag(Protocol):
         """READ_SIG: the 32-byte ECC originality signature (r || s over secp128r1)."""
         ...
 
+    def hint_product(self, product: str) -> None:
+        """The product as the card's sealed header names it, so the driver need not ask the chip."""
+        ...
+
     @property
     def exchanges(self) -> int:
         """Card exchanges made since the tap, for benchmarks."""

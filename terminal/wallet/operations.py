@@ -209,7 +209,9 @@ class Wallet:
                                      method=method, data=data)
         try:
             self._unlock_if_protected(tap)
-            self._write_pages(tap.tag, USER_START, header_bytes)
+            # Magic last: a header torn part-way never reads as a StallPay header.
+            for i in reversed(range(0, len(header_bytes), 4)):
+                tap.tag.write_page(USER_START + i // 4, header_bytes[i : i + 4])
             self._write_pages(tap.tag, slot_page(header, record.seq), sealed)
             self._ensure_protected(tap)
         except CardAuthError as exc:
@@ -289,12 +291,17 @@ class Wallet:
     def _load(self, tag: PurseTag, *, operator: str | None = None, allow_blank: bool = False) -> _Tap:
         # One FAST_READ covers UID, header and every slot on all supported chips; the
         # sealed header names the product, so an issued card needs no GET_VERSION.
+        try:
+            raw = tag.read_pages(0, READ_PAGES)
+        except ValueError:  # the driver knows the chip and it has fewer pages
+            raise UnsupportedCard(f"an {tag.info.product} is too small to hold a StallPay purse") from None
+        peeked = peek_header(raw[USER_START * 4 : USER_START * 4 + 16])
+        if peeked is not None:
+            tag.hint_product(peeked[2])
         info = tag.info
         if info.product not in PRODUCTS:
             raise UnsupportedCard(f"an {info.product} is too small to hold a StallPay purse")
-        raw = tag.read_pages(0, READ_PAGES)
         uid = _uid_from_pages(raw) or info.uid
-        peeked = peek_header(raw[USER_START * 4 : USER_START * 4 + 16])
         product = info.product
         keys = PurseKeys(purse_key(self._master_key, uid, self.event_id))
         tap = _Tap(tag=tag, uid=uid, product=product, raw=raw, keys=keys, header=None, image=None)
@@ -309,18 +316,27 @@ class Wallet:
         try:
             tap.header = decode_header(keys, uid, raw[USER_START * 4 : USER_START * 4 + 16])
         except PurseFormatError:
-            raise self._decline(tap, operator, Declined(
-                "tampered", "card data does not verify for this card: refused"), card_id=card_id) from None
+            self._settle_blank(tap, operator)
+            if self.lastseen.get(card_id) is not None:
+                raise self._decline(tap, operator, Declined(
+                    "tampered", "card data does not verify for this card: refused"), card_id=card_id) from None
+            # Never seen with a balance: an issue torn inside the header. Nothing on it can hold money.
+            if allow_blank:
+                return tap
+            raise Declined("blank", "card issue was interrupted: issue it again at a cashier") from None
         try:
             tap.image = parse_image(keys, uid, tap.header, raw)
         except PurseFormatError:
             tap.image = None
         self._settle(tap, operator)
         if tap.image is None:
+            if self.lastseen.get(card_id) is not None:
+                raise self._decline(tap, operator, Declined(
+                    "tampered", "the card's balance records do not verify: refused"), card_id=card_id)
+            # A header without any record is an issue torn before its record landed.
             if allow_blank:
                 return tap
-            raise self._decline(tap, operator, Declined("tampered", "no valid balance record on the card: refused"),
-                                card_id=card_id)
+            raise Declined("blank", "card issue was interrupted: issue it again at a cashier")
         self._check_fresh(tap, operator)
         return tap
 

@@ -40,7 +40,7 @@ class Till:
     def tap(self, card: NtagEmulator) -> NtagTag:
         self.reader.remove()
         self.reader.place(card)
-        return identify(self.reader.wait_for_card(0))
+        return identify(self.reader.wait_for_card(0), lazy=True)
 
     def new_card(self, product: str = "NTAG215") -> NtagEmulator:
         card = NtagEmulator(product=product)
