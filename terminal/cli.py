@@ -10,12 +10,17 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 # (subcommand, module that registers it). Add a line per new job.
 COMMANDS: list[tuple[str, str]] = [
     ("init", "terminal.commands.init"),
     ("card", "terminal.commands.card"),
+    ("receipt", "terminal.commands.receipt"),
+    ("sync", "terminal.commands.sync"),
+    ("collector", "terminal.commands.collector"),
+    ("sim", "terminal.commands.sim"),
+    ("emulator", "terminal.commands.emulator"),
 ]
 
 
@@ -27,8 +32,20 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         if only is not None and name != only:
             sub.add_parser(name, help=f"(see 'stallpay {name} --help')")
             continue
-        importlib.import_module(module).register(sub)
+        try:
+            importlib.import_module(module).register(sub)
+        except ImportError as exc:  # an optional part that is not installed must not break the others
+            stub = sub.add_parser(name, help=f"(unavailable: {exc})")
+            stub.set_defaults(func=_unavailable(name, exc))
     return parser
+
+
+def _unavailable(name: str, exc: ImportError) -> Callable[[argparse.Namespace], int]:
+    def run(_args: argparse.Namespace) -> int:
+        print(f"stallpay {name}: not available on this installation ({exc})", file=sys.stderr)
+        return 2
+
+    return run
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,141 @@
+"""The end-of-day report, computed from the terminal's own journal.
+
+A pure function over journal entries (dicts), so that it works offline, in
+tests and on any copy of a journal. Only committed entries move money; a
+commit that carries no items or method takes them from its intent.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from terminal.printer.journal_receipts import ReceiptDataError, parse_time, transaction_id
+from terminal.printer.receipt import Counts, DayReport, Header, Total
+
+MONEY_OPS = ("issue", "topup", "sale", "void", "close")
+
+
+def day_report(
+    entries: Iterable[Mapping[str, Any]],
+    header: Header,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    currency: str | None = None,
+    now: datetime | None = None,
+) -> DayReport:
+    """Totals of `header.terminal_id`'s committed entries with start <= time < end.
+
+    Voided sales are taken out of the product totals and counted as voids;
+    sales by method are net of voids.
+    """
+    intents: dict[int, Mapping[str, Any]] = {}
+    commits: list[Mapping[str, Any]] = []
+    declines = 0
+    for entry in entries:
+        if entry.get("terminal_id") != header.terminal_id:
+            continue
+        if entry.get("phase") == "intent":
+            intents[entry["seq"]] = entry
+            continue
+        when = parse_time(entry["time"])
+        if (start and when < start) or (end and when >= end):
+            continue
+        if entry.get("op") == "decline":
+            declines += 1
+        elif entry.get("phase") == "commit" and entry.get("op") in MONEY_OPS:
+            commits.append(entry)
+
+    currencies = {e["currency"] for e in commits}
+    if len(currencies) > 1:
+        raise ReceiptDataError(f"journal mixes currencies {sorted(currencies)}; one report per currency")
+    currency = currency or (currencies.pop() if currencies else "EUR")
+
+    def field(entry: Mapping[str, Any], name: str) -> Any:
+        value = entry.get(name)
+        if value in (None, []) and entry.get("ref") in intents:
+            return intents[entry["ref"]].get(name)
+        return value
+
+    commits.sort(key=lambda e: e["seq"])
+    voided: set[int] = set()
+    for e in commits:
+        if e["op"] == "void":
+            target = (field(e, "data") or {}).get("voids")
+            if target is not None:
+                voided.add(int(target))
+                # a void may name the sale's intent or its commit: accept both
+                for sale in commits:
+                    if sale["op"] == "sale" and sale.get("ref") == target:
+                        voided.add(sale["seq"])
+
+    products: dict[str, list] = {}
+    sales_m: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    topups_m: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    refunds_m: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    n = dict.fromkeys(("sales", "voids", "topups", "refunds", "issues"), 0)
+    sums = dict.fromkeys(("sales", "voids", "topups", "refunds"), 0)
+    unsynced = 0
+    for e in commits:
+        op, amount = e["op"], int(e["amount"])
+        unsynced += not e.get("clock_synced", True)
+        if op == "sale":
+            n["sales"] += 1
+            sums["sales"] += amount
+            if e["seq"] in voided:
+                continue
+            method = field(e, "method") or "card"
+            sales_m[method][0] += 1
+            sales_m[method][1] += amount
+            for item in field(e, "items") or ():
+                key = str(item.get("sku") or item["name"])
+                row = products.setdefault(key, [item["name"], 0, 0])
+                row[1] += int(item["qty"])
+                row[2] += int(item["qty"]) * int(item["unit_price"])
+        elif op == "void":
+            n["voids"] += 1
+            sums["voids"] += amount
+        elif op in ("topup", "issue"):
+            n["topups" if op == "topup" else "issues"] += 1
+            if amount:
+                method = field(e, "method") or "cash"
+                topups_m[method][0] += 1
+                topups_m[method][1] += amount
+                sums["topups"] += amount
+        elif op == "close":
+            n["refunds"] += 1
+            sums["refunds"] += amount
+            method = field(e, "method") or "cash"
+            refunds_m[method][0] += 1
+            refunds_m[method][1] += amount
+
+    def totals(rows: Mapping[str, list[int]]) -> tuple[Total, ...]:
+        return tuple(Total(key=k, label=k, count=c, amount=a) for k, (c, a) in sorted(rows.items()))
+
+    by_product = tuple(
+        Total(key=k, label=name, count=qty, amount=amount)
+        for k, (name, qty, amount) in sorted(products.items(), key=lambda kv: (-kv[1][2], kv[1][0]))
+    )
+    first, last = (commits[0], commits[-1]) if commits else (None, None)
+    return DayReport(
+        header=header,
+        time=now or datetime.now(UTC),
+        currency=currency,
+        by_product=by_product,
+        sales_by_method=totals(sales_m),
+        topups_by_method=totals(topups_m),
+        refunds_by_method=totals(refunds_m),
+        counts=Counts(declines=declines, **n),
+        sales_total=sums["sales"],
+        voids_total=sums["voids"],
+        topups_total=sums["topups"],
+        refunds_total=sums["refunds"],
+        first_transaction=transaction_id(first["terminal_id"], first["seq"]) if first else None,
+        first_time=parse_time(first["time"]) if first else None,
+        last_transaction=transaction_id(last["terminal_id"], last["seq"]) if last else None,
+        last_time=parse_time(last["time"]) if last else None,
+        unsynced_clock=unsynced,
+    )

@@ -1,0 +1,159 @@
+"""What a receipt says, independent of paper, printer and language.
+
+One model per kind; the layout turns any of them into printable lines, and the
+ESC/POS and PNG renderers draw those lines. Amounts are integer minor units.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import ClassVar
+
+
+@dataclass(frozen=True, kw_only=True)
+class Header:
+    """Who issued the receipt: printed at the top of every kind."""
+
+    vendor: str
+    terminal_id: int
+    operator: str | None = None
+    event: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SaleItem:
+    sku: str
+    name: str
+    qty: int
+    unit_price: int
+
+    @property
+    def total(self) -> int:
+        return self.qty * self.unit_price
+
+
+@dataclass(frozen=True, kw_only=True)
+class Receipt:
+    """Fields every kind has. `time` is timezone-aware (UTC from the journal)."""
+
+    kind: ClassVar[str] = ""
+    header: Header
+    time: datetime
+    currency: str
+    clock_synced: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class SaleReceipt(Receipt):
+    kind: ClassVar[str] = "sale"
+    transaction: str
+    card: str
+    items: tuple[SaleItem, ...]
+    total: int
+    paid_from_card: int
+    balance_after: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class TopUpReceipt(Receipt):
+    kind: ClassVar[str] = "topup"
+    transaction: str
+    card: str
+    amount: int
+    method: str
+    balance_now: int
+    spent_total: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class VoidReceipt(Receipt):
+    kind: ClassVar[str] = "void"
+    transaction: str
+    card: str
+    voided_transaction: str
+    amount: int
+    balance_after: int
+    items: tuple[SaleItem, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class RefundReceipt(Receipt):
+    """Money paid back at checkout; the card is closed when nothing is left on it."""
+
+    kind: ClassVar[str] = "refund"
+    transaction: str
+    card: str
+    amount: int
+    method: str
+    balance_before: int
+    balance_after: int
+    card_closed: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class StatementLine:
+    seq: int
+    op: str
+    amount: int
+    balance: int
+    terminal_id: int
+    time: datetime | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class StatementReceipt(Receipt):
+    """A card's own history, as a cashier prints it for a guest who asks."""
+
+    kind: ClassVar[str] = "statement"
+    card: str
+    balance: int
+    lines: tuple[StatementLine, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Total:
+    """One row of a report: a product or a payment method with count and amount."""
+
+    key: str
+    label: str
+    count: int
+    amount: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Counts:
+    sales: int = 0
+    voids: int = 0
+    topups: int = 0
+    refunds: int = 0
+    issues: int = 0
+    declines: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class DayReport(Receipt):
+    """End-of-day figures of one terminal, from its own journal (works offline)."""
+
+    kind: ClassVar[str] = "day"
+    by_product: tuple[Total, ...]
+    sales_by_method: tuple[Total, ...]
+    topups_by_method: tuple[Total, ...]
+    refunds_by_method: tuple[Total, ...]
+    counts: Counts
+    sales_total: int
+    voids_total: int
+    topups_total: int
+    refunds_total: int
+    first_transaction: str | None = None
+    first_time: datetime | None = None
+    last_transaction: str | None = None
+    last_time: datetime | None = None
+    unsynced_clock: int = field(default=0)
+
+    @property
+    def net_sales(self) -> int:
+        return self.sales_total - self.voids_total
+
+
+KINDS = ("sale", "topup", "void", "refund", "statement", "day")
