@@ -18,12 +18,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from terminal.nfc.emulated import EmulatedReader  # noqa: E402
-from terminal.nfc.emulator import NtagEmulator  # noqa: E402
-from terminal.nfc.ntag import identify  # noqa: E402
-from terminal.wallet.journal import open_journal  # noqa: E402
-from terminal.wallet.operations import Wallet  # noqa: E402
-from terminal.wallet.rules import Limits  # noqa: E402
+from terminal.nfc.emulated import EmulatedReader
+from terminal.nfc.emulator import NtagEmulator
+from terminal.nfc.ntag import identify
+from terminal.wallet.journal import open_journal
+from terminal.wallet.operations import Wallet
+from terminal.wallet.rules import Limits
 
 EXCHANGE_MS = 20.0
 ROUNDS = 300

@@ -18,6 +18,7 @@ class LastSeen:
         self.db = db
         db.execute("CREATE TABLE IF NOT EXISTS last_seen (card_id INTEGER PRIMARY KEY, uid TEXT NOT NULL, "
                    "seq INTEGER NOT NULL, digest TEXT NOT NULL)")
+        db.execute("CREATE INDEX IF NOT EXISTS last_seen_uid ON last_seen(uid)")
 
     @staticmethod
     def digest(slot_bytes: bytes) -> str:
@@ -26,6 +27,10 @@ class LastSeen:
     def get(self, card_id: int) -> tuple[str, int, str] | None:
         row = self.db.execute("SELECT uid, seq, digest FROM last_seen WHERE card_id = ?", [card_id]).fetchone()
         return (row[0], row[1], row[2]) if row else None
+
+    def knows_uid(self, uid: bytes) -> bool:
+        """Whether a card with this UID has shown a valid purse here (so a broken one now is tampering)."""
+        return self.db.execute("SELECT 1 FROM last_seen WHERE uid = ? LIMIT 1", [uid.hex()]).fetchone() is not None
 
     def update(self, card_id: int, uid: bytes, seq: int, slot_bytes: bytes) -> None:
         self.db.execute(

@@ -317,7 +317,7 @@ class Wallet:
             tap.header = decode_header(keys, uid, raw[USER_START * 4 : USER_START * 4 + 16])
         except PurseFormatError:
             self._settle_blank(tap, operator)
-            if self.lastseen.get(card_id) is not None:
+            if self.lastseen.get(card_id) is not None or self.lastseen.knows_uid(uid):
                 raise self._decline(tap, operator, Declined(
                     "tampered", "card data does not verify for this card: refused"), card_id=card_id) from None
             # Never seen with a balance: an issue torn inside the header. Nothing on it can hold money.
@@ -330,7 +330,7 @@ class Wallet:
             tap.image = None
         self._settle(tap, operator)
         if tap.image is None:
-            if self.lastseen.get(card_id) is not None:
+            if self.lastseen.get(card_id) is not None or self.lastseen.knows_uid(uid):
                 raise self._decline(tap, operator, Declined(
                     "tampered", "the card's balance records do not verify: refused"), card_id=card_id)
             # A header without any record is an issue torn before its record landed.
