@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 
 AUTH0 = USER_START  # every purse page needs the password to be written
 READ_PAGES = 40  # pages 0..39: the largest layout (NTAG21x, 4 slots), present on every supported chip
+ACTIVATIONS = frozenset({"issue", "replace"})  # ops that write a header to a blank card
 COUNTER_PRODUCTS = frozenset({"MF0UL21"})  # chips with INCR_CNT one-way counters
 OP_NAMES = {Op.ISSUE: "issue", Op.TOPUP: "topup", Op.SALE: "sale", Op.VOID: "void", Op.CLOSE: "close",
             Op.REPLACE: "replace", Op.CORRECT: "correct"}
@@ -191,22 +192,40 @@ class Wallet:
             raise Declined("invalid_amount", "opening balance must be whole minor units, zero or more")
         if amount:
             rules.check_topup(None, amount, method, self.limits, self.currency)
+        record = rules.plan_issue(amount, method, now=self._now(), terminal_id=self.terminal_id)
+        return self._activate(tag, "issue", record, method=method, operator=operator,
+                              data={"holder": holder} if holder else {})
+
+    def replace(self, tag: PurseTag, *, old_card_id: int, balance: int, comp: int = 0, operator: str | None = None,
+                reason: str = "lost") -> Outcome:
+        """A lost card's balance (as the collector's ledger knows it) put on a blank wristband; the old card is
+        blocked here at once and everywhere after the next sync."""
+        if not (isinstance(balance, int) and isinstance(comp, int) and 0 <= comp <= balance):
+            raise Declined("invalid_amount", "amounts must be whole minor units with comp <= balance")
+        if balance > self.limits.max_balance:
+            raise Declined("over_max_balance", "the balance to move is above this event's maximum balance")
+        record = Record(seq=1, balance=balance, spent=0, comp=comp, time=self._now(), terminal=self.terminal_id,
+                        op=Op.REPLACE)
+        outcome = self._activate(tag, "replace", record, method=None, operator=operator,
+                                 data={"replaces": old_card_id, "reason": reason})
+        self.hotlist.add(old_card_id, f"replaced by card {outcome.state.card_id} ({reason})")
+        return outcome
+
+    def _activate(self, tag: PurseTag, op: str, record: Record, *, method: str | None, operator: str | None,
+                  data: dict[str, Any]) -> Outcome:
+        """Write header and first record to a blank wristband, then lock it with its password."""
         tap = self._load(tag, operator=operator, allow_blank=True)
         if tap.image is not None:
             raise self._decline(tap, operator, Declined(
                 "already_issued", f"card already issued (card {tap.image.header.card_id}); use top-up"))
         card_id = self._allocate_card_id(tap.uid)
         header = new_header(tap.product, self.event_id, card_id)
-        record = rules.plan_issue(amount, method, now=self._now(), terminal_id=self.terminal_id)
         header_bytes = encode_header(tap.keys, tap.uid, header)
         sealed = seal(tap.keys, tap.uid, header, record)
-        data: dict[str, Any] = {"page": slot_page(header, record.seq), "record": sealed.hex(),
-                                "header": header_bytes.hex()}
-        if holder:
-            data["holder"] = holder
-        intent = self.journal.append("issue", "intent", amount=amount, operator=operator, card_id=card_id,
-                                     uid=tap.uid, card_seq=record.seq, balance_before=0, balance_after=amount,
-                                     method=method, data=data)
+        data = {"page": slot_page(header, record.seq), "record": sealed.hex(), "header": header_bytes.hex(), **data}
+        intent = self.journal.append(op, "intent", amount=record.balance, operator=operator, card_id=card_id,
+                                     uid=tap.uid, card_seq=record.seq, balance_before=0,
+                                     balance_after=record.balance, method=method, data=data)
         try:
             self._unlock_if_protected(tap)
             # Magic last: a header torn part-way never reads as a StallPay header.
@@ -215,7 +234,7 @@ class Wallet:
             self._write_pages(tap.tag, slot_page(header, record.seq), sealed)
             self._ensure_protected(tap)
         except CardAuthError as exc:
-            self.journal.append("issue", "abort", ref=intent["seq"], card_id=card_id, uid=tap.uid,
+            self.journal.append(op, "abort", ref=intent["seq"], card_id=card_id, uid=tap.uid,
                                 operator=operator, data={"reason": str(exc)})
             raise Declined("locked_card", "this card is locked with another password: not one of ours") from exc
         except CardError as exc:
@@ -343,7 +362,7 @@ class Wallet:
     def _settle_blank(self, tap: _Tap, operator: str | None) -> None:
         """A card with no header here can only have pending issues: they did not happen."""
         for intent in self.journal.pending():
-            if intent["uid"] == tap.uid.hex() and intent["op"] == "issue":
+            if intent["uid"] == tap.uid.hex() and intent["op"] in ACTIVATIONS:
                 tap.resolved.append(self._abort(intent, operator, "card holds no purse"))
 
     def _settle(self, tap: _Tap, operator: str | None) -> None:
@@ -352,12 +371,12 @@ class Wallet:
         for intent in self.journal.pending(card_id):
             planned_seq = intent["card_seq"]
             planned = bytes.fromhex(intent["data"]["record"])
-            if intent["op"] == "issue" and tap.raw[USER_START * 4 : USER_START * 4 + 16] != bytes.fromhex(
+            if intent["op"] in ACTIVATIONS and tap.raw[USER_START * 4 : USER_START * 4 + 16] != bytes.fromhex(
                     intent["data"]["header"]):
                 tap.resolved.append(self._abort(intent, operator, "header not written"))
                 continue
             landed = tap.slot_bytes(planned_seq) == planned
-            if landed and intent["op"] == "issue":
+            if landed and intent["op"] in ACTIVATIONS:
                 try:
                     self._ensure_protected(tap)
                 except CardError as exc:

@@ -53,7 +53,7 @@ class Till:
         for e in self.wallet.journal.entries(card_id=card_id):
             if e["phase"] != "commit":
                 continue
-            sign = {"issue": 1, "topup": 1, "void": 1, "sale": -1, "close": -1}[e["op"]]
+            sign = {"issue": 1, "replace": 1, "topup": 1, "void": 1, "sale": -1, "close": -1}[e["op"]]
             total += sign * e["amount"]
         return total
 

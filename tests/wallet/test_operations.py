@@ -177,3 +177,18 @@ def test_ultralight_ev1_counter_catches_a_restored_image(till: Till, tmp_path) -
     with pytest.raises(Declined) as exc:
         fresh.wallet.charge(fresh.tap(card), 100)
     assert exc.value.code == "rollback"
+
+
+def test_replacement_moves_the_ledger_balance_and_blocks_the_old_card(till: Till) -> None:
+    lost, lost_id = issued(till, 4000)
+    till.wallet.topup(till.tap(lost), 500, method="comp")
+    new = till.new_card()
+    out = till.wallet.replace(till.tap(new), old_card_id=lost_id, balance=4500, comp=500, operator="cashier")
+    assert out.op == "replace" and out.balance_after == 4500 and out.entry["data"]["replaces"] == lost_id
+    state = till.wallet.read(till.tap(new))
+    assert (state.balance, state.record.comp, state.record.refundable) == (4500, 500, 4000)
+    with pytest.raises(Declined) as exc:
+        till.wallet.charge(till.tap(lost), 100)
+    assert exc.value.code == "blocked" and "replaced" in exc.value.message
+    with pytest.raises(Declined):
+        till.wallet.replace(till.tap(till.new_card()), old_card_id=lost_id, balance=100, comp=200)
