@@ -26,6 +26,7 @@ setup(
         "python-escpos[usb,serial]>=3.1",
         "Pillow>=10",
         "qrcode>=7.4",
+        "gpiozero>=2.0",
     ],
     extras_require={
         "dev": [
@@ -34,6 +35,7 @@ setup(
             "hypothesis>=6.100",
             "ruff>=0.5",
             "schemathesis>=3.27",
+            "playwright>=1.44",
         ],
     },
     entry_points={"console_scripts": ["stallpay=terminal.cli:main"]},

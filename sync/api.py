@@ -1,0 +1,201 @@
+"""The collector's HTTP API (OpenAPI at /openapi.json): terminals upload batches and fetch bundles with
+signed requests; organizers read reports and manage cards and terminals with a password.
+"""
+
+
+import hashlib
+import time
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+from fastapi.security import HTTPBasic, HTTPBasicCredentials
+from pydantic import BaseModel, Field
+
+from sync.auth import check_terminal_signature, check_user, request_fresh
+from sync.bundle import build_bundle, encode_bundle
+from sync.enrollment import EnrollmentError, get_terminal, new_pairing_code, pair, revoke
+from sync.event import now_iso, require_event
+from sync.ingest import contiguous_seq, ingest_bytes
+from sync.ledger import block_card, card_balances, hotlist, reconcile, unblock_card
+from sync.refunds import refund_cards, refundable
+from sync.reports import REPORTS, ReportError, render_csv, render_html, run_named
+from sync.storage import Store, open_store
+from terminal.config import EventKeys
+
+MAX_BATCH_BYTES = 32 * 1024 * 1024
+
+
+class PairRequest(BaseModel):
+    code: str = Field(min_length=1, max_length=64)
+    event_id: str = Field(min_length=1, max_length=64)
+    terminal_id: int = Field(ge=1, le=65535)
+    public_key: str = Field(pattern=r"^[0-9a-f]{64}$")
+    name: str = Field(default="", max_length=100)
+
+
+class PairingCodeRequest(BaseModel):
+    role: str = Field(default="sale", pattern=r"^(sale|cashier|admin)$")
+    vendor: str = Field(default="", max_length=100)
+    valid_hours: float = Field(default=24, gt=0, le=24 * 30)
+
+
+class BlockRequest(BaseModel):
+    reason: str = Field(default="lost", min_length=1, max_length=200)
+
+
+class RefundRequest(BaseModel):
+    card_ids: list[Annotated[int, Field(ge=0, le=2**62)]] | None = Field(
+        default=None, description="cards to refund; omit for every card with a refundable balance")
+
+
+class Product(BaseModel):
+    id: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=200)
+    price: int = Field(ge=0, le=10**9)
+
+
+def create_app(db: str | Store, keys: EventKeys) -> FastAPI:
+    store = db if isinstance(db, Store) else open_store(db)
+    require_event(store)
+    app = FastAPI(title="StallPay collector", version="1",
+                  description="Batches in, bundles out; reports for organizers.")
+    basic = HTTPBasic(auto_error=False)
+    login_cache: dict[tuple[str, str], tuple[str, float]] = {}
+
+    def organizer(credentials: Annotated[HTTPBasicCredentials | None, Depends(basic)]) -> str:
+        if credentials is None:
+            raise HTTPException(401, "organizer login required", headers={"WWW-Authenticate": "Basic"})
+        key = (credentials.username, hashlib.sha256(credentials.password.encode()).hexdigest())
+        cached = login_cache.get(key)
+        fresh = cached is not None and cached[1] > time.monotonic()
+        role = cached[0] if cached and fresh else check_user(store, credentials.username, credentials.password)
+        if role is None:
+            raise HTTPException(401, "wrong username or password", headers={"WWW-Authenticate": "Basic"})
+        login_cache[key] = (role, time.monotonic() + 60)
+        return role
+
+    def may_change(role: Annotated[str, Depends(organizer)]) -> str:
+        if role == "viewer":
+            raise HTTPException(403, "this login may only read")
+        return role
+
+    async def terminal(request: Request) -> int:
+        h = request.headers
+        try:
+            tid = int(h.get("x-terminal-id", ""))
+        except ValueError:
+            raise HTTPException(401, "terminal signature required (X-Terminal-Id, X-Timestamp, X-Signature)") from None
+        body = await request.body()
+        if len(body) > MAX_BATCH_BYTES:
+            raise HTTPException(413, "batch too large")
+        t = get_terminal(store, tid)
+        if t is None:
+            raise HTTPException(401, f"terminal {tid} is not enrolled")
+        ts, sig = h.get("x-timestamp", ""), h.get("x-signature", "")
+        if not check_terminal_signature(t["public_key"], sig, request.method, request.url.path, ts, body):
+            raise HTTPException(401, "bad terminal signature")
+        if not request_fresh(ts):
+            raise HTTPException(401, "request timestamp too far from the collector's clock (see GET /api/v1/time)")
+        if t["status"] == "revoked":
+            raise HTTPException(403, f"terminal {tid} is revoked")
+        return tid
+
+    @app.get("/api/v1/time", summary="The collector's clock (public)")
+    def get_time() -> dict[str, str]:
+        return {"time": now_iso()}
+
+    @app.post("/api/v1/pair", summary="Enroll a terminal with a pairing code")
+    def post_pair(req: PairRequest) -> dict[str, Any]:
+        try:
+            t = pair(store, code=req.code, event_id=req.event_id, terminal_id=req.terminal_id,
+                     public_key=req.public_key, name=req.name)
+        except EnrollmentError as exc:
+            raise HTTPException(403, str(exc)) from None
+        return {"terminal_id": t["terminal_id"], "role": t["role"], "vendor": t["vendor"]}
+
+    @app.post("/api/v1/batches", summary="Upload one signed batch (application/octet-stream)",
+              openapi_extra={"requestBody": {"required": True, "content": {"application/octet-stream": {
+                  "schema": {"type": "string", "format": "binary"}}}}})
+    async def post_batch(request: Request, tid: Annotated[int, Depends(terminal)]) -> dict[str, Any]:
+        result = ingest_bytes(store, await request.body(), source=f"upload t{tid}", terminal_id=tid)
+        if not result.ok:
+            raise HTTPException(422, result.reason)
+        if result.card_ids:
+            reconcile(store, result.card_ids)
+        return {**result.as_dict(), "acked_seq": contiguous_seq(store, tid)}
+
+    @app.get("/api/v1/bundle", summary="The signed bundle for the calling terminal")
+    def get_bundle(tid: Annotated[int, Depends(terminal)]) -> Response:
+        return Response(encode_bundle(build_bundle(store, keys, terminal_id=tid)), media_type="application/json")
+
+    @app.get("/api/v1/reports/{name}", summary="A report as JSON, CSV or HTML")
+    def get_report(name: Annotated[str, Path(pattern="^[a-z-]+$")], _: Annotated[str, Depends(organizer)],
+                   format: Annotated[str, Query(pattern="^(json|csv|html)$")] = "json",
+                   card: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+                   commission: Annotated[float, Query(ge=0, le=100)] = 0.0) -> Any:
+        if name not in REPORTS:
+            raise HTTPException(404, f"unknown report {name!r}")
+        try:
+            data = run_named(store, name, card=card, commission=commission)
+        except ReportError as exc:
+            raise HTTPException(422, str(exc)) from None
+        if format == "csv":
+            return PlainTextResponse(render_csv(data), media_type="text/csv")
+        if format == "html":
+            return HTMLResponse(render_html(store, name, data))
+        return data
+
+    @app.get("/api/v1/cards/{card_id}", summary="A card's ledger balance, hotlist status and history")
+    def get_card(card_id: Annotated[int, Path(ge=0, le=2**62)], _: Annotated[str, Depends(organizer)]) -> dict:
+        history = run_named(store, "card", card=card_id)
+        if not history:
+            raise HTTPException(404, f"card {card_id} has no entries")
+        return {"card_id": card_id, "balance": card_balances(store, [card_id]).get(card_id, 0),
+                "blocked": dict(hotlist(store)).get(card_id), "history": history}
+
+    @app.post("/api/v1/cards/{card_id}/block", summary="Put a card on the hotlist")
+    def post_block(card_id: Annotated[int, Path(ge=0, le=2**62)], req: BlockRequest,
+                   _: Annotated[str, Depends(may_change)]) -> dict:
+        block_card(store, card_id, req.reason)
+        return {"card_id": card_id, "blocked": True}
+
+    @app.delete("/api/v1/cards/{card_id}/block", summary="Take a card off the hotlist")
+    def delete_block(card_id: Annotated[int, Path(ge=0, le=2**62)], _: Annotated[str, Depends(may_change)]) -> dict:
+        return {"card_id": card_id, "removed": unblock_card(store, card_id)}
+
+    @app.get("/api/v1/hotlist", summary="Blocked cards")
+    def get_hotlist(_: Annotated[str, Depends(organizer)]) -> list[dict]:
+        return [{"card_id": c, "reason": r} for c, r in hotlist(store)]
+
+    @app.post("/api/v1/pairing-codes", summary="A one-time code to pair a terminal")
+    def post_code(req: PairingCodeRequest, _: Annotated[str, Depends(may_change)]) -> dict:
+        return {"code": new_pairing_code(store, role=req.role, vendor=req.vendor, valid_hours=req.valid_hours)}
+
+    @app.post("/api/v1/terminals/{terminal_id}/revoke", summary="Revoke a terminal")
+    def post_revoke(terminal_id: Annotated[int, Path(ge=1, le=65535)], _: Annotated[str, Depends(may_change)]) -> dict:
+        try:
+            revoke(store, terminal_id)
+        except EnrollmentError as exc:
+            raise HTTPException(404, str(exc)) from None
+        return {"terminal_id": terminal_id, "status": "revoked"}
+
+    @app.get("/api/v1/refunds", summary="Cards with a remaining balance and what may be refunded")
+    def get_refunds(_: Annotated[str, Depends(organizer)]) -> list[dict]:
+        return refundable(store)
+
+    @app.post("/api/v1/refunds", summary="Mark cards refunded (and closed)")
+    def post_refunds(req: RefundRequest, role: Annotated[str, Depends(may_change)]) -> list[dict]:
+        return refund_cards(store, req.card_ids, by=role)
+
+    @app.put("/api/v1/catalogue/{vendor}", summary="Replace a vendor's products and prices")
+    def put_catalogue(vendor: Annotated[str, Path(min_length=1, max_length=100)], products: list[Product],
+                      _: Annotated[str, Depends(may_change)]) -> dict:
+        with store.transaction():
+            store.execute("DELETE FROM catalogue WHERE vendor = ?", [vendor])
+            for p in {p.id: p for p in products}.values():
+                store.execute("INSERT INTO catalogue (vendor, product_id, name, price) VALUES (?, ?, ?, ?)",
+                              [vendor, p.id, p.name, p.price])
+        return {"vendor": vendor, "products": len({p.id for p in products})}
+
+    return app

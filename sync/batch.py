@@ -1,0 +1,168 @@
+"""The batch: a signed, compressed slice of one terminal's journal, the unit of sync.
+
+A batch carries its chain position (first and last sequence, the hash before the
+first entry and the hash of the last). The terminal signs the header; since every
+entry names its predecessor's hash, the signed `last_hash` commits to every entry,
+so the collector can prove that nothing in a batch was removed or altered.
+The same encoding travels over HTTP and on a USB stick.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from sync.keys import public_hex, verify
+from terminal.wallet.journal import FIELDS, entry_hash
+
+FORMAT = "stallpay-batch/1"
+MAGIC = b"SPB1"
+SUFFIX = ".spb"
+MAX_ENTRIES = 10_000
+MAX_BYTES = 64 * 1024 * 1024  # uncompressed; a bigger batch is refused rather than exhausting memory
+
+
+class BatchError(Exception):
+    """A batch that cannot be accepted; the message is the reason shown to the organizer."""
+
+
+def canonical_json(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+@dataclass(frozen=True)
+class Batch:
+    header: dict[str, Any]
+    entries: list[dict[str, Any]]
+    signature: str
+
+    @property
+    def event_id(self) -> str:
+        return self.header["event_id"]
+
+    @property
+    def terminal_id(self) -> int:
+        return self.header["terminal_id"]
+
+    @property
+    def first_seq(self) -> int:
+        return self.header["first_seq"]
+
+    @property
+    def last_seq(self) -> int:
+        return self.header["last_seq"]
+
+    @property
+    def batch_id(self) -> str:
+        """Stable identity: the same entries exported twice give the same id."""
+        import hashlib
+
+        return hashlib.sha256(canonical_json(self.header)).hexdigest()
+
+    def filename(self) -> str:
+        return f"{self.event_id}-t{self.terminal_id:05d}-{self.first_seq:010d}-{self.last_seq:010d}{SUFFIX}"
+
+
+def make_batch(entries: list[dict[str, Any]], key: Ed25519PrivateKey, *, terminal_status: dict | None = None) -> Batch:
+    """Sign a contiguous run of journal entries (as given by `Journal.export`)."""
+    if not entries:
+        raise BatchError("a batch needs at least one entry")
+    first, last = entries[0], entries[-1]
+    header = {
+        "format": FORMAT,
+        "event_id": first["event_id"],
+        "terminal_id": first["terminal_id"],
+        "public_key": public_hex(key),
+        "first_seq": first["seq"],
+        "last_seq": last["seq"],
+        "count": len(entries),
+        "prev_hash": first["prev_hash"],
+        "last_hash": last["hash"],
+        "status": dict(terminal_status or {}),
+    }
+    clean = [{**{k: e[k] for k in FIELDS}, "hash": e["hash"]} for e in entries]
+    return Batch(header=header, entries=clean, signature=key.sign(canonical_json(header)).hex())
+
+
+def encode(batch: Batch) -> bytes:
+    body = canonical_json({"header": batch.header, "entries": batch.entries, "signature": batch.signature})
+    return MAGIC + zlib.compress(body, 6)
+
+
+def decode(data: bytes) -> Batch:
+    """Parse bytes into a Batch without trusting it yet (see `check`)."""
+    if not data.startswith(MAGIC):
+        raise BatchError("not a StallPay batch (bad magic)")
+    try:
+        inflater = zlib.decompressobj()
+        body = inflater.decompress(data[len(MAGIC):], MAX_BYTES)
+        if inflater.unconsumed_tail:
+            raise BatchError(f"batch is larger than {MAX_BYTES} bytes uncompressed")
+        if not inflater.eof:
+            raise BatchError("batch is truncated (compressed data ends early)")
+    except zlib.error as exc:
+        raise BatchError(f"batch is corrupt ({exc})") from None
+    try:
+        raw = json.loads(body)
+        header, entries, signature = raw["header"], raw["entries"], raw["signature"]
+    except (ValueError, KeyError, TypeError):
+        raise BatchError("batch is corrupt (not the batch JSON layout)") from None
+    if not isinstance(header, dict) or not isinstance(entries, list) or not isinstance(signature, str):
+        raise BatchError("batch is corrupt (not the batch JSON layout)")
+    return Batch(header=header, entries=entries, signature=signature)
+
+
+_HEADER_TYPES = {"format": str, "event_id": str, "terminal_id": int, "public_key": str, "first_seq": int,
+                 "last_seq": int, "count": int, "prev_hash": str, "last_hash": str, "status": dict}
+
+
+def check(batch: Batch, public_key_hex: str) -> None:
+    """Verify the signature and the internal chain; raise BatchError with the reason otherwise."""
+    h = batch.header
+    for name, typ in _HEADER_TYPES.items():
+        if not isinstance(h.get(name), typ) or (typ is int and isinstance(h.get(name), bool)):
+            raise BatchError(f"batch header field {name!r} is missing or malformed")
+    if h["format"] != FORMAT:
+        raise BatchError(f"unsupported batch format {h['format']!r}")
+    if h["public_key"] != public_key_hex or not verify(public_key_hex, batch.signature, canonical_json(h)):
+        raise BatchError(f"bad signature: batch was not signed by terminal {h['terminal_id']}'s enrolled key")
+    if not 1 <= h["count"] <= MAX_ENTRIES or h["last_seq"] - h["first_seq"] + 1 != h["count"]:
+        raise BatchError("batch header is inconsistent (count does not match the sequence range)")
+    if len(batch.entries) != h["count"]:
+        raise BatchError(f"batch is truncated: header says {h['count']} entries, found {len(batch.entries)}")
+    prev = h["prev_hash"]
+    for i, entry in enumerate(batch.entries):
+        expected_seq = h["first_seq"] + i
+        if not isinstance(entry, dict) or any(k not in entry for k in (*FIELDS, "hash")):
+            raise BatchError(f"entry {expected_seq} is malformed")
+        if entry["seq"] != expected_seq:
+            raise BatchError(f"entry sequence broken: expected {expected_seq}, found {entry['seq']!r}")
+        if entry["terminal_id"] != h["terminal_id"] or entry["event_id"] != h["event_id"]:
+            raise BatchError(f"entry {expected_seq} belongs to another terminal or event")
+        if entry["prev_hash"] != prev:
+            raise BatchError(f"chain broken before entry {expected_seq} (an entry was removed or reordered)")
+        try:
+            digest = entry_hash(entry)
+        except (TypeError, ValueError):
+            raise BatchError(f"entry {expected_seq} is malformed") from None
+        if digest != entry["hash"]:
+            raise BatchError(f"entry {expected_seq} was altered (hash mismatch)")
+        _check_entry_types(entry, expected_seq)
+        prev = entry["hash"]
+    if prev != h["last_hash"]:
+        raise BatchError("batch is truncated or altered: last entry does not match the signed chain head")
+
+
+def _check_entry_types(entry: dict[str, Any], seq: int) -> None:
+    for name in ("amount", "card_id", "card_seq", "balance_before", "balance_after", "ref"):
+        value = entry[name]
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            raise BatchError(f"entry {seq}: {name} must be an integer")
+    if not isinstance(entry["op"], str) or not isinstance(entry["phase"], str):
+        raise BatchError(f"entry {seq}: op and phase must be text")
+    if not isinstance(entry["items"], list) or not isinstance(entry["data"], dict):
+        raise BatchError(f"entry {seq}: items must be a list and data an object")

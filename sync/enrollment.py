@@ -1,0 +1,90 @@
+"""Terminal enrollment: a technician creates a one-time pairing code; the terminal presents it with its
+public key; from then on that key alone speaks for the terminal, until the terminal is revoked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from datetime import UTC, datetime, timedelta
+
+from sync.event import now_iso, require_event
+from sync.storage import Store
+
+ROLES = ("sale", "cashier", "admin")
+_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+class EnrollmentError(Exception):
+    pass
+
+
+def _code_hash(code: str) -> str:
+    return hashlib.sha256(code.strip().upper().replace("-", "").encode()).hexdigest()
+
+
+def new_pairing_code(store: Store, *, role: str = "sale", vendor: str = "", valid_hours: float = 24) -> str:
+    if role not in ROLES:
+        raise EnrollmentError(f"role must be one of {', '.join(ROLES)}")
+    raw = "".join(secrets.choice(_ALPHABET) for _ in range(12))
+    code = "-".join(raw[i:i + 4] for i in range(0, 12, 4))
+    expires = (datetime.now(UTC) + timedelta(hours=valid_hours)).isoformat()
+    store.execute("INSERT INTO pairing_codes (code_hash, role, vendor, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+                  [_code_hash(code), role, vendor, now_iso(), expires])
+    return code
+
+
+def pair(store: Store, *, code: str, event_id: str, terminal_id: int, public_key: str, name: str = "") -> dict:
+    """Enroll a terminal with a pairing code; returns the terminal record. Re-pairing the same key is a no-op."""
+    own_event = require_event(store)
+    if event_id != own_event:
+        raise EnrollmentError(f"terminal is set up for event {event_id!r}; this collector runs {own_event!r}")
+    if not re.fullmatch(r"[0-9a-f]{64}", public_key or ""):
+        raise EnrollmentError("public key must be 64 hex digits (Ed25519)")
+    if not isinstance(terminal_id, int) or not 1 <= terminal_id <= 65535:
+        raise EnrollmentError("terminal id must be 1..65535")
+    with store.transaction():
+        existing = get_terminal(store, terminal_id)
+        if existing and existing["public_key"] == public_key and existing["status"] == "active":
+            return existing
+        rows = store.query("SELECT * FROM pairing_codes WHERE code_hash = ?", [_code_hash(code)])
+        if not rows:
+            raise EnrollmentError("unknown pairing code")
+        row = rows[0]
+        if row["used_by"] is not None:
+            raise EnrollmentError("pairing code was already used")
+        if datetime.fromisoformat(row["expires_at"]) < datetime.now(UTC):
+            raise EnrollmentError("pairing code has expired")
+        if existing and existing["status"] == "revoked":
+            raise EnrollmentError(f"terminal {terminal_id} is revoked; use a new terminal id")
+        if existing:
+            raise EnrollmentError(f"terminal {terminal_id} is already enrolled with another key")
+        store.execute("UPDATE pairing_codes SET used_by = ? WHERE code_hash = ?", [terminal_id, row["code_hash"]])
+        store.execute("INSERT INTO terminals (terminal_id, public_key, role, vendor, name, status, enrolled_at) "
+                      "VALUES (?, ?, ?, ?, ?, 'active', ?)",
+                      [terminal_id, public_key, row["role"], row["vendor"], name, now_iso()])
+    return get_terminal(store, terminal_id) or {}
+
+
+def enroll(store: Store, terminal_id: int, public_key: str, *, role: str = "sale", vendor: str = "",
+           name: str = "") -> None:
+    """Direct enrollment by the organizer (no code), e.g. from a technician's list."""
+    require_event(store)
+    store.execute("INSERT INTO terminals (terminal_id, public_key, role, vendor, name, status, enrolled_at) "
+                  "VALUES (?, ?, ?, ?, ?, 'active', ?) ON CONFLICT (terminal_id) DO NOTHING",
+                  [terminal_id, public_key, role, vendor, name, now_iso()])
+    current = get_terminal(store, terminal_id)
+    if current is None or current["public_key"] != public_key:
+        raise EnrollmentError(f"terminal {terminal_id} is already enrolled with another key")
+
+
+def revoke(store: Store, terminal_id: int) -> None:
+    if store.execute("UPDATE terminals SET status = 'revoked', revoked_at = ? WHERE terminal_id = ?",
+                     [now_iso(), terminal_id]) == 0:
+        raise EnrollmentError(f"terminal {terminal_id} is not enrolled")
+
+
+def get_terminal(store: Store, terminal_id: int) -> dict | None:
+    rows = store.query("SELECT * FROM terminals WHERE terminal_id = ?", [terminal_id])
+    return rows[0] if rows else None

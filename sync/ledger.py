@@ -1,0 +1,178 @@
+"""The collector's shadow ledger and reconciliation.
+
+Per card, the timeline is ordered by the card's own record sequence across all
+terminals. Only commit entries move money. Reconciliation looks for:
+- `clone`: two commits with the same card sequence from the same prior state
+  (a copied card spent twice);
+- `rollback`: the card sequence goes backwards on a terminal, or one sequence
+  written from two different prior states (an old card image restored);
+- `balance_jump`: a balance that does not follow from the previous entry
+  although no entry is missing (tampering);
+- `gap`: missing card sequences (a terminal not yet synced, not suspicious);
+- `pending`: an intent with no outcome; `pending_landed` when a later tap shows
+  the write reached the card.
+Suspicious kinds listed in the `auto_hotlist` setting put the card on the hotlist.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections import defaultdict
+from collections.abc import Iterable
+
+from sync.event import get_setting, now_iso
+from sync.storage import Store
+
+EFFECT_SQL = ("CASE WHEN op IN ('issue', 'topup', 'void') THEN amount WHEN op IN ('sale', 'close') THEN -amount "
+              "WHEN op = 'correct' THEN COALESCE(balance_after, 0) - COALESCE(balance_before, 0) ELSE 0 END")
+SUSPICIOUS = ("clone", "rollback", "balance_jump")
+
+
+def replace_moves(store: Store) -> list[tuple[int, int, int]]:
+    """(old card, new card, amount) for every committed replacement."""
+    moves = []
+    for r in store.query("SELECT card_id, amount, data FROM entries WHERE phase = 'commit' AND op = 'replace'"):
+        data = json.loads(r["data"] or "{}")
+        old = data.get("old_card_id", data.get("from_card_id"))
+        new = r["card_id"]
+        if "new_card_id" in data:
+            old, new = r["card_id"], data["new_card_id"]
+        if isinstance(old, int) and isinstance(new, int):
+            moves.append((old, new, r["amount"]))
+    return moves
+
+
+def card_balances(store: Store, card_ids: Iterable[int] | None = None) -> dict[int, int]:
+    """Ledger balance per card: the sum of its committed movements, replacements included."""
+    sql = f"SELECT card_id, SUM({EFFECT_SQL}) AS balance FROM entries WHERE phase = 'commit' AND card_id IS NOT NULL"
+    params: list = []
+    wanted = set(card_ids) if card_ids is not None else None
+    if wanted is not None:
+        if not wanted:
+            return {}
+        sql += f" AND card_id IN ({', '.join('?' * len(wanted))})"
+        params = sorted(wanted)
+    balances = {r["card_id"]: int(r["balance"] or 0) for r in store.query(sql + " GROUP BY card_id", params)}
+    for old, new, amount in replace_moves(store):
+        for cid, delta in ((old, -amount), (new, amount)):
+            if wanted is None or cid in wanted:
+                balances[cid] = balances.get(cid, 0) + delta
+    for r in store.query("SELECT card_id, refunded FROM cards WHERE refunded > 0"):  # refunds at the collector
+        if wanted is None or r["card_id"] in wanted:
+            balances[r["card_id"]] = balances.get(r["card_id"], 0) - int(r["refunded"])
+    return balances
+
+
+def timeline(store: Store, card_id: int) -> list[dict]:
+    """Every entry about a card (all phases), in on-card order."""
+    return store.query("SELECT * FROM entries WHERE card_id = ? ORDER BY card_seq, time, terminal_id, seq", [card_id])
+
+
+def _find(card_id: int, rows: list[dict]) -> list[tuple[str, int, int, str]]:
+    """Anomalies of one card from its entries (all phases), as (kind, terminal_id, seq, detail)."""
+    found: list[tuple[str, int, int, str]] = []
+    commits = [r for r in rows if r["phase"] == "commit" and r["card_seq"] is not None]
+    outcomes = {(r["terminal_id"], r["ref"]) for r in rows if r["phase"] in ("commit", "abort") and r["ref"]}
+    intents = [r for r in rows if r["phase"] == "intent" and (r["terminal_id"], r["seq"]) not in outcomes]
+    # backwards on one terminal
+    last_on_terminal: dict[int, dict] = {}
+    for r in sorted(commits, key=lambda r: (r["terminal_id"], r["seq"])):
+        prev = last_on_terminal.get(r["terminal_id"])
+        if prev is not None and r["card_seq"] <= prev["card_seq"] and r["op"] != "issue":
+            found.append(("rollback", r["terminal_id"], r["seq"],
+                          f"card sequence went back from {prev['card_seq']} to {r['card_seq']} on terminal "
+                          f"{r['terminal_id']}"))
+        last_on_terminal[r["terminal_id"]] = r
+    by_seq: dict[int, list[dict]] = defaultdict(list)
+    for r in commits:
+        by_seq[r["card_seq"]].append(r)
+    for card_seq, group in by_seq.items():
+        if len(group) < 2:
+            continue
+        first = group[0]
+        for other in group[1:]:
+            if other["balance_before"] == first["balance_before"]:
+                found.append(("clone", other["terminal_id"], other["seq"],
+                              f"card sequence {card_seq} spent twice from balance {first['balance_before']} "
+                              f"(terminals {first['terminal_id']} and {other['terminal_id']})"))
+            else:
+                found.append(("rollback", other["terminal_id"], other["seq"],
+                              f"card sequence {card_seq} written from balances {first['balance_before']} and "
+                              f"{other['balance_before']}: an older card image was restored"))
+    ordered = sorted(by_seq.items())
+    for (prev_seq, prev_group), (card_seq, group) in itertools.pairwise(ordered):
+        prev, cur = prev_group[-1], group[0]
+        if cur["balance_before"] == prev["balance_after"] and card_seq == prev_seq + 1:
+            continue
+        landed = [i for i in intents if i["card_seq"] is not None and prev_seq < i["card_seq"] < card_seq + 1
+                  and i["balance_before"] == prev["balance_after"] and i["balance_after"] == cur["balance_before"]]
+        if landed:
+            i = landed[0]
+            found.append(("pending_landed", i["terminal_id"], i["seq"],
+                          f"intent {i['op']} of {i['amount']} reached the card (later tap shows balance "
+                          f"{cur['balance_before']}) but has no commit yet"))
+        elif card_seq != prev_seq + 1:
+            found.append(("gap", cur["terminal_id"], cur["seq"],
+                          f"card sequences {prev_seq + 1}..{card_seq - 1} not seen yet (a terminal not synced)"))
+        elif cur["balance_before"] != prev["balance_after"]:
+            found.append(("balance_jump", cur["terminal_id"], cur["seq"],
+                          f"balance went from {prev['balance_after']} to {cur['balance_before']} between card "
+                          f"sequences {prev_seq} and {card_seq} with no entry explaining it"))
+    landed_keys = {(k, t, s) for k, t, s, _ in found if k == "pending_landed"}
+    for i in intents:
+        if ("pending_landed", i["terminal_id"], i["seq"]) not in landed_keys:
+            found.append(("pending", i["terminal_id"], i["seq"],
+                          f"{i['op']} of {i['amount']} started on terminal {i['terminal_id']} with no outcome yet"))
+    return found
+
+
+def reconcile(store: Store, card_ids: Iterable[int] | None = None) -> dict[str, int]:
+    """Recompute anomalies (for the given cards, or all) and hotlist suspicious cards; returns counts by kind."""
+    auto = set(get_setting(store, "auto_hotlist") or [])
+    if card_ids is None:
+        cards = [r["card_id"] for r in store.query("SELECT DISTINCT card_id FROM entries WHERE card_id IS NOT NULL")]
+    else:
+        cards = sorted(set(card_ids))
+    counts: dict[str, int] = defaultdict(int)
+    now = now_iso()
+    for start in range(0, len(cards), 500):
+        chunk = cards[start:start + 500]
+        marks = ", ".join("?" * len(chunk))
+        rows = store.query(f"SELECT terminal_id, seq, op, phase, ref, card_id, card_seq, amount, balance_before, "
+                           f"balance_after, time FROM entries WHERE card_id IN ({marks}) "
+                           f"ORDER BY card_id, card_seq, time, terminal_id, seq", chunk)
+        per_card: dict[int, list[dict]] = defaultdict(list)
+        for r in rows:
+            per_card[r["card_id"]].append(r)
+        with store.transaction():
+            store.execute(f"DELETE FROM anomalies WHERE card_id IN ({marks})", chunk)
+            inserts = []
+            for cid in chunk:
+                for kind, tid, seq, detail in _find(cid, per_card.get(cid, [])):
+                    inserts.append((cid, kind, tid, seq, detail, now))
+                    counts[kind] += 1
+            if inserts:
+                store.executemany("INSERT INTO anomalies (card_id, kind, terminal_id, seq, detail, found_at) "
+                                  "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", inserts)
+            for cid, kind, _t, _s, detail, _n in inserts:
+                if kind in auto:
+                    store.execute("INSERT INTO hotlist (card_id, reason, source, added_at) VALUES (?, ?, 'auto', ?) "
+                                  "ON CONFLICT (card_id) DO NOTHING", [cid, f"{kind}: {detail}"[:200], now])
+    for old, _new, _amount in replace_moves(store):
+        if card_ids is None or old in cards or _new in cards:
+            block_card(store, old, "replaced", source="replacement")
+    return dict(counts)
+
+
+def block_card(store: Store, card_id: int, reason: str, *, source: str = "organizer") -> None:
+    store.execute("INSERT INTO hotlist (card_id, reason, source, added_at) VALUES (?, ?, ?, ?) "
+                  "ON CONFLICT (card_id) DO NOTHING", [card_id, reason, source, now_iso()])
+
+
+def unblock_card(store: Store, card_id: int) -> bool:
+    return store.execute("DELETE FROM hotlist WHERE card_id = ?", [card_id]) > 0
+
+
+def hotlist(store: Store) -> list[tuple[int, str]]:
+    return [(r["card_id"], r["reason"]) for r in store.query("SELECT card_id, reason FROM hotlist ORDER BY card_id")]

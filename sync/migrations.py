@@ -1,0 +1,55 @@
+"""Collector schema, as numbered migrations shared by SQLite and PostgreSQL.
+
+Only portable SQL: INTEGER/BIGINT/TEXT, `{blob}` for binary, natural keys (no
+autoincrement), ON CONFLICT DO NOTHING for idempotent inserts.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[int, list[str]]] = [
+    (1, [
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        """CREATE TABLE terminals (
+            terminal_id BIGINT PRIMARY KEY, public_key TEXT NOT NULL, role TEXT NOT NULL, vendor TEXT NOT NULL,
+            name TEXT NOT NULL, status TEXT NOT NULL, enrolled_at TEXT NOT NULL, revoked_at TEXT,
+            last_sync TEXT, reported_head_seq BIGINT, reported_unsynced BIGINT, clock_skew_ms BIGINT,
+            clock_synced INTEGER)""",
+        """CREATE TABLE pairing_codes (
+            code_hash TEXT PRIMARY KEY, role TEXT NOT NULL, vendor TEXT NOT NULL, created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL, used_by BIGINT)""",
+        """CREATE TABLE batches (
+            batch_id TEXT PRIMARY KEY, terminal_id BIGINT NOT NULL, first_seq BIGINT NOT NULL,
+            last_seq BIGINT NOT NULL, prev_hash TEXT NOT NULL, last_hash TEXT NOT NULL, entry_count BIGINT NOT NULL,
+            new_entries BIGINT NOT NULL, received_at TEXT NOT NULL, source TEXT NOT NULL)""",
+        """CREATE TABLE refusals (
+            received_at TEXT NOT NULL, terminal_id BIGINT, source TEXT NOT NULL, reason TEXT NOT NULL)""",
+        """CREATE TABLE entries (
+            terminal_id BIGINT NOT NULL, seq BIGINT NOT NULL, hash TEXT NOT NULL, prev_hash TEXT NOT NULL,
+            time TEXT NOT NULL, clock_synced INTEGER NOT NULL, operator TEXT, op TEXT NOT NULL, phase TEXT NOT NULL,
+            ref BIGINT, card_id BIGINT, uid TEXT, card_seq BIGINT, amount BIGINT NOT NULL, balance_before BIGINT,
+            balance_after BIGINT, currency TEXT NOT NULL, method TEXT, items TEXT NOT NULL, data TEXT NOT NULL,
+            PRIMARY KEY (terminal_id, seq))""",
+        "CREATE INDEX entries_card ON entries (card_id, card_seq)",
+        "CREATE INDEX entries_op ON entries (phase, op)",
+        """CREATE TABLE hotlist (
+            card_id BIGINT PRIMARY KEY, reason TEXT NOT NULL, source TEXT NOT NULL, added_at TEXT NOT NULL)""",
+        """CREATE TABLE anomalies (
+            card_id BIGINT NOT NULL, kind TEXT NOT NULL, terminal_id BIGINT NOT NULL, seq BIGINT NOT NULL,
+            detail TEXT NOT NULL, found_at TEXT NOT NULL, PRIMARY KEY (kind, card_id, terminal_id, seq))""",
+        """CREATE TABLE cards (
+            card_id BIGINT PRIMARY KEY, status TEXT NOT NULL, replaced_by BIGINT, replaces BIGINT,
+            refunded BIGINT NOT NULL DEFAULT 0, changed_at TEXT NOT NULL, note TEXT NOT NULL DEFAULT '')""",
+        """CREATE TABLE catalogue (
+            vendor TEXT NOT NULL, product_id TEXT NOT NULL, name TEXT NOT NULL, price BIGINT NOT NULL,
+            PRIMARY KEY (vendor, product_id))""",
+        """CREATE TABLE operators (
+            operator_id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, vendor TEXT NOT NULL,
+            pin_hash TEXT NOT NULL)""",
+        "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        """CREATE TABLE users (
+            username TEXT PRIMARY KEY, password_hash TEXT NOT NULL, role TEXT NOT NULL, created_at TEXT NOT NULL)""",
+        """CREATE TABLE gallery_changes (
+            change_id BIGINT PRIMARY KEY, account_id TEXT NOT NULL, action TEXT NOT NULL, template TEXT,
+            changed_at TEXT NOT NULL)""",
+    ]),
+]  # fmt: skip

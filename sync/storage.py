@@ -1,0 +1,189 @@
+"""Collector storage: one small interface over SQLite (a file, nothing to install) and PostgreSQL (a DSN).
+
+SQL is written once with `?` placeholders and portable types; the PostgreSQL
+backend rewrites placeholders. Schema changes are numbered migrations applied in
+order and recorded in `schema_migrations`, the same for both databases.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sync.migrations import MIGRATIONS
+
+
+class StoreError(Exception):
+    pass
+
+
+def is_dsn(target: str) -> bool:
+    return target.startswith(("postgresql://", "postgres://")) or bool(re.match(r"^\s*\w+=", target))
+
+
+class Store:
+    """A connection with `query`, `execute`, `executemany`, `transaction` and `copy_rows`."""
+
+    dialect: str = ""
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        raise NotImplementedError
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        raise NotImplementedError
+
+    def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        rows = self.query(sql, params)
+        return next(iter(rows[0].values())) if rows else None
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        raise NotImplementedError
+        yield
+
+    def copy_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Bulk insert; PostgreSQL uses COPY, SQLite a prepared executemany."""
+        cols = ", ".join(columns)
+        self.executemany(f"INSERT INTO {table} ({cols}) VALUES ({', '.join('?' * len(columns))})", rows)
+
+    def lock_terminal(self, terminal_id: int) -> None:
+        """Serialise ingest per terminal inside a transaction (SQLite already serialises writers)."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def migrate(self) -> int:
+        """Apply missing migrations; returns how many were applied."""
+        self.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT)")
+        done = {r["version"] for r in self.query("SELECT version FROM schema_migrations")}
+        applied = 0
+        for version, statements in MIGRATIONS:
+            if version in done:
+                continue
+            with self.transaction():
+                for stmt in statements:
+                    self.execute(stmt.replace("{blob}", "BYTEA" if self.dialect == "postgresql" else "BLOB"))
+                self.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?, CURRENT_TIMESTAMP)",
+                             [version])
+            applied += 1
+        return applied
+
+
+class SQLiteStore(Store):
+    dialect = "sqlite"
+
+    def __init__(self, path: str) -> None:
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=60)
+        self.conn.row_factory = sqlite3.Row
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self._lock = threading.RLock()
+        self._depth = 0
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(r) for r in self.conn.execute(sql, list(params)).fetchall()]
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        with self._lock:
+            return self.conn.execute(sql, list(params)).rowcount
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        with self._lock:
+            self.conn.executemany(sql, rows)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
+            self.conn.execute("BEGIN IMMEDIATE")
+            self._depth = 1
+            try:
+                yield
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            else:
+                self.conn.execute("COMMIT")
+            finally:
+                self._depth = 0
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+class PostgresStore(Store):
+    dialect = "postgresql"
+
+    def __init__(self, dsn: str) -> None:
+        try:
+            import psycopg
+            from psycopg.rows import dict_row
+        except ImportError:  # pragma: no cover - psycopg is a dependency
+            raise StoreError("PostgreSQL support needs psycopg (pip install 'psycopg[binary]')") from None
+        try:
+            self.conn = psycopg.connect(dsn, autocommit=True, row_factory=dict_row)
+        except psycopg.Error as exc:
+            raise StoreError(f"cannot connect to PostgreSQL: {str(exc).strip().splitlines()[0]}") from None
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._tx: Any = None
+
+    @staticmethod
+    def _sql(sql: str) -> str:
+        return sql.replace("%", "%%").replace("?", "%s")
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        with self._lock, self.conn.cursor() as cur:
+            cur.execute(self._sql(sql), list(params))
+            return list(cur.fetchall()) if cur.description else []
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        with self._lock, self.conn.cursor() as cur:
+            cur.execute(self._sql(sql), list(params))
+            return cur.rowcount
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        with self._lock, self.conn.cursor() as cur:
+            cur.executemany(self._sql(sql), rows)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self._lock, self.conn.transaction():
+            yield
+
+    def copy_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        with self._lock, self.conn.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as cp:
+            for row in rows:
+                cp.write_row(row)
+
+    def lock_terminal(self, terminal_id: int) -> None:
+        self.execute("SELECT pg_advisory_xact_lock(?)", [int(terminal_id)])
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def open_store(target: str | Path, *, migrate: bool = True) -> Store:
+    target = str(target)
+    store: Store = PostgresStore(target) if is_dsn(target) else SQLiteStore(target)
+    if migrate:
+        store.migrate()
+    return store

@@ -1,0 +1,271 @@
+"""`stallpay collector ...`: the organizer's side: database, ingest, enrollment, hotlist, refunds, reports, API."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("collector", help="the collector: ingest batches, reconcile, reports, HTTP API")
+    s = p.add_subparsers(dest="collector_command", metavar="ACTION")
+    s.required = True
+
+    def cmd(name: str, help_text: str, func) -> argparse.ArgumentParser:  # type: ignore[no-untyped-def]
+        c = s.add_parser(name, help=help_text)
+        c.add_argument("--db", required=True, help="SQLite file or PostgreSQL DSN (postgresql://...)")
+        c.set_defaults(func=func)
+        return c
+
+    c = cmd("init", "create or upgrade the database for an event", run_init)
+    c.add_argument("--event-id", required=True)
+    c.add_argument("--currency", default="EUR")
+    c.add_argument("--name", default="")
+    c = cmd("ingest", "ingest batch files and pairing files from directories (USB)", run_ingest)
+    c.add_argument("paths", nargs="+", type=Path, metavar="DIR")
+    c.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    c = cmd("pair", "create a one-time pairing code for a terminal", run_pair)
+    c.add_argument("--role", default="sale", choices=["sale", "cashier", "admin"])
+    c.add_argument("--vendor", default="")
+    c.add_argument("--hours", type=float, default=24, help="validity (default 24 h)")
+    c = cmd("enroll", "enroll a terminal directly by its public key", run_enroll)
+    c.add_argument("--terminal", type=int, required=True)
+    c.add_argument("--public-key", required=True)
+    c.add_argument("--role", default="sale", choices=["sale", "cashier", "admin"])
+    c.add_argument("--vendor", default="")
+    c = cmd("revoke", "revoke a terminal: its batches and requests are refused", run_revoke)
+    c.add_argument("--terminal", type=int, required=True)
+    c = cmd("block", "put a card on the hotlist", run_block)
+    c.add_argument("--card", type=int, required=True)
+    c.add_argument("--reason", default="lost")
+    c = cmd("unblock", "take a card off the hotlist", run_unblock)
+    c.add_argument("--card", type=int, required=True)
+    cmd("reconcile", "recompute anomalies for all cards and hotlist suspicious ones", run_reconcile)
+    c = cmd("refund", "list remaining balances, or mark cards refunded and closed", run_refund)
+    c.add_argument("--card", type=int, action="append", help="refund this card (repeatable)")
+    c.add_argument("--all", action="store_true", help="refund every card with a refundable balance")
+    c.add_argument("--by", default="organizer")
+    c = cmd("bundle", "write the signed bundle for terminals (USB)", run_bundle)
+    c.add_argument("--keys", required=True, type=Path, help="event key file")
+    c.add_argument("--to", required=True, type=Path, metavar="DIR")
+    c.add_argument("--terminal", type=int, help="include this terminal's acknowledgement")
+    c = cmd("user", "add or change an organizer login", run_user)
+    c.add_argument("--username", required=True)
+    c.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    c.add_argument("--role", default="organizer", choices=["organizer", "technician", "viewer"])
+    c = cmd("serve", "run the HTTP API for terminals and organizers", run_serve)
+    c.add_argument("--keys", required=True, type=Path, help="event key file (signs bundles)")
+    c.add_argument("--host", default="127.0.0.1")
+    c.add_argument("--port", type=int, default=8750)
+    c = cmd("report", "reports: summary, vendors, terminals, products, hours, cashiers, settlement, anomalies, "
+            "card, movements, sync", run_report)
+    c.add_argument("name")
+    c.add_argument("--json", action="store_true", help="JSON on stdout")
+    c.add_argument("--csv", action="store_true", help="CSV on stdout")
+    c.add_argument("--html", type=Path, metavar="FILE", help="write an HTML report with charts")
+    c.add_argument("--card", type=int, help="card id (for the 'card' report)")
+    c.add_argument("--commission", type=float, default=0.0, help="vendor commission percent (settlement)")
+
+
+def _fail(message: str, code: int = 1) -> int:
+    print(f"stallpay collector: {message}", file=sys.stderr)
+    return code
+
+
+def _store(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from sync.storage import open_store
+
+    return open_store(args.db)
+
+
+def _guard(func):  # type: ignore[no-untyped-def]
+    """Turn the collector's own errors into one line on stderr and exit code 1."""
+
+    def run(args: argparse.Namespace) -> int:
+        from sync.enrollment import EnrollmentError
+        from sync.storage import StoreError
+
+        try:
+            return func(args)
+        except (StoreError, EnrollmentError, ValueError) as exc:
+            return _fail(str(exc))
+
+    return run
+
+
+@_guard
+def run_init(args: argparse.Namespace) -> int:
+    from sync.event import init_event
+
+    init_event(_store(args), args.event_id, args.currency.upper(), args.name)
+    print(f"collector database ready for event {args.event_id}")
+    return 0
+
+
+@_guard
+def run_ingest(args: argparse.Namespace) -> int:
+    from sync.event import require_event
+    from sync.ingest import ingest_paths
+    from sync.ledger import reconcile
+
+    store = _store(args)
+    require_event(store)
+    for path in args.paths:
+        if not path.exists():
+            return _fail(f"{path}: no such file or directory")
+
+    def progress(i: int, n: int, res) -> None:  # type: ignore[no-untyped-def]
+        if not args.quiet and (n >= 20 and (i % max(1, n // 20) == 0 or i == n)):
+            print(f"ingest {i}/{n}", file=sys.stderr)
+
+    results = ingest_paths(store, args.paths, progress)
+    cards: set[int] = set()
+    for r in results:
+        cards |= r.card_ids
+    anomalies = reconcile(store, cards) if cards else {}
+    refused = [r for r in results if not r.ok]
+    for r in refused:
+        print(f"refused {r.source}: {r.reason}", file=sys.stderr)
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    print(json.dumps({"files": len(results), **counts, "new_entries": sum(r.new_entries for r in results),
+                      "anomalies": anomalies}))
+    if not results:
+        return _fail("no batch or pairing files found")
+    return 1 if refused else 0
+
+
+@_guard
+def run_pair(args: argparse.Namespace) -> int:
+    from sync.enrollment import new_pairing_code
+
+    print(new_pairing_code(_store(args), role=args.role, vendor=args.vendor, valid_hours=args.hours))
+    return 0
+
+
+@_guard
+def run_enroll(args: argparse.Namespace) -> int:
+    from sync.enrollment import enroll
+
+    enroll(_store(args), args.terminal, args.public_key.lower(), role=args.role, vendor=args.vendor)
+    print(f"terminal {args.terminal} enrolled")
+    return 0
+
+
+@_guard
+def run_revoke(args: argparse.Namespace) -> int:
+    from sync.enrollment import revoke
+
+    revoke(_store(args), args.terminal)
+    print(f"terminal {args.terminal} revoked")
+    return 0
+
+
+@_guard
+def run_block(args: argparse.Namespace) -> int:
+    from sync.ledger import block_card
+
+    block_card(_store(args), args.card, args.reason)
+    print(f"card {args.card} blocked ({args.reason}); terminals refuse it after their next sync")
+    return 0
+
+
+@_guard
+def run_unblock(args: argparse.Namespace) -> int:
+    from sync.ledger import unblock_card
+
+    if not unblock_card(_store(args), args.card):
+        return _fail(f"card {args.card} is not on the hotlist")
+    print(f"card {args.card} unblocked")
+    return 0
+
+
+@_guard
+def run_reconcile(args: argparse.Namespace) -> int:
+    from sync.ledger import reconcile
+
+    print(json.dumps(reconcile(_store(args))))
+    return 0
+
+
+@_guard
+def run_refund(args: argparse.Namespace) -> int:
+    from sync.refunds import refund_cards, refundable
+
+    store = _store(args)
+    if not args.card and not args.all:
+        print(json.dumps(refundable(store), indent=1))
+        return 0
+    print(json.dumps(refund_cards(store, None if args.all else args.card, by=args.by), indent=1))
+    return 0
+
+
+@_guard
+def run_bundle(args: argparse.Namespace) -> int:
+    from sync.bundle import build_bundle, encode_bundle
+
+    from sync.export import write_atomic
+    from terminal.config import ConfigError, load_keys
+
+    try:
+        keys = load_keys(args.keys)
+    except ConfigError as exc:
+        return _fail(str(exc))
+    store = _store(args)
+    args.to.mkdir(parents=True, exist_ok=True)
+    bundle = build_bundle(store, keys, terminal_id=args.terminal)
+    path = args.to / (f"bundle-t{args.terminal:05d}.json" if args.terminal else "bundle.json")
+    write_atomic(path, encode_bundle(bundle))
+    print(f"wrote {path} (version {bundle['body']['version']})")
+    return 0
+
+
+@_guard
+def run_user(args: argparse.Namespace) -> int:
+    import getpass
+
+    from sync.auth import set_user
+
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("password: ")
+    set_user(_store(args), args.username, password, role=args.role)
+    print(f"user {args.username} saved")
+    return 0
+
+
+@_guard
+def run_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+    from sync.api import create_app
+
+    from terminal.config import ConfigError, load_keys
+
+    try:
+        keys = load_keys(args.keys)
+    except ConfigError as exc:
+        return _fail(str(exc))
+    app = create_app(args.db, keys)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+@_guard
+def run_report(args: argparse.Namespace) -> int:
+    from sync.reports import REPORTS, ReportError, render_csv, render_html, run_named
+
+    store = _store(args)
+    if args.name not in REPORTS:
+        return _fail(f"unknown report {args.name!r}; choose from {', '.join(REPORTS)}", 2)
+    try:
+        data = run_named(store, args.name, card=args.card, commission=args.commission)
+    except ReportError as exc:
+        return _fail(str(exc))
+    if args.html:
+        args.html.write_text(render_html(store, args.name, data), encoding="utf-8")
+    if args.csv:
+        sys.stdout.write(render_csv(data))
+    elif args.json or not args.html:
+        print(json.dumps(data, indent=1, default=str))
+    return 0

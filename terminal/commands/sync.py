@@ -1,0 +1,118 @@
+"""`stallpay sync ...`: the terminal side of sync (USB export, pairing, status, bundles, upload)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from terminal.config import ConfigError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("sync", help="sync this terminal's journal with the collector")
+    p.add_argument("--config", type=Path, default=Path("terminal.toml"), help="terminal.toml (default: ./)")
+    s = p.add_subparsers(dest="sync_command", metavar="ACTION")
+    s.required = True
+    e = s.add_parser("export", help="write signed batches of the undelivered journal to DIR (USB stick)")
+    e.add_argument("--to", required=True, type=Path, metavar="DIR")
+    e.add_argument("--all", action="store_true", help="export delivered entries still on the terminal too")
+    e.set_defaults(func=run_export)
+    st = s.add_parser("status", help="unsynced entries, last sync, clock, days since last sync (JSON)")
+    st.set_defaults(func=run_status)
+    pr = s.add_parser("pair", help="pair this terminal with the collector using a pairing code")
+    pr.add_argument("--code", required=True)
+    where = pr.add_mutually_exclusive_group(required=True)
+    where.add_argument("--to", type=Path, metavar="DIR", help="write a pairing file for 'collector ingest'")
+    where.add_argument("--url", help="collector URL")
+    pr.set_defaults(func=run_pair)
+    b = s.add_parser("apply-bundle", help="verify and apply a bundle file from the collector (USB)")
+    b.add_argument("file", type=Path)
+    b.set_defaults(func=run_apply_bundle)
+    u = s.add_parser("upload", help="upload undelivered batches and fetch the bundle (once)")
+    u.add_argument("--url", required=True)
+    u.set_defaults(func=run_upload)
+
+
+def _open(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from sync.terminal_side import open_terminal
+
+    return open_terminal(args.config)
+
+
+def _fail(message: str) -> int:
+    print(f"stallpay sync: {message}", file=sys.stderr)
+    return 1
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from sync.export import export_to_dir
+
+    try:
+        t = _open(args)
+    except ConfigError as exc:
+        return _fail(str(exc))
+    after = 0 if args.all else t.state.acked_seq
+    try:
+        paths = export_to_dir(t.journal, t.key, args.to, after=after, status=t.status())
+    except OSError as exc:
+        return _fail(f"cannot write to {args.to}: {exc.strerror}")
+    entries = sum(1 for _ in paths)
+    print(json.dumps({"batches": entries, "directory": str(args.to), "after_seq": after,
+                      "head_seq": t.journal.head()[0]}))
+    return 0
+
+
+def run_status(args: argparse.Namespace) -> int:
+    try:
+        t = _open(args)
+    except ConfigError as exc:
+        return _fail(str(exc))
+    print(json.dumps(t.status(), indent=1))
+    return 0
+
+
+def run_pair(args: argparse.Namespace) -> int:
+    try:
+        t = _open(args)
+    except ConfigError as exc:
+        return _fail(str(exc))
+    if args.to is not None:
+        path = t.write_pairing_request(args.code, args.to)
+        print(f"wrote {path}; run 'stallpay collector ingest' on the organizer's machine")
+        return 0
+    from sync.client import CollectorClient, SyncFailed
+
+    try:
+        result = CollectorClient(args.url, t).pair(args.code)
+    except SyncFailed as exc:
+        return _fail(str(exc))
+    print(json.dumps(result))
+    return 0
+
+
+def run_apply_bundle(args: argparse.Namespace) -> int:
+    from sync.bundle import BundleError, apply_bundle_bytes
+
+    try:
+        t = _open(args)
+        applied = apply_bundle_bytes(t, args.file.read_bytes())
+    except (ConfigError, BundleError) as exc:
+        return _fail(str(exc))
+    except OSError as exc:
+        return _fail(f"cannot read {args.file}: {exc.strerror}")
+    print(json.dumps(applied))
+    return 0
+
+
+def run_upload(args: argparse.Namespace) -> int:
+    from sync.client import CollectorClient, SyncFailed
+
+    try:
+        t = _open(args)
+        result = CollectorClient(args.url, t).sync_once()
+    except (ConfigError, SyncFailed) as exc:
+        return _fail(str(exc))
+    print(json.dumps(result))
+    return 0

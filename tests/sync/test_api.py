@@ -1,0 +1,110 @@
+"""The HTTP API with the real upload client: pairing, resumable uploads, bundles, organizer access."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from sync.api import create_app
+from sync.auth import set_user
+from sync.client import CollectorClient, SyncFailed
+from sync.enrollment import new_pairing_code, revoke
+from sync.storage import Store, open_store
+from sync.summary import summary
+from sync.terminal_side import open_terminal
+from terminal.config import load_keys
+from terminal.wallet.hotlist import Hotlist
+from tests.sync.journals import configured_terminal
+
+
+class FlakyClient(TestClient):
+    """Drops the connection on chosen request numbers, like a stall's Wi-Fi."""
+
+    def __init__(self, app, drop: set[int]) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(app)
+        self.drop, self.calls = drop, 0
+
+    def request(self, *args, **kwargs):  # type: ignore[no-untyped-def, override]
+        self.calls += 1
+        if self.calls in self.drop:
+            raise httpx.ConnectError("connection dropped")
+        return super().request(*args, **kwargs)
+
+
+def _setup(tmp_path: Path, store: Store, n_ops: int = 30):  # type: ignore[no-untyped-def]
+    cfg, term = configured_terminal(tmp_path, 4)
+    term.book("issue", 1, 9000, method="cash")
+    for i in range(n_ops):
+        term.book("sale", 1, 10 + i)
+    ts = open_terminal(cfg)
+    keys = load_keys(cfg.parent / "keys.toml")
+    return ts, term, keys
+
+
+def _client(app, ts, drop=(), attempts=5) -> CollectorClient:  # type: ignore[no-untyped-def]
+    return CollectorClient("http://testserver", ts, http=FlakyClient(app, set(drop)), sleep=lambda s: None,
+                           attempts=attempts)
+
+
+def test_pair_upload_bundle_with_dropped_connections(tmp_path: Path, store: Store, store_target: str) -> None:
+    ts, term, keys = _setup(tmp_path, store)
+    app = create_app(store, keys)
+    c = _client(app, ts, drop={1, 3})  # retried
+    c.pair(new_pairing_code(store, vendor="Grill"))
+    # the connection dies for good after the first batch: the terminal keeps what is not acknowledged
+    c2 = _client(app, ts, drop={3, 4}, attempts=2)
+    c2.batch_size = 10
+    with pytest.raises(SyncFailed, match="unreachable"):
+        c2.sync_once()
+    partly = ts.state.acked_seq
+    assert 0 < partly < term.journal.head()[0]
+    # the collector restarts (a fresh app on the same database) and the terminal resumes
+    app2 = create_app(open_store(store_target), keys)
+    result = _client(app2, ts, drop={2}).sync_once()
+    assert result["acked_seq"] == term.journal.head()[0]
+    assert ts.status()["unsynced_entries"] == 0
+    s = summary(store)
+    assert s["outstanding"] == sum(term.cards.balance.values()) and s["entries"] == term.journal.head()[0]
+
+
+def test_unreachable_collector_loses_nothing(tmp_path: Path, store: Store) -> None:
+    ts, term, keys = _setup(tmp_path, store, n_ops=3)
+    c = _client(create_app(store, keys), ts, drop=set(range(1, 100)), attempts=3)
+    with pytest.raises(SyncFailed, match="unreachable after 3 attempts"):
+        c.sync_once()
+    assert ts.journal.undelivered_count() == term.journal.head()[0]
+
+
+def test_revoked_terminal_and_unsigned_requests_are_refused(tmp_path: Path, store: Store) -> None:
+    ts, _, keys = _setup(tmp_path, store, n_ops=2)
+    app = create_app(store, keys)
+    c = _client(app, ts)
+    c.pair(new_pairing_code(store))
+    http = TestClient(app)
+    assert http.get("/api/v1/bundle").status_code == 401
+    assert http.get("/api/v1/bundle", headers={"x-terminal-id": "4", "x-timestamp": "x",
+                                               "x-signature": "00"}).status_code == 401
+    revoke(store, 4)
+    with pytest.raises(SyncFailed, match="revoked"):
+        c.sync_once()
+    assert summary(store)["entries"] == 0
+
+
+def test_hotlist_reaches_terminal_over_http(tmp_path: Path, store: Store) -> None:
+    ts, _, keys = _setup(tmp_path, store, n_ops=1)
+    set_user(store, "org", "correct horse")
+    app = create_app(store, keys)
+    c = _client(app, ts)
+    c.pair(new_pairing_code(store))
+    http = TestClient(app)
+    assert http.post("/api/v1/cards/42/block", json={"reason": "lost"}).status_code == 401
+    assert http.post("/api/v1/cards/42/block", json={"reason": "lost"}, auth=("org", "wrong pass")).status_code == 401
+    assert http.post("/api/v1/cards/42/block", json={"reason": "lost"}, auth=("org", "correct horse")).is_success
+    c.sync_once()
+    assert Hotlist(ts.journal.db).reason(42) == "lost"
+    r = http.get("/api/v1/reports/summary", auth=("org", "correct horse"))
+    assert r.json()["deposited"] == 9000
+    assert "<svg" in http.get("/api/v1/reports/vendors?format=html", auth=("org", "correct horse")).text

@@ -1,0 +1,59 @@
+"""The USB path end to end through the CLI: `stallpay sync export`, `stallpay collector ingest`, reports."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sync.keys import public_hex
+from terminal.cli import main
+from tests.sync.journals import EVENT
+from tests.sync.journals import configured_terminal as _terminal
+
+
+def test_usb_export_pair_ingest_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = str(tmp_path / "collector.db")
+    assert main(["collector", "init", "--db", db, "--event-id", EVENT]) == 0
+    cfg, term = _terminal(tmp_path, 3)
+    term.book("issue", 1, 3000, method="cash")
+    term.book("sale", 1, 1250)
+    usb = tmp_path / "usb"
+    capsys.readouterr()
+    assert main(["collector", "pair", "--db", db, "--vendor", "Grill"]) == 0
+    code = capsys.readouterr().out.strip()
+    assert main(["sync", "--config", str(cfg), "pair", "--code", code, "--to", str(usb)]) == 0
+    assert main(["sync", "--config", str(cfg), "export", "--to", str(usb)]) == 0
+    capsys.readouterr()
+    assert main(["collector", "ingest", "--db", db, str(usb)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["paired"] == 1 and out["stored"] == 1 and out["new_entries"] == 4
+    assert main(["collector", "report", "summary", "--db", db, "--json"]) == 0
+    s = json.loads(capsys.readouterr().out)
+    assert (s["deposited"], s["spent"], s["outstanding"]) == (3000, 1250, 1750)
+    # the same stick again: nothing new, still success
+    assert main(["collector", "ingest", "--db", db, str(usb)]) == 0
+    assert json.loads(capsys.readouterr().out)["duplicate"] == 1
+
+
+def test_ingest_refusal_exits_nonzero_with_reason(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = str(tmp_path / "collector.db")
+    main(["collector", "init", "--db", db, "--event-id", EVENT])
+    cfg, term = _terminal(tmp_path, 4)
+    term.book("issue", 1, 3000, method="cash")
+    usb = tmp_path / "usb"
+    main(["sync", "--config", str(cfg), "export", "--to", str(usb)])
+    main(["collector", "enroll", "--db", db, "--terminal", "4", "--public-key", public_hex(term.key)])
+    (usb / "junk.spb").write_bytes(b"SPB1garbage")
+    capsys.readouterr()
+    assert main(["collector", "ingest", "--db", db, str(usb)]) == 1
+    err = capsys.readouterr().err
+    assert "refused" in err and "junk.spb" in err and "corrupt" in err
+    assert main(["collector", "ingest", "--db", db, str(tmp_path / "missing")]) == 1
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_uninitialised_database_is_explained(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["collector", "ingest", "--db", str(tmp_path / "c.db"), str(tmp_path)]) == 1
+    assert "not initialised" in capsys.readouterr().err

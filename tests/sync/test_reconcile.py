@@ -1,0 +1,116 @@
+"""Reconciliation: clones, rollbacks, balance jumps, gaps, pending intents; suspicious cards hotlisted; refunds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sync.batch import encode
+from sync.event import set_setting
+from sync.export import batches
+from sync.ingest import ingest_bytes
+from sync.ledger import card_balances, hotlist, reconcile
+from sync.refunds import refund_cards, refundable
+from sync.storage import Store
+from sync.summary import summary
+from tests.sync.journals import Cards, make_terminal
+
+
+def _sync(store: Store, *terms) -> None:  # type: ignore[no-untyped-def]
+    for t in terms:
+        for b in batches(t.journal, t.key):
+            ingest_bytes(store, encode(b))
+
+
+def _kinds(store: Store, card: int) -> set[str]:
+    return {r["kind"] for r in store.query("SELECT kind FROM anomalies WHERE card_id = ?", [card])}
+
+
+def test_clone_spent_twice_is_hotlisted(tmp_path: Path, store: Store) -> None:
+    cards = Cards()
+    t1, t2 = make_terminal(tmp_path, 1, cards, store), make_terminal(tmp_path, 2, cards, store)
+    t1.book("issue", 5, 5000, method="cash")
+    t1.book("sale", 5, 1000)
+    t2.book("sale", 5, 2000, card_seq=2, balance_before=5000)  # a copy of the card in its seq-1 state
+    t1.book("issue", 6, 100, method="cash")
+    _sync(store, t1, t2)
+    reconcile(store)
+    assert "clone" in _kinds(store, 5) and _kinds(store, 6) == set()
+    assert dict(hotlist(store))[5].startswith("clone")
+
+
+def test_rollback_is_detected(tmp_path: Path, store: Store) -> None:
+    cards = Cards()
+    t1 = make_terminal(tmp_path, 1, cards, store)
+    t1.book("issue", 5, 5000, method="cash")
+    t1.book("sale", 5, 1000)
+    t1.book("sale", 5, 1000)
+    t1.book("sale", 5, 500, card_seq=2, balance_before=5000)  # card image of seq 1 restored
+    _sync(store, t1)
+    reconcile(store)
+    assert "rollback" in _kinds(store, 5)
+    assert 5 in dict(hotlist(store))
+
+
+def test_balance_jump_and_gap(tmp_path: Path, store: Store) -> None:
+    cards = Cards()
+    t1, t2 = make_terminal(tmp_path, 1, cards, store), make_terminal(tmp_path, 2, cards, store)
+    t1.book("issue", 5, 1000, method="cash")
+    t1.book("sale", 5, 100, balance_before=9000)  # balance rewritten on the card
+    t1.book("issue", 6, 1000, method="cash")
+    t2.book("sale", 6, 100)  # t2 never syncs
+    t1.book("sale", 6, 100)
+    _sync(store, t1)
+    reconcile(store)
+    assert "balance_jump" in _kinds(store, 5) and 5 in dict(hotlist(store))
+    assert _kinds(store, 6) == {"gap"} and 6 not in dict(hotlist(store))
+    _sync(store, t2)
+    reconcile(store)
+    assert _kinds(store, 6) == set()
+
+
+def test_auto_hotlist_is_configurable(tmp_path: Path, store: Store) -> None:
+    set_setting(store, "auto_hotlist", [])
+    cards = Cards()
+    t1, t2 = make_terminal(tmp_path, 1, cards, store), make_terminal(tmp_path, 2, cards, store)
+    t1.book("issue", 5, 5000, method="cash")
+    t1.book("sale", 5, 1000)
+    t2.book("sale", 5, 2000, card_seq=2, balance_before=5000)
+    _sync(store, t1, t2)
+    assert reconcile(store)["clone"] == 1
+    assert hotlist(store) == []
+
+
+def test_pending_intent_resolved_by_a_later_tap(tmp_path: Path, store: Store) -> None:
+    cards = Cards()
+    t1 = make_terminal(tmp_path, 1, cards, store)
+    t1.book("issue", 5, 1000, method="cash")
+    # a torn sale: intent journaled, card written, terminal died before the commit
+    t1.journal.append("sale", "intent", amount=300, card_id=5, card_seq=2, balance_before=1000, balance_after=700)
+    t1.journal.append("sale", "intent", amount=50, card_id=5, card_seq=3, balance_before=700, balance_after=650)
+    _sync(store, t1)
+    assert reconcile(store) == {"pending": 2}
+    t1.journal.append("sale", "commit", amount=200, card_id=5, card_seq=3, balance_before=700, balance_after=500)
+    _sync(store, t1)
+    assert reconcile(store) == {"pending_landed": 1, "pending": 1}
+    assert summary(store)["pending"] == 2
+
+
+def test_refund_excludes_comp_and_never_exceeds_balance(tmp_path: Path, store: Store) -> None:
+    cards = Cards()
+    t1 = make_terminal(tmp_path, 1, cards, store)
+    t1.book("issue", 1, 5000, method="cash")
+    t1.book("topup", 1, 1000, method="comp")
+    t1.book("sale", 1, 400)
+    t1.book("issue", 2, 1000, method="comp")
+    t1.book("issue", 3, 700, method="card")
+    t1.book("sale", 3, 700)
+    _sync(store, t1)
+    rows = {r["card_id"]: r for r in refundable(store)}
+    assert rows[1]["refundable"] == 5000 and rows[2]["refundable"] == 0 and 3 not in rows
+    done = refund_cards(store, [1], by="desk")
+    assert done == [{"card_id": 1, "refunded": 5000, "complimentary_forfeited": 600}]
+    assert refund_cards(store, [1], by="desk") == []  # never twice
+    assert dict(hotlist(store))[1] == "refunded and closed"
+    s = summary(store)
+    assert s["refunded"] == 5000 and s["books_balance"] and s["cards_by_status"]["refunded"] == 1
+    assert card_balances(store, [1]) == {1: 600}
