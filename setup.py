@@ -22,6 +22,7 @@ setup(
         "uvicorn>=0.29",
         "httpx>=0.27",
         "psycopg[binary]>=3.1",
+        "orjson>=3.9",
         "jinja2>=3.1",
         "python-escpos[usb,serial]>=3.1",
         "Pillow>=10",

@@ -21,6 +21,11 @@ COMMANDS: list[tuple[str, str]] = [
     ("collector", "terminal.commands.collector"),
     ("sim", "terminal.commands.sim"),
     ("emulator", "terminal.commands.emulator"),
+    ("serve", "terminal.commands.serve"),
+    ("demo", "terminal.commands.demo"),
+    ("operator", "terminal.commands.operator"),
+    ("provision", "terminal.commands.provision"),
+    ("selftest", "terminal.commands.selftest"),
 ]
 
 

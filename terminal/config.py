@@ -17,7 +17,10 @@ from typing import Literal
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from terminal.app.catalogue import Product
+from terminal.gpio import GpioSection
 from terminal.printer.settings import PrinterSection
+from terminal.ui.settings import UiSection
 
 
 class ConfigError(Exception):
@@ -62,6 +65,10 @@ class PathsSection(_Strict):
     keys: Path = Path("keys.toml")
 
 
+class CameraSection(_Strict):
+    source: str = Field(default="", description="empty = no camera; 'picamera', a device index, or an image file")
+
+
 class Config(_Strict):
     event: EventSection
     terminal: TerminalSection
@@ -69,6 +76,10 @@ class Config(_Strict):
     limits: LimitsSection = LimitsSection()
     paths: PathsSection = PathsSection()
     printer: PrinterSection = PrinterSection()
+    camera: CameraSection = CameraSection()
+    ui: UiSection = UiSection()
+    gpio: GpioSection = GpioSection()
+    catalogue: list[Product] = Field(default_factory=list)
     source: Path | None = Field(default=None, exclude=True)
 
     @field_validator("source", mode="before")

@@ -1,0 +1,97 @@
+"""The cart being rung up: product lines and keyed amounts, in minor units.
+
+Lives on the server (not in the browser) so that a reload, a second screen and
+the customer display all see the same cart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from terminal.app.catalogue import Product
+
+MAX_QTY = 99
+MAX_LINES = 50
+AMOUNT_SKU = "AMOUNT"  # a keypad amount (canteen style): one line per keyed sum
+
+
+class CartError(ValueError):
+    """Bad quantity, unknown line, or a cart that is full."""
+
+
+@dataclass
+class CartLine:
+    sku: str
+    name: str
+    qty: int
+    unit_price: int
+
+    @property
+    def total(self) -> int:
+        return self.qty * self.unit_price
+
+    def as_item(self) -> dict[str, Any]:
+        return {"sku": self.sku, "name": self.name, "qty": self.qty, "unit_price": self.unit_price}
+
+
+class Cart:
+    def __init__(self) -> None:
+        self.lines: list[CartLine] = []
+
+    @property
+    def total(self) -> int:
+        return sum(line.total for line in self.lines)
+
+    @property
+    def empty(self) -> bool:
+        return not self.lines
+
+    def add(self, product: Product, qty: int = 1) -> CartLine:
+        _check_qty(qty)
+        for line in self.lines:
+            if line.sku == product.sku and line.unit_price == product.price:
+                if line.qty + qty > MAX_QTY:
+                    raise CartError(f"at most {MAX_QTY} of one product")
+                line.qty += qty
+                return line
+        return self._append(CartLine(product.sku, product.name, qty, product.price))
+
+    def add_amount(self, amount: int, label: str = "Amount") -> CartLine:
+        if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+            raise CartError("a keyed amount must be more than zero")
+        return self._append(CartLine(AMOUNT_SKU, label, 1, amount))
+
+    def set_qty(self, index: int, qty: int) -> None:
+        line = self._line(index)
+        if qty == 0:
+            del self.lines[index]
+            return
+        _check_qty(qty)
+        line.qty = qty
+
+    def remove(self, index: int) -> None:
+        self._line(index)
+        del self.lines[index]
+
+    def clear(self) -> None:
+        self.lines.clear()
+
+    def items(self) -> list[dict[str, Any]]:
+        return [line.as_item() for line in self.lines]
+
+    def _append(self, line: CartLine) -> CartLine:
+        if len(self.lines) >= MAX_LINES:
+            raise CartError(f"a cart holds at most {MAX_LINES} lines")
+        self.lines.append(line)
+        return line
+
+    def _line(self, index: int) -> CartLine:
+        if not 0 <= index < len(self.lines):
+            raise CartError(f"no cart line {index}")
+        return self.lines[index]
+
+
+def _check_qty(qty: int) -> None:
+    if not isinstance(qty, int) or isinstance(qty, bool) or not 1 <= qty <= MAX_QTY:
+        raise CartError(f"quantity must be 1..{MAX_QTY}")

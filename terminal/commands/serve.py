@@ -1,0 +1,55 @@
+"""`stallpay serve --config FILE`: run the terminal (card loop, kiosk page, customer display)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from pathlib import Path
+
+from terminal.config import ConfigError, load_config
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="run the terminal: card loop and the kiosk web UI on 127.0.0.1")
+    p.add_argument("--config", required=True, type=Path, help="terminal.toml")
+    p.add_argument("--host", help="override [ui] host")
+    p.add_argument("--port", type=int, help="override [ui] port (0 = any free port)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"stallpay serve: {exc}", file=sys.stderr)
+        return 2
+    from terminal.operators import OperatorStore
+    from terminal.ui.server import bind, create_app, open_kiosk
+    from terminal.ui.server import run as serve
+
+    if OperatorStore(config.data_dir / "operators.db").count() == 0:
+        print("stallpay serve: no operators yet; add a supervisor with "
+              f"'stallpay operator add --config {args.config} --id 9 --role supervisor'", file=sys.stderr)
+        return 2
+    host = args.host or config.ui.host
+    port = config.ui.port if args.port is None else args.port
+    try:
+        sock = bind(host, port)
+    except OSError as exc:
+        print(f"stallpay serve: cannot listen on {host}:{port}: {exc.strerror}", file=sys.stderr)
+        return 1
+    try:
+        terminal = open_kiosk(args.config)
+    except (ConfigError, OSError, ValueError) as exc:
+        print(f"stallpay serve: {exc}", file=sys.stderr)
+        return 2
+    url = _url(sock)
+    with contextlib.suppress(KeyboardInterrupt):
+        serve(create_app(terminal), sock, on_ready=lambda: print(f"ready: {url}", flush=True))
+    return 0
+
+
+def _url(sock) -> str:  # type: ignore[no-untyped-def]
+    host, port = sock.getsockname()[:2]
+    return f"http://{host if ':' not in host else f'[{host}]'}:{port}/"

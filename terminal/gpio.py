@@ -1,0 +1,98 @@
+"""Lights, buzzer and the cancel button, through gpiozero.
+
+On a Pi the pins are real; anywhere else (and in tests) gpiozero's
+MockFactory stands in, chosen once here, so the kiosk never asks which it
+got. Patterns are distinct so that a vendor who is not looking at the screen
+still knows what happened: approved = green + one short beep, declined = red
++ two beeps, error = red blinking + a long beep.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+log = logging.getLogger(__name__)
+
+
+class GpioSection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    backend: Literal["auto", "mock", "pi"] = Field(
+        default="auto", description="auto: real pins on a Raspberry Pi, gpiozero's mock pins elsewhere")
+    green_led: int = Field(default=17, ge=0, le=27, description="BCM pin numbers")
+    red_led: int = Field(default=27, ge=0, le=27)
+    buzzer: int = Field(default=22, ge=0, le=27)
+    cancel_button: int = Field(default=23, ge=0, le=27)
+
+
+def on_raspberry_pi(model_file: Path = Path("/proc/device-tree/model")) -> bool:
+    try:
+        return model_file.read_bytes().startswith(b"Raspberry Pi")
+    except OSError:
+        return False
+
+
+# (green (on, off, n), red (on, off, n), buzzer (on, off, n)); None = stays off
+PATTERNS: dict[str, tuple[tuple[float, float, int] | None, ...]] = {
+    "approved": ((1.2, 0.0, 1), None, (0.08, 0.0, 1)),
+    "declined": (None, (1.5, 0.0, 1), (0.12, 0.1, 2)),
+    "error": (None, (0.15, 0.15, 4), (0.6, 0.0, 1)),
+}
+
+
+class Feedback:
+    """Green and red LEDs, a buzzer, a cancel button. `signal(kind)` never blocks (gpiozero background blink)."""
+
+    def __init__(self, settings: GpioSection, *, on_cancel: Callable[[], None] | None = None,
+                 pin_factory: Any = None) -> None:
+        from gpiozero import LED, Button, Buzzer
+
+        self.settings = settings
+        if pin_factory is None:
+            pin_factory = make_factory(settings.backend)
+        self.factory = pin_factory
+        self.mock = type(pin_factory).__name__ == "MockFactory"
+        self.green = LED(settings.green_led, pin_factory=pin_factory)
+        self.red = LED(settings.red_led, pin_factory=pin_factory)
+        self.buzzer = Buzzer(settings.buzzer, pin_factory=pin_factory)
+        self.button = Button(settings.cancel_button, pin_factory=pin_factory, bounce_time=None)
+        self.signals: list[str] = []  # what was signalled, for the status screen and the tests
+        if on_cancel is not None:
+            self.button.when_pressed = lambda: on_cancel()
+
+    def signal(self, kind: str) -> None:
+        if kind not in PATTERNS:
+            raise ValueError(f"unknown feedback {kind!r}; one of {', '.join(PATTERNS)}")
+        self.signals.append(kind)
+        for device, pattern in zip((self.green, self.red, self.buzzer), PATTERNS[kind], strict=True):
+            if pattern is None:
+                device.off()
+            else:
+                on, off, n = pattern
+                device.blink(on_time=on, off_time=off, n=n, background=True)
+
+    def status(self) -> dict[str, Any]:
+        return {"backend": "mock" if self.mock else "pi", "green": self.settings.green_led,
+                "red": self.settings.red_led, "buzzer": self.settings.buzzer,
+                "cancel_button": self.settings.cancel_button}
+
+    def close(self) -> None:
+        for device in (self.green, self.red, self.buzzer, self.button):
+            device.close()
+
+
+def make_factory(backend: str) -> Any:
+    """The pin factory for `backend`; 'auto' means real pins only on a Raspberry Pi."""
+    if backend == "mock" or (backend == "auto" and not on_raspberry_pi()):
+        from gpiozero.pins.mock import MockFactory
+
+        return MockFactory()
+    from gpiozero import Device
+
+    return Device._default_pin_factory()

@@ -1,0 +1,54 @@
+"""Words, money and times in the terminal's language, from the shared gettext catalogues (domain "stallpay").
+
+Messages the server sends to screens (decline reasons, hints) are marked
+with `N_` so `pybabel extract` finds them, and translated when a state is
+published; templates use Jinja2's i18n extension with one environment per
+language.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+
+import jinja2
+from babel.dates import format_datetime
+
+from terminal.printer.language import translations
+from terminal.ui.settings import LANGUAGES
+from terminal.wallet.money import format_money
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+BABEL_LOCALES = {"en": "en", "tr": "tr", "bg": "bg", "zh": "zh_Hans_CN"}
+LANGUAGE_NAMES = {"en": "English", "tr": "Türkçe", "bg": "Български", "zh": "简体中文"}
+
+
+def N_(message: str) -> str:
+    """Mark a message for extraction; it is translated when shown."""
+    return message
+
+
+def gettext(language: str, message: str) -> str:
+    return translations(language).gettext(message)
+
+
+def money(amount: int | None, currency: str, language: str) -> str:
+    if amount is None:
+        return ""
+    return format_money(int(amount), currency, BABEL_LOCALES.get(language, "en"))
+
+
+def when(value: str | datetime | None, language: str) -> str:
+    if not value:
+        return ""
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(value, str) else value
+    return format_datetime(moment.astimezone(), "short", locale=BABEL_LOCALES.get(language, "en"))
+
+
+@lru_cache(maxsize=len(LANGUAGES))
+def environment(language: str) -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                             extensions=["jinja2.ext.i18n"], auto_reload=False)
+    env.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
+    return env

@@ -1,0 +1,466 @@
+"""The kiosk web application: pages, a small JSON API, server-sent events, served on 127.0.0.1.
+
+`open_kiosk` assembles the running terminal from its configuration (station,
+operators, printer, lights, card loop); `create_app` puts screens in front of
+it; `run` serves it with uvicorn on a socket bound before start-up, so the
+URL printed is already reachable.
+"""
+
+import asyncio
+import logging
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field
+
+from terminal.app import Permission, Session
+from terminal.cardloop import CardLoop
+from terminal.operators import LockoutPolicy, OperatorError, OperatorStore
+from terminal.station import Station
+from terminal.ui.i18n import LANGUAGE_NAMES, environment, money
+from terminal.ui.kiosk import Kiosk, KioskError
+from terminal.ui.settings import LANGUAGES
+from terminal.wallet.money import AmountError, parse_amount
+
+log = logging.getLogger(__name__)
+
+STATIC = Path(__file__).resolve().parent / "static"
+COOKIE = "stallpay_session"
+
+
+@dataclass
+class Terminal:
+    """Everything a running terminal holds; `close` releases it in order."""
+
+    station: Station
+    kiosk: Kiosk
+    card_loop: CardLoop
+    simulator: Any = None
+    extras: list[Callable[[], None]] = field(default_factory=list)
+
+    def start(self) -> None:
+        self.card_loop.start()
+
+    def close(self) -> None:
+        self.card_loop.stop()
+        self.kiosk.close()
+        if self.kiosk.printer is not None:
+            self.kiosk.printer.queue.close()
+        if self.kiosk.feedback is not None:
+            self.kiosk.feedback.close()
+        for extra in self.extras:
+            extra()
+        self.station.close()
+
+
+def open_kiosk(config_path: Path | str, *, demo: bool = False, printer: bool = True, gpio: bool = True,
+               reader: Any = None) -> Terminal:
+    station = Station.open(config_path)
+    if reader is not None:
+        station.reader.close()
+        station.reader = reader
+        station.emulated_state = None
+    config = station.config
+    operators = OperatorStore(config.data_dir / "operators.db",
+                              policy=LockoutPolicy(config.ui.lockout_failures, config.ui.lockout_s))
+    receipt_printer = None
+    if printer:
+        from terminal.printer.receipt_printer import ReceiptPrinter
+
+        receipt_printer = ReceiptPrinter(config.printer, locale=config.ui.language, event_id=config.event.id,
+                                         data_dir=config.data_dir)
+        receipt_printer.queue.start()
+    kiosk = Kiosk(station, operators, demo=demo, printer=receipt_printer)
+    if gpio and config.gpio.enabled:
+        from terminal.gpio import Feedback
+
+        try:
+            kiosk.feedback = Feedback(config.gpio, on_cancel=kiosk.button_cancel)
+        except Exception as exc:  # lights are never a reason not to take payments
+            log.warning("GPIO feedback unavailable: %s", exc)
+    from terminal.nfc.ntag import identify
+
+    key = config.reader.signature_public_key or None
+
+    def identify_tag(connection: Any) -> Any:
+        return identify(connection, check_signature=config.reader.check_signature,
+                        signature_public_key=bytes.fromhex(key) if key else None, lazy=True)
+
+    loop = CardLoop(station.reader, kiosk.handle_tap, identify=identify_tag, on_unsupported=kiosk.unsupported_tap,
+                    on_reader=kiosk.reader_state)
+    return Terminal(station=station, kiosk=kiosk, card_loop=loop)
+
+
+# --- request bodies -----------------------------------------------------------------------------------
+
+
+class LoginBody(BaseModel):
+    operator: str = Field(max_length=16)
+    pin: str = Field(max_length=16)
+
+
+class CartAddBody(BaseModel):
+    sku: str = Field(max_length=32)
+    qty: int = 1
+
+
+class ScanBody(BaseModel):
+    code: str = Field(max_length=64)
+
+
+class AmountBody(BaseModel):
+    amount: str = Field(max_length=16)
+
+
+class CartSetBody(BaseModel):
+    index: int
+    qty: int
+
+
+class ChargeBody(BaseModel):
+    request_id: str = Field(min_length=1, max_length=64)
+
+
+class StartBody(BaseModel):
+    kind: str
+    request_id: str = Field(min_length=1, max_length=64)
+    amount: str = Field(default="0", max_length=16)
+    method: str | None = None
+    holder: str = Field(default="", max_length=60)
+    phone: str = Field(default="", max_length=24)
+
+
+class CancelBody(BaseModel):
+    force: bool = False
+
+
+class ChoiceBody(BaseModel):
+    value: str = Field(max_length=16)
+
+
+class OperatorBody(BaseModel):
+    id: str = Field(max_length=16)
+    name: str = Field(default="", max_length=40)
+    role: str
+    pin: str = Field(max_length=16)
+
+
+class SimBody(BaseModel):
+    card: str = Field(default="", max_length=64)
+    tear: int | None = None
+    label: str = Field(default="", max_length=40)
+
+
+def create_app(terminal: Terminal) -> FastAPI:
+    kiosk = terminal.kiosk
+    ready = threading.Event()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        kiosk.events.attach(asyncio.get_running_loop())
+        terminal.start()
+        ready.set()
+        try:
+            yield
+        finally:
+            terminal.close()
+
+    app = FastAPI(title="StallPay terminal", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.terminal = terminal
+    app.state.ready = ready
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.exception_handler(KioskError)
+    async def kiosk_error(request: Request, exc: KioskError) -> JSONResponse:
+        return JSONResponse({"code": exc.code, "message": exc.message}, status_code=exc.status)
+
+    def session(request: Request) -> Session:
+        found = kiosk.current(request.cookies.get(COOKIE))
+        if found is None:
+            raise KioskError("login", kiosk._("Please log in"), 401)
+        return found
+
+    Current = Annotated[Session, Depends(session)]
+
+    def maybe_session(request: Request) -> Session | None:
+        return kiosk.current(request.cookies.get(COOKIE))
+
+    def page(name: str, request: Request, current: Session | None, **context: Any) -> HTMLResponse:
+        env = environment(kiosk.language)
+        ctx = {"kiosk": kiosk, "session": current, "lang": kiosk.language, "languages": LANGUAGE_NAMES,
+               "money": lambda a: money(a, kiosk.currency, kiosk.language), "demo": kiosk.demo,
+               "simulator": terminal.simulator, "page": name, "Permission": Permission, "now": time.time(),
+               **context}
+        return HTMLResponse(env.get_template(f"{name}.html").render(ctx))
+
+    def screen(name: str, permission: Permission | None = None) -> Callable[..., Response]:
+        def handler(request: Request) -> Response:
+            current = maybe_session(request)
+            if current is None:
+                return RedirectResponse("/login", status_code=303)
+            if permission is not None and not current.may(permission):
+                return RedirectResponse("/", status_code=303)
+            return page(name, request, current)
+        return handler
+
+    @app.get("/", include_in_schema=False)
+    def home(request: Request) -> Response:
+        current = maybe_session(request)
+        if current is None:
+            return RedirectResponse("/login", status_code=303)
+        if kiosk.mode == "cashier" and current.may(Permission.TOPUP):
+            return RedirectResponse("/cashier", status_code=303)
+        if current.may(Permission.SELL):
+            return RedirectResponse("/sale", status_code=303)
+        return RedirectResponse("/admin", status_code=303)
+
+    @app.get("/login")
+    def login_page(request: Request) -> Response:
+        return page("login", request, None)
+
+    app.get("/sale")(screen("sale", Permission.SELL))
+    app.get("/cashier")(screen("cashier", Permission.TOPUP))
+    app.get("/admin")(screen("admin"))
+    app.get("/report")(screen("report", Permission.REPORT))
+
+    @app.get("/display")
+    def display(request: Request) -> Response:
+        return page("display", request, None)
+
+    @app.get("/receipts")
+    def receipts(request: Request, current: Current) -> Response:
+        return page("receipts", request, current, files=_receipt_files(kiosk))
+
+    @app.get("/receipts/{name}")
+    def receipt_file(name: str, current: Current) -> Response:
+        files = {p.name: p for p in _receipt_files(kiosk)}
+        if name not in files:
+            raise KioskError("not_found", "no such receipt", 404)
+        return Response(files[name].read_bytes(), media_type="image/png")
+
+    @app.get("/report.png")
+    def report_png(current: Current) -> Response:
+        return Response(kiosk.report_png(current), media_type="image/png")
+
+    # --- API ---------------------------------------------------------------------------------------------
+
+    @app.get("/api/health")
+    def health() -> dict[str, Any]:
+        return {"ready": ready.is_set(), "reader": kiosk.reader_ok}
+
+    @app.get("/api/state")
+    def state() -> dict[str, Any]:
+        return kiosk.snapshot()
+
+    @app.get("/api/events")
+    async def events(request: Request) -> StreamingResponse:
+        stream = kiosk.events.stream(lambda: [("state", kiosk.snapshot())], request.is_disconnected)
+        return StreamingResponse(stream, media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+    @app.post("/api/login")
+    def login(body: LoginBody) -> JSONResponse:
+        new = kiosk.login(body.operator, body.pin)
+        response = JSONResponse({"ok": True, "operator": new.operator, "role": new.role.value})
+        response.set_cookie(COOKIE, new.token, httponly=True, samesite="strict")
+        return response
+
+    @app.post("/api/logout")
+    def logout() -> JSONResponse:
+        kiosk.logout()
+        response = JSONResponse({"ok": True})
+        response.delete_cookie(COOKIE)
+        return response
+
+    @app.post("/api/cart/add")
+    def cart_add(body: CartAddBody, current: Current) -> dict[str, Any]:
+        kiosk.cart_add(current, body.sku, body.qty)
+        return {"ok": True}
+
+    @app.post("/api/cart/scan")
+    def cart_scan(body: ScanBody, current: Current) -> dict[str, Any]:
+        kiosk.cart_scan(current, body.code)
+        return {"ok": True}
+
+    @app.post("/api/cart/amount")
+    def cart_amount(body: AmountBody, current: Current) -> dict[str, Any]:
+        kiosk.cart_amount(current, _amount(kiosk, body.amount))
+        return {"ok": True}
+
+    @app.post("/api/cart/set")
+    def cart_set(body: CartSetBody, current: Current) -> dict[str, Any]:
+        kiosk.cart_set(current, body.index, body.qty)
+        return {"ok": True}
+
+    @app.post("/api/cart/clear")
+    def cart_clear(current: Current) -> dict[str, Any]:
+        kiosk.cart_clear(current)
+        return {"ok": True}
+
+    @app.post("/api/charge")
+    def charge(body: ChargeBody, current: Current) -> dict[str, Any]:
+        return {"started": kiosk.charge(current, body.request_id)}
+
+    @app.post("/api/start")
+    def start(body: StartBody, current: Current) -> dict[str, Any]:
+        amount = _amount(kiosk, body.amount) if body.kind in ("topup", "issue") else 0
+        holder = " · ".join(x.strip() for x in (body.holder, body.phone) if x.strip()) or None
+        return {"started": kiosk.start(current, body.kind, body.request_id, amount=amount, method=body.method,
+                                       holder=holder)}
+
+    @app.post("/api/cancel")
+    def cancel(body: CancelBody, request: Request) -> dict[str, Any]:
+        kiosk.cancel(maybe_session(request), force=body.force)
+        return {"ok": True}
+
+    @app.post("/api/retry")
+    def retry(current: Current) -> dict[str, Any]:
+        kiosk.retry(current)
+        return {"ok": True}
+
+    @app.post("/api/dismiss")
+    def dismiss() -> dict[str, Any]:
+        kiosk.dismiss()
+        return {"ok": True}
+
+    @app.post("/api/mode")
+    def set_mode(body: ChoiceBody, current: Current) -> dict[str, Any]:
+        kiosk.set_mode(current, body.value)
+        return {"ok": True}
+
+    @app.post("/api/language")
+    def set_language(body: ChoiceBody) -> dict[str, Any]:
+        kiosk.set_language(body.value)
+        return {"ok": True}
+
+    @app.post("/api/reprint")
+    def reprint(current: Current) -> dict[str, Any]:
+        return {"job": kiosk.reprint(current)}
+
+    @app.post("/api/report/print")
+    def print_report(current: Current) -> dict[str, Any]:
+        kiosk.print_report(current)
+        return {"ok": True}
+
+    @app.get("/api/hardware")
+    def hardware(current: Current) -> dict[str, Any]:
+        return kiosk.hardware()
+
+    @app.get("/api/operators")
+    def operators(current: Current) -> list[dict[str, Any]]:
+        kiosk.require(current, Permission.OPERATORS)
+        return [op.as_dict(time.time()) for op in kiosk.operators.all()]
+
+    @app.post("/api/operators")
+    def add_operator(body: OperatorBody, current: Current) -> dict[str, Any]:
+        kiosk.require(current, Permission.OPERATORS)
+        try:
+            kiosk.operators.add(body.id, body.name, body.role, body.pin)
+        except OperatorError as exc:
+            raise KioskError("operator", str(exc), 400) from None
+        return {"ok": True}
+
+    @app.post("/api/operators/{operator_id}/unlock")
+    def unlock_operator(operator_id: str, current: Current) -> dict[str, Any]:
+        kiosk.require(current, Permission.OPERATORS)
+        kiosk.operators.unlock(operator_id)
+        return {"ok": True}
+
+    if terminal.simulator is not None:
+        _simulator_routes(app, terminal, page, maybe_session)
+    return app
+
+
+def _simulator_routes(app: FastAPI, terminal: Terminal, page: Callable[..., HTMLResponse],
+                      maybe_session: Callable[[Request], Session | None]) -> None:
+    """Demo only: the wristbands on the table next to the emulated reader."""
+    from terminal.ui.simulator import SimulatorError
+
+    sim = terminal.simulator
+
+    @app.exception_handler(SimulatorError)
+    async def sim_error(request: Request, exc: SimulatorError) -> JSONResponse:
+        return JSONResponse({"code": "simulator", "message": str(exc)}, status_code=404)
+
+    @app.get("/sim")
+    def sim_page(request: Request) -> Response:
+        return page("sim", request, maybe_session(request))
+
+    @app.get("/sim/api/cards")
+    def cards() -> list[dict[str, Any]]:
+        return sim.cards()
+
+    @app.post("/sim/api/tap")
+    async def tap(body: SimBody) -> dict[str, Any]:
+        return await asyncio.to_thread(sim.tap, body.card, tear=body.tear)
+
+    @app.post("/sim/api/place")
+    def place(body: SimBody) -> dict[str, Any]:
+        return sim.place(body.card)
+
+    @app.post("/sim/api/remove")
+    def remove() -> dict[str, Any]:
+        return sim.remove()
+
+    @app.post("/sim/api/new")
+    def new(body: SimBody) -> dict[str, Any]:
+        return sim.new_card(body.label)
+
+
+def _amount(kiosk: Kiosk, text: str) -> int:
+    try:
+        return parse_amount(text, kiosk.currency)
+    except AmountError as exc:
+        raise KioskError("bad_amount", kiosk._("Not a valid amount") + f": {text[:16]}", 400) from exc
+
+
+def _receipt_files(kiosk: Kiosk) -> list[Path]:
+    folder = kiosk.config.data_dir / "receipts"
+    return sorted(folder.glob("*.png"), reverse=True)[:60] if folder.is_dir() else []
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket bound now: port 0 picks a free port, and the URL works before uvicorn accepts."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+def make_server(app: FastAPI, sock: socket.socket) -> Any:
+    import uvicorn
+
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=2)
+    server = uvicorn.Server(config)
+    server._sock = sock  # type: ignore[attr-defined]
+    return server
+
+
+def run(app: FastAPI, sock: socket.socket, *, on_ready: Callable[[], None] | None = None) -> None:
+    """Serve until interrupted; `on_ready` is called once the terminal is up."""
+    server = make_server(app, sock)
+
+    async def main() -> None:
+        task = asyncio.create_task(server.serve(sockets=[sock]))
+        while not server.started and not task.done():
+            await asyncio.sleep(0.01)
+        if on_ready is not None and server.started:
+            on_ready()
+        await task
+
+    asyncio.run(main())
+
+
+__all__ = ["LANGUAGES", "Terminal", "bind", "create_app", "make_server", "open_kiosk", "run"]

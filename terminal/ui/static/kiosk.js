@@ -1,0 +1,253 @@
+// StallPay kiosk: renders the server's state (pushed as server-sent events) and posts what the operator asks.
+// The server holds the truth (cart, payment flow, journal); this page only draws it, so a reload or a lost
+// connection shows the same thing again.
+"use strict";
+(function () {
+  const body = document.body;
+  const page = body.dataset.page;
+  const texts = JSON.parse(document.getElementById("texts").textContent);
+  let state = null;
+  window.stallpay = { renders: [] };  // render timestamps for the benchmark and the tests
+
+  function newId() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    return Date.now().toString(36) + Math.random().toString(36).slice(2);
+  }
+
+  function get(obj, path) {
+    return path.split(".").reduce((o, k) => (o == null ? undefined : o[k]), obj);
+  }
+
+  function toast(message) {
+    let el = document.getElementById("toast");
+    if (!el) {
+      el = document.createElement("div");
+      el.id = "toast";
+      el.setAttribute("role", "alert");
+      el.dataset.testid = "toast";
+      body.appendChild(el);
+    }
+    el.textContent = message;
+    el.hidden = !message;
+    clearTimeout(toast.timer);
+    if (message) toast.timer = setTimeout(() => { el.hidden = true; }, 4000);
+  }
+
+  async function post(url, data) {
+    const res = await fetch(url, {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(data || {}),
+      credentials: "same-origin",
+    });
+    let answer = {};
+    try { answer = await res.json(); } catch (e) { answer = {}; }
+    if (res.status === 401 && page !== "login" && page !== "display") { location.href = "/login"; }
+    if (!res.ok) {
+      const msg = answer.message || (answer.detail ? JSON.stringify(answer.detail) : texts.error);
+      toast(msg);
+      throw new Error(msg);
+    }
+    return answer;
+  }
+
+  function render(s) {
+    state = s;
+    body.dataset.phase = s.flow.phase;
+    body.dataset.cart = s.cart.lines.length ? "full" : "empty";
+    body.dataset.balance = s.balance ? (s.balance.error ? "error" : "card") : "none";
+    body.dataset.refund = s.flow.result && s.flow.result.refund !== undefined ? "yes" : "no";
+    document.querySelectorAll("[data-bind]").forEach((el) => {
+      const v = get(s, el.dataset.bind);
+      el.textContent = v == null ? "" : v;
+      if (el.classList.contains("printer-problem")) el.hidden = !v;
+    });
+    document.querySelectorAll("[data-list]").forEach((tbody) => {
+      const tpl = tbody.querySelector("template");
+      const rows = get(s, tbody.dataset.list) || [];
+      tbody.querySelectorAll("tr").forEach((tr) => tr.remove());
+      rows.forEach((row, i) => {
+        const tr = tpl.content.firstElementChild.cloneNode(true);
+        tr.dataset.index = row.index !== undefined ? row.index : i;
+        tr.querySelectorAll("[data-f]").forEach((td) => {
+          const v = row[td.dataset.f];
+          td.textContent = v == null ? "" : v;
+        });
+        tbody.appendChild(tr);
+      });
+    });
+    const flow = document.getElementById("flow");
+    if (flow) flow.hidden = s.flow.phase === "idle";
+    const bal = document.getElementById("balance");
+    if (bal) bal.hidden = !(s.flow.phase === "idle" && s.balance);
+    if (page !== "login" && page !== "display" && !s.operator) location.href = "/login";
+    window.stallpay.renders.push({ version: s.flow.version, phase: s.flow.phase, at: performance.timeOrigin + performance.now() });
+    if (window.stallpay.renders.length > 200) window.stallpay.renders.shift();
+  }
+
+  function connect() {
+    const source = new EventSource("/api/events");
+    source.addEventListener("state", (ev) => {
+      const s = JSON.parse(ev.data);
+      requestAnimationFrame(() => render(s));
+      body.dataset.online = "yes";
+    });
+    source.onerror = () => { body.dataset.online = "no"; };
+  }
+
+  // --- actions ---------------------------------------------------------------------------------
+  const actions = {
+    async logout() { await post("/api/logout"); location.href = "/login"; },
+    async language(el) { await post("/api/language", { value: el.dataset.value }); location.reload(); },
+    async mode(el) { await post("/api/mode", { value: el.dataset.value }); location.href = "/"; },
+    add(el) { return post("/api/cart/add", { sku: el.dataset.sku, qty: 1 }); },
+    async "add-amount"() {
+      const input = document.getElementById("amount-input");
+      if (!input.value) return;
+      await post("/api/cart/amount", { amount: input.value });
+      input.value = "";
+    },
+    qty(el) {
+      const tr = el.closest("tr");
+      const line = state.cart.lines[Number(tr.dataset.index)];
+      return post("/api/cart/set", { index: line.index, qty: Math.max(0, line.qty + Number(el.dataset.delta)) });
+    },
+    clear() { return post("/api/cart/clear"); },
+    charge() {
+      // One id per cart: pressing Charge twice (or a reload re-posting) is the same request.
+      if (!actions.charge.id || actions.charge.version !== cartKey()) {
+        actions.charge.id = newId();
+        actions.charge.version = cartKey();
+      }
+      return post("/api/charge", { request_id: actions.charge.id });
+    },
+    start(el) {
+      const pick = (sel) => (sel ? (document.querySelector(sel) || {}).value || "" : "");
+      return post("/api/start", {
+        kind: el.dataset.kind, request_id: newId(), method: el.dataset.method || null,
+        amount: pick(el.dataset.amountFrom) || "0", holder: pick(el.dataset.holderFrom), phone: pick(el.dataset.phoneFrom),
+      });
+    },
+    cancel(el) { return post("/api/cancel", { force: el.dataset.force === "1" }); },
+    retry() { return post("/api/retry"); },
+    dismiss() { return post("/api/dismiss"); },
+    reprint() { return post("/api/reprint"); },
+    "print-report"() { return post("/api/report/print"); },
+    async unlock(el) { await post(`/api/operators/${encodeURIComponent(el.dataset.value)}/unlock`); location.reload(); },
+    "sim-toggle"() { const b = document.querySelector(".sim-body"); b.hidden = !b.hidden; if (!b.hidden) loadSim(); },
+    async "sim-tap"(el) {
+      const tear = document.querySelector("[data-sim-tear]");
+      const t = tear && tear.checked ? 4 : null;
+      if (tear) tear.checked = false;
+      await post("/sim/api/tap", { card: el.dataset.card, tear: t });
+    },
+    async "sim-new"() { await post("/sim/api/new", {}); loadSim(); },
+    "sim-remove"() { return post("/sim/api/remove", {}); },
+  };
+
+  function cartKey() { return state ? JSON.stringify(state.cart.lines) + state.flow.version : ""; }
+
+  async function loadSim() {
+    const box = document.querySelector("[data-sim-cards]");
+    if (!box) return;
+    const res = await fetch("/sim/api/cards");
+    const cards = await res.json();
+    box.textContent = "";
+    cards.forEach((c) => {
+      const b = document.createElement("button");
+      b.className = "small sim-card";
+      b.dataset.action = "sim-tap";
+      b.dataset.card = c.name;
+      b.dataset.testid = `sim-${c.name}`;
+      b.textContent = c.label;
+      box.appendChild(b);
+    });
+  }
+
+  document.addEventListener("click", (ev) => {
+    const key = ev.target.closest("[data-key]");
+    if (key) { keypad(key); return; }
+    const fill = ev.target.closest("[data-fill]");
+    if (fill) { document.querySelector(fill.dataset.fill).value = fill.dataset.value; return; }
+    const tab = ev.target.closest("[data-tab]");
+    if (tab) {
+      const bar = tab.parentElement;
+      bar.querySelectorAll("[data-tab]").forEach((t) => {
+        t.classList.toggle("on", t === tab);
+        const pane = document.getElementById(t.dataset.tab);
+        if (pane) pane.hidden = t !== tab;
+      });
+      return;
+    }
+    const el = ev.target.closest("[data-action]");
+    if (!el) return;
+    ev.preventDefault();
+    const fn = actions[el.dataset.action];
+    if (fn) Promise.resolve(fn(el)).catch(() => {});
+  });
+
+  let lastFocus = null;
+  document.addEventListener("focusin", (ev) => { if (ev.target.tagName === "INPUT") lastFocus = ev.target; });
+  function keypad(btn) {
+    const pad = btn.closest("[data-keypad-target]");
+    const sel = pad.dataset.keypadTarget;
+    const input = sel === "focus" ? (lastFocus || document.querySelector("input")) : document.querySelector(sel);
+    const k = btn.dataset.key;
+    if (k === "⌫") input.value = input.value.slice(0, -1);
+    else if (k === "C") input.value = "";
+    else input.value += k;
+  }
+
+  // Keyboard-wedge barcode scanner: digits arriving fast and ending with Enter are one EAN-13.
+  let scanBuf = "", scanAt = 0;
+  document.addEventListener("keydown", (ev) => {
+    if (page !== "sale") return;
+    const now = performance.now();
+    const scanField = document.getElementById("scan-input");
+    if (ev.key === "Enter") {
+      let code = "";
+      if (document.activeElement === scanField) { code = scanField.value.trim(); scanField.value = ""; }
+      else if (scanBuf.length >= 8 && now - scanAt < 100) code = scanBuf;
+      scanBuf = "";
+      if (code) { ev.preventDefault(); post("/api/cart/scan", { code }).catch(() => {}); }
+      return;
+    }
+    if (/^[0-9]$/.test(ev.key)) {
+      scanBuf = now - scanAt < 100 ? scanBuf + ev.key : ev.key;
+      scanAt = now;
+    }
+  });
+
+  const loginForm = document.getElementById("login-form");
+  if (loginForm) {
+    loginForm.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const data = Object.fromEntries(new FormData(loginForm));
+      const err = document.getElementById("login-error");
+      try {
+        await post("/api/login", data);
+        location.href = "/";
+      } catch (e) {
+        err.textContent = e.message;
+        loginForm.pin.value = "";
+      }
+    });
+  }
+  const operatorForm = document.getElementById("operator-form");
+  if (operatorForm) {
+    operatorForm.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      try { await post("/api/operators", Object.fromEntries(new FormData(operatorForm))); location.reload(); }
+      catch (e) { /* toast shown */ }
+    });
+  }
+
+  // Inactivity: the server ends the session too; this only takes the screen back to the login.
+  const idle = Number(body.dataset.idleLogout || 0);
+  if (idle > 0 && body.dataset.loginRequired === "yes") {
+    let timer = null;
+    const arm = () => { clearTimeout(timer); timer = setTimeout(() => actions.logout(), idle * 1000); };
+    ["pointerdown", "keydown"].forEach((e) => document.addEventListener(e, arm, { passive: true }));
+    arm();
+  }
+
+  if (page !== "login") connect();
+})();

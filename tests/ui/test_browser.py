@@ -1,0 +1,192 @@
+"""End to end in Debian's Chromium (driven by Playwright, system browser, no downloads).
+
+Each test works the demo terminal like a vendor or cashier would, taps
+wristbands through the simulator, and checks both the screen and the journal.
+Screenshots of the main screens go to artifacts/ui/.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.ui.conftest import DemoServer
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--disable-quic"]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "ui"
+SMALL = {"width": 800, "height": 480}
+LARGE = {"width": 1280, "height": 800}
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} missing: run scripts/setup.sh (Debian package 'chromium')")
+    with playwright_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, demo: DemoServer):  # type: ignore[no-untyped-def]
+    context = browser.new_context(viewport=SMALL)
+    pg = context.new_page()
+    pg.set_default_timeout(10_000)
+    yield pg
+    context.close()
+
+
+def shot(pg, name: str) -> None:  # type: ignore[no-untyped-def]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    pg.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
+def login(pg, demo: DemoServer, operator: str, pin: str) -> None:  # type: ignore[no-untyped-def]
+    pg.goto(demo.url + "/login")
+    pg.get_by_test_id("login-operator").fill(operator)
+    pg.get_by_test_id("login-pin").fill(pin)
+    pg.get_by_test_id("login-submit").click()
+    pg.wait_for_url(lambda url: "/login" not in url)
+
+
+def expect(locator):  # type: ignore[no-untyped-def]
+    return playwright_api.expect(locator)
+
+
+def test_login_sell_with_a_tap_double_tap_and_customer_display(page, demo: DemoServer, browser) -> None:
+    shot_login = page
+    shot_login.goto(demo.url + "/login")
+    shot(page, "login-800x480")
+    login(page, demo, "1", "1111")
+    expect(page.get_by_test_id("operator")).to_contain_text("Vendor")
+    display = browser.new_page(viewport=SMALL)
+    display.goto(demo.url + "/display")
+    page.get_by_test_id("product-BEER").click()
+    page.get_by_test_id("cat-Food").click()
+    page.get_by_test_id("product-FRIES").click()
+    expect(page.get_by_test_id("total")).to_have_text("€8.00")
+    expect(display.get_by_test_id("display-total")).to_have_text("€8.00")
+    shot(page, "sale-cart-800x480")
+    page.get_by_test_id("charge").click()
+    expect(page.get_by_test_id("due")).to_have_text("€8.00")
+    expect(display.get_by_test_id("display-due")).to_have_text("€8.00")
+    shot(page, "sale-tap-800x480")
+    shot(display, "display-due")
+    demo.tap("alice")
+    expect(page.get_by_test_id("approved")).to_be_visible()
+    expect(page.get_by_test_id("balance-left")).to_have_text("€42.00")
+    expect(display.get_by_test_id("display-balance")).to_have_text("€42.00")
+    shot(page, "sale-approved-800x480")
+    shot(display, "display-approved")
+    demo.tap("alice")  # double tap
+    expect(page.locator("#flow .p-approved .notice")).to_contain_text("not charged again")
+    assert len(demo.commits("sale")) == 1
+    page.set_viewport_size(LARGE)
+    shot(page, "sale-approved-1280x800")
+    display.close()
+
+
+def test_decline_on_insufficient_funds(page, demo: DemoServer) -> None:
+    login(page, demo, "1", "1111")
+    page.get_by_test_id("cat-Food").click()
+    page.get_by_test_id("product-BURGER").click()
+    page.get_by_test_id("charge").click()
+    demo.tap("bob")
+    expect(page.get_by_test_id("reason")).to_have_text("Insufficient funds: €5.00 missing")
+    shot(page, "sale-declined-800x480")
+    assert demo.commits("sale") == []
+
+
+def test_reload_during_a_payment_shows_the_same_payment_and_charges_once(page, demo: DemoServer) -> None:
+    login(page, demo, "1", "1111")
+    page.get_by_test_id("product-COLA").click()
+    page.get_by_test_id("charge").click()
+    expect(page.get_by_test_id("due")).to_have_text("€3.00")
+    page.reload()
+    expect(page.get_by_test_id("due")).to_have_text("€3.00")  # still waiting for the same tap
+    demo.tap("alice")
+    expect(page.get_by_test_id("approved")).to_be_visible()
+    page.reload()  # after the result: the journal's truth again
+    expect(page.get_by_test_id("balance-left")).to_have_text("€47.00")
+    expect(page.get_by_test_id("recent")).to_contain_text("€3.00")
+    assert len(demo.commits("sale")) == 1
+
+
+def test_void_the_last_sale(page, demo: DemoServer) -> None:
+    login(page, demo, "1", "1111")
+    page.get_by_test_id("product-WATER").click()
+    page.get_by_test_id("charge").click()
+    demo.tap("alice")
+    expect(page.get_by_test_id("approved")).to_be_visible()
+    page.locator("#flow .p-approved button").click()
+    page.get_by_test_id("void").click()
+    demo.tap("alice")
+    expect(page.get_by_test_id("balance-left")).to_have_text("€50.00")
+    assert len(demo.commits("void")) == 1
+
+
+def test_topup_with_each_method_then_close_and_refund(page, demo: DemoServer) -> None:
+    login(page, demo, "2", "2222")
+    expect(page).to_have_url(demo.url + "/sale")  # the terminal is in sale mode; the cashier moves on
+    page.goto(demo.url + "/cashier")
+    shot(page, "cashier-800x480")
+    balance = 300
+    for method in ("cash", "card", "voucher", "comp"):
+        page.get_by_test_id("topup-amount").fill("2")
+        page.get_by_test_id(f"topup-{method}").click()
+        demo.tap("bob")
+        balance += 200
+        expect(page.get_by_test_id("balance-left")).to_have_text(f"€{balance // 100}.{balance % 100:02d}")
+        page.locator("#flow .p-approved button").click()
+    assert [e["method"] for e in demo.commits("topup")] == ["cash", "card", "voucher", "comp"]
+    page.get_by_test_id("tab-close").click()
+    page.get_by_test_id("close-cash").click()
+    demo.tap("bob")
+    expect(page.locator("#flow .p-approved .refund-only")).to_contain_text("€9.00")  # comp €2.00 kept back
+    shot(page, "cashier-refund-800x480")
+
+
+def test_balance_check_while_idle(page, demo: DemoServer) -> None:
+    login(page, demo, "1", "1111")
+    demo.tap("carol")
+    expect(page.get_by_test_id("balance-amount")).to_have_text("€20.00")
+    shot(page, "balance-800x480")
+    assert demo.commits("sale") == []
+
+
+def test_language_switch(page, demo: DemoServer) -> None:
+    login(page, demo, "9", "9999")
+    page.goto(demo.url + "/admin")
+    shot(page, "admin-800x480")
+    with page.expect_navigation():
+        page.get_by_test_id("lang-tr").click()
+    expect(page.locator("header nav")).to_contain_text("Satış")
+    page.goto(demo.url + "/sale")
+    expect(page.get_by_test_id("charge")).to_have_text("Tahsil et")
+    shot(page, "sale-tr-800x480")
+    page.goto(demo.url + "/admin")
+    with page.expect_navigation():
+        page.get_by_test_id("lang-zh").click()
+    page.goto(demo.url + "/sale")
+    expect(page.get_by_test_id("charge")).to_have_text("收款")
+    shot(page, "sale-zh-800x480")
+
+
+def test_wrong_pin_lock_out(page, demo: DemoServer) -> None:
+    page.goto(demo.url + "/login")
+    for _ in range(5):
+        page.get_by_test_id("login-operator").fill("1")
+        page.get_by_test_id("login-pin").fill("0000")
+        page.get_by_test_id("login-submit").click()
+        page.wait_for_function("document.getElementById('login-error').textContent.length > 0")
+        last = page.get_by_test_id("login-error").text_content()
+        page.evaluate("document.getElementById('login-error').textContent = ''")
+    assert "locked" in (last or "")
+    shot(page, "login-locked-800x480")
