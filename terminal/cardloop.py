@@ -43,6 +43,11 @@ class CardLoop:
         self._thread.start()
         return self
 
+    @property
+    def alive(self) -> bool:
+        """The loop thread is running (what the systemd watchdog checks)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
         if self._thread is not None:

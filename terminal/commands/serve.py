@@ -44,9 +44,22 @@ def run(args: argparse.Namespace) -> int:
     except (ConfigError, OSError, ValueError) as exc:
         print(f"stallpay serve: {exc}", file=sys.stderr)
         return 2
+    from terminal.sdnotify import Watchdog, notify
+
     url = _url(sock)
-    with contextlib.suppress(KeyboardInterrupt):
-        serve(create_app(terminal), sock, on_ready=lambda: print(f"ready: {url}", flush=True))
+    watchdog = Watchdog(lambda: terminal.card_loop.alive)
+
+    def ready() -> None:
+        print(f"ready: {url}", flush=True)
+        notify(f"READY=1\nSTATUS=serving {url}")
+        watchdog.start()
+
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            serve(create_app(terminal), sock, on_ready=ready)
+    finally:
+        watchdog.stop()
+        notify("STOPPING=1")
     return 0
 
 
