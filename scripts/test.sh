@@ -4,5 +4,5 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 bash scripts/setup.sh
-.venv/bin/ruff check .
+.venv/bin/ruff check --no-cache .
 exec .venv/bin/python -m pytest "$@"

@@ -88,7 +88,6 @@ def run_device(args: argparse.Namespace) -> int:
 
 def run_image(args: argparse.Namespace) -> int:
     from provisioning.image import ImageError, prepare_card
-
     from provisioning.spec import SpecError, load_spec
 
     try:
@@ -104,7 +103,6 @@ def run_image(args: argparse.Namespace) -> int:
 def run_batch(args: argparse.Namespace) -> int:
     from provisioning.batch import run_batch as batch
     from provisioning.image import ImageError
-
     from provisioning.spec import SpecError
 
     try:
