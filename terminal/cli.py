@@ -26,6 +26,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("operator", "terminal.commands.operator"),
     ("provision", "terminal.commands.provision"),
     ("selftest", "terminal.commands.selftest"),
+    ("face", "terminal.commands.face"),
 ]
 
 

