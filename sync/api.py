@@ -12,12 +12,20 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from pydantic import BaseModel, Field
 
-from sync.auth import check_terminal_signature, check_user, request_fresh
+from sync.auth import REQUEST_WINDOW_S, check_terminal_signature, check_user, first_use, request_fresh
 from sync.bundle import build_bundle, encode_bundle
 from sync.enrollment import EnrollmentError, get_terminal, new_pairing_code, pair, revoke
 from sync.event import now_iso, require_event
 from sync.ingest import contiguous_seq, ingest_bytes
-from sync.ledger import block_card, card_balances, hotlist, reconcile, unblock_card
+from sync.ledger import (
+    LedgerError,
+    block_card,
+    card_balances,
+    hotlist,
+    reconcile,
+    replacement_quote,
+    unblock_card,
+)
 from sync.refunds import refund_cards, refundable
 from sync.reports import REPORTS, ReportError, render_csv, render_html, run_named
 from sync.storage import Store, open_store
@@ -55,7 +63,8 @@ class Product(BaseModel):
     price: int = Field(ge=0, le=10**9)
 
 
-def create_app(db: str | Store, keys: EventKeys) -> FastAPI:
+def create_app(db: str | Store, keys: EventKeys, *, request_window_s: float = REQUEST_WINDOW_S) -> FastAPI:
+    """`request_window_s`: how far a terminal's signed timestamp may be from the collector's clock."""
     store = db if isinstance(db, Store) else open_store(db)
     require_event(store)
     app = FastAPI(title="StallPay collector", version="1",
@@ -95,8 +104,10 @@ def create_app(db: str | Store, keys: EventKeys) -> FastAPI:
         ts, sig = h.get("x-timestamp", ""), h.get("x-signature", "")
         if not check_terminal_signature(t["public_key"], sig, request.method, request.url.path, ts, body):
             raise HTTPException(401, "bad terminal signature")
-        if not request_fresh(ts):
+        if not request_fresh(ts, window_s=request_window_s):
             raise HTTPException(401, "request timestamp too far from the collector's clock (see GET /api/v1/time)")
+        if not first_use(store, tid, sig, request_window_s):
+            raise HTTPException(401, "replayed request: this signature was already used")
         if t["status"] == "revoked":
             raise HTTPException(403, f"terminal {tid} is revoked")
         return tid
@@ -159,6 +170,15 @@ def create_app(db: str | Store, keys: EventKeys) -> FastAPI:
                    _: Annotated[str, Depends(may_change)]) -> dict:
         block_card(store, card_id, req.reason)
         return {"card_id": card_id, "blocked": True}
+
+    @app.post("/api/v1/cards/{card_id}/replacement",
+              summary="Block a lost card; the balance and comp part its replacement wristband gets")
+    def post_replacement(card_id: Annotated[int, Path(ge=0, le=2**62)], req: BlockRequest,
+                         _: Annotated[str, Depends(may_change)]) -> dict:
+        try:
+            return replacement_quote(store, card_id, reason=req.reason)
+        except LedgerError as exc:
+            raise HTTPException(409, str(exc)) from None
 
     @app.delete("/api/v1/cards/{card_id}/block", summary="Take a card off the hotlist")
     def delete_block(card_id: Annotated[int, Path(ge=0, le=2**62)], _: Annotated[str, Depends(may_change)]) -> dict:

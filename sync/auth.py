@@ -8,13 +8,13 @@ import base64
 import hashlib
 import hmac
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sync.event import now_iso
 from sync.keys import verify
 from sync.storage import Store
 
-MAX_CLOCK_SKEW_S = 24 * 3600  # terminals correct their clock from GET /time before signing
+REQUEST_WINDOW_S = 300  # default: a signed request is valid ±5 min (terminals set their clock from GET /time)
 ROLES = ("organizer", "technician", "viewer")
 
 
@@ -22,14 +22,29 @@ def request_message(method: str, path: str, timestamp: str, body: bytes) -> byte
     return "\n".join([method.upper(), path, timestamp, hashlib.sha256(body).hexdigest()]).encode()
 
 
-def request_fresh(timestamp: str, now: datetime | None = None) -> bool:
+def request_fresh(timestamp: str, now: datetime | None = None, window_s: float = REQUEST_WINDOW_S) -> bool:
     try:
         when = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
     except ValueError:
         return False
     if when.tzinfo is None:
         return False
-    return abs(((now or datetime.now(UTC)) - when).total_seconds()) <= MAX_CLOCK_SKEW_S
+    return abs(((now or datetime.now(UTC)) - when).total_seconds()) <= window_s
+
+
+def first_use(store: Store, terminal_id: int, signature: str, window_s: float = REQUEST_WINDOW_S,
+              now: datetime | None = None) -> bool:
+    """Record a request signature; False when it was already used (a replayed request).
+
+    A signature only needs remembering while its timestamp is inside the window, so
+    entries older than twice the window are dropped. Kept in the database, so a replay
+    is refused across collector restarts and several server processes."""
+    now = now or datetime.now(UTC)
+    expires = (now + timedelta(seconds=2 * window_s)).isoformat()
+    if secrets.randbelow(100) == 0:
+        store.execute("DELETE FROM request_signatures WHERE expires_at < ?", [now.isoformat()])
+    return store.execute("INSERT INTO request_signatures (signature, terminal_id, expires_at) VALUES (?, ?, ?) "
+                         "ON CONFLICT (signature) DO NOTHING", [signature, terminal_id, expires]) == 1
 
 
 def check_terminal_signature(public_key: str, signature: str, method: str, path: str, timestamp: str,

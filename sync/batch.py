@@ -9,11 +9,14 @@ The same encoding travels over HTTP and on a USB stick.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
+import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from sync.keys import public_hex, verify
@@ -24,6 +27,13 @@ MAGIC = b"SPB1"
 SUFFIX = ".spb"
 MAX_ENTRIES = 10_000
 MAX_BYTES = 64 * 1024 * 1024  # uncompressed; a bigger batch is refused rather than exhausting memory
+BIGINT = 2**63 - 1  # the collector stores integers as BIGINT: anything wider is refused, not truncated
+_NEEDED = frozenset((*FIELDS, "hash"))
+_INT_FIELDS = ("amount", "card_id", "card_seq", "balance_before", "balance_after", "ref")
+_TEXT_FIELDS = ("operator", "uid", "method")
+_ints = itemgetter(*_INT_FIELDS)
+_texts = itemgetter("op", "phase", "time", "currency")
+_optional_texts = itemgetter(*_TEXT_FIELDS)
 
 
 class BatchError(Exception):
@@ -39,6 +49,8 @@ class Batch:
     header: dict[str, Any]
     entries: list[dict[str, Any]]
     signature: str
+    # False only when the decoder saw no escaped NUL anywhere, so entries need no NUL check of their own
+    may_hold_nul: bool = field(default=True, compare=False)
 
     @property
     def event_id(self) -> str:
@@ -59,8 +71,6 @@ class Batch:
     @property
     def batch_id(self) -> str:
         """Stable identity: the same entries exported twice give the same id."""
-        import hashlib
-
         return hashlib.sha256(canonical_json(self.header)).hexdigest()
 
     def filename(self) -> str:
@@ -107,13 +117,16 @@ def decode(data: bytes) -> Batch:
     except zlib.error as exc:
         raise BatchError(f"batch is corrupt ({exc})") from None
     try:
-        raw = json.loads(body)
+        try:
+            raw = orjson.loads(body)
+        except orjson.JSONDecodeError:  # orjson is stricter (e.g. integers wider than 64 bits): let json decide
+            raw = json.loads(body)
         header, entries, signature = raw["header"], raw["entries"], raw["signature"]
     except (ValueError, KeyError, TypeError):
         raise BatchError("batch is corrupt (not the batch JSON layout)") from None
     if not isinstance(header, dict) or not isinstance(entries, list) or not isinstance(signature, str):
         raise BatchError("batch is corrupt (not the batch JSON layout)")
-    return Batch(header=header, entries=entries, signature=signature)
+    return Batch(header=header, entries=entries, signature=signature, may_hold_nul=b"\\u0000" in body)
 
 
 _HEADER_TYPES = {"format": str, "event_id": str, "terminal_id": int, "public_key": str, "first_seq": int,
@@ -122,47 +135,90 @@ _HEADER_TYPES = {"format": str, "event_id": str, "terminal_id": int, "public_key
 
 def check(batch: Batch, public_key_hex: str) -> None:
     """Verify the signature and the internal chain; raise BatchError with the reason otherwise."""
+    check_signature(batch, public_key_hex)
+    check_chain(batch)
+
+
+def check_header(batch: Batch) -> None:
     h = batch.header
     for name, typ in _HEADER_TYPES.items():
         if not isinstance(h.get(name), typ) or (typ is int and isinstance(h.get(name), bool)):
             raise BatchError(f"batch header field {name!r} is missing or malformed")
+        if typ is int and not 0 <= h[name] <= BIGINT:
+            raise BatchError(f"batch header field {name!r} is out of range")
     if h["format"] != FORMAT:
         raise BatchError(f"unsupported batch format {h['format']!r}")
+
+
+def check_signature(batch: Batch, public_key_hex: str) -> None:
+    """The header is the enrolled key's; since it names the last hash, this covers every entry once the chain
+    checks out (`check_chain`)."""
+    check_header(batch)
+    h = batch.header
     if h["public_key"] != public_key_hex or not verify(public_key_hex, batch.signature, canonical_json(h)):
         raise BatchError(f"bad signature: batch was not signed by terminal {h['terminal_id']}'s enrolled key")
+
+
+def entry_digest(entry: dict[str, Any]) -> str:
+    """The journal's entry hash (`terminal.wallet.journal.entry_hash`), computed with orjson, whose output is the
+    same canonical JSON; on any difference (floats, integers beyond 64 bits) the reference encoder decides."""
+    try:
+        if len(entry) == len(_NEEDED):  # exactly the hashed fields and `hash` (checked by the caller)
+            body = entry.copy()
+            del body["hash"]
+        else:
+            body = {k: entry[k] for k in FIELDS}
+        return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    except TypeError:
+        return entry_hash(entry)
+
+
+def check_chain(batch: Batch) -> None:
+    """Counts, sequence, chain and entry hashes, field types and ranges (no key needed: runs in worker processes)."""
+    check_header(batch)
+    h = batch.header
     if not 1 <= h["count"] <= MAX_ENTRIES or h["last_seq"] - h["first_seq"] + 1 != h["count"]:
         raise BatchError("batch header is inconsistent (count does not match the sequence range)")
     if len(batch.entries) != h["count"]:
         raise BatchError(f"batch is truncated: header says {h['count']} entries, found {len(batch.entries)}")
     prev = h["prev_hash"]
+    tid, event = h["terminal_id"], h["event_id"]
     for i, entry in enumerate(batch.entries):
         expected_seq = h["first_seq"] + i
-        if not isinstance(entry, dict) or any(k not in entry for k in (*FIELDS, "hash")):
+        if type(entry) is not dict or not entry.keys() >= _NEEDED:
             raise BatchError(f"entry {expected_seq} is malformed")
         if entry["seq"] != expected_seq:
             raise BatchError(f"entry sequence broken: expected {expected_seq}, found {entry['seq']!r}")
-        if entry["terminal_id"] != h["terminal_id"] or entry["event_id"] != h["event_id"]:
+        if entry["terminal_id"] != tid or entry["event_id"] != event:
             raise BatchError(f"entry {expected_seq} belongs to another terminal or event")
         if entry["prev_hash"] != prev:
             raise BatchError(f"chain broken before entry {expected_seq} (an entry was removed or reordered)")
         try:
-            digest = entry_hash(entry)
+            altered = entry_digest(entry) != entry["hash"] and entry_hash(entry) != entry["hash"]
         except (TypeError, ValueError):
             raise BatchError(f"entry {expected_seq} is malformed") from None
-        if digest != entry["hash"]:
+        if altered:
             raise BatchError(f"entry {expected_seq} was altered (hash mismatch)")
-        _check_entry_types(entry, expected_seq)
+        _check_entry_types(entry, expected_seq, batch.may_hold_nul)
         prev = entry["hash"]
     if prev != h["last_hash"]:
         raise BatchError("batch is truncated or altered: last entry does not match the signed chain head")
 
 
-def _check_entry_types(entry: dict[str, Any], seq: int) -> None:
-    for name in ("amount", "card_id", "card_seq", "balance_before", "balance_after", "ref"):
-        value = entry[name]
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
-            raise BatchError(f"entry {seq}: {name} must be an integer")
-    if not isinstance(entry["op"], str) or not isinstance(entry["phase"], str):
-        raise BatchError(f"entry {seq}: op and phase must be text")
-    if not isinstance(entry["items"], list) or not isinstance(entry["data"], dict):
+def _check_entry_types(entry: dict[str, Any], seq: int, check_nul: bool = True) -> None:
+    for value in _ints(entry):
+        if value is not None and (type(value) is not int or value > BIGINT or value < -BIGINT):
+            bad = next(n for n in _INT_FIELDS if entry[n] is value)
+            raise BatchError(f"entry {seq}: {bad} must be an integer within 64 bits")
+    texts = _texts(entry)
+    for value in texts:
+        if type(value) is not str:
+            raise BatchError(f"entry {seq}: op, phase, time and currency must be text")
+    optional = _optional_texts(entry)
+    for value in optional:
+        if value is not None and type(value) is not str:
+            raise BatchError(f"entry {seq}: operator, uid and method must be text")
+    if check_nul and "\x00" in "".join(texts + tuple(v for v in optional if v)):
+        raise BatchError(f"entry {seq}: text fields may not contain NUL characters")
+    if type(entry["items"]) is not list or type(entry["data"]) is not dict:
         raise BatchError(f"entry {seq}: items must be a list and data an object")

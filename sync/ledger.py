@@ -30,17 +30,90 @@ SUSPICIOUS = ("clone", "rollback", "balance_jump")
 
 
 def replace_moves(store: Store) -> list[tuple[int, int, int]]:
-    """(old card, new card, amount) for every committed replacement."""
+    """(old card, new card, amount) for every committed replacement.
+
+    The wallet journals a replacement (`Wallet.replace`) as op `replace` on the NEW card, with the moved balance
+    as amount and `data["replaces"]` naming the old card. It is a transfer: the old card's ledger balance goes
+    to the new one, so event totals do not change."""
     moves = []
-    for r in store.query("SELECT card_id, amount, data FROM entries WHERE phase = 'commit' AND op = 'replace'"):
-        data = json.loads(r["data"] or "{}")
-        old = data.get("old_card_id", data.get("from_card_id"))
-        new = r["card_id"]
-        if "new_card_id" in data:
-            old, new = r["card_id"], data["new_card_id"]
-        if isinstance(old, int) and isinstance(new, int):
-            moves.append((old, new, r["amount"]))
+    for r in store.query("SELECT card_id, amount, data FROM entries WHERE phase = 'commit' AND op = 'replace' "
+                         "AND card_id IS NOT NULL ORDER BY time, terminal_id, seq"):
+        try:
+            old = json.loads(r["data"] or "{}").get("replaces")
+        except (ValueError, AttributeError):
+            continue
+        if isinstance(old, int) and not isinstance(old, bool) and old != r["card_id"]:
+            moves.append((old, r["card_id"], int(r["amount"])))
     return moves
+
+
+def replacement_quote(store: Store, card_id: int, *, reason: str = "lost") -> dict[str, int]:
+    """Block a lost card and say what its replacement gets: its ledger balance, and how much of it is
+    complimentary (stays non-refundable on the new card). The cashier passes both to `Wallet.replace`."""
+    if not store.scalar("SELECT 1 FROM entries WHERE card_id = ? AND phase = 'commit'", [card_id]):
+        raise LedgerError(f"card {card_id} has no committed entries at the collector (sync its terminals first)")
+    if card_id in {old for old, _n, _a in replace_moves(store)}:
+        raise LedgerError(f"card {card_id} was already replaced")
+    if store.scalar("SELECT 1 FROM cards WHERE card_id = ? AND status = 'refunded'", [card_id]):
+        raise LedgerError(f"card {card_id} was refunded and closed")
+    block_card(store, card_id, reason)
+    balance = max(0, card_balances(store, [card_id]).get(card_id, 0))
+    comp = min(balance, comp_left(store).get(card_id, 0))
+    return {"card_id": card_id, "balance": balance, "comp": comp}
+
+
+class LedgerError(Exception):
+    """A ledger action that cannot be done; the message says why."""
+
+
+def comp_left(store: Store) -> dict[int, int]:
+    """Complimentary credit still on each card, replayed in on-card order with the wallet's rules: comp is
+    spent first, a void restores the comp before the sale, a close empties it, a replacement carries the old
+    card's comp over (up to the moved balance)."""
+    moves = {new: old for old, new, _a in replace_moves(store)}
+    wanted = {r["card_id"] for r in store.query(
+        "SELECT DISTINCT card_id FROM entries WHERE phase = 'commit' AND method = 'comp' AND card_id IS NOT NULL")}
+    grew = True
+    while grew:  # replacements of cards with comp credit carry it over, through any chain of replacements
+        more = {new for new, old in moves.items() if old in wanted} - wanted
+        wanted |= more
+        grew = bool(more)
+    per_card: dict[int, list[dict]] = defaultdict(list)
+    ordered = sorted(wanted)
+    for start in range(0, len(ordered), 500):
+        chunk = ordered[start:start + 500]
+        for r in store.query(f"SELECT card_id, card_seq, op, amount, method FROM entries WHERE phase = 'commit' "
+                             f"AND card_seq IS NOT NULL AND card_id IN ({', '.join('?' * len(chunk))}) "
+                             f"ORDER BY card_id, card_seq, time, terminal_id, seq", chunk):
+            per_card[r["card_id"]].append(r)
+    result: dict[int, int] = {}
+
+    def replay(cid: int, depth: int = 0) -> int:
+        if cid in result:
+            return result[cid]
+        comp, at_seq = 0, {0: 0}
+        for r in per_card.get(cid, []):
+            op, amount = r["op"], int(r["amount"])
+            if op == "issue":
+                comp = amount if r["method"] == "comp" else 0
+            elif op == "replace":
+                old = moves.get(cid)
+                comp = min(amount, replay(old, depth + 1)) if old is not None and depth < 50 else 0
+            elif op == "topup":
+                comp += amount if r["method"] == "comp" else 0
+            elif op == "sale":
+                comp = max(0, comp - amount)
+            elif op == "void":
+                comp = at_seq.get(r["card_seq"] - 2, comp)
+            elif op == "close":
+                comp = 0
+            at_seq[r["card_seq"]] = comp
+        result[cid] = comp
+        return comp
+
+    for cid in list(per_card):
+        replay(cid)
+    return {cid: c for cid, c in result.items() if c}
 
 
 def card_balances(store: Store, card_ids: Iterable[int] | None = None) -> dict[int, int]:
@@ -58,9 +131,10 @@ def card_balances(store: Store, card_ids: Iterable[int] | None = None) -> dict[i
         for cid, delta in ((old, -amount), (new, amount)):
             if wanted is None or cid in wanted:
                 balances[cid] = balances.get(cid, 0) + delta
-    for r in store.query("SELECT card_id, refunded FROM cards WHERE refunded > 0"):  # refunds at the collector
+    # refunds at the collector close the card: what was paid out and the comp credit forfeited both leave it
+    for r in store.query("SELECT card_id, refunded, forfeited FROM cards WHERE refunded > 0 OR forfeited > 0"):
         if wanted is None or r["card_id"] in wanted:
-            balances[r["card_id"]] = balances.get(r["card_id"], 0) - int(r["refunded"])
+            balances[r["card_id"]] = balances.get(r["card_id"], 0) - int(r["refunded"]) - int(r["forfeited"])
     return balances
 
 
@@ -79,7 +153,7 @@ def _find(card_id: int, rows: list[dict]) -> list[tuple[str, int, int, str]]:
     last_on_terminal: dict[int, dict] = {}
     for r in sorted(commits, key=lambda r: (r["terminal_id"], r["seq"])):
         prev = last_on_terminal.get(r["terminal_id"])
-        if prev is not None and r["card_seq"] <= prev["card_seq"] and r["op"] != "issue":
+        if prev is not None and r["card_seq"] <= prev["card_seq"] and r["op"] not in ("issue", "replace"):
             found.append(("rollback", r["terminal_id"], r["seq"],
                           f"card sequence went back from {prev['card_seq']} to {r['card_seq']} on terminal "
                           f"{r['terminal_id']}"))

@@ -52,4 +52,25 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             change_id BIGINT PRIMARY KEY, account_id TEXT NOT NULL, action TEXT NOT NULL, template TEXT,
             changed_at TEXT NOT NULL)""",
     ]),
+    (2, [
+        # comp credit left on a card refunded at the collector: forfeited, never paid out
+        "ALTER TABLE cards ADD COLUMN forfeited BIGINT NOT NULL DEFAULT 0",
+    ]),
+    (3, [
+        # signed terminal requests already seen (replay protection), kept while their timestamp is valid
+        """CREATE TABLE request_signatures (
+            signature TEXT PRIMARY KEY, terminal_id BIGINT NOT NULL, expires_at TEXT NOT NULL)""",
+    ]),
+    (4, [
+        # running totals per terminal, hour, op, phase and method, kept by ingest (one small upsert per group of
+        # batches) so the summary and the sales reports read a few thousand rows instead of every entry
+        """CREATE TABLE entry_totals (
+            terminal_id BIGINT NOT NULL, hour TEXT NOT NULL, op TEXT NOT NULL, phase TEXT NOT NULL,
+            method TEXT NOT NULL, n BIGINT NOT NULL, amount BIGINT NOT NULL, delta BIGINT NOT NULL,
+            PRIMARY KEY (terminal_id, hour, op, phase, method))""",
+        """INSERT INTO entry_totals (terminal_id, hour, op, phase, method, n, amount, delta)
+           SELECT terminal_id, substr(time, 1, 13), op, phase, COALESCE(method, ''), COUNT(*), SUM(amount),
+                  SUM(COALESCE(balance_after, 0) - COALESCE(balance_before, 0))
+           FROM entries GROUP BY terminal_id, substr(time, 1, 13), op, phase, COALESCE(method, '')""",
+    ]),
 ]  # fmt: skip

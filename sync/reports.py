@@ -11,6 +11,7 @@ import html
 import io
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from sync.event import get_meta
@@ -21,40 +22,60 @@ SALES = "phase = 'commit' AND op IN ('sale', 'void')"
 NET = "CASE WHEN op = 'sale' THEN amount ELSE -amount END"
 
 
+Progress = Callable[[int, int], None]  # (rows done, rows in all) for reports that walk many rows
+
+
 class ReportError(Exception):
     pass
 
 
+# sales reports read the running totals kept at ingest (`entry_totals`), not every entry
+TOTALS_SALES = "phase = 'commit' AND op IN ('sale', 'void')"
+TOTALS_COUNT = "SUM(CASE WHEN op = 'sale' THEN n ELSE 0 END)"
+
+
 def by_vendor(store: Store) -> list[dict]:
-    return store.query(
-        f"SELECT COALESCE(t.vendor, '') AS vendor, COUNT(*) AS entries, SUM(CASE WHEN op = 'sale' THEN 1 ELSE 0 END) "
-        f"AS sales, SUM({NET}) AS net FROM entries e LEFT JOIN terminals t ON t.terminal_id = e.terminal_id "
-        f"WHERE {SALES} GROUP BY t.vendor ORDER BY net DESC")
+    return _ints(store.query(
+        f"SELECT COALESCE(t.vendor, '') AS vendor, SUM(x.n) AS entries, {TOTALS_COUNT} AS sales, SUM({NET}) AS net "
+        f"FROM entry_totals x LEFT JOIN terminals t ON t.terminal_id = x.terminal_id WHERE {TOTALS_SALES} "
+        f"GROUP BY t.vendor ORDER BY net DESC"))
 
 
 def by_terminal(store: Store) -> list[dict]:
-    return store.query(f"SELECT terminal_id, SUM(CASE WHEN op = 'sale' THEN 1 ELSE 0 END) AS sales, SUM({NET}) AS net "
-                       f"FROM entries WHERE {SALES} GROUP BY terminal_id ORDER BY terminal_id")
+    return _ints(store.query(f"SELECT terminal_id, {TOTALS_COUNT} AS sales, SUM({NET}) AS net FROM entry_totals "
+                             f"WHERE {TOTALS_SALES} GROUP BY terminal_id ORDER BY terminal_id"))
 
 
 def by_hour(store: Store) -> list[dict]:
-    return store.query(f"SELECT substr(time, 1, 13) AS hour, SUM(CASE WHEN op = 'sale' THEN 1 ELSE 0 END) AS sales, "
-                       f"SUM({NET}) AS net FROM entries WHERE {SALES} GROUP BY substr(time, 1, 13) ORDER BY hour")
+    return _ints(store.query(f"SELECT hour, {TOTALS_COUNT} AS sales, SUM({NET}) AS net FROM entry_totals "
+                             f"WHERE {TOTALS_SALES} GROUP BY hour ORDER BY hour"))
 
 
 def by_day(store: Store) -> list[dict]:
-    return store.query(
-        f"SELECT substr(time, 1, 10) AS day, SUM(CASE WHEN op = 'sale' THEN 1 ELSE 0 END) AS sales, SUM({NET}) AS net, "
+    return _ints(store.query(
+        f"SELECT substr(hour, 1, 10) AS day, {TOTALS_COUNT} AS sales, "
+        "SUM(CASE WHEN op = 'sale' THEN amount WHEN op = 'void' THEN -amount ELSE 0 END) AS net, "
         "SUM(CASE WHEN op IN ('issue', 'topup') THEN amount ELSE 0 END) AS deposited, "
         "SUM(CASE WHEN op = 'close' THEN amount ELSE 0 END) AS refunded "
-        "FROM entries WHERE phase = 'commit' GROUP BY substr(time, 1, 10) ORDER BY day")
+        "FROM entry_totals WHERE phase = 'commit' GROUP BY substr(hour, 1, 10) ORDER BY day"))
 
 
-def by_product(store: Store) -> list[dict]:
+def _ints(rows: list[dict]) -> list[dict]:
+    """PostgreSQL returns SUM(BIGINT) as NUMERIC (Decimal): money stays integer minor units in every report."""
+    for r in rows:
+        for k, v in r.items():
+            if v is not None and not isinstance(v, (int, str)):
+                r[k] = int(v)
+    return rows
+
+
+def by_product(store: Store, progress: Progress | None = None) -> list[dict]:
     qty: dict[str, int] = defaultdict(int)
     total: dict[str, int] = defaultdict(int)
-    for r in store.query("SELECT op, items FROM entries WHERE phase = 'commit' AND op IN ('sale', 'void') "
-                         "AND items <> '[]'"):
+    rows = store.query("SELECT op, items FROM entries WHERE phase = 'commit' AND op IN ('sale', 'void') "
+                       "AND items <> '[]'")
+    step = max(1, len(rows) // 20)
+    for i, r in enumerate(rows, 1):
         sign = 1 if r["op"] == "sale" else -1
         for item in json.loads(r["items"]):
             if not isinstance(item, dict):
@@ -64,12 +85,14 @@ def by_product(store: Store) -> list[dict]:
             price = item.get("total", item.get("amount", int(item.get("unit_price", item.get("price", 0)) or 0) * n))
             qty[name] += sign * n
             total[name] += sign * int(price or 0)
-    rows = [{"product": k, "quantity": qty[k], "net": total[k]} for k in qty]
-    return sorted(rows, key=lambda r: -r["net"])
+        if progress and (i % step == 0 or i == len(rows)):
+            progress(i, len(rows))
+    out = [{"product": k, "quantity": qty[k], "net": total[k]} for k in qty]
+    return sorted(out, key=lambda r: -r["net"])
 
 
-def top_products(store: Store, n: int = 10) -> list[dict]:
-    return by_product(store)[:n]
+def top_products(store: Store, n: int = 10, progress: Progress | None = None) -> list[dict]:
+    return by_product(store, progress)[:n]
 
 
 def cashiers(store: Store) -> list[dict]:
@@ -127,8 +150,8 @@ REPORTS = {
     "summary": lambda s, **k: summary(s),
     "vendors": lambda s, **k: by_vendor(s),
     "terminals": lambda s, **k: by_terminal(s),
-    "products": lambda s, **k: by_product(s),
-    "top-products": lambda s, **k: top_products(s),
+    "products": lambda s, **k: by_product(s, k.get("progress")),
+    "top-products": lambda s, **k: top_products(s, progress=k.get("progress")),
     "hours": lambda s, **k: by_hour(s),
     "days": lambda s, **k: by_day(s),
     "cashiers": lambda s, **k: cashiers(s),

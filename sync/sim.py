@@ -4,6 +4,15 @@ then ingest into a collector database and a check that the books agree with the 
 Terminal 1 is the cashier (issue, top-up, checkout); the others sell. Offline
 terminals sync only at the end (late, twice, out of order); a torn write is
 retried at once on the same terminal, which settles the pending intent.
+
+After the event (everything synced): `replace_rate` of the cards are lost: the
+collector blocks each and quotes its ledger balance, the cashier puts it on a new
+wristband (`Wallet.replace`); then `refund_rate` of the open cards are refunded
+at the collector. `on_cards` is like-for-like with `outstanding`: it sums the
+wristbands still in circulation, i.e. it excludes lost (replaced) cards and cards
+refunded at the collector, whose physical balances are reported apart
+(`on_replaced_cards`, `on_refunded_cards`; the latter must equal what the
+collector refunded plus the comp credit it forfeited on them).
 """
 
 from __future__ import annotations
@@ -18,7 +27,8 @@ from sync.event import init_event
 from sync.export import export_to_dir
 from sync.ingest import ingest_paths
 from sync.keys import public_hex, signing_key
-from sync.ledger import reconcile
+from sync.ledger import reconcile, replacement_quote
+from sync.refunds import refund_cards
 from sync.storage import open_store
 from sync.summary import summary
 
@@ -76,7 +86,8 @@ class _Station:
 
 
 def simulate(*, terminals: int, cards: int, sales: int, seed: int, tear_rate: float = 0.0,
-             offline_terminals: int = 0, out: Path, db: str | None = None) -> dict[str, Any]:
+             offline_terminals: int = 0, out: Path, db: str | None = None, replace_rate: float = 0.0,
+             refund_rate: float = 0.0) -> dict[str, Any]:
     try:
         from terminal.nfc.emulator import NtagEmulator
         from terminal.wallet.rules import Declined
@@ -86,6 +97,9 @@ def simulate(*, terminals: int, cards: int, sales: int, seed: int, tear_rate: fl
         raise SimError("need at least one terminal and one card, and zero or more sales")
     if not 0 <= tear_rate < 1:
         raise SimError("--tear-rate must be in [0, 1)")
+    for name, rate in (("--replace-rate", replace_rate), ("--refund-rate", refund_rate)):
+        if not 0 <= rate <= 1:
+            raise SimError(f"{name} must be in [0, 1]")
     if not 0 <= offline_terminals < max(terminals, 2):
         raise SimError("--offline-terminals must leave at least one terminal online")
     rng = random.Random(seed)
@@ -147,25 +161,60 @@ def simulate(*, terminals: int, cards: int, sales: int, seed: int, tear_rate: fl
 
     for s in stations:
         enroll(store, s.tid, public_hex(s.key), role="cashier" if s is cashier else "sale", vendor=f"vendor-{s.tid}")
-    results = ingest_paths(store, [batch_dir / "online"]) if (batch_dir / "online").exists() else []
+    results = ingest_paths(store, [batch_dir / "online"], workers=0) if (batch_dir / "online").exists() else []
     reconcile(store)
     before_late = summary(store)["outstanding"]
     late = sorted((batch_dir / "late").rglob("*.spb")) if offline else []
     rng.shuffle(late)
-    results += ingest_paths(store, late) + ingest_paths(store, late)
+    results += ingest_paths(store, late, workers=0) + ingest_paths(store, late, workers=0)
     reconcile(store)
+
+    card_ids = {id(card): cashier.tap(card, "read").card_id for card in wristbands}
+    closed_ids = {r["card_id"] for r in store.query("SELECT DISTINCT card_id FROM entries WHERE op = 'close' "
+                                                    "AND phase = 'commit'")}
+    in_use = [c for c in wristbands if card_ids[id(c)] not in closed_ids]
+    lost = rng.sample(in_use, k=round(len(in_use) * replace_rate))
+    for n, card in enumerate(lost):
+        quote = replacement_quote(store, card_ids[id(card)], reason="lost (sim)")
+        fresh = NtagEmulator("NTAG215", uid=b"\x05" + _seeded(seed, f"replacement-{n}", 6))
+        maybe_tear(fresh)
+        state = cashier.tap(fresh, "replace", old_card_id=quote["card_id"], balance=quote["balance"],
+                            comp=quote["comp"]).state
+        wristbands.append(fresh)
+        card_ids[id(fresh)] = state.card_id
+    if lost:
+        export_to_dir(cashier.journal, cashier.key, batch_dir / "replacements" / f"t{cashier.tid}", batch_size=200)
+        results += ingest_paths(store, [batch_dir / "replacements"], workers=0)
+        reconcile(store)
+    replaced_ids = {card_ids[id(c)] for c in lost}
+    open_cards = [cid for cid in card_ids.values() if cid not in closed_ids and cid not in replaced_ids]
+    to_refund = sorted(rng.sample(open_cards, k=round(len(open_cards) * refund_rate)))
+    refunds = refund_cards(store, to_refund, by="sim") if to_refund else []
+    refunded_ids = {r["card_id"] for r in refunds}
     s = summary(store)
 
     audit = _Station(out, 65000, master, seed)
-    on_cards = 0
+    on_cards = on_replaced = on_refunded = 0
     for card in wristbands:
         state = audit.tap(card, "read")
-        on_cards += state.balance if state.status != "closed" else 0
+        balance = state.balance if state.status != "closed" else 0
+        cid = card_ids[id(card)]
+        if cid in replaced_ids:
+            on_replaced += balance
+        elif cid in refunded_ids:
+            on_refunded += balance
+        else:
+            on_cards += balance
     refused = [r.as_dict() for r in results if not r.ok]
+    refunded_match = on_refunded == sum(r["refunded"] + r["complimentary_forfeited"] for r in refunds)
     return {
-        "deposited": s["deposited"], "spent": s["spent"], "refunded": s["refunded"], "outstanding": s["outstanding"],
-        "on_cards": on_cards, "books_balance": s["outstanding"] == on_cards and s["books_balance"],
+        "deposited": s["deposited"], "spent": s["spent"], "refunded": s["refunded"],
+        "forfeited": s["forfeited_complimentary"], "outstanding": s["outstanding"],
+        "on_cards": on_cards, "books_balance": s["outstanding"] == on_cards and s["books_balance"] and refunded_match,
         "outstanding_before_late_sync": before_late,
+        "replaced_cards": len(lost), "on_replaced_cards": on_replaced,
+        "refunded_at_collector": s["refunded_at_collector"], "refunded_cards": len(refunds),
+        "on_refunded_cards": on_refunded,
         "pending": s["pending"], "anomalies": s["anomalies"], "cards_by_status": s["cards_by_status"],
         "entries": s["entries"], "batches": sum(1 for r in results if r.status == "stored"),
         "refused": refused, "declines": declines, "database": target, "batch_dir": str(batch_dir),

@@ -40,6 +40,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     c = cmd("block", "put a card on the hotlist", run_block)
     c.add_argument("--card", type=int, required=True)
     c.add_argument("--reason", default="lost")
+    c = cmd("replace", "block a lost card and print the balance (and comp part) its replacement gets", run_replace)
+    c.add_argument("--card", type=int, required=True)
+    c.add_argument("--reason", default="lost")
     c = cmd("unblock", "take a card off the hotlist", run_unblock)
     c.add_argument("--card", type=int, required=True)
     cmd("reconcile", "recompute anomalies for all cards and hotlist suspicious ones", run_reconcile)
@@ -59,6 +62,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--keys", required=True, type=Path, help="event key file (signs bundles)")
     c.add_argument("--host", default="127.0.0.1")
     c.add_argument("--port", type=int, default=8750)
+    c.add_argument("--request-window", type=float, default=300, metavar="SECONDS",
+                   help="accept terminal requests signed at most this far from the collector's clock (default 300)")
     c = cmd("report", "reports: summary, vendors, terminals, products, hours, cashiers, settlement, anomalies, "
             "card, movements, sync", run_report)
     c.add_argument("name")
@@ -67,6 +72,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--html", type=Path, metavar="FILE", help="write an HTML report with charts")
     c.add_argument("--card", type=int, help="card id (for the 'card' report)")
     c.add_argument("--commission", type=float, default=0.0, help="vendor commission percent (settlement)")
+    c.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
 
 def _fail(message: str, code: int = 1) -> int:
@@ -174,6 +180,18 @@ def run_block(args: argparse.Namespace) -> int:
 
 
 @_guard
+def run_replace(args: argparse.Namespace) -> int:
+    from sync.ledger import LedgerError, replacement_quote
+
+    try:
+        quote = replacement_quote(_store(args), args.card, reason=args.reason)
+    except LedgerError as exc:
+        return _fail(str(exc))
+    print(json.dumps(quote))
+    return 0
+
+
+@_guard
 def run_unblock(args: argparse.Namespace) -> int:
     from sync.ledger import unblock_card
 
@@ -206,7 +224,6 @@ def run_refund(args: argparse.Namespace) -> int:
 @_guard
 def run_bundle(args: argparse.Namespace) -> int:
     from sync.bundle import build_bundle, encode_bundle
-
     from sync.export import write_atomic
     from terminal.config import ConfigError, load_keys
 
@@ -219,7 +236,7 @@ def run_bundle(args: argparse.Namespace) -> int:
     bundle = build_bundle(store, keys, terminal_id=args.terminal)
     path = args.to / (f"bundle-t{args.terminal:05d}.json" if args.terminal else "bundle.json")
     write_atomic(path, encode_bundle(bundle))
-    print(f"wrote {path} (version {bundle['body']['version']})")
+    print(f"wrote {path} (issued {bundle['body']['issued_at']})")
     return 0
 
 
@@ -238,15 +255,17 @@ def run_user(args: argparse.Namespace) -> int:
 @_guard
 def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
-    from sync.api import create_app
 
+    from sync.api import create_app
     from terminal.config import ConfigError, load_keys
 
     try:
         keys = load_keys(args.keys)
     except ConfigError as exc:
         return _fail(str(exc))
-    app = create_app(args.db, keys)
+    if not 10 <= args.request_window <= 86400:
+        return _fail("--request-window must be between 10 and 86400 seconds")
+    app = create_app(args.db, keys, request_window_s=args.request_window)
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
     return 0
 
@@ -258,10 +277,20 @@ def run_report(args: argparse.Namespace) -> int:
     store = _store(args)
     if args.name not in REPORTS:
         return _fail(f"unknown report {args.name!r}; choose from {', '.join(REPORTS)}", 2)
+    import time
+
+    started = time.monotonic()
+
+    def progress(done: int, total: int) -> None:
+        if not args.quiet:
+            print(f"report {args.name}: {done}/{total} rows ({time.monotonic() - started:.1f} s)", file=sys.stderr)
+
     try:
-        data = run_named(store, args.name, card=args.card, commission=args.commission)
+        data = run_named(store, args.name, card=args.card, commission=args.commission, progress=progress)
     except ReportError as exc:
         return _fail(str(exc))
+    if not args.quiet and time.monotonic() - started > 1:
+        print(f"report {args.name}: done in {time.monotonic() - started:.1f} s", file=sys.stderr)
     if args.html:
         args.html.write_text(render_html(store, args.name, data), encoding="utf-8")
     if args.csv:

@@ -108,3 +108,75 @@ def test_hotlist_reaches_terminal_over_http(tmp_path: Path, store: Store) -> Non
     r = http.get("/api/v1/reports/summary", auth=("org", "correct horse"))
     assert r.json()["deposited"] == 9000
     assert "<svg" in http.get("/api/v1/reports/vendors?format=html", auth=("org", "correct horse")).text
+
+
+def _signed(ts, method: str, path: str, body: bytes = b"", when=None) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    from sync.auth import request_message
+
+    stamp = (when or datetime.now(UTC)).isoformat()
+    return {"x-terminal-id": str(ts.config.terminal.id), "x-timestamp": stamp,
+            "x-signature": ts.key.sign(request_message(method, path, stamp, body)).hex()}
+
+
+def test_replayed_or_stale_requests_are_refused(tmp_path: Path, store: Store, store_target: str) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    ts, _, keys = _setup(tmp_path, store, n_ops=1)
+    app = create_app(store, keys, request_window_s=120)
+    _client(app, ts).pair(new_pairing_code(store))
+    http = TestClient(app)
+    headers = _signed(ts, "GET", "/api/v1/bundle")
+    assert http.get("/api/v1/bundle", headers=headers).status_code == 200
+    again = http.get("/api/v1/bundle", headers=headers)  # captured and sent again
+    assert again.status_code == 401 and "replayed" in again.json()["detail"]
+    # still refused after a collector restart (the seen signatures live in the database)
+    again = TestClient(create_app(open_store(store_target), keys, request_window_s=120)).get(
+        "/api/v1/bundle", headers=headers)
+    assert again.status_code == 401 and "replayed" in again.json()["detail"]
+    now = datetime.now(UTC)
+    stale = http.get("/api/v1/bundle", headers=_signed(ts, "GET", "/api/v1/bundle", when=now - timedelta(minutes=3)))
+    assert stale.status_code == 401 and "too far" in stale.json()["detail"]
+    early = http.get("/api/v1/bundle", headers=_signed(ts, "GET", "/api/v1/bundle", when=now + timedelta(minutes=3)))
+    assert early.status_code == 401
+    inside = http.get("/api/v1/bundle", headers=_signed(ts, "GET", "/api/v1/bundle", when=now - timedelta(minutes=1)))
+    assert inside.status_code == 200
+    # a replayed batch upload changes nothing either
+    from sync.batch import encode
+    from sync.export import batches
+
+    body = encode(next(batches(ts.journal, ts.key)))
+    up = _signed(ts, "POST", "/api/v1/batches", body)
+    assert http.post("/api/v1/batches", content=body, headers=up).status_code == 200
+    assert http.post("/api/v1/batches", content=body, headers=up).status_code == 401
+
+
+def test_default_request_window_is_five_minutes() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sync.auth import request_fresh
+
+    now = datetime.now(UTC)
+    assert request_fresh((now - timedelta(minutes=4)).isoformat(), now)
+    assert not request_fresh((now - timedelta(minutes=6)).isoformat(), now)
+    assert not request_fresh("2025-07-01T10:00:00", now)  # no time zone: refused
+
+
+def test_replacement_quote_over_http(tmp_path: Path, store: Store) -> None:
+    ts, term, keys = _setup(tmp_path, store, n_ops=2)
+    set_user(store, "desk", "cashier pass", role="organizer")
+    set_user(store, "auditor", "viewer pass", role="viewer")
+    app = create_app(store, keys)
+    c = _client(app, ts)
+    c.pair(new_pairing_code(store))
+    c.sync_once()
+    http = TestClient(app)
+    assert http.post("/api/v1/cards/1/replacement", json={}, auth=("auditor", "viewer pass")).status_code == 403
+    r = http.post("/api/v1/cards/1/replacement", json={"reason": "lost at stage"}, auth=("desk", "cashier pass"))
+    assert r.status_code == 200 and r.json() == {"card_id": 1, "balance": term.cards.balance[1], "comp": 0}
+    assert Hotlist(ts.journal.db).reason(1) is None  # not yet: the terminal learns it at its next sync
+    c.sync_once()
+    assert Hotlist(ts.journal.db).reason(1) == "lost at stage"
+    r = http.post("/api/v1/cards/777/replacement", json={}, auth=("desk", "cashier pass"))
+    assert r.status_code == 409 and "no committed entries" in r.json()["detail"]

@@ -57,3 +57,35 @@ def test_ingest_refusal_exits_nonzero_with_reason(tmp_path: Path, capsys: pytest
 def test_uninitialised_database_is_explained(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["collector", "ingest", "--db", str(tmp_path / "c.db"), str(tmp_path)]) == 1
     assert "not initialised" in capsys.readouterr().err
+
+
+def test_product_report_shows_progress_and_replacement_quote(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    db = str(tmp_path / "collector.db")
+    main(["collector", "init", "--db", db, "--event-id", EVENT])
+    cfg, term = _terminal(tmp_path, 5)
+    term.book("issue", 1, 9000, method="cash")
+    for i in range(30):
+        term.book("sale", 1, 100, items=[{"name": f"p{i % 3}", "qty": 1, "unit_price": 100}])
+    usb = tmp_path / "usb"
+    main(["sync", "--config", str(cfg), "export", "--to", str(usb)])
+    main(["collector", "enroll", "--db", db, "--terminal", "5", "--public-key", public_hex(term.key)])
+    assert main(["collector", "ingest", "--db", db, "--quiet", str(usb)]) == 0
+    capsys.readouterr()
+    assert main(["collector", "report", "products", "--db", db, "--json"]) == 0
+    out = capsys.readouterr()
+    assert {r["product"]: r["quantity"] for r in json.loads(out.out)} == {"p0": 10, "p1": 10, "p2": 10}
+    assert "report products: 30/30 rows" in out.err
+    assert main(["collector", "replace", "--db", db, "--card", "1"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"card_id": 1, "balance": 6000, "comp": 0}
+    assert main(["collector", "replace", "--db", db, "--card", "99"]) == 1
+    assert "no committed entries" in capsys.readouterr().err
+
+
+def test_package_exports_public_names_only() -> None:
+    import sync
+
+    assert "ingest_many" in sync.__all__ and "_refuse" not in sync.__all__
+    assert sync.replacement_quote.__module__ == "sync.ledger"
+    with pytest.raises(AttributeError):
+        sync.entry_row  # noqa: B018

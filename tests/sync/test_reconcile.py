@@ -104,13 +104,37 @@ def test_refund_excludes_comp_and_never_exceeds_balance(tmp_path: Path, store: S
     t1.book("issue", 2, 1000, method="comp")
     t1.book("issue", 3, 700, method="card")
     t1.book("sale", 3, 700)
+    t1.book("issue", 4, 1000, method="cash")
+    t1.book("sale", 4, 800)
+    t1.book("topup", 4, 500, method="comp")  # comp given after spending: all of it is still on the card
     _sync(store, t1)
     rows = {r["card_id"]: r for r in refundable(store)}
     assert rows[1]["refundable"] == 5000 and rows[2]["refundable"] == 0 and 3 not in rows
-    done = refund_cards(store, [1], by="desk")
-    assert done == [{"card_id": 1, "refunded": 5000, "complimentary_forfeited": 600}]
+    assert rows[4] == {"card_id": 4, "balance": 700, "complimentary_left": 500, "refundable": 200}
+    done = refund_cards(store, [1, 4], by="desk")
+    assert done == [{"card_id": 1, "refunded": 5000, "complimentary_forfeited": 600},
+                    {"card_id": 4, "refunded": 200, "complimentary_forfeited": 500}]
     assert refund_cards(store, [1], by="desk") == []  # never twice
     assert dict(hotlist(store))[1] == "refunded and closed"
     s = summary(store)
-    assert s["refunded"] == 5000 and s["books_balance"] and s["cards_by_status"]["refunded"] == 1
-    assert card_balances(store, [1]) == {1: 600}
+    # the refunded cards are closed: nothing of them is outstanding, their comp credit is forfeited
+    assert card_balances(store, [1, 4]) == {1: 0, 4: 0}
+    assert s["refunded"] == 5200 and s["forfeited_complimentary"] == 1100 and s["cards_by_status"]["refunded"] == 2
+    assert s["outstanding"] == 1000  # card 2's comp credit, still on an open card
+    assert s["deposited"] - s["spent"] - s["refunded"] - s["forfeited_complimentary"] == s["outstanding"]
+    assert s["books_balance"]
+
+
+def test_checkout_at_a_terminal_splits_refund_and_forfeited_comp(tmp_path: Path, store: Store) -> None:
+    cards = Cards()
+    t1 = make_terminal(tmp_path, 1, cards, store)
+    t1.book("issue", 1, 2000, method="cash")
+    t1.book("topup", 1, 300, method="comp")
+    intent = t1.journal.append("close", "intent", amount=2300, card_id=1, card_seq=3, balance_before=2300,
+                               balance_after=0, data={"refund": 2000, "forfeited_comp": 300})
+    t1.journal.append("close", "commit", amount=2300, ref=intent["seq"], card_id=1, card_seq=3,
+                      balance_before=2300, balance_after=0, data={"refund": 2000, "forfeited_comp": 300})
+    _sync(store, t1)
+    s = summary(store)
+    assert (s["refunded"], s["forfeited_complimentary"], s["outstanding"]) == (2000, 300, 0)
+    assert s["books_balance"]

@@ -15,11 +15,28 @@ def test_books_balance_sqlite(tmp_path: Path, seed: int, tear: float, offline: i
     r = simulate(terminals=4, cards=25, sales=150, seed=seed, tear_rate=tear, offline_terminals=offline,
                  out=tmp_path)
     assert r["refused"] == [] and r["books_balance"]
-    assert r["outstanding"] == r["on_cards"] == r["deposited"] - r["spent"] - r["refunded"]
+    assert r["outstanding"] == r["on_cards"] == r["deposited"] - r["spent"] - r["refunded"] - r["forfeited"]
     assert r["pending"] == 0 and r["anomalies"] == {}
     assert list((tmp_path / "batches").rglob("*.spb"))
     if offline:
         assert r["outstanding_before_late_sync"] != r["outstanding"]
+
+
+def test_books_balance_with_replacements_and_collector_refunds(tmp_path: Path) -> None:
+    r = simulate(terminals=3, cards=20, sales=100, seed=11, tear_rate=0.1, offline_terminals=1, out=tmp_path,
+                 replace_rate=0.2, refund_rate=0.25)
+    assert r["refused"] == [] and r["books_balance"]
+    assert r["replaced_cards"] >= 3 and r["refunded_cards"] >= 3
+    assert r["outstanding"] == r["on_cards"] == r["deposited"] - r["spent"] - r["refunded"] - r["forfeited"]
+    # the lost wristbands still hold their money physically; the ledger moved it to the new ones
+    assert r["on_replaced_cards"] > 0 and r["cards_by_status"]["replaced"] == r["replaced_cards"]
+    assert r["on_refunded_cards"] == r["refunded_at_collector"] + (r["forfeited"] - _checkout_forfeits(tmp_path))
+
+
+def _checkout_forfeits(out: Path) -> int:
+    from sync.summary import _checkouts
+
+    return _checkouts(open_store(out / "collector.db"))[1]
 
 
 def test_books_balance_on_postgresql(tmp_path: Path, store_target: str) -> None:
