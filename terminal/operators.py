@@ -114,7 +114,17 @@ class OperatorStore:
 
     def remove(self, operator_id: str) -> None:
         with self._lock:
-            self.db.execute("DELETE FROM operators WHERE id = ?", [operator_id])
+            if self.db.execute("DELETE FROM operators WHERE id = ?", [operator_id]).rowcount == 0:
+                raise OperatorError(f"no operator {operator_id}")
+
+    def set_pin(self, operator_id: str, pin: str) -> None:
+        """A new PIN (a supervisor resets a forgotten one); also lifts a lock-out."""
+        check_pin_format(pin)
+        digest = hash_pin(pin)
+        with self._lock:
+            if self.db.execute("UPDATE operators SET pin_hash = ?, failures = 0, locked_until = 0 WHERE id = ?",
+                               [digest, operator_id]).rowcount == 0:
+                raise OperatorError(f"no operator {operator_id}")
 
     def get(self, operator_id: str) -> Operator | None:
         row = self._row(operator_id)
@@ -129,7 +139,9 @@ class OperatorStore:
 
     def unlock(self, operator_id: str) -> None:
         with self._lock:
-            self.db.execute("UPDATE operators SET failures = 0, locked_until = 0 WHERE id = ?", [operator_id])
+            if self.db.execute("UPDATE operators SET failures = 0, locked_until = 0 WHERE id = ?",
+                               [operator_id]).rowcount == 0:
+                raise OperatorError(f"no operator {operator_id}")
 
     def login(self, operator_id: str, pin: str) -> Operator:
         """The operator on a right PIN; LoginFailed otherwise. Each wrong PIN counts towards the lock-out."""

@@ -41,11 +41,12 @@ def run(args: argparse.Namespace) -> int:
     if not args.operator_id:
         print(f"stallpay operator {args.action}: --id is required", file=sys.stderr)
         return 2
-    if args.action == "unlock":
-        store.unlock(args.operator_id)
-        return 0
-    if args.action == "remove":
-        store.remove(args.operator_id)
+    if args.action in ("unlock", "remove"):
+        try:
+            store.unlock(args.operator_id) if args.action == "unlock" else store.remove(args.operator_id)
+        except OperatorError as exc:
+            print(f"stallpay operator {args.action}: {exc}", file=sys.stderr)
+            return 2
         return 0
     pin = os.environ.get(args.pin_env) or getpass.getpass("PIN: ")
     try:

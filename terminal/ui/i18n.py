@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import jinja2
-from babel.dates import format_datetime
+from babel.dates import format_datetime, format_time
 
 from terminal.printer.language import translations
 from terminal.ui.settings import LANGUAGES
@@ -44,6 +44,17 @@ def when(value: str | datetime | None, language: str) -> str:
         return ""
     moment = datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(value, str) else value
     return format_datetime(moment.astimezone(), "short", locale=BABEL_LOCALES.get(language, "en"))
+
+
+def when_short(value: str | datetime | None, language: str, *, today: datetime | None = None) -> str:
+    """Only the time for today's entries (a narrow column on an 800x480 screen), date and time otherwise."""
+    if not value:
+        return ""
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(value, str) else value
+    local = moment.astimezone()
+    if local.date() == (today or datetime.now().astimezone()).date():
+        return format_time(local, "short", locale=BABEL_LOCALES.get(language, "en"))
+    return format_datetime(local, "short", locale=BABEL_LOCALES.get(language, "en"))
 
 
 @lru_cache(maxsize=len(LANGUAGES))

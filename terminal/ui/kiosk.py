@@ -9,7 +9,6 @@ page) renders the same truth; results are re-read from the journal.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import threading
 import time
@@ -33,10 +32,12 @@ from terminal.app import (
     Session,
     TapAction,
 )
+from terminal.catalogue_store import CatalogueStore
 from terminal.operators import LoginFailed, OperatorStore
+from terminal.settings_store import CHOICES, SettingsStore
 from terminal.station import Station
 from terminal.ui.events import EventHub
-from terminal.ui.i18n import N_, gettext, money, when
+from terminal.ui.i18n import N_, gettext, money, when, when_short
 from terminal.ui.settings import LANGUAGES
 from terminal.wallet.card import CardError, PurseTag, UnsupportedCard
 from terminal.wallet.operations import Outcome, TapAgain
@@ -44,7 +45,8 @@ from terminal.wallet.rules import TOPUP_METHODS, Declined
 
 log = logging.getLogger(__name__)
 
-MODES = ("sale", "cashier")
+MODES = CHOICES["mode"]
+RECEIPT_POLICIES = CHOICES["receipt"]
 MONEY_OPS = ("issue", "topup", "sale", "void", "close")
 MONEY_KEYS = ("amount", "balance_before", "balance_after", "missing", "refund", "forfeited_comp", "balance",
               "complimentary", "refundable", "spent", "total", "unit_price")
@@ -105,7 +107,8 @@ class Kiosk:
         self.journal = station.wallet.journal
         self.currency = self.config.event.currency
         self.operators = operators
-        self.catalogue = Catalogue(self.config.catalogue)
+        data_dir = self.config.data_dir
+        self.catalogue_store = CatalogueStore(data_dir / "catalogue.db", seed=self.config.catalogue)
         self.flow = Flow()
         self.cart = Cart()
         self.session: Session | None = None
@@ -122,14 +125,22 @@ class Kiosk:
         self._clock = clock
         self._lock = threading.RLock()
         self._receipts = ThreadPoolExecutor(1, thread_name_prefix="receipts")
-        self._state_path = self.config.data_dir / "ui-state.json"
-        saved = self._load_state()
-        mode = saved.get("mode", self.config.terminal.mode)
-        self.mode = mode if mode in MODES else "sale"
-        language = saved.get("language", self.config.ui.language)
-        self.language = language if language in LANGUAGES else "en"
+        self.settings = SettingsStore(data_dir / "settings.db", legacy_json=data_dir / "ui-state.json")
+        default_mode = self.config.terminal.mode if self.config.terminal.mode in MODES else "sale"
+        self.mode = self.settings.get("mode", default_mode)
+        self.language = self.settings.get("language", self.config.ui.language)
+        self.receipt_policy = self.settings.get("receipt", self.config.printer.receipt)
+        self.last_seq: int | None = None  # journal entry of the last approved result: its receipt on request
+        self.last_job_seq: int | None = None
+        self.last_spent = 0
         if printer is not None:
             printer.queue.subscribe(self._printer_event)
+            self._apply_receipt_policy()
+
+    @property
+    def catalogue(self) -> Catalogue:
+        """The current catalogue (re-read when a supervisor or a bundle changed it)."""
+        return self.catalogue_store.catalogue()
 
     # --- state for the screens ---------------------------------------------------------------
 
@@ -161,6 +172,7 @@ class Kiosk:
                 "operator": operator,
                 "mode": self.mode,
                 "language": self.language,
+                "receipt_policy": self.receipt_policy,
                 "currency": self.currency,
                 "printer": {"problem": self.printer_problem},
                 "reader": {"ok": self.reader_ok, "message": self.reader_message},
@@ -231,7 +243,8 @@ class Kiosk:
         for e in reversed(entries[-n:]):
             out.append({"seq": e["seq"], "op": e["op"], "op_text": self.tr(OP_TEXT.get(e["op"], e["op"])),
                         "amount_fmt": self.money(e["amount"]), "balance_after_fmt": self.money(e["balance_after"]),
-                        "operator": e["operator"], "card_id": e["card_id"], "time_fmt": when(e["time"], self.language)})
+                        "operator": e["operator"], "card_id": e["card_id"],
+                        "time_fmt": when_short(e["time"], self.language)})
         return out
 
     # --- operators -----------------------------------------------------------------------------
@@ -413,34 +426,36 @@ class Kiosk:
         if mode not in MODES:
             raise KioskError("bad_request", f"mode must be one of {', '.join(MODES)}", 400)
         with self._lock:
+            self.settings.set("mode", mode)
             self.mode = mode
-            self._save_state()
         self.publish()
 
     def set_language(self, language: str) -> None:
         if language not in LANGUAGES:
             raise KioskError("bad_request", f"language must be one of {', '.join(LANGUAGES)}", 400)
         with self._lock:
+            self.settings.set("language", language)
             self.language = language
-            self._save_state()
             if self.printer is not None:
                 from terminal.printer.language import ReceiptLanguage
 
                 self.printer.language = ReceiptLanguage(language, self.printer.settings.timezone or None)
         self.publish()
 
-    def _load_state(self) -> dict[str, Any]:
-        try:
-            data = json.loads(self._state_path.read_text())
-            return data if isinstance(data, dict) else {}
-        except (OSError, ValueError):
-            return {}
+    def set_receipt_policy(self, session: Session, policy: str) -> None:
+        """always: every sale prints; on_request: a sale prints when the guest asks (top-ups always print)."""
+        self.require(session, Permission.SETTINGS)
+        if policy not in RECEIPT_POLICIES:
+            raise KioskError("bad_request", f"receipt policy must be one of {', '.join(RECEIPT_POLICIES)}", 400)
+        with self._lock:
+            self.settings.set("receipt", policy)
+            self.receipt_policy = policy
+            self._apply_receipt_policy()
+        self.publish()
 
-    def _save_state(self) -> None:
-        self._state_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self._state_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"mode": self.mode, "language": self.language}))
-        tmp.replace(self._state_path)
+    def _apply_receipt_policy(self) -> None:
+        if self.printer is not None and self.printer.settings.receipt != self.receipt_policy:
+            self.printer.settings = self.printer.settings.model_copy(update={"receipt": self.receipt_policy})
 
     # --- the card loop ----------------------------------------------------------------------------------
 
@@ -595,7 +610,10 @@ class Kiosk:
     # --- receipts -----------------------------------------------------------------------------------------
 
     def _print_later(self, seq: int | None, spent: int) -> None:
-        if self.printer is None or seq is None:
+        if seq is None:
+            return
+        self.last_seq, self.last_spent = seq, spent
+        if self.printer is None:
             return
         self._receipts.submit(self._print_entry, seq, spent)
 
@@ -621,19 +639,26 @@ class Kiosk:
             return jr.refund_receipt(entry, header)
         return None
 
-    def _print_entry(self, seq: int, spent: int) -> None:
+    def _print_entry(self, seq: int, spent: int, requested: bool = False) -> int | None:
         try:
             entry = self.journal.get(seq)
             receipt = self.receipt_for(entry, spent) if entry else None
             if receipt is not None:
-                job = self.printer.print(receipt)
+                job = self.printer.print(receipt, requested=requested)
                 if job is not None:
-                    self.last_job = job
+                    self.last_job, self.last_job_seq = job, seq
+                return job
         except Exception:  # a printer problem never reaches the sale
             log.exception("could not queue the receipt for journal entry %s", seq)
+        return None
 
     def reprint(self, session: Session) -> int:
+        """The last receipt again; under the on-request policy, the first print of the last sale's receipt."""
         self.require(session, Permission.REPORT)
+        if self.printer is not None and self.last_seq is not None and self.last_job_seq != self.last_seq:
+            job = self._print_entry(self.last_seq, self.last_spent, requested=True)
+            if job is not None:
+                return job
         if self.printer is None or self.last_job is None:
             raise KioskError("nothing_to_reprint", self._("Nothing to reprint"), 404)
         return int(self.printer.queue.reprint(self.last_job))
@@ -688,3 +713,5 @@ class Kiosk:
 
     def close(self) -> None:
         self._receipts.shutdown(wait=True)
+        self.catalogue_store.close()
+        self.settings.close()

@@ -18,18 +18,20 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
 from terminal.app import Permission, Session
 from terminal.cardloop import CardLoop
-from terminal.operators import LockoutPolicy, OperatorError, OperatorStore
+from terminal.operators import LockoutPolicy, OperatorStore
 from terminal.station import Station
+from terminal.ui.admin import Admin
 from terminal.ui.i18n import LANGUAGE_NAMES, environment, money
 from terminal.ui.kiosk import Kiosk, KioskError
 from terminal.ui.settings import LANGUAGES
-from terminal.wallet.money import AmountError, parse_amount
+from terminal.wallet.money import AmountError, parse_amount, to_decimal
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,7 @@ class Terminal:
     kiosk: Kiosk
     card_loop: CardLoop
     simulator: Any = None
+    admin: Any = None
     extras: list[Callable[[], None]] = field(default_factory=list)
 
     def start(self) -> None:
@@ -154,6 +157,21 @@ class OperatorBody(BaseModel):
     pin: str = Field(max_length=16)
 
 
+class ProductBody(BaseModel):
+    sku: str = Field(default="", max_length=64)
+    name: str | None = Field(default=None, max_length=200)
+    price: str | None = Field(default=None, max_length=16)
+    category: str | None = Field(default=None, max_length=200)
+    barcode: str | None = Field(default=None, max_length=64)
+
+    def form(self) -> dict[str, str]:
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
+class PinBody(BaseModel):
+    pin: str = Field(max_length=16)
+
+
 class SimBody(BaseModel):
     card: str = Field(default="", max_length=64)
     tear: int | None = None
@@ -162,6 +180,8 @@ class SimBody(BaseModel):
 
 def create_app(terminal: Terminal) -> FastAPI:
     kiosk = terminal.kiosk
+    admin = terminal.admin or Admin(kiosk)
+    terminal.admin = admin
     ready = threading.Event()
 
     @asynccontextmanager
@@ -183,6 +203,16 @@ def create_app(terminal: Terminal) -> FastAPI:
     async def kiosk_error(request: Request, exc: KioskError) -> JSONResponse:
         return JSONResponse({"code": exc.code, "message": exc.message}, status_code=exc.status)
 
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's default answer echoes the input back: never a PIN on the screen or in a proxy log.
+        parts = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+            parts.append(f"{where}: {err.get('msg', 'invalid')}" if where else str(err.get("msg", "invalid")))
+        return JSONResponse({"code": "bad_request", "message": kiosk._("Invalid input") + ": " + "; ".join(parts)},
+                            status_code=422)
+
     def session(request: Request) -> Session:
         found = kiosk.current(request.cookies.get(COOKIE))
         if found is None:
@@ -196,8 +226,9 @@ def create_app(terminal: Terminal) -> FastAPI:
 
     def page(name: str, request: Request, current: Session | None, **context: Any) -> HTMLResponse:
         env = environment(kiosk.language)
-        ctx = {"kiosk": kiosk, "session": current, "lang": kiosk.language, "languages": LANGUAGE_NAMES,
-               "money": lambda a: money(a, kiosk.currency, kiosk.language), "demo": kiosk.demo,
+        ctx = {"kiosk": kiosk, "admin": admin, "session": current, "lang": kiosk.language, "languages": LANGUAGE_NAMES,
+               "money": lambda a: money(a, kiosk.currency, kiosk.language),
+               "price_text": lambda a: str(to_decimal(a, kiosk.currency)), "demo": kiosk.demo,
                "simulator": terminal.simulator, "page": name, "Permission": Permission, "now": time.time(),
                **context}
         return HTMLResponse(env.get_template(f"{name}.html").render(ctx))
@@ -338,9 +369,21 @@ def create_app(terminal: Terminal) -> FastAPI:
         return {"ok": True}
 
     @app.post("/api/language")
-    def set_language(body: ChoiceBody) -> dict[str, Any]:
+    def set_language(body: ChoiceBody, request: Request) -> dict[str, Any]:
+        current = maybe_session(request)
+        if current is not None:  # at the login screen anyone picks the language; once in, only a supervisor
+            kiosk.require(current, Permission.SETTINGS)
         kiosk.set_language(body.value)
         return {"ok": True}
+
+    @app.post("/api/receipt-policy")
+    def set_receipt_policy(body: ChoiceBody, current: Current) -> dict[str, Any]:
+        kiosk.set_receipt_policy(current, body.value)
+        return {"ok": True}
+
+    @app.get("/api/settings")
+    def settings(current: Current) -> dict[str, Any]:
+        return admin.settings()
 
     @app.post("/api/reprint")
     def reprint(current: Current) -> dict[str, Any]:
@@ -357,23 +400,56 @@ def create_app(terminal: Terminal) -> FastAPI:
 
     @app.get("/api/operators")
     def operators(current: Current) -> list[dict[str, Any]]:
-        kiosk.require(current, Permission.OPERATORS)
-        return [op.as_dict(time.time()) for op in kiosk.operators.all()]
+        return admin.operators(current)
 
     @app.post("/api/operators")
     def add_operator(body: OperatorBody, current: Current) -> dict[str, Any]:
-        kiosk.require(current, Permission.OPERATORS)
-        try:
-            kiosk.operators.add(body.id, body.name, body.role, body.pin)
-        except OperatorError as exc:
-            raise KioskError("operator", str(exc), 400) from None
+        admin.operator_add(current, body.id, body.name, body.role, body.pin)
+        return {"ok": True}
+
+    @app.delete("/api/operators/{operator_id}")
+    def remove_operator(operator_id: str, current: Current) -> dict[str, Any]:
+        admin.operator_remove(current, operator_id)
         return {"ok": True}
 
     @app.post("/api/operators/{operator_id}/unlock")
     def unlock_operator(operator_id: str, current: Current) -> dict[str, Any]:
-        kiosk.require(current, Permission.OPERATORS)
-        kiosk.operators.unlock(operator_id)
+        admin.operator_unlock(current, operator_id)
         return {"ok": True}
+
+    @app.post("/api/operators/{operator_id}/pin")
+    def reset_pin(operator_id: str, body: PinBody, current: Current) -> dict[str, Any]:
+        admin.operator_set_pin(current, operator_id, body.pin)
+        return {"ok": True}
+
+    @app.get("/api/catalogue")
+    def catalogue(current: Current) -> dict[str, Any]:
+        store = kiosk.catalogue_store
+        return {"revision": store.revision(), "source": store.source(),
+                "products": [p.model_dump() for p in store.catalogue().products]}
+
+    @app.post("/api/catalogue")
+    def add_product(body: ProductBody, current: Current) -> dict[str, Any]:
+        return admin.product_add(current, body.form())
+
+    @app.put("/api/catalogue/{sku}")
+    def update_product(sku: str, body: ProductBody, current: Current) -> dict[str, Any]:
+        form = body.form()
+        form.pop("sku", None)
+        return admin.product_update(current, sku, form)
+
+    @app.delete("/api/catalogue/{sku}")
+    def remove_product(sku: str, current: Current) -> dict[str, Any]:
+        admin.product_remove(current, sku)
+        return {"ok": True}
+
+    @app.post("/api/selftest", status_code=202)
+    def start_selftest(current: Current) -> dict[str, Any]:
+        return {"started": admin.selftest_start(current)}
+
+    @app.get("/api/selftest")
+    def selftest(current: Current) -> dict[str, Any]:
+        return admin.selftest_view()
 
     if terminal.simulator is not None:
         _simulator_routes(app, terminal, page, maybe_session)

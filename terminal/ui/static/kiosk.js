@@ -33,9 +33,51 @@
     if (message) toast.timer = setTimeout(() => { el.hidden = true; }, 4000);
   }
 
-  async function post(url, data) {
+  function post(url, data) { return send("POST", url, data); }
+
+  // Removing is two taps: the first arms the button (and says what will go), the second does it.
+  function armed(el) {
+    if (el.dataset.armed === "1") return true;
+    el.dataset.armed = "1";
+    el.dataset.label = el.textContent;
+    el.textContent = adminText("confirm_remove", { what: el.dataset.value });
+    setTimeout(() => { el.dataset.armed = ""; el.textContent = el.dataset.label; }, 4000);
+    return false;
+  }
+
+  function adminText(key, values) {
+    const node = document.getElementById("admin-texts");
+    const all = node ? JSON.parse(node.textContent) : {};
+    return (all[key] || key).replace(/%\((\w+)\)s/g, (m, k) => (values && values[k] != null ? values[k] : m));
+  }
+
+  function renderSelftest(st) {
+    const box = document.getElementById("selftest");
+    if (!box) return;
+    box.dataset.running = st.running ? "yes" : "no";
+    box.dataset.passed = st.passed == null ? "" : (st.passed ? "yes" : "no");
+    box.querySelector("[data-st-at]").textContent = st.at || "";
+    const rows = box.querySelector("[data-st-rows]");
+    rows.textContent = "";
+    st.checks.forEach((c) => {
+      const tr = document.createElement("tr");
+      tr.className = `r-${c.result}`;
+      [["th", c.label], ["td", c.result_text], ["td", c.detail]].forEach(([tag, text], i) => {
+        const cell = document.createElement(tag);
+        cell.textContent = text;
+        if (i === 1) cell.className = "result";
+        if (i === 2) cell.className = "detail";
+        tr.appendChild(cell);
+      });
+      rows.appendChild(tr);
+    });
+    const button = document.querySelector("[data-action=selftest]");
+    if (button) button.disabled = !!st.running;
+  }
+
+  async function send(method, url, data) {
     const res = await fetch(url, {
-      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(data || {}),
+      method, headers: { "Content-Type": "application/json" }, body: JSON.stringify(data || {}),
       credentials: "same-origin",
     });
     let answer = {};
@@ -90,6 +132,7 @@
       requestAnimationFrame(() => render(s));
       body.dataset.online = "yes";
     });
+    source.addEventListener("selftest", (ev) => renderSelftest(JSON.parse(ev.data)));
     source.onerror = () => { body.dataset.online = "no"; };
   }
 
@@ -132,6 +175,33 @@
     reprint() { return post("/api/reprint"); },
     "print-report"() { return post("/api/report/print"); },
     async unlock(el) { await post(`/api/operators/${encodeURIComponent(el.dataset.value)}/unlock`); location.reload(); },
+    async "receipt-policy"(el) { await post("/api/receipt-policy", { value: el.dataset.value }); location.reload(); },
+    async selftest(el) { el.disabled = true; await post("/api/selftest"); },
+    "reset-pin"(el) {
+      const form = document.getElementById("pin-form");
+      form.dataset.operator = el.dataset.value;
+      form.querySelector("[data-pin-for]").textContent = adminText("pin_for", { id: el.dataset.value });
+      form.hidden = false;
+      form.pin.value = "";
+      form.pin.focus();
+    },
+    async "remove-operator"(el) {
+      if (!armed(el)) return;
+      await send("DELETE", `/api/operators/${encodeURIComponent(el.dataset.value)}`);
+      location.reload();
+    },
+    async "save-product"(el) {
+      const row = el.closest("tr");
+      const data = {};
+      row.querySelectorAll("input[name]").forEach((i) => { data[i.name] = i.value; });
+      await send("PUT", `/api/catalogue/${encodeURIComponent(el.dataset.value)}`, data);
+      location.reload();
+    },
+    async "remove-product"(el) {
+      if (!armed(el)) return;
+      await send("DELETE", `/api/catalogue/${encodeURIComponent(el.dataset.value)}`);
+      location.reload();
+    },
     "sim-toggle"() { const b = document.querySelector(".sim-body"); b.hidden = !b.hidden; if (!b.hidden) loadSim(); },
     async "sim-tap"(el) {
       const tear = document.querySelector("[data-sim-tear]");
@@ -236,6 +306,27 @@
     operatorForm.addEventListener("submit", async (ev) => {
       ev.preventDefault();
       try { await post("/api/operators", Object.fromEntries(new FormData(operatorForm))); location.reload(); }
+      catch (e) { /* toast shown */ }
+    });
+  }
+
+  const pinForm = document.getElementById("pin-form");
+  if (pinForm) {
+    pinForm.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const id = pinForm.dataset.operator;
+      try {
+        await post(`/api/operators/${encodeURIComponent(id)}/pin`, { pin: pinForm.pin.value });
+        pinForm.pin.value = "";
+        pinForm.hidden = true;
+      } catch (e) { pinForm.pin.value = ""; }
+    });
+  }
+  const productForm = document.getElementById("product-form");
+  if (productForm) {
+    productForm.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      try { await post("/api/catalogue", Object.fromEntries(new FormData(productForm))); location.reload(); }
       catch (e) { /* toast shown */ }
     });
   }
