@@ -142,25 +142,40 @@ def check_printer(config: Config, options: SelftestOptions) -> Check:
 
 
 def check_camera(config: Config, options: SelftestOptions) -> Check:
+    """A frame from the configured camera, and a face found in it (the technician looks at the camera)."""
     source = config.camera.source
     if not source:
         return Check("camera", "skip", "not configured")
-    if source == "picamera" or source.isdigit():
-        return Check("camera", "skip", f"{source}: live capture check comes with the camera module")
-    path = Path(source)
-    if not path.is_absolute() and config.source is not None:
-        path = config.source.parent / path
+    spec = source
+    if not (source == "picamera" or source.isdigit()):
+        path = Path(source)
+        if not path.is_absolute() and config.source is not None:
+            spec = str(config.source.parent / path)
     try:
-        from PIL import Image, UnidentifiedImageError
-
-        with Image.open(path) as img:
-            img.load()
-            size = img.size
-    except FileNotFoundError:
-        return Check("camera", "fail", f"{path}: no such image file")
-    except (UnidentifiedImageError, OSError) as exc:
-        return Check("camera", "fail", f"{path}: not a readable image ({exc})")
-    return Check("camera", "pass", f"{path.name}: frame {size[0]}x{size[1]} decoded (face detection: not yet)")
+        from terminal.camera.frames import CameraError, open_source
+        from terminal.camera.landmarks import FaceFinder, FaceStackMissing
+    except ImportError as exc:
+        return Check("camera", "fail", f"face pay software not installed ({exc})")
+    with open_source(spec) as camera:
+        status = camera.status()
+        if not status.usable:
+            return Check("camera", "fail", f"{status.state}: {status.detail}")
+        try:
+            frame = camera.read()
+        except CameraError as exc:
+            return Check("camera", "fail", f"{spec}: no frame ({exc})")
+    height, width = frame.image.shape[:2]
+    try:
+        finder = FaceFinder(video=False)
+    except FaceStackMissing as exc:
+        return Check("camera", "fail", f"frame {width}x{height}, but face detection is unavailable ({exc})")
+    try:
+        faces = finder.detect(frame.image)
+    finally:
+        finder.close()
+    if not faces:
+        return Check("camera", "fail", f"frame {width}x{height} read, no face detected: look at the camera")
+    return Check("camera", "pass", f"frame {width}x{height}, {len(faces)} face(s) detected")
 
 
 def check_gpio(config: Config, options: SelftestOptions) -> Check:

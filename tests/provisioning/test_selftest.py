@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from terminal.camera.samples import sample_photos
 from terminal.config import load_config, new_keys_text, write_config, write_secret_file
 from terminal.selftest import SelftestOptions, as_dict, run_selftest, table
 from tests.printer.printer_server import PrinterServer
@@ -51,14 +53,14 @@ def printer() -> Iterator[PrinterServer]:
 
 
 def make_terminal(tmp_path: Path, printer_url: str, *, reader: dict | None = None) -> Path:
-    Image.new("RGB", (64, 48), (200, 180, 160)).save(tmp_path / "face.png")
+    shutil.copy(sample_photos() / "biden.jpg", tmp_path / "face.jpg")  # the technician in front of the camera
     write_secret_file(tmp_path / "keys.toml", new_keys_text("summer-2026"))
     write_config(tmp_path / "terminal.toml", {
         "event": {"id": "summer-2026"},
         "terminal": {"id": 7},
         "reader": reader or {"backend": "emulated", "emulated_card": "cards/wristband.json"},
         "printer": {"url": printer_url},
-        "camera": {"source": "face.png"},
+        "camera": {"source": "face.jpg"},
         "gpio": {"backend": "mock"},
         "paths": {"data": "data", "keys": "keys.toml"},
     })
@@ -81,7 +83,7 @@ def test_simulated_terminal_passes_every_check(tmp_path: Path, printer: PrinterS
         "reader": "pass", "printer": "pass", "camera": "pass", "leds+buzzer": "pass", "clock": "pass",
         "disk": "pass", "keys": "pass", "collector": "pass"}
     assert "card" in results["reader"].detail and "read" in results["reader"].detail
-    assert "64x48" in results["camera"].detail
+    assert "1 face(s) detected" in results["camera"].detail
     assert printer.jobs and b"printer self-test" in printer.jobs[-1]  # the test page reached the printer
 
 
@@ -115,7 +117,7 @@ def test_missing_reader_fails_its_line(tmp_path: Path, printer: PrinterServer, c
 
 def test_unconfigured_parts_are_skipped_not_failed(tmp_path: Path, collector: str) -> None:
     path = make_terminal(tmp_path, "")
-    text = path.read_text().replace('source = "face.png"', 'source = ""')
+    text = path.read_text().replace('source = "face.jpg"', 'source = ""')
     path.write_text(text)
     results = by_name(run_selftest(load_config(path), SelftestOptions(
         card_timeout_s=2, collector_url="", timesync_flag=tmp_path / "synchronized")))
@@ -128,7 +130,7 @@ def test_bad_keys_unsynced_clock_unreachable_collector_and_broken_camera(tmp_pat
     config = load_config(make_terminal(tmp_path, printer.url))
     (tmp_path / "keys.toml").chmod(0o644)
     (tmp_path / "synchronized").unlink()
-    (tmp_path / "face.png").write_bytes(b"not an image")
+    (tmp_path / "face.jpg").write_bytes(b"not an image")
     with socket.create_server(("127.0.0.1", 0)) as s:
         dead = f"http://127.0.0.1:{s.getsockname()[1]}"
     results = by_name(run_selftest(config, SelftestOptions(card_timeout_s=2, collector_url=dead,
@@ -136,7 +138,15 @@ def test_bad_keys_unsynced_clock_unreachable_collector_and_broken_camera(tmp_pat
     assert results["keys"].result == "fail" and "chmod 600" in results["keys"].detail
     assert results["clock"].result == "fail" and "NOT synchronised" in results["clock"].detail
     assert results["collector"].result == "fail" and "not reachable" in results["collector"].detail
-    assert results["camera"].result == "fail" and "not a readable image" in results["camera"].detail
+    assert results["camera"].result == "fail" and "face.jpg" in results["camera"].detail
+
+
+def test_camera_without_a_face_in_view_fails(tmp_path: Path, printer: PrinterServer, collector: str) -> None:
+    config = load_config(make_terminal(tmp_path, printer.url))
+    Image.new("RGB", (640, 480), (200, 180, 160)).save(tmp_path / "face.jpg")
+    results = by_name(run_selftest(config, options(tmp_path, collector)))
+    assert results["camera"].result == "fail" and "no face detected" in results["camera"].detail
+    assert "640x480" in results["camera"].detail
 
 
 def test_cli_json_and_exit_code(tmp_path: Path, collector: str) -> None:
