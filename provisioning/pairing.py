@@ -3,11 +3,21 @@
 Key file (no collector): the organizer's event key file (`[event] id,
 master_key`; a `[terminal] signing_key` is made here when absent, since each
 terminal signs with its own key) is installed as /etc/stallpay/keys.toml,
-mode 0600, owned by the service user. Collector: the terminal presents the
-one-time pairing code with its public key (`POST /api/v1/pair`) and fetches
-its first signed bundle. The collector does not hand out event keys (they
-never travel over the network), so a collector pairing needs the key file
-installed first.
+mode 0600, owned by the service user. Collector (`pair_from_collector`): the
+terminal proves it holds the one-time pairing code and gets the event keys
+sealed for it alone over plain HTTP (`sync.pairing`: X25519 + HMAC and AES-GCM
+keyed by the code), plus the first bundle, verified before anything is written.
+
+What a terminal receives, by role (the same for sale, cashier and admin):
+- the event master key: the wallet needs it to read and debit wristbands (NTAG
+  records have no separate debit key; a terminal that writes a forged wristband
+  balance is caught by the collector's reconciliation as a balance jump);
+- the PUBLIC half of the collector's bundle key, to verify face balances and
+  templates; the private half never leaves the collector, so no terminal can
+  mint face balances or templates for others;
+- its own Ed25519 signing key stays the one it made (only the public half is sent).
+Crediting a face account is decided by the collector from the terminal's enrolled
+role: top-ups journaled by sale terminals are not credited (`sync.face`).
 """
 
 from __future__ import annotations
@@ -92,27 +102,87 @@ def pair_from_usb(root: Path, stick: Path, *, config: Path | None = None) -> dic
     raise PairingError("; ".join(errors))
 
 
-def pair_from_collector(root: Path, url: str, code: str, *, config: Path | None = None) -> dict:
-    from sync.client import CollectorClient, SyncFailed
-    from sync.terminal_side import open_terminal
+def _existing_signing_key(path: Path) -> str | None:
+    try:
+        value = tomllib.loads(path.read_text(encoding="utf-8")).get("terminal", {}).get("signing_key")
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    return value if isinstance(value, str) and len(value) == 64 else None
+
+
+def pair_from_collector(root: Path, url: str, code: str, *, config: Path | None = None, timeout_s: float = 30) -> dict:
+    """Pair by code (`sync.pairing`): the collector returns the event keys sealed for this terminal and the first
+    bundle; the keys are installed 0600 for the service user and the bundle is verified and applied."""
+    import httpx
+
+    from sync.bundle import BundleError, apply_bundle_bytes, encode_bundle, verify_bundle
+    from sync.keys import event_signing_key, public_hex, signing_key
+    from sync.pairing import PairingFailed, make_request, open_response
+    from sync.terminal_side import open_terminal_config
 
     path = _config_path(root, config)
     try:
-        terminal = open_terminal(path)
+        terminal_config = load_config(path)
     except ConfigError as exc:
-        raise PairingError(f"{exc} (install the event key file first: stallpay provision pair --usb DIR)") from None
-    client = CollectorClient(url, terminal, attempts=3)
+        raise PairingError(f"{exc} (provision the device first)") from None
+    target = TargetRoot(root)
+    # absolute paths of the configuration live inside the (staging) root
+    rebased = terminal_config.model_copy(update={"paths": terminal_config.paths.model_copy(update={
+        k: target(v) if Path(v).is_absolute() else v for k, v in (("data", terminal_config.paths.data),
+                                                                  ("keys", terminal_config.paths.keys))})})
+    keys_file = rebased.keys_path
+    seed = _existing_signing_key(keys_file) or secrets.token_bytes(32).hex()  # re-pairing keeps the identity
+    own = public_hex(signing_key(bytes.fromhex(seed)))
+    req, ephemeral, key = make_request(code, event_id=terminal_config.event.id, terminal_id=terminal_config.terminal.id,
+                                       public_key=own, name=terminal_config.terminal.name)
     try:
-        client.sync_clock()
-        paired = client.pair(code)
-        bundle = client.fetch_bundle()
-    except SyncFailed as exc:
+        resp = httpx.post(url.rstrip("/") + "/api/v1/pair/keys", json=req, timeout=timeout_s)
+    except httpx.HTTPError as exc:
+        raise PairingError(f"collector {url} unreachable: {exc}") from None
+    if resp.status_code != 200:
+        try:
+            detail = resp.json().get("detail")
+        except ValueError:
+            detail = resp.text[:200]
+        raise PairingError(f"pairing refused by the collector: {detail}")
+    try:
+        payload = open_response(key, ephemeral, req, resp.json())
+        master = bytes.fromhex(payload["master_key"])
+        collector_key = str(payload["collector_key"])
+        bundle = payload["bundle"]
+    except (PairingFailed, ValueError, KeyError, TypeError) as exc:
+        raise PairingError(str(exc) if isinstance(exc, PairingFailed) else "malformed pairing payload") from None
+    if payload.get("event_id") != terminal_config.event.id or payload.get("terminal_id") != terminal_config.terminal.id:
+        raise PairingError(f"collector paired event {payload.get('event_id')!r} terminal {payload.get('terminal_id')}, "
+                           f"this terminal is {terminal_config.event.id!r} / {terminal_config.terminal.id}")
+    bundle_bytes = encode_bundle(bundle)
+    try:  # the first bundle must carry both the event's and the collector's signatures before anything is written
+        verify_bundle(bundle_bytes, public_hex(event_signing_key(master, terminal_config.event.id)),
+                      terminal_config.event.id, collector_key)
+    except BundleError as exc:
+        raise PairingError(f"first bundle refused: {exc}") from None
+    text = tomli_w.dumps({"event": {"id": terminal_config.event.id, "master_key": master.hex(),
+                                    "collector_key": collector_key},
+                          "terminal": {"signing_key": seed}})
+    owner = "the current user"
+    try:
+        if Path(terminal_config.paths.keys).is_absolute():
+            owner = SERVICE_USER if target.uid(SERVICE_USER) is not None else "root"
+            target.file(str(terminal_config.paths.keys), text, mode=0o600, owner=owner, group=owner)
+        else:
+            from terminal.config import write_secret_file
+
+            write_secret_file(keys_file, text)
+        terminal = open_terminal_config(rebased)
+        applied = apply_bundle_bytes(terminal, bundle_bytes)
+    except (ProvisionError, ConfigError, BundleError) as exc:
         raise PairingError(str(exc)) from None
-    if os.geteuid() == 0:  # files the journal opening just created must stay the service user's
-        target = TargetRoot(root)
+    if os.geteuid() == 0 and owner == SERVICE_USER:  # files the journal opening made stay the service user's
         uid, gid = target.uid(SERVICE_USER), target.gid(SERVICE_USER)
         if uid is not None and gid is not None:
-            for f in terminal.config.data_dir.glob("journal.db*"):
+            for f in terminal.config.data_dir.glob("*.db*"):
                 os.chown(f, uid, gid)
-    return {"paired": True, "via": "collector", "collector": url, **paired,
-            "bundle": {k: v for k, v in bundle.items() if isinstance(v, (int, str))}}
+    return {"paired": True, "via": "collector", "collector": url, "event": terminal_config.event.id,
+            "terminal_id": payload["terminal_id"], "role": payload.get("role"), "vendor": payload.get("vendor"),
+            "keys": str(keys_file), "owner": owner, "terminal_public_key": own,
+            "bundle": {k: v for k, v in applied.items() if isinstance(v, (int, str))}}

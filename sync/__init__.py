@@ -31,6 +31,11 @@ _EXPORTS = {
     "TerminalSync": "sync.terminal_side", "open_terminal": "sync.terminal_side",
     "SyncPolicy": "sync.terminal_state", "SyncOverdue": "sync.terminal_state",
     "create_app": "sync.api",
+    "FaceError": "sync.face", "authorize": "sync.face", "checkout": "sync.face", "erase_account": "sync.face",
+    "upload_template": "sync.face", "pending_erasures": "sync.face", "face_summary": "sync.face",
+    "seal_template": "sync.face_keys", "open_template": "sync.face_keys", "transport_key": "sync.face_keys",
+    "PairingFailed": "sync.pairing", "make_request": "sync.pairing", "open_response": "sync.pairing",
+    "collector_public_key": "sync.bundle",
     "SimError": "sync.sim", "simulate": "sync.sim",
 }  # fmt: skip
 

@@ -13,9 +13,21 @@ from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from pydantic import BaseModel, Field
 
 from sync.auth import REQUEST_WINDOW_S, check_terminal_signature, check_user, first_use, request_fresh
-from sync.bundle import build_bundle, encode_bundle
-from sync.enrollment import EnrollmentError, get_terminal, new_pairing_code, pair, revoke
+from sync.bundle import build_bundle, collector_public_key, encode_bundle
+from sync.enrollment import EnrollmentError, code_for_request, get_terminal, new_pairing_code, pair, revoke
 from sync.event import now_iso, require_event
+from sync.face import (
+    CREDIT_ROLES,
+    FaceError,
+    authorize,
+    available,
+    balances,
+    checkout,
+    erase_account,
+    get_account,
+    record_confirmations,
+    upload_template,
+)
 from sync.ingest import contiguous_seq, ingest_bytes
 from sync.ledger import (
     LedgerError,
@@ -26,6 +38,7 @@ from sync.ledger import (
     replacement_quote,
     unblock_card,
 )
+from sync.pairing import PairingFailed, seal_response
 from sync.refunds import refund_cards, refundable
 from sync.reports import REPORTS, ReportError, render_csv, render_html, run_named
 from sync.storage import Store, open_store
@@ -40,6 +53,41 @@ class PairRequest(BaseModel):
     terminal_id: int = Field(ge=1, le=65535)
     public_key: str = Field(pattern=r"^[0-9a-f]{64}$")
     name: str = Field(default="", max_length=100)
+
+
+class SecurePairRequest(BaseModel):
+    event_id: str = Field(min_length=1, max_length=64)
+    terminal_id: int = Field(ge=1, le=65535)
+    public_key: str = Field(pattern=r"^[0-9a-f]{64}$", description="the terminal's Ed25519 public key")
+    ephemeral_key: str = Field(pattern=r"^[0-9a-f]{64}$", description="a fresh X25519 public key")
+    name: str = Field(default="", max_length=100)
+    mac: str = Field(pattern=r"^[0-9a-f]{64}$", description="HMAC-SHA256 keyed by scrypt(pairing code)")
+
+
+ACCOUNT_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
+
+
+class FaceAuthorizeRequest(BaseModel):
+    account_id: str = Field(pattern=ACCOUNT_PATTERN)
+    amount: int = Field(gt=0, le=10**9)
+    request_id: str = Field(pattern=r"^[A-Za-z0-9_-]{8,64}$", description="chosen by the terminal; retries reuse it")
+
+
+class FaceEnrollmentRequest(BaseModel):
+    account_id: str = Field(pattern=ACCOUNT_PATTERN)
+    holder: str = Field(default="", max_length=200)
+    phone_hash: str = Field(default="", pattern=r"^([0-9a-f]{64})?$")
+    wristband_uid: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{8,20}$")
+    template: str = Field(pattern=r"^[0-9a-f]{64,40000}$", description="sealed with the gallery transport key")
+    expires_at: int | None = Field(default=None, ge=0, le=2**62)
+
+
+class FaceEraseRequest(BaseModel):
+    reason: str = Field(default="request", pattern=r"^(request|checkout)$")
+
+
+class FaceConfirmRequest(BaseModel):
+    account_ids: list[Annotated[str, Field(pattern=ACCOUNT_PATTERN)]] = Field(max_length=10_000)
 
 
 class PairingCodeRequest(BaseModel):
@@ -102,7 +150,9 @@ def create_app(db: str | Store, keys: EventKeys, *, request_window_s: float = RE
         if t is None:
             raise HTTPException(401, f"terminal {tid} is not enrolled")
         ts, sig = h.get("x-timestamp", ""), h.get("x-signature", "")
-        if not check_terminal_signature(t["public_key"], sig, request.method, request.url.path, ts, body):
+        # the signed path includes the query string, so parameters (e.g. gallery_after) cannot be changed in transit
+        path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        if not check_terminal_signature(t["public_key"], sig, request.method, path, ts, body):
             raise HTTPException(401, "bad terminal signature")
         if not request_fresh(ts, window_s=request_window_s):
             raise HTTPException(401, "request timestamp too far from the collector's clock (see GET /api/v1/time)")
@@ -125,6 +175,75 @@ def create_app(db: str | Store, keys: EventKeys, *, request_window_s: float = RE
             raise HTTPException(403, str(exc)) from None
         return {"terminal_id": t["terminal_id"], "role": t["role"], "vendor": t["vendor"]}
 
+    @app.post("/api/v1/pair/keys", summary="Pair by code and receive the event keys sealed for this terminal")
+    def post_pair_keys(req: SecurePairRequest) -> dict[str, Any]:
+        raw = req.model_dump()
+        try:
+            code_hash, key = code_for_request(store, raw)
+            t = pair(store, code="", code_hash=code_hash, event_id=req.event_id, terminal_id=req.terminal_id,
+                     public_key=req.public_key, name=req.name)
+            bundle = build_bundle(store, keys, terminal_id=t["terminal_id"])
+            # every role gets the master key (the wallet needs it for wristbands) and the collector's PUBLIC bundle
+            # key; no role gets a key that signs balances or templates (those stay at the collector)
+            payload = {"event_id": keys.event_id, "terminal_id": t["terminal_id"], "role": t["role"],
+                       "vendor": t["vendor"], "master_key": keys.master_key.hex(),
+                       "collector_key": collector_public_key(store), "bundle": bundle}
+            sealed = seal_response(key, raw, payload)
+        except (EnrollmentError, PairingFailed) as exc:
+            raise HTTPException(403, str(exc)) from None
+        return {"terminal_id": t["terminal_id"], **sealed}
+
+    @app.post("/api/v1/face/authorize", summary="Reserve a face payment on the account's ledger (or refuse it)")
+    def post_face_authorize(req: FaceAuthorizeRequest, tid: Annotated[int, Depends(terminal)]) -> dict[str, Any]:
+        try:
+            return authorize(store, req.account_id, req.amount, terminal_id=tid, request_id=req.request_id)
+        except FaceError as exc:
+            raise HTTPException(422, str(exc)) from None
+
+    def cashier(tid: Annotated[int, Depends(terminal)]) -> int:
+        t = get_terminal(store, tid)
+        if t is None or t["role"] not in CREDIT_ROLES:
+            raise HTTPException(403, "only cashier and admin terminals may enroll, erase or check out face accounts")
+        return tid
+
+    @app.post("/api/v1/face/enrollments", summary="Upload a template enrolled at a cashier terminal (sealed)")
+    def post_face_enrollment(req: FaceEnrollmentRequest, tid: Annotated[int, Depends(cashier)]) -> dict[str, Any]:
+        try:
+            change = upload_template(store, keys.master_key, keys.event_id, req.account_id, req.template,
+                                     holder=req.holder, phone_hash=req.phone_hash, wristband_uid=req.wristband_uid,
+                                     expires_at=req.expires_at)
+        except FaceError as exc:
+            raise HTTPException(422, str(exc)) from None
+        return {"account_id": req.account_id, "change_id": change}
+
+    @app.post("/api/v1/face/accounts/{account_id}/erase", summary="Erase a guest's template everywhere (request)")
+    def post_face_erase(account_id: Annotated[str, Path(pattern=ACCOUNT_PATTERN)], req: FaceEraseRequest,
+                        tid: Annotated[int, Depends(cashier)]) -> dict[str, Any]:
+        change = erase_account(store, account_id, req.reason, by=f"terminal {tid}")
+        return {"account_id": account_id, "change_id": change}
+
+    @app.post("/api/v1/face/accounts/{account_id}/checkout",
+              summary="Close a face account and erase its template; returns what the cashier pays out")
+    def post_face_checkout(account_id: Annotated[str, Path(pattern=ACCOUNT_PATTERN)],
+                           tid: Annotated[int, Depends(cashier)]) -> dict[str, Any]:
+        try:
+            return checkout(store, account_id, by=f"terminal {tid}", pay_out_here=False)
+        except FaceError as exc:
+            raise HTTPException(409, str(exc)) from None
+
+    @app.post("/api/v1/face/erasures", summary="Confirm template erasures done on the calling terminal")
+    def post_face_erasures(req: FaceConfirmRequest, tid: Annotated[int, Depends(terminal)]) -> dict[str, Any]:
+        return {"confirmed": record_confirmations(store, tid, req.account_ids)}
+
+    @app.get("/api/v1/face-accounts/{account_id}", summary="A face account: holder, status, balance, available")
+    def get_face_account(account_id: Annotated[str, Path(pattern=ACCOUNT_PATTERN)],
+                         _: Annotated[str, Depends(organizer)]) -> dict[str, Any]:
+        account = get_account(store, account_id)
+        if account is None:
+            raise HTTPException(404, f"unknown face account {account_id}")
+        return {**account, "balance": balances(store, [account_id]).get(account_id, 0),
+                "available": available(store, account_id)}
+
     @app.post("/api/v1/batches", summary="Upload one signed batch (application/octet-stream)",
               openapi_extra={"requestBody": {"required": True, "content": {"application/octet-stream": {
                   "schema": {"type": "string", "format": "binary"}}}}})
@@ -137,8 +256,10 @@ def create_app(db: str | Store, keys: EventKeys, *, request_window_s: float = RE
         return {**result.as_dict(), "acked_seq": contiguous_seq(store, tid)}
 
     @app.get("/api/v1/bundle", summary="The signed bundle for the calling terminal")
-    def get_bundle(tid: Annotated[int, Depends(terminal)]) -> Response:
-        return Response(encode_bundle(build_bundle(store, keys, terminal_id=tid)), media_type="application/json")
+    def get_bundle(tid: Annotated[int, Depends(terminal)],
+                   gallery_after: Annotated[int, Query(ge=0, le=2**62)] = 0) -> Response:
+        return Response(encode_bundle(build_bundle(store, keys, terminal_id=tid, gallery_after=gallery_after)),
+                        media_type="application/json")
 
     @app.get("/api/v1/reports/{name}", summary="A report as JSON, CSV or HTML")
     def get_report(name: Annotated[str, Path(pattern="^[a-z-]+$")], _: Annotated[str, Depends(organizer)],

@@ -4,18 +4,31 @@ Catalogue and prices per vendor, operators, hotlist, settings, the collector's
 clock, face-gallery changes, and how far each terminal's journal is safely
 stored (so the terminal can mark it delivered). Terminals verify the signature
 with the event public key and refuse a bundle older than the one they applied.
+
+Face data (account balances, templates, erasures) credits guests, so it must not be
+signable by a terminal: the event key above is derived from the event master key,
+which every terminal holds (it needs it for wristbands). Bundles therefore carry a
+second signature by the *collector key*, an Ed25519 key that lives only in the
+collector's database (`collector_signing_key`); terminals learn its public half when
+they pair by code (or from the organizer's key file) and apply face data only from
+bundles it signed. A terminal that does not know it still gets everything else.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from sync.batch import canonical_json
 from sync.event import get_meta, get_setting, require_event
+from sync.face import confirmed_by, expire_templates, gallery_changes, snapshot_balances
+from sync.face_keys import SealError, open_template, transport_key
 from sync.ingest import contiguous_seq
-from sync.keys import event_signing_key, public_hex, verify
+from sync.keys import event_signing_key, public_hex, signing_key, verify
 from sync.ledger import hotlist
 from sync.storage import Store
 from terminal.config import EventKeys
@@ -30,13 +43,31 @@ class BundleError(Exception):
     pass
 
 
-def build_bundle(store: Store, keys: EventKeys, *, terminal_id: int | None = None) -> dict[str, Any]:
+def collector_signing_key(store: Store) -> Ed25519PrivateKey:
+    """The collector's own bundle key (made on first use, kept in its database, never sent to a terminal)."""
+    seed = get_meta(store, "collector_bundle_seed")
+    if seed is None:
+        store.execute("INSERT INTO meta (key, value) VALUES ('collector_bundle_seed', ?) ON CONFLICT (key) DO NOTHING",
+                      [secrets.token_bytes(32).hex()])
+        seed = get_meta(store, "collector_bundle_seed")
+    assert seed is not None
+    return signing_key(bytes.fromhex(seed))
+
+
+def collector_public_key(store: Store) -> str:
+    return public_hex(collector_signing_key(store))
+
+
+def build_bundle(store: Store, keys: EventKeys, *, terminal_id: int | None = None,
+                 gallery_after: int = 0) -> dict[str, Any]:
+    """`gallery_after`: the last gallery change the terminal applied (only later ones are sent)."""
     event_id = require_event(store)
     if keys.event_id != event_id:
         raise BundleError(f"keys are for event {keys.event_id!r}, the database for {event_id!r}")
     catalogue: dict[str, list[dict]] = {}
     for r in store.query("SELECT vendor, product_id, name, price FROM catalogue ORDER BY vendor, product_id"):
         catalogue.setdefault(r["vendor"], []).append({"id": r["product_id"], "name": r["name"], "price": r["price"]})
+    expire_templates(store)
     terminals = [terminal_id] if terminal_id is not None else [
         r["terminal_id"] for r in store.query("SELECT terminal_id FROM terminals WHERE status = 'active'")]
     issued = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
@@ -51,20 +82,31 @@ def build_bundle(store: Store, keys: EventKeys, *, terminal_id: int | None = Non
         "operators": store.query("SELECT operator_id, name, role, vendor, pin_hash FROM operators "
                                  "ORDER BY operator_id"),
         "settings": {"max_days_unsynced": get_setting(store, "max_days_unsynced")},
-        "gallery_changes": store.query("SELECT change_id, account_id, action, template FROM gallery_changes "
-                                       "ORDER BY change_id"),
         "acks": {str(t): contiguous_seq(store, t) for t in terminals},
+        "face": {
+            # available balance per active account (ledger balance minus open authorizations), as of `acks`
+            "balances": snapshot_balances(store),
+            "gallery_after": gallery_after,
+            "gallery": gallery_changes(store, gallery_after),
+            "erasures_confirmed": confirmed_by(store, terminal_id) if terminal_id is not None else [],
+        },
     }
     key = event_signing_key(keys.master_key, keys.event_id)
-    return {"body": body, "signature": key.sign(canonical_json(body)).hex(), "public_key": public_hex(key)}
+    collector = collector_signing_key(store)
+    message = canonical_json(body)
+    return {"body": body, "signature": key.sign(message).hex(), "public_key": public_hex(key),
+            "collector_signature": collector.sign(message).hex(), "collector_key": public_hex(collector)}
 
 
 def encode_bundle(bundle: dict[str, Any]) -> bytes:
     return canonical_json(bundle)
 
 
-def verify_bundle(data: bytes, event_public_key: str, event_id: str) -> dict[str, Any]:
-    """The bundle body, once its signature and event are checked; BundleError with the reason otherwise."""
+def verify_bundle(data: bytes, event_public_key: str, event_id: str,
+                  collector_key: str | None = None) -> dict[str, Any]:
+    """The bundle body, once its signature(s) and event are checked; BundleError with the reason otherwise.
+
+    With `collector_key`, the collector's signature is required too (and face data may be trusted)."""
     try:
         raw = json.loads(data)
         body, signature = raw["body"], raw["signature"]
@@ -74,6 +116,9 @@ def verify_bundle(data: bytes, event_public_key: str, event_id: str) -> dict[str
         raise BundleError("not a StallPay bundle")
     if not verify(event_public_key, signature, canonical_json(body)):
         raise BundleError("bundle signature is not the event key's: refused")
+    if collector_key is not None and not verify(collector_key, str(raw.get("collector_signature", "")),
+                                                canonical_json(body)):
+        raise BundleError("bundle is not signed by this event's collector key: refused")
     if body.get("format") != FORMAT:
         raise BundleError(f"unsupported bundle format {body.get('format')!r}")
     if body.get("event_id") != event_id:
@@ -82,11 +127,11 @@ def verify_bundle(data: bytes, event_public_key: str, event_id: str) -> dict[str
 
 
 def apply_bundle_bytes(t: TerminalSync, data: bytes) -> dict[str, Any]:
-    body = verify_bundle(data, t.event_public_key, t.keys.event_id)
-    return apply_bundle(t, body)
+    body = verify_bundle(data, t.event_public_key, t.keys.event_id, t.collector_key)
+    return apply_bundle(t, body, face_trusted=t.collector_key is not None)
 
 
-def apply_bundle(t: TerminalSync, body: dict[str, Any]) -> dict[str, Any]:
+def apply_bundle(t: TerminalSync, body: dict[str, Any], *, face_trusted: bool = False) -> dict[str, Any]:
     """Install a verified bundle on the terminal: hotlist, catalogue, operators, settings, clock, acknowledgement."""
     from datetime import UTC, datetime
 
@@ -96,7 +141,8 @@ def apply_bundle(t: TerminalSync, body: dict[str, Any]) -> dict[str, Any]:
     if last is not None and body["issued_at"] < last:
         raise BundleError(f"bundle from {body['issued_at']} is older than the one applied ({last}): refused")
     Hotlist(t.journal.db).replace_all([(int(cid), str(reason)) for cid, reason in body["hotlist"]])
-    for key in ("catalogue", "operators", "settings", "gallery_changes"):
+    face = _apply_face(t, body) if face_trusted else {"face": "skipped: collector key unknown (pair by code)"}
+    for key in ("catalogue", "operators", "settings"):
         t.state.set(f"bundle_{key}", body.get(key))
     t.state.set("bundle_issued_at", body["issued_at"])
     try:
@@ -107,4 +153,46 @@ def apply_bundle(t: TerminalSync, body: dict[str, Any]) -> dict[str, Any]:
     ack = body.get("acks", {}).get(str(t.config.terminal.id))
     if isinstance(ack, int):
         t.state.acknowledge(t.journal, ack, t.policy)
-    return {"hotlist": len(body["hotlist"]), "acked_seq": t.state.acked_seq, "issued_at": body["issued_at"]}
+    return {"hotlist": len(body["hotlist"]), "acked_seq": t.state.acked_seq, "issued_at": body["issued_at"], **face}
+
+
+def _apply_face(t: TerminalSync, body: dict[str, Any]) -> dict[str, Any]:
+    """Face balances into the snapshot table, gallery changes into `FacePay`, erasure confirmations acknowledged."""
+    from terminal.camera.service import GalleryChange
+    from terminal.wallet.face_accounts import FaceAccounts
+
+    face = body.get("face")
+    if not isinstance(face, dict):
+        return {}
+    as_of = body.get("acks", {}).get(str(t.config.terminal.id))
+    balances = face.get("balances") or {}
+    if isinstance(as_of, int) and isinstance(balances, dict):
+        FaceAccounts(t.journal).replace_snapshot(balances, as_of_seq=as_of, issued_at=body["issued_at"])
+    seen = int(t.state.get("face_gallery_seen", 0))
+    after = face.get("gallery_after", 0)
+    if not isinstance(after, int) or after > seen:
+        raise BundleError(f"bundle carries gallery changes after {after!r}, this terminal has applied up to {seen}")
+    key = transport_key(t.keys.master_key, t.keys.event_id)
+    changes, last = [], seen
+    for c in face.get("gallery") or []:
+        if not isinstance(c, dict) or not isinstance(c.get("change_id"), int) or c["change_id"] <= seen:
+            continue
+        account = str(c.get("account_id"))
+        if c.get("action") == "erase":
+            changes.append(GalleryChange(account, erase=True))
+        elif c.get("action") == "put":
+            try:
+                opened = open_template(key, t.keys.event_id, account, str(c.get("template")))
+            except SealError as exc:
+                raise BundleError(str(exc)) from None
+            changes.append(GalleryChange(account, template=opened["template"], phone_digits=opened["phone_digits"],
+                                         wristband_uid=opened["wristband_uid"], expires_at=int(c.get("expires_at")
+                                                                                               or 0)))
+        last = max(last, c["change_id"])
+    face_pay = t.face_pay()
+    stored, erased = face_pay.apply_gallery_changes(changes) if changes else (0, 0)
+    confirmed = [a for a in face.get("erasures_confirmed") or [] if isinstance(a, str)]
+    if confirmed:
+        face_pay.confirm_erasures_sent(confirmed)
+    t.state.set("face_gallery_seen", last)
+    return {"face_accounts": len(balances), "templates_stored": stored, "templates_erased": erased}

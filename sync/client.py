@@ -89,10 +89,80 @@ class CollectorClient:
             raise SyncFailed(f"pairing refused: {self._detail(resp)}")
         return resp.json()
 
+    def pair_keys(self, code: str) -> dict[str, Any]:
+        """Pairing by code that returns the event keys sealed for this terminal (`sync.pairing`): the payload
+        (master key, collector key, role, first bundle), not yet installed."""
+        from sync.pairing import PairingFailed, make_request, open_response
+
+        cfg = self.t.config
+        req, ephemeral, key = make_request(code, event_id=cfg.event.id, terminal_id=cfg.terminal.id,
+                                           public_key=self.t.public_key, name=cfg.terminal.name)
+        resp = self._send("POST", "/api/v1/pair/keys", json.dumps(req).encode(), signed=False,
+                          content_type="application/json")
+        if resp.status_code != 200:
+            raise SyncFailed(f"pairing refused: {self._detail(resp)}")
+        try:
+            return open_response(key, ephemeral, req, resp.json())
+        except (PairingFailed, ValueError) as exc:
+            raise SyncFailed(str(exc)) from None
+
+    def _json(self, method: str, path: str, payload: dict[str, Any]) -> httpx.Response:
+        return self._send(method, path, json.dumps(payload).encode(), content_type="application/json")
+
+    def authorize_face(self, account_id: str, amount: int, request_id: str) -> dict[str, Any]:
+        """Ask the collector to reserve a face payment; SyncFailed when it cannot be reached or refuses the call."""
+        resp = self._json("POST", "/api/v1/face/authorize",
+                          {"account_id": account_id, "amount": amount, "request_id": request_id})
+        if resp.status_code != 200:
+            raise SyncFailed(f"authorization refused: {self._detail(resp)}")
+        return resp.json()
+
+    def face_authorizer(self) -> Callable[[str, int], dict[str, Any]]:
+        """An authorizer for `FaceAccounts.sale`: one quick attempt; unreachable means fall back to the allowance."""
+        import secrets
+
+        from terminal.wallet.face_accounts import CollectorUnreachable
+
+        def ask(account_id: str, amount: int) -> dict[str, Any]:
+            attempts, self.attempts = self.attempts, 1
+            try:
+                return self.authorize_face(account_id, amount, secrets.token_hex(12))
+            except SyncFailed as exc:
+                raise CollectorUnreachable(str(exc)) from None
+            finally:
+                self.attempts = attempts
+
+        return ask
+
+    def upload_enrollment(self, account_id: str, sealed_template: str, *, holder: str = "", phone_hash: str = "",
+                          wristband_uid: str | None = None, expires_at: int | None = None) -> dict[str, Any]:
+        resp = self._json("POST", "/api/v1/face/enrollments", {
+            "account_id": account_id, "template": sealed_template, "holder": holder, "phone_hash": phone_hash,
+            "wristband_uid": wristband_uid, "expires_at": expires_at})
+        if resp.status_code != 200:
+            raise SyncFailed(f"enrollment refused: {self._detail(resp)}")
+        return resp.json()
+
+    def erase_face(self, account_id: str, reason: str = "request") -> dict[str, Any]:
+        resp = self._json("POST", f"/api/v1/face/accounts/{account_id}/erase", {"reason": reason})
+        if resp.status_code != 200:
+            raise SyncFailed(f"erasure refused: {self._detail(resp)}")
+        return resp.json()
+
+    def checkout_face(self, account_id: str) -> dict[str, Any]:
+        resp = self._json("POST", f"/api/v1/face/accounts/{account_id}/checkout", {})
+        if resp.status_code != 200:
+            raise SyncFailed(f"checkout refused: {self._detail(resp)}")
+        return resp.json()
+
     def upload(self) -> dict[str, Any]:
-        """Send every batch after the acknowledged sequence; stop at the first refusal."""
+        """Send every batch after the acknowledged sequence; stop at the first refusal. Template erasures done here
+        ride in the batches' status (or go by API when there is no batch to send)."""
         sent = 0
+        erased = [e.account_id for e in self.t.face_pay().pending_erasure_confirmations()]
         status = {**self.t.status(), "online": True, "time": (datetime.now(UTC) + self.offset).isoformat()}
+        if erased:
+            status["face_erasures"] = erased
         for batch in batches(self.t.journal, self.t.key, after=self.t.state.acked_seq, status=status,
                              batch_size=self.batch_size):
             resp = self._send("POST", "/api/v1/batches", encode(batch))
@@ -100,10 +170,16 @@ class CollectorClient:
                 raise SyncFailed(f"batch {batch.first_seq}..{batch.last_seq} refused: {self._detail(resp)}")
             self.t.state.acknowledge(self.t.journal, int(resp.json()["acked_seq"]), self.t.policy)
             sent += 1
-        return {"batches": sent, "acked_seq": self.t.state.acked_seq}
+        if erased and not sent:
+            resp = self._json("POST", "/api/v1/face/erasures", {"account_ids": erased})
+            if resp.status_code != 200:
+                raise SyncFailed(f"erasure confirmations refused: {self._detail(resp)}")
+        if erased:  # the collector stored them (batch status or API)
+            self.t.face_pay().confirm_erasures_sent(erased)
+        return {"batches": sent, "acked_seq": self.t.state.acked_seq, "erasures_confirmed": len(erased)}
 
     def fetch_bundle(self) -> dict[str, Any]:
-        resp = self._send("GET", "/api/v1/bundle")
+        resp = self._send("GET", f"/api/v1/bundle?gallery_after={int(self.t.state.get('face_gallery_seen', 0))}")
         if resp.status_code != 200:
             raise SyncFailed(f"bundle refused: {self._detail(resp)}")
         try:

@@ -30,13 +30,35 @@ def new_pairing_code(store: Store, *, role: str = "sale", vendor: str = "", vali
     raw = "".join(secrets.choice(_ALPHABET) for _ in range(12))
     code = "-".join(raw[i:i + 4] for i in range(0, 12, 4))
     expires = (datetime.now(UTC) + timedelta(hours=valid_hours)).isoformat()
-    store.execute("INSERT INTO pairing_codes (code_hash, role, vendor, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
-                  [_code_hash(code), role, vendor, now_iso(), expires])
+    from sync.pairing import code_key
+
+    store.execute("INSERT INTO pairing_codes (code_hash, role, vendor, created_at, expires_at, code_key) "
+                  "VALUES (?, ?, ?, ?, ?, ?)",
+                  [_code_hash(code), role, vendor, now_iso(), expires, code_key(code, require_event(store)).hex()])
     return code
 
 
-def pair(store: Store, *, code: str, event_id: str, terminal_id: int, public_key: str, name: str = "") -> dict:
-    """Enroll a terminal with a pairing code; returns the terminal record. Re-pairing the same key is a no-op."""
+def code_for_request(store: Store, req: dict) -> tuple[str, bytes]:
+    """(code hash, code key) of the open code whose key verifies the pairing request's HMAC.
+
+    Open = not expired, and unused or used by this very terminal (a retry after a lost answer)."""
+    from sync.pairing import mac_matches
+
+    now = datetime.now(UTC)
+    for row in store.query("SELECT code_hash, code_key, expires_at, used_by FROM pairing_codes "
+                           "WHERE code_key IS NOT NULL AND (used_by IS NULL OR used_by = ?)", [req["terminal_id"]]):
+        key = bytes.fromhex(row["code_key"])
+        if mac_matches(key, req):
+            if datetime.fromisoformat(row["expires_at"]) < now:
+                raise EnrollmentError("pairing code has expired")
+            return row["code_hash"], key
+    raise EnrollmentError("no open pairing code matches this request (wrong, used or expired code)")
+
+
+def pair(store: Store, *, code: str, event_id: str, terminal_id: int, public_key: str, name: str = "",
+         code_hash: str | None = None) -> dict:
+    """Enroll a terminal with a pairing code (or its hash, once a request MAC proved the code); returns the terminal
+    record. Re-pairing the same key is a no-op."""
     own_event = require_event(store)
     if event_id != own_event:
         raise EnrollmentError(f"terminal is set up for event {event_id!r}; this collector runs {own_event!r}")
@@ -48,7 +70,7 @@ def pair(store: Store, *, code: str, event_id: str, terminal_id: int, public_key
         existing = get_terminal(store, terminal_id)
         if existing and existing["public_key"] == public_key and existing["status"] == "active":
             return existing
-        rows = store.query("SELECT * FROM pairing_codes WHERE code_hash = ?", [_code_hash(code)])
+        rows = store.query("SELECT * FROM pairing_codes WHERE code_hash = ?", [code_hash or _code_hash(code)])
         if not rows:
             raise EnrollmentError("unknown pairing code")
         row = rows[0]

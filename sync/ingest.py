@@ -28,6 +28,8 @@ import orjson
 from sync.batch import SUFFIX, Batch, BatchError, check_chain, check_signature, decode
 from sync.enrollment import EnrollmentError, get_terminal, pair
 from sync.event import now_iso, require_event
+from sync.face import ingest_rows as ingest_face_rows
+from sync.face import record_confirmations
 from sync.storage import Store
 
 ENTRY_COLUMNS = ("terminal_id", "seq", "hash", "prev_hash", "time", "clock_synced", "operator", "op", "phase", "ref",
@@ -283,6 +285,7 @@ def _store_group(store: Store, group: list[Prepared], received_at: datetime | No
         if rows:
             store.copy_rows("entries", ENTRY_COLUMNS, rows)
             add_totals(store, rows)
+            ingest_face_rows(store, rows)
         if batch_rows:
             store.executemany("INSERT INTO batches (batch_id, terminal_id, first_seq, last_seq, prev_hash, last_hash, "
                               "entry_count, new_entries, received_at, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -351,6 +354,8 @@ def _update_status(store: Store, tid: int, batch: Batch, received_at: datetime |
                   "WHERE terminal_id = ?",
                   [received.isoformat(), unsynced, head or 0, head or 0, skew,
                    int(bool(st["clock_synced"])) if "clock_synced" in st else None, tid])
+    if st.get("face_erasures"):  # the terminal confirms template erasures it has done
+        record_confirmations(store, tid, st["face_erasures"])
 
 
 def contiguous_seq(store: Store, terminal_id: int) -> int:

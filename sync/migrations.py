@@ -73,4 +73,24 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
                   SUM(COALESCE(balance_after, 0) - COALESCE(balance_before, 0))
            FROM entries GROUP BY terminal_id, substr(time, 1, 13), op, phase, COALESCE(method, '')""",
     ]),
+    (5, [
+        # face accounts: balance in the collector's ledger (DESIGN.md "Where the balance lives")
+        """CREATE TABLE face_accounts (
+            account_id TEXT PRIMARY KEY, holder TEXT NOT NULL, phone_hash TEXT NOT NULL, wristband_uid TEXT,
+            status TEXT NOT NULL, created_at TEXT NOT NULL, closed_at TEXT)""",
+        # signed amounts: topup/void +, sale/refund -; 'hold' rows are online authorizations until settled
+        """CREATE TABLE face_ledger (
+            entry_key TEXT PRIMARY KEY, account_id TEXT NOT NULL, kind TEXT NOT NULL, amount BIGINT NOT NULL,
+            terminal_id BIGINT, seq BIGINT, auth_id TEXT, time TEXT NOT NULL, settled INTEGER NOT NULL DEFAULT 0,
+            note TEXT NOT NULL DEFAULT '')""",
+        "CREATE INDEX face_ledger_account ON face_ledger (account_id, kind)",
+        "CREATE INDEX face_ledger_auth ON face_ledger (auth_id)",
+        """CREATE TABLE face_erasure_confirmations (
+            account_id TEXT NOT NULL, terminal_id BIGINT NOT NULL, confirmed_at TEXT NOT NULL,
+            PRIMARY KEY (account_id, terminal_id))""",
+        "ALTER TABLE gallery_changes ADD COLUMN expires_at BIGINT",
+        "ALTER TABLE gallery_changes ADD COLUMN reason TEXT",
+        # key derived from the pairing code (scrypt): the collector checks the terminal's HMAC with it
+        "ALTER TABLE pairing_codes ADD COLUMN code_key TEXT",
+    ]),
 ]  # fmt: skip

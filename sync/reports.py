@@ -146,6 +146,25 @@ def sync_status(store: Store) -> list[dict]:
     return rows
 
 
+def face_accounts(store: Store) -> list[dict]:
+    """Every face account with its ledger balance and what it may still spend."""
+    from sync.face import balances, open_holds
+
+    book, holds = balances(store), open_holds(store)
+    rows = store.query("SELECT account_id, holder, wristband_uid, status, created_at, closed_at FROM face_accounts "
+                       "ORDER BY account_id")
+    for r in rows:
+        r["balance"] = book.get(r["account_id"], 0)
+        r["available"] = r["balance"] - holds.get(r["account_id"], 0)
+    return rows
+
+
+def erasures(store: Store) -> list[dict]:
+    from sync.face import pending_erasures
+
+    return pending_erasures(store)
+
+
 REPORTS = {
     "summary": lambda s, **k: summary(s),
     "vendors": lambda s, **k: by_vendor(s),
@@ -160,6 +179,8 @@ REPORTS = {
     "movements": lambda s, **k: movements(s),
     "anomalies": lambda s, **k: anomalies(s),
     "sync": lambda s, **k: sync_status(s),
+    "face-accounts": lambda s, **k: face_accounts(s),
+    "erasures": lambda s, **k: erasures(s),
 }
 
 

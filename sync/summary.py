@@ -1,7 +1,8 @@
 """The event summary: the books of the whole event as the collector sees them.
 
 deposited − spent − refunded − forfeited + corrections = outstanding, where outstanding is
-also the sum of the per-card ledger balances; a difference is reported. Deposited
+also the sum of the per-card ledger balances and the face-account balances (`sync.face`);
+a difference is reported. Deposited
 includes complimentary credit; `forfeited` is the comp credit left on cards when
 they were closed (at a terminal's checkout or refunded at the collector), which is
 never paid out. A card replacement moves a balance between cards and changes no total.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 
 from sync.event import get_meta
+from sync.face import face_summary
 from sync.ledger import card_balances, replace_moves
 from sync.storage import Store
 
@@ -44,8 +46,13 @@ def summary(store: Store, *, check_cards: bool | None = None) -> dict:
     refunded = checkout_refund + int(at_collector["refunded"])
     forfeited = checkout_forfeit + int(at_collector["forfeited"])
     # what the committed movements leave on the cards (replacements move money between cards: no change)
+    # face accounts (DESIGN.md): their journal entries are in the totals above; checkouts paid out by the collector
+    # itself are ledger refunds with no journal entry
+    face = face_summary(store)
+    face_paid_here = face["refunded_at_collector"]
+    refunded += face_paid_here
     outstanding = (deposited - spent - totals.get("close", 0) + corrections - int(at_collector["refunded"])
-                   - int(at_collector["forfeited"]))
+                   - int(at_collector["forfeited"]) - face_paid_here)
     if check_cards is None:
         check_cards = entries <= CHECK_CARDS_UP_TO
     per_card = sum(card_balances(store).values()) if check_cards else None
@@ -66,8 +73,10 @@ def summary(store: Store, *, check_cards: bool | None = None) -> dict:
         "corrections": corrections,
         "outstanding": outstanding,
         "outstanding_per_card": per_card,
+        "outstanding_face_accounts": face["outstanding"],
         "books_balance": (deposited - spent - refunded - forfeited + corrections == outstanding
-                          and per_card in (None, outstanding)),
+                          and (per_card is None or per_card + face["outstanding"] == outstanding)),
+        "face_accounts": face,
         "cards_by_status": cards_by_status(store),
         "pending": anomalies.get("pending", 0) + anomalies.get("pending_landed", 0),
         "anomalies": anomalies,

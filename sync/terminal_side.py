@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import tomllib
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -12,6 +14,9 @@ from sync.keys import event_signing_key, public_hex, signing_key
 from sync.terminal_state import SyncPolicy, SyncState
 from terminal.config import Config, EventKeys, load_config, load_keys
 from terminal.wallet.journal import Clock, Journal, open_journal, utc_now
+
+if TYPE_CHECKING:
+    from terminal.camera.service import FacePay
 
 
 @dataclass
@@ -21,6 +26,19 @@ class TerminalSync:
     journal: Journal
     state: SyncState
     policy: SyncPolicy
+    # public half of the collector's bundle key (from pairing by code): face data is applied only when it signed
+    collector_key: str | None = None
+    # the application's FacePay, when it runs one; sync otherwise opens the gallery alone (no camera, no models)
+    face: FacePay | None = field(default=None, repr=False)
+
+    def face_pay(self) -> FacePay:
+        if self.face is None:
+            from terminal.camera.gallery import Gallery, gallery_key
+            from terminal.camera.service import FacePay
+
+            key = gallery_key(self.keys.master_key, self.keys.terminal_signing_key, self.keys.event_id)
+            self.face = FacePay(Gallery(self.config.data_dir / "face.db", key), self.config.camera, None)
+        return self.face
 
     @property
     def key(self) -> Ed25519PrivateKey:
@@ -51,8 +69,23 @@ class TerminalSync:
 
 
 def open_terminal(config_path: Path | str) -> TerminalSync:
-    config = load_config(config_path)
+    return open_terminal_config(load_config(config_path))
+
+
+def open_terminal_config(config: Config) -> TerminalSync:
     keys = load_keys(config.keys_path, config.event.id)
     journal = open_journal(config.journal_path, terminal_id=config.terminal.id, event_id=config.event.id,
                            currency=config.event.currency, clock=Clock())
-    return TerminalSync(config=config, keys=keys, journal=journal, state=SyncState(journal.db), policy=SyncPolicy())
+    return TerminalSync(config=config, keys=keys, journal=journal, state=SyncState(journal.db), policy=SyncPolicy(),
+                        collector_key=read_collector_key(config.keys_path))
+
+
+def read_collector_key(keys_path: Path) -> str | None:
+    """`[event] collector_key` of the key file (written by pairing by code), when present and well formed."""
+    try:
+        raw = tomllib.loads(Path(keys_path).read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    value = raw.get("event", {}).get("collector_key") if isinstance(raw.get("event"), dict) else None
+    return value if isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value) \
+        else None

@@ -50,6 +50,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--card", type=int, action="append", help="refund this card (repeatable)")
     c.add_argument("--all", action="store_true", help="refund every card with a refundable balance")
     c.add_argument("--by", default="organizer")
+    c = cmd("face-checkout", "close a face account, pay out its balance here and erase its template", run_face_checkout)
+    c.add_argument("--account", required=True)
+    c.add_argument("--by", default="organizer")
+    c = cmd("face-erase", "erase a guest's face template at once (terminals follow at their next sync)", run_face_erase)
+    c.add_argument("--account", required=True)
+    c.add_argument("--reason", default="request", choices=["request", "checkout"])
     c = cmd("bundle", "write the signed bundle for terminals (USB)", run_bundle)
     c.add_argument("--keys", required=True, type=Path, help="event key file")
     c.add_argument("--to", required=True, type=Path, metavar="DIR")
@@ -65,7 +71,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--request-window", type=float, default=300, metavar="SECONDS",
                    help="accept terminal requests signed at most this far from the collector's clock (default 300)")
     c = cmd("report", "reports: summary, vendors, terminals, products, hours, cashiers, settlement, anomalies, "
-            "card, movements, sync", run_report)
+            "card, movements, sync, face-accounts, erasures (pending per terminal)", run_report)
     c.add_argument("name")
     c.add_argument("--json", action="store_true", help="JSON on stdout")
     c.add_argument("--csv", action="store_true", help="CSV on stdout")
@@ -218,6 +224,30 @@ def run_refund(args: argparse.Namespace) -> int:
         print(json.dumps(refundable(store), indent=1))
         return 0
     print(json.dumps(refund_cards(store, None if args.all else args.card, by=args.by), indent=1))
+    return 0
+
+
+@_guard
+def run_face_checkout(args: argparse.Namespace) -> int:
+    from sync.face import FaceError, checkout
+
+    try:
+        print(json.dumps(checkout(_store(args), args.account, by=args.by, pay_out_here=True)))
+    except FaceError as exc:
+        return _fail(str(exc))
+    return 0
+
+
+@_guard
+def run_face_erase(args: argparse.Namespace) -> int:
+    from sync.face import FaceError, check_account_id, erase_account
+
+    try:
+        change = erase_account(_store(args), check_account_id(args.account), args.reason, by="organizer")
+    except FaceError as exc:
+        return _fail(str(exc))
+    print(f"face template of {args.account} erased" + ("" if change else " (already erased)")
+          + "; terminals erase it at their next sync ('report erasures' lists those pending)")
     return 0
 
 

@@ -54,8 +54,12 @@ def run_export(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         return _fail(str(exc))
     after = 0 if args.all else t.state.acked_seq
+    status = t.status()
+    erased = [e.account_id for e in t.face_pay().pending_erasure_confirmations()]
+    if erased:  # confirmed on the terminal when a bundle says the collector stored them
+        status["face_erasures"] = erased
     try:
-        paths = export_to_dir(t.journal, t.key, args.to, after=after, status=t.status())
+        paths = export_to_dir(t.journal, t.key, args.to, after=after, status=status)
     except OSError as exc:
         return _fail(f"cannot write to {args.to}: {exc.strerror}")
     entries = sum(1 for _ in paths)

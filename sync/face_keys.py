@@ -1,0 +1,72 @@
+"""Keys and sealing for face data that travels between terminals and the collector.
+
+Templates travel (enrollment upload, bundles, USB) sealed with AES-256-GCM under
+the *gallery transport key*, derived from the event master key with HKDF: every
+terminal of the event can open them (it must, to match faces), nobody without the
+event keys can. The account id and the event id are the associated data, so a
+sealed template cannot be moved to another account or event. The phone digits
+(second factor) ride inside the sealed payload; the collector's account record
+only holds a keyed hash of them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import struct
+from collections.abc import Sequence
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+TRANSPORT_LABEL = b"stallpay gallery transport v1"
+PHONE_LABEL = b"stallpay face phone digits v1"
+MAX_DIM = 4096
+
+
+class SealError(Exception):
+    """A sealed template that cannot be opened (other event's key, tampered, or not a template)."""
+
+
+def transport_key(master_key: bytes, event_id: str) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=event_id.encode(), info=TRANSPORT_LABEL).derive(master_key)
+
+
+def phone_hash(master_key: bytes, event_id: str, account_id: str, digits: str) -> str:
+    """Keyed hash of the phone's last digits, so the collector can check them at a desk without storing them."""
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=event_id.encode(), info=PHONE_LABEL).derive(master_key)
+    return hmac.new(key, f"{account_id}|{digits}".encode(), hashlib.sha256).hexdigest()
+
+
+def _aad(event_id: str, account_id: str) -> bytes:
+    return b"stallpay-face-transport|" + event_id.encode() + b"|" + account_id.encode()
+
+
+def seal_template(key: bytes, event_id: str, account_id: str, template: Sequence[float], *, phone_digits: str = "",
+                  wristband_uid: str = "") -> str:
+    """Hex of nonce || AES-GCM(dim, float32 template, factors JSON)."""
+    values = [float(v) for v in template]
+    if not 0 < len(values) <= MAX_DIM:
+        raise ValueError(f"a template has 1..{MAX_DIM} values")
+    meta = json.dumps({"phone": phone_digits, "band": wristband_uid.lower()}).encode()
+    plain = struct.pack("<H", len(values)) + struct.pack(f"<{len(values)}f", *values) + meta
+    nonce = os.urandom(12)
+    return (nonce + AESGCM(key).encrypt(nonce, plain, _aad(event_id, account_id))).hex()
+
+
+def open_template(key: bytes, event_id: str, account_id: str, sealed_hex: str) -> dict:
+    """{"template": tuple of floats, "phone_digits", "wristband_uid"}; SealError when it does not open."""
+    try:
+        sealed = bytes.fromhex(sealed_hex)
+        plain = AESGCM(key).decrypt(sealed[:12], sealed[12:], _aad(event_id, account_id))
+        (dim,) = struct.unpack_from("<H", plain)
+        template = struct.unpack_from(f"<{dim}f", plain, 2)
+        meta = json.loads(plain[2 + 4 * dim:])
+        return {"template": tuple(template), "phone_digits": str(meta.get("phone", "")),
+                "wristband_uid": str(meta.get("band", ""))}
+    except (ValueError, TypeError, InvalidTag, struct.error, AttributeError):
+        raise SealError(f"sealed template for {account_id!r} does not open with this event's transport key") from None
