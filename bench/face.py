@@ -20,7 +20,7 @@ from importlib import resources
 from pathlib import Path
 
 os.environ.setdefault("GLOG_minloglevel", "2")
-# bench/terminal.py would shadow the terminal package: put the repository first.
+# bench/kiosk.py would shadow the terminal package: put the repository first.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import cv2
