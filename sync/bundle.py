@@ -144,6 +144,7 @@ def apply_bundle(t: TerminalSync, body: dict[str, Any], *, face_trusted: bool = 
     face = _apply_face(t, body) if face_trusted else {"face": "skipped: collector key unknown (pair by code)"}
     for key in ("catalogue", "operators", "settings"):
         t.state.set(f"bundle_{key}", body.get(key))
+    catalogue = _apply_catalogue(t, body.get("catalogue"))
     t.state.set("bundle_issued_at", body["issued_at"])
     try:
         collector_time = datetime.fromisoformat(body["clock"].replace("Z", "+00:00"))
@@ -153,7 +154,26 @@ def apply_bundle(t: TerminalSync, body: dict[str, Any], *, face_trusted: bool = 
     ack = body.get("acks", {}).get(str(t.config.terminal.id))
     if isinstance(ack, int):
         t.state.acknowledge(t.journal, ack, t.policy)
-    return {"hotlist": len(body["hotlist"]), "acked_seq": t.state.acked_seq, "issued_at": body["issued_at"], **face}
+    return {"hotlist": len(body["hotlist"]), "acked_seq": t.state.acked_seq, "issued_at": body["issued_at"],
+            "products": catalogue, **face}
+
+
+def _apply_catalogue(t: TerminalSync, catalogue: Any) -> int | None:
+    """This vendor's products replace the terminal's catalogue file; the running kiosk sees the new revision.
+    A bundle without an entry for this vendor leaves the catalogue alone (None)."""
+    from terminal.app.catalogue import CatalogueError
+    from terminal.catalogue_store import CatalogueStore, products_from_bundle
+
+    vendor = t.config.terminal.vendor
+    if not isinstance(catalogue, dict) or not isinstance(catalogue.get(vendor), list):
+        return None
+    store = CatalogueStore(t.config.data_dir / "catalogue.db")
+    try:
+        return store.replace_all(products_from_bundle(catalogue, vendor, store.catalogue()))
+    except CatalogueError as exc:
+        raise BundleError(f"catalogue for {vendor!r}: {exc}") from None
+    finally:
+        store.close()
 
 
 def _apply_face(t: TerminalSync, body: dict[str, Any]) -> dict[str, Any]:

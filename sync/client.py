@@ -190,7 +190,8 @@ class CollectorClient:
     def sync_once(self) -> dict[str, Any]:
         self.sync_clock()
         up = self.upload()
-        return {**up, "bundle": self.fetch_bundle()}
+        face = self.t.flush_face_uploads(self)  # enrollments and checkouts a cashier made while offline
+        return {**up, "face_uploads": face, "bundle": self.fetch_bundle()}
 
     def run(self, stop: threading.Event, *, interval_s: float = 30.0) -> None:
         """Background loop: sync whenever the collector is reachable, back off while it is not."""

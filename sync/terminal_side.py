@@ -6,7 +6,7 @@ import json
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -16,7 +16,11 @@ from terminal.config import Config, EventKeys, load_config, load_keys
 from terminal.wallet.journal import Clock, Journal, open_journal, utc_now
 
 if TYPE_CHECKING:
+    from sync.client import CollectorClient
     from terminal.camera.service import FacePay
+
+PENDING_ENROLLMENTS = "face_enrollments_pending"
+PENDING_ERASURES = "face_erasures_pending"
 
 
 @dataclass
@@ -39,6 +43,43 @@ class TerminalSync:
             key = gallery_key(self.keys.master_key, self.keys.terminal_signing_key, self.keys.event_id)
             self.face = FacePay(Gallery(self.config.data_dir / "face.db", key), self.config.camera, None)
         return self.face
+
+    # --- face data waiting for the collector (cashier enrollments and checkouts made offline) ----------------
+
+    def send_enrollment(self, client: CollectorClient, item: dict[str, Any]) -> dict[str, Any]:
+        """Upload one sealed enrollment (`item` as queued); SyncFailed when the collector refuses or is away."""
+        return client.upload_enrollment(item["account_id"], item["template"], phone_hash=item.get("phone_hash", ""),
+                                        wristband_uid=item.get("wristband_uid"), expires_at=item.get("expires_at"))
+
+    def queue_enrollment(self, item: dict[str, Any]) -> None:
+        """Keep a sealed template for the next sync (it is sealed with the event's transport key)."""
+        pending = [p for p in self.state.get(PENDING_ENROLLMENTS, []) if p["account_id"] != item["account_id"]]
+        self.state.set(PENDING_ENROLLMENTS, [*pending, item])
+
+    def queue_erasure(self, account_id: str, reason: str) -> None:
+        pending = [p for p in self.state.get(PENDING_ERASURES, []) if p["account_id"] != account_id]
+        self.state.set(PENDING_ERASURES, [*pending, {"account_id": account_id, "reason": reason}])
+        self.state.set(PENDING_ENROLLMENTS, [p for p in self.state.get(PENDING_ENROLLMENTS, [])
+                                             if p["account_id"] != account_id])
+
+    def pending_face_uploads(self) -> dict[str, list[dict[str, Any]]]:
+        return {"enrollments": self.state.get(PENDING_ENROLLMENTS, []),
+                "erasures": self.state.get(PENDING_ERASURES, [])}
+
+    def flush_face_uploads(self, client: CollectorClient) -> dict[str, int]:
+        """Send what was queued while offline; each item leaves the queue only once the collector took it."""
+        sent = {"enrollments": 0, "erasures": 0}
+        for item in self.state.get(PENDING_ENROLLMENTS, []):
+            self.send_enrollment(client, item)
+            self.state.set(PENDING_ENROLLMENTS, [p for p in self.state.get(PENDING_ENROLLMENTS, [])
+                                                 if p["account_id"] != item["account_id"]])
+            sent["enrollments"] += 1
+        for item in self.state.get(PENDING_ERASURES, []):
+            client.erase_face(item["account_id"], item.get("reason", "checkout"))
+            self.state.set(PENDING_ERASURES, [p for p in self.state.get(PENDING_ERASURES, [])
+                                              if p["account_id"] != item["account_id"]])
+            sent["erasures"] += 1
+        return sent
 
     @property
     def key(self) -> Ed25519PrivateKey:
@@ -78,6 +119,12 @@ def open_terminal_config(config: Config) -> TerminalSync:
                            currency=config.event.currency, clock=Clock())
     return TerminalSync(config=config, keys=keys, journal=journal, state=SyncState(journal.db), policy=SyncPolicy(),
                         collector_key=read_collector_key(config.keys_path))
+
+
+def terminal_for_app(config: Config, keys: EventKeys, journal: Journal, face: FacePay | None) -> TerminalSync:
+    """Sync's view of a running terminal: the application's own journal and FacePay (one gallery, one camera)."""
+    return TerminalSync(config=config, keys=keys, journal=journal, state=SyncState(journal.db), policy=SyncPolicy(),
+                        collector_key=read_collector_key(config.keys_path), face=face)
 
 
 def read_collector_key(keys_path: Path) -> str | None:

@@ -89,6 +89,8 @@ class CameraSection(_Strict):
     retention_days: int = Field(default=7, ge=0, description="templates expire this long after the event ends")
     event_end: int = Field(default=0, ge=0, description="unix time the event ends; 0 = count from enrollment")
     offline_allowance: int = Field(default=5_000, ge=0, description="minor units a terminal may spend offline")
+    liveness: Literal["on", "demo-off"] = Field(
+        default="on", description="'demo-off' skips the liveness challenge; refused unless the terminal runs the demo")
 
 
 class Config(_Strict):

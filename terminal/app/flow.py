@@ -13,6 +13,13 @@ where "never charge twice" lives:
 - if the card left before the write was confirmed (the wallet's TapAgain),
   only the same card can continue, and its tap *settles* the pending intent
   in the journal before anything else is offered.
+
+A sale may also be paid by face: `start_face` arms the request (or switches a
+waiting one) to *face* (camera and liveness challenge), which can ask for a
+second factor (*face_factor*: phone digits or a wristband tap) and binds the
+request to the matched face account on `face_matched` (*processing*); from
+there it ends like a card payment, once. A wristband tapped while the camera
+is still looking pays by wristband instead.
 """
 
 from __future__ import annotations
@@ -34,6 +41,11 @@ class Phase(StrEnum):
     DECLINED = "declined"
     TAP_AGAIN = "tap_again"  # card left mid-write: the same card must come back
     RETRY = "retry"  # the re-tap showed nothing was written: offer to charge again
+    FACE = "face"  # pay with face: camera, liveness challenge, 1:N match
+    FACE_FACTOR = "face_factor"  # the match needs a second factor: phone digits or a wristband tap
+
+
+BUSY = (Phase.WAITING, Phase.PROCESSING, Phase.TAP_AGAIN, Phase.RETRY, Phase.FACE, Phase.FACE_FACTOR)
 
 
 class TapAction(StrEnum):
@@ -42,6 +54,7 @@ class TapAction(StrEnum):
     SETTLE = "settle"  # read this card so the journal settles the pending intent
     IGNORE = "ignore"  # tap during processing, or the paid card again
     WRONG_CARD = "wrong_card"  # another card while the bound one must come back
+    FACTOR = "factor"  # a wristband tapped as the second factor of a face payment
 
 
 @dataclass(frozen=True)
@@ -102,12 +115,52 @@ class Flow:
         """Arm a request; False if this very request is already armed or finished (nothing to do)."""
         if request.id in self._done:
             return False
-        if self.phase in (Phase.WAITING, Phase.PROCESSING, Phase.TAP_AGAIN, Phase.RETRY):
+        if self.phase in BUSY:
             if self.request is not None and self.request.id == request.id:
                 return False
             raise FlowError("busy", "another payment is in progress: finish or cancel it first")
         self._set(Phase.WAITING, request=request, card=None, intent_seq=None, result={})
         return True
+
+    def start_face(self, request: Request) -> bool:
+        """Pay this sale by face; a request already waiting for a tap switches to the camera. False when this
+        request is already on the camera or finished."""
+        if request.kind != "sale":
+            raise FlowError("bad_request", "only a sale can be paid by face")
+        if request.id in self._done:
+            return False
+        same = self.request is not None and self.request.id == request.id
+        if self.phase is Phase.WAITING and same:
+            self._set(Phase.FACE)
+            return True
+        if self.phase in BUSY:
+            if same:
+                return False
+            raise FlowError("busy", "another payment is in progress: finish or cancel it first")
+        self._set(Phase.FACE, request=request, card=None, intent_seq=None, result={})
+        return True
+
+    def face_factor(self) -> None:
+        self._expect(Phase.FACE)
+        self._set(Phase.FACE_FACTOR)
+
+    def face_matched(self, account_id: str) -> None:
+        """The face (and second factor) named the account: the request is bound to it, as to a card."""
+        if self.phase not in (Phase.FACE, Phase.FACE_FACTOR):
+            raise FlowError("bad_state", f"expected face, flow is {self.phase.value}")
+        self._set(Phase.PROCESSING, card=f"face:{account_id}")
+
+    def face_refused(self, code: str, message: str, **extra: Any) -> None:
+        """Face pay gave up (liveness, attempts, camera): the sale is declined with the reason."""
+        if self.phase not in (Phase.FACE, Phase.FACE_FACTOR):
+            raise FlowError("bad_state", f"expected face, flow is {self.phase.value}")
+        self._finish(Phase.DECLINED, {"code": code, "message": message, "missing": None, **extra})
+
+    def face_back(self) -> None:
+        """Leave the camera: the same sale waits for a wristband tap."""
+        if self.phase not in (Phase.FACE, Phase.FACE_FACTOR):
+            raise FlowError("bad_state", f"expected face, flow is {self.phase.value}")
+        self._set(Phase.WAITING, card=None)
 
     def cancel(self, *, force: bool = False) -> None:
         """Back to idle. Never while a card is being written; an unsettled card needs `force` (supervisor)."""
@@ -126,9 +179,11 @@ class Flow:
     # --- from the card loop ----------------------------------------------------------
 
     def on_tap(self, uid: str) -> Decision:
-        if self.phase is Phase.WAITING:
+        if self.phase in (Phase.WAITING, Phase.FACE):  # a tap while the camera looks: the wristband pays
             self._set(Phase.PROCESSING, card=uid)
             return Decision(TapAction.EXECUTE, self.request)
+        if self.phase is Phase.FACE_FACTOR:
+            return Decision(TapAction.FACTOR, self.request)
         if self.phase is Phase.PROCESSING:
             self._note("processing")
             return Decision(TapAction.IGNORE)

@@ -59,6 +59,7 @@ if TYPE_CHECKING:
 
 Journal = Callable[[str, dict[str, object]], None]
 DAY = 86_400
+LIVENESS_OFF_REFUSED = '[camera] liveness = "demo-off" is refused outside the demo: face pay is off'
 
 
 def _no_journal(kind: str, record: dict[str, object]) -> None:
@@ -100,12 +101,14 @@ class EnrollResult:
     duplicate_of: str | None = None
     frames_used: int = 0
     guidance: tuple[Guidance, ...] = ()
+    # the enrolled template (unit vector), so the cashier terminal can seal it and send it to the collector
+    template: tuple[float, ...] = ()
 
 
 class FacePay:
     def __init__(self, gallery: Gallery, settings: CameraSection, pipeline: FacePipeline | None,
                  source: FrameSource | None = None, journal: Journal | None = None,
-                 clock: Callable[[], float] = time.time, pipeline_problem: str = "") -> None:
+                 clock: Callable[[], float] = time.time, pipeline_problem: str = "", demo: bool = False) -> None:
         self.gallery = gallery
         self.settings = settings
         self.pipeline = pipeline
@@ -117,9 +120,15 @@ class FacePay:
                                      fmr=settings.fmr, margin=settings.margin, fpir_bound=settings.fpir_bound,
                                      max_attempts=settings.max_attempts)
         self.liveness_rules = LivenessRules(timeout_s=settings.liveness_timeout_s)
+        self.demo = demo
+        # A still photo can never pass liveness; only the demo may switch it off, and it says so on both screens.
+        self.liveness_off = settings.liveness == "demo-off" and demo
+        if settings.liveness == "demo-off" and not demo:
+            self.pipeline_problem = LIVENESS_OFF_REFUSED
 
     @classmethod
-    def from_config(cls, config: Config, keys: EventKeys, journal: Journal | None = None) -> FacePay:
+    def from_config(cls, config: Config, keys: EventKeys, journal: Journal | None = None, *,
+                    demo: bool = False) -> FacePay:
         settings = config.camera
         key = gallery_key(keys.master_key, keys.terminal_signing_key, keys.event_id)
         gallery = Gallery(Path(config.data_dir) / "face.db", key)
@@ -134,13 +143,17 @@ class FacePay:
         except Exception as exc:
             problem = f"face pay unavailable: {exc}"
         source = open_source(settings.source) if pipeline is not None else NoCamera(problem, CameraState.BROKEN)
-        face_pay = cls(gallery, settings, pipeline, source, journal, pipeline_problem=problem)
+        face_pay = cls(gallery, settings, pipeline, source, journal, pipeline_problem=problem, demo=demo)
         face_pay.purge_expired()
         return face_pay
 
     # --- status ----------------------------------------------------------------------------------------------------
 
     def status(self) -> CameraStatus:
+        if self.pipeline_problem == LIVENESS_OFF_REFUSED:
+            return CameraStatus(CameraState.BROKEN, LIVENESS_OFF_REFUSED)
+        if self.pipeline is None and isinstance(self.source, NoCamera) and not self.pipeline_problem:
+            return self.source.status()  # no camera configured: models were not even loaded
         if self.pipeline is None:
             return CameraStatus(CameraState.BROKEN, self.pipeline_problem or "face pay unavailable")
         return self.source.status()
@@ -220,7 +233,8 @@ class FacePay:
         self.gallery.put(account_id, template, FactorRecord(phone_digits, wristband_uid.lower()), now,
                          self.expiry(now))
         self.journal("face_enroll", {"account_id": account_id, "outcome": "enrolled", "frames": len(vectors)})
-        return EnrollResult(EnrollOutcome.ENROLLED, account_id, frames_used=len(vectors))
+        return EnrollResult(EnrollOutcome.ENROLLED, account_id, frames_used=len(vectors),
+                            template=tuple(float(v) for v in template))
 
     def expiry(self, enrolled_at: int) -> int:
         return max(self.settings.event_end, enrolled_at) + self.settings.retention_days * DAY
@@ -283,9 +297,13 @@ class PaymentSession:
         fp = self.face_pay
         if self.decision is not None:
             return Progress(self.decision.guidance or Guidance.OK, self.decision, self.liveness.state.status)
-        if fp.pipeline is None:
+        if fp.pipeline is None or fp.pipeline_problem == LIVENESS_OFF_REFUSED:
             return self._final(Decision(Outcome.UNAVAILABLE, reason=fp.status().detail))
         obs = fp.pipeline.observe(frame.image)
+        if fp.liveness_off:  # demo only (see FacePay.liveness_off): decide on the first good frame
+            if not obs.quality.ok:
+                return Progress(obs.quality.guidance, liveness=Status.PENDING)
+            return self._final(fp.decide_on(fp.pipeline.embed(frame.image, obs.faces[0])))
         state = self.liveness.feed(obs.faces, frame.timestamp)
         if state.status is Status.FAILED:
             return self._retry(state.reason)
@@ -325,5 +343,6 @@ class PaymentSession:
         decision = self.attempts.record(decision)
         self.decision = decision
         if journal:
-            self.face_pay.journal("face_decision", decision.journal_record() | {"challenge": self.challenge.value})
+            self.face_pay.journal("face_decision", decision.journal_record() | {
+                "challenge": "none (demo: liveness off)" if self.face_pay.liveness_off else self.challenge.value})
         return Progress(decision.guidance or Guidance.OK, decision, self.liveness.state.status)

@@ -39,6 +39,7 @@ class FrameListSource(FrameSource):
         self._fps = fps
         self._loop = loop
         self._index = 0
+        self._count = 0  # frames delivered: timestamps keep increasing when the list loops (liveness times out)
 
     def read(self) -> Frame:
         if self._index >= len(self._images):
@@ -47,7 +48,8 @@ class FrameListSource(FrameSource):
             self._index = 0
         image = self._images[self._index]
         self._index += 1
-        return Frame(image, self._index / self._fps)
+        self._count += 1
+        return Frame(image, self._count / self._fps)
 
 
 class ImageFileSource(FrameListSource):

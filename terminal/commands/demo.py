@@ -1,8 +1,14 @@
 """`stallpay demo`: a complete simulated terminal on this machine, no hardware needed.
 
 Sets up a demo directory once (configuration, event keys, catalogue, operators,
-prepared wristbands), then runs the real application with the emulated reader
-and the simulator panel, and prints the URL to open.
+prepared wristbands, a camera made of sample photos and one enrolled face
+account), then runs the real application with the emulated reader and the
+simulator panel, and prints the URL to open.
+
+A still photo can never pass the liveness challenge (that is the point of it),
+so the demo's camera runs with `[camera] liveness = "demo-off"`, which FacePay
+refuses outside the demo, and both screens say "DEMO: liveness off". The
+simulator can also show a photo with liveness on, to see it refused.
 """
 
 from __future__ import annotations
@@ -47,6 +53,9 @@ WRISTBANDS = (
     ("carol", "Carol · 20.00 complimentary", 2000, "comp", False),
     ("dave", "Dave · lost (blocked)", 2500, "cash", True),
 )
+FACE_ACCOUNT = "F-demo-obama"  # enrolled from obama.jpg with phone digits 1234, balance 50.00
+FACE_PHONE = "1234"
+FACE_BALANCE = 5000
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -101,24 +110,30 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def open_demo(config_path: Path) -> Any:
-    """The demo terminal: the real app on an emulated reader, with the simulator panel."""
+def open_demo(config_path: Path, *, face_pipeline: Any = None) -> Any:
+    """The demo terminal: the real app on an emulated reader, with the simulator panel (wristbands and faces)."""
     from terminal.nfc.emulated import EmulatedReader
     from terminal.ui.server import open_kiosk
-    from terminal.ui.simulator import Simulator
+    from terminal.ui.simulator import Simulator, SimulatorError
 
     reader = EmulatedReader()
-    terminal = open_kiosk(config_path, demo=True, reader=reader)
-    terminal.simulator = Simulator(reader, terminal.card_loop, config_path.parent / "wristbands")
+    terminal = open_kiosk(config_path, demo=True, reader=reader, face_pipeline=face_pipeline)
+    sim = Simulator(reader, terminal.card_loop, config_path.parent / "wristbands")
+    sim.face = terminal.kiosk.face
+    sim.faces_dir = config_path.parent / "faces"
+    if sim.face is not None and sim.face.available:
+        with contextlib.suppress(SimulatorError):
+            sim.show_face("")  # nobody in front of the camera yet
+    terminal.simulator = sim
     return terminal
 
 
-def setup(directory: Path) -> None:
-    """Configuration, keys, catalogue, operators and wristbands with balances, written once."""
+def setup(directory: Path, *, face_pipeline: Any = None) -> None:
+    """Configuration, keys, catalogue, operators, wristbands with balances and a face account, written once."""
     from terminal.commands import init
 
     directory.mkdir(parents=True, exist_ok=True)
-    for leftover in ("data", "wristbands"):
+    for leftover in ("data", "wristbands", "faces"):
         shutil.rmtree(directory / leftover, ignore_errors=True)
     code = init.run(argparse.Namespace(dir=directory, event="demo-festival", terminal=1, keys=None, currency="EUR",
                                        vendor="Demo Stall", mode="sale", force=True))
@@ -131,6 +146,12 @@ def setup(directory: Path) -> None:
     data["ui"] = {"language": "en", "idle_logout_s": 600}
     data["gpio"] = {"backend": "mock"}
     data["catalogue"] = CATALOGUE
+    faces = _prepare_photos(directory / "faces")
+    if faces is not None:
+        # A demo threshold (SFace's usual cosine cut-off) marked calibrated so a match can pay alone; a real
+        # terminal gets its threshold from `stallpay face eval` at its stated false-match rate.
+        data["camera"] = {"source": str(faces), "liveness": "demo-off", "threshold": 0.40,
+                          "threshold_calibrated": True, "liveness_timeout_s": 4.0}
     write_config(config_path, data)
 
     from terminal.config import load_config, load_keys
@@ -140,8 +161,60 @@ def setup(directory: Path) -> None:
     store = OperatorStore(config.data_dir / "operators.db")
     for op_id, name, role, pin in OPERATORS:
         store.add(op_id, name, role, pin, replace=True)
-    _prepare_wristbands(config, load_keys(config.keys_path, config.event.id), directory / "wristbands")
+    keys = load_keys(config.keys_path, config.event.id)
+    _prepare_wristbands(config, keys, directory / "wristbands")
+    if faces is not None:
+        _prepare_face_account(config, keys, faces, face_pipeline)
     (directory / READY_MARK).write_text("ok\n")
+
+
+def _prepare_photos(folder: Path) -> Path | None:
+    """The sample photos (from the face_recognition sdist, via pip); None when unavailable."""
+    try:
+        from terminal.camera.samples import PHOTOS, sample_photos
+
+        source = sample_photos()
+    except Exception as exc:  # no network for pip, no OpenCV: the demo runs without a camera
+        print(f"stallpay demo: no sample faces ({exc}); face pay stays off", file=sys.stderr)
+        return None
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in PHOTOS:
+        if name != "obama_partial_face2.jpg":
+            shutil.copyfile(source / name, folder / name)
+    return folder
+
+
+def _prepare_face_account(config: Any, keys: Any, faces: Path, pipeline: Any) -> None:
+    """Enroll obama.jpg (consent recorded by "setup") and give the account a balance the terminal knows."""
+    from terminal.camera.source_files import ImageFileSource
+    from terminal.ui.server import open_face
+    from terminal.wallet.face_accounts import FaceAccounts
+    from terminal.wallet.journal import open_journal
+
+    face = open_face(config, keys, demo=True, pipeline=pipeline)
+    try:
+        if not face.available:
+            print(f"stallpay demo: face pay unavailable ({face.status().detail})", file=sys.stderr)
+            return
+        face.record_consent(FACE_ACCOUNT, "face-consent-v1/en", "setup")
+        source = ImageFileSource(faces / "obama.jpg")
+        result = face.enroll(FACE_ACCOUNT, [source.read() for _ in range(config.camera.enroll_frames)],
+                             phone_digits=FACE_PHONE)
+        if not result.template:
+            raise ValueError(f"demo face enrollment failed: {result.outcome.value}")
+    finally:
+        if pipeline is not None:
+            face.pipeline = None  # the caller's
+        face.close()
+    journal = open_journal(config.journal_path, terminal_id=config.terminal.id, event_id=config.event.id,
+                           currency=config.event.currency)
+    try:
+        accounts = FaceAccounts(journal, allowance=config.camera.offline_allowance)
+        entry = accounts.topup(FACE_ACCOUNT, FACE_BALANCE, method="cash", operator="setup")
+        # As if the collector had synced it: the balance this terminal may spend from.
+        accounts.replace_snapshot({FACE_ACCOUNT: FACE_BALANCE}, as_of_seq=entry["seq"], issued_at=entry["time"])
+    finally:
+        journal.db.close()
 
 
 def _prepare_wristbands(config: Any, keys: Any, folder: Path) -> None:

@@ -70,6 +70,11 @@ DECLINE_TEXT = {
     "unsupported": N_("This card cannot be used here"),
     "invalid_amount": N_("Invalid amount"),
     "invalid_method": N_("Unknown payment method"),
+    "liveness_failed": N_("Liveness check failed: look at the camera and blink"),
+    "face_locked": N_("Face not recognised: pay with your wristband"),
+    "over_allowance": N_("Over the offline allowance for face pay: pay with your wristband"),
+    "no_face_balance": N_("No balance known for this face account yet: pay with your wristband"),
+    "face_unavailable": N_("Face pay is not available: pay with your wristband"),
 }
 NOTICE_TEXT = {
     "processing": N_("Processing: keep the wristband still"),
@@ -100,7 +105,7 @@ class KioskError(Exception):
 
 class Kiosk:
     def __init__(self, station: Station, operators: OperatorStore, *, demo: bool = False, printer: Any = None,
-                 feedback: Any = None, clock: Callable[[], float] = time.time) -> None:
+                 feedback: Any = None, clock: Callable[[], float] = time.time, face: Any = None) -> None:
         self.station = station
         self.config = station.config
         self.wallet = station.wallet
@@ -136,6 +141,19 @@ class Kiosk:
         if printer is not None:
             printer.queue.subscribe(self._printer_event)
             self._apply_receipt_policy()
+        # Face pay: the FacePay (None = no face stack at all), face-account money, the sale and cashier desks.
+        # `sync` / `collector` are set when the terminal knows its collector (online authorization, uploads).
+        from terminal.ui.face_cashier import FaceCashierDesk
+        from terminal.ui.face_sale import FaceSaleDesk
+        from terminal.wallet.face_accounts import FaceAccounts
+
+        self.face = face
+        self.face_accounts = FaceAccounts(self.journal, allowance=self.config.camera.offline_allowance)
+        self.face_sale = FaceSaleDesk(self)
+        self.face_cashier = FaceCashierDesk(self)
+        self.sync: Any = None
+        self.collector: Any = None
+        self.face_shared_pipeline = False
 
     @property
     def catalogue(self) -> Catalogue:
@@ -178,6 +196,8 @@ class Kiosk:
                 "reader": {"ok": self.reader_ok, "message": self.reader_message},
                 "recent": self.recent(5),
                 "demo": self.demo,
+                "face": self.face_sale.view() | {"linking": self.face_cashier.linking,
+                                                 "linked_uid": self.face_cashier.linked_uid},
             }
 
     def publish(self) -> None:
@@ -196,9 +216,11 @@ class Kiosk:
         if isinstance(seq, int):
             entry = self.journal.get(seq)
             if entry is not None:
-                out.update({"op": entry["op"], "amount": entry["amount"], "balance_after": entry["balance_after"],
-                            "balance_before": entry["balance_before"], "time": entry["time"],
-                            "operator": entry["operator"]})
+                truth = {"op": entry["op"], "amount": entry["amount"], "balance_after": entry["balance_after"],
+                         "balance_before": entry["balance_before"], "time": entry["time"],
+                         "operator": entry["operator"]}
+                # a face sale has no card balance in its entry: the balance left is the account's, kept in result
+                out.update({k: v for k, v in truth.items() if v is not None or not k.startswith("balance")})
         return self._formatted(out)
 
     def _formatted(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -271,6 +293,7 @@ class Kiosk:
     def logout(self) -> None:
         with self._lock:
             self.session = None
+            self.face_sale.stop()
             with contextlib.suppress(FlowError):
                 if self.flow.phase is not Phase.PROCESSING and self.flow.phase is not Phase.TAP_AGAIN:
                     self.flow.cancel()
@@ -301,7 +324,8 @@ class Kiosk:
     # --- cart ------------------------------------------------------------------------------------
 
     def _editing(self) -> None:
-        if self.flow.phase in (Phase.WAITING, Phase.PROCESSING, Phase.TAP_AGAIN, Phase.RETRY):
+        if self.flow.phase in (Phase.WAITING, Phase.PROCESSING, Phase.TAP_AGAIN, Phase.RETRY, Phase.FACE,
+                               Phase.FACE_FACTOR):
             raise KioskError("busy", self._("Finish or cancel the payment first"))
         if self.flow.phase in (Phase.APPROVED, Phase.DECLINED):
             self.flow.cancel()
@@ -357,6 +381,23 @@ class Kiosk:
                                     operator=session.operator)
             return self._start(request)
 
+    def face_start(self, session: Session, request_id: str) -> bool:
+        """Pay the cart (or the sale waiting for a tap) with face; False for a repeated request."""
+        self.require(session, Permission.SELL)
+        with self._lock:
+            if self.flow.finished(request_id) is not None:
+                return False
+            request = self.flow.request
+            if request is None or request.id != request_id:
+                if self.cart.empty:
+                    raise KioskError("empty_cart", self._("The cart is empty"), 400)
+                request = self._request(request_id, "sale", self.cart.total, items=tuple(self.cart.items()),
+                                        operator=session.operator)
+            started = self.face_sale.start(request)
+            self.balance_view = None
+        self.publish()
+        return started
+
     def start(self, session: Session, kind: str, request_id: str, *, amount: int = 0, method: str | None = None,
               holder: str | None = None) -> bool:
         if kind not in KIND_PERMISSION or kind == "sale":
@@ -391,6 +432,7 @@ class Kiosk:
         with self._lock:
             try:
                 self.flow.cancel(force=force)
+                self.face_sale.stop()
             except FlowError as exc:
                 message = {"processing": N_("A wristband is being written: wait for the result"),
                            "unsettled": N_("Tap the SAME wristband again to settle the payment")}.get(exc.code)
@@ -467,7 +509,11 @@ class Kiosk:
             decision = self.flow.on_tap(uid)
             operator = self.session.operator if self.session else None
         io_s = 0.0
-        if decision.action is TapAction.BALANCE:
+        if decision.action is TapAction.FACTOR:
+            self.face_sale.wristband(uid)
+        elif decision.action is TapAction.BALANCE and self.face_cashier.tapped(uid):
+            pass  # the cashier's enrollment form asked for this wristband
+        elif decision.action is TapAction.BALANCE:
             io_s = self._balance(tag, operator)
         elif decision.action is TapAction.EXECUTE:
             assert decision.request is not None
@@ -708,10 +754,22 @@ class Kiosk:
                            "message": self.reader_message},
                 "printer": printer,
                 "gpio": self.feedback.status() if self.feedback is not None else None,
-                "camera": None,
+                "camera": self._camera_status(),
                 "pending_intents": len(self.wallet.pending())}
 
+    def _camera_status(self) -> dict[str, Any] | None:
+        if self.face is None:
+            return None
+        st = self.face.status()
+        return {"state": st.state.value, "detail": st.detail, "usable": st.usable,
+                "liveness_off": self.face.liveness_off, "enrolled": len(self.face.gallery)}
+
     def close(self) -> None:
+        self.face_sale.close()
+        if self.face is not None:
+            if self.face_shared_pipeline:
+                self.face.pipeline = None  # loaded once for several terminals (tests): its owner closes it
+            self.face.close()
         self._receipts.shutdown(wait=True)
         self.catalogue_store.close()
         self.settings.close()

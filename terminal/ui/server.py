@@ -65,8 +65,27 @@ class Terminal:
         self.station.close()
 
 
+def open_face(config: Any, keys: Any, *, demo: bool = False, pipeline: Any = None) -> Any:
+    """The terminal's FacePay. No camera configured: no models are loaded. `pipeline`: an already loaded one
+    (shared by several terminals in one process: tests)."""
+    from terminal.camera.frames import NoCamera, open_source
+    from terminal.camera.gallery import Gallery, gallery_key
+    from terminal.camera.service import FacePay
+
+    def journal(kind: str, record: dict[str, object]) -> None:
+        log.info("%s %s", kind, record)  # scores and reasons only, never an image or a template
+
+    settings = config.camera
+    if settings.source.strip() and pipeline is None:
+        return FacePay.from_config(config, keys, journal=journal, demo=demo)
+    gallery = Gallery(config.data_dir / "face.db", gallery_key(keys.master_key, keys.terminal_signing_key,
+                                                                keys.event_id))
+    source = open_source(settings.source) if settings.source.strip() else NoCamera()
+    return FacePay(gallery, settings, pipeline, source, journal, demo=demo)
+
+
 def open_kiosk(config_path: Path | str, *, demo: bool = False, printer: bool = True, gpio: bool = True,
-               reader: Any = None) -> Terminal:
+               reader: Any = None, face_pipeline: Any = None, collector_url: str | None = None) -> Terminal:
     station = Station.open(config_path)
     if reader is not None:
         station.reader.close()
@@ -82,7 +101,20 @@ def open_kiosk(config_path: Path | str, *, demo: bool = False, printer: bool = T
         receipt_printer = ReceiptPrinter(config.printer, locale=config.ui.language, event_id=config.event.id,
                                          data_dir=config.data_dir)
         receipt_printer.queue.start()
-    kiosk = Kiosk(station, operators, demo=demo, printer=receipt_printer)
+    try:
+        face = open_face(config, station.keys, demo=demo, pipeline=face_pipeline)
+    except Exception as exc:  # a broken face stack never stops card payments
+        log.warning("face pay unavailable: %s", exc)
+        face = None
+    kiosk = Kiosk(station, operators, demo=demo, printer=receipt_printer, face=face)
+    kiosk.face_shared_pipeline = face_pipeline is not None
+    from sync.terminal_side import terminal_for_app
+
+    kiosk.sync = terminal_for_app(config, station.keys, station.wallet.journal, face)
+    if collector_url:
+        from sync.client import CollectorClient
+
+        kiosk.collector = CollectorClient(collector_url, kiosk.sync, attempts=2, backoff_s=0.2)
     if gpio and config.gpio.enabled:
         from terminal.gpio import Feedback
 
@@ -166,6 +198,41 @@ class ProductBody(BaseModel):
 
     def form(self) -> dict[str, str]:
         return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
+class SimFaceBody(BaseModel):
+    photo: str = Field(default="", max_length=64)  # "" = nobody in front of the camera
+    spoof: bool = False  # liveness on for this photo: shows that a photo is refused
+
+
+class FaceStartBody(BaseModel):
+    request_id: str = Field(min_length=1, max_length=64)
+
+
+class DigitsBody(BaseModel):
+    digits: str = Field(max_length=8)
+
+
+class ConsentBody(BaseModel):
+    language: str = Field(default="en", max_length=8)
+    agreed: bool = False
+
+
+class EnrollBody(BaseModel):
+    account_id: str = Field(min_length=1, max_length=64)
+    phone_digits: str = Field(default="", max_length=8)
+    wristband_uid: str = Field(default="", max_length=32)
+
+
+class FaceAccountBody(BaseModel):
+    account_id: str = Field(min_length=1, max_length=64)
+
+
+class FaceTopupBody(BaseModel):
+    account_id: str = Field(min_length=1, max_length=64)
+    amount: str = Field(max_length=16)
+    method: str = "cash"
+    request_id: str = Field(min_length=1, max_length=64)
 
 
 class PinBody(BaseModel):
@@ -341,6 +408,62 @@ def create_app(terminal: Terminal) -> FastAPI:
     def charge(body: ChargeBody, current: Current) -> dict[str, Any]:
         return {"started": kiosk.charge(current, body.request_id)}
 
+    @app.post("/api/face/start")
+    def face_start(body: FaceStartBody, current: Current) -> dict[str, Any]:
+        return {"started": kiosk.face_start(current, body.request_id)}
+
+    @app.post("/api/face/digits")
+    def face_digits(body: DigitsBody, current: Current) -> dict[str, Any]:
+        kiosk.face_sale.phone_digits(body.digits)
+        return {"ok": True}
+
+    @app.post("/api/face/back")
+    def face_back(current: Current) -> dict[str, Any]:
+        kiosk.face_sale.back_to_card()
+        return {"ok": True}
+
+    @app.get("/api/face/consent")
+    def face_consent_texts(current: Current) -> dict[str, str]:
+        return kiosk.face_cashier.consent_texts()
+
+    @app.post("/api/face/consent")
+    def face_consent(body: ConsentBody, current: Current) -> dict[str, Any]:
+        kiosk.require(current, Permission.TOPUP)
+        if not body.agreed:
+            raise KioskError("no_consent", kiosk._("Record the guest's consent first"), 400)
+        if body.language not in LANGUAGES:
+            raise KioskError("bad_request", f"language must be one of {', '.join(LANGUAGES)}", 400)
+        return kiosk.face_cashier.record_consent(current.operator, body.language)
+
+    @app.post("/api/face/link")
+    def face_link(body: FaceAccountBody, current: Current) -> dict[str, Any]:
+        kiosk.require(current, Permission.TOPUP)
+        kiosk.face_cashier.link_next_tap(body.account_id)
+        return {"ok": True}
+
+    @app.post("/api/face/enroll")
+    def face_enroll(body: EnrollBody, current: Current) -> dict[str, Any]:
+        kiosk.require(current, Permission.TOPUP)
+        return kiosk.face_cashier.enroll(body.account_id, body.phone_digits, body.wristband_uid)
+
+    @app.get("/api/face/accounts/{account_id}")
+    def face_account(account_id: str, current: Current) -> dict[str, Any]:
+        kiosk.require(current, Permission.TOPUP)
+        return kiosk.face_cashier.account(account_id)
+
+    @app.post("/api/face/topup")
+    def face_topup(body: FaceTopupBody, current: Current) -> dict[str, Any]:
+        kiosk.require(current, Permission.TOPUP)
+        if body.method not in ("cash", "card", "voucher", "comp"):
+            raise KioskError("bad_request", kiosk._("Unknown payment method"), 400)
+        return kiosk.face_cashier.topup(current.operator, body.account_id, _amount(kiosk, body.amount), body.method,
+                                        body.request_id)
+
+    @app.post("/api/face/checkout")
+    def face_checkout(body: FaceAccountBody, current: Current) -> dict[str, Any]:
+        kiosk.require(current, Permission.REFUND)
+        return kiosk.face_cashier.checkout(current.operator, body.account_id)
+
     @app.post("/api/start")
     def start(body: StartBody, current: Current) -> dict[str, Any]:
         amount = _amount(kiosk, body.amount) if body.kind in ("topup", "issue") else 0
@@ -486,6 +609,16 @@ def _simulator_routes(app: FastAPI, terminal: Terminal, page: Callable[..., HTML
     @app.post("/sim/api/remove")
     def remove() -> dict[str, Any]:
         return sim.remove()
+
+    @app.get("/sim/api/faces")
+    def faces() -> dict[str, Any]:
+        return sim.faces()
+
+    @app.post("/sim/api/face")
+    def show_face(body: SimFaceBody) -> dict[str, Any]:
+        answer = sim.show_face(body.photo, spoof=body.spoof)
+        terminal.kiosk.publish()
+        return answer
 
     @app.post("/sim/api/new")
     def new(body: SimBody) -> dict[str, Any]:

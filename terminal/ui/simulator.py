@@ -34,6 +34,36 @@ class Simulator:
         self._cards: dict[str, NtagEmulator] = {}
         self._lock = threading.Lock()
         self.on_reader: str | None = None
+        self.face: Any = None  # the kiosk's FacePay, when the demo has a camera
+        self.faces_dir: Path | None = None  # sample photos the "camera" can be shown
+        self.showing: str = ""
+
+    # --- the camera: a person (a sample photo) in front of it ---------------------------------------------------
+
+    def faces(self) -> dict[str, Any]:
+        photos = sorted(p.name for p in self.faces_dir.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png")
+                        and not p.name.startswith("_")) if self.faces_dir and self.faces_dir.is_dir() else []
+        return {"photos": photos, "showing": self.showing,
+                "liveness_off": bool(self.face is not None and self.face.liveness_off)}
+
+    def show_face(self, photo: str, *, spoof: bool = False) -> dict[str, Any]:
+        """Put a sample photo in front of the camera ('' = nobody). `spoof`: with liveness on, as a real terminal
+        would judge it (the photo is refused); otherwise the demo's configured liveness setting applies."""
+        from terminal.camera.source_files import FrameListSource, ImageFileSource
+
+        if self.face is None or self.faces_dir is None:
+            raise SimulatorError("the demo has no camera")
+        if photo and photo not in self.faces()["photos"]:
+            raise SimulatorError(f"no photo {photo!r} in the demo")
+        import numpy as np
+
+        old = self.face.source
+        self.face.source = ImageFileSource(self.faces_dir / photo) if photo else FrameListSource(
+            [np.full((480, 640, 3), 90, np.uint8)])
+        old.close()
+        self.face.liveness_off = (not spoof) and self.face.demo and self.face.settings.liveness == "demo-off"
+        self.showing = photo
+        return self.faces()
 
     @property
     def manifest_path(self) -> Path:

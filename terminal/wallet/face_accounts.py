@@ -114,12 +114,19 @@ class FaceAccounts:
 
     def sale(self, account_id: str, amount: int, *, score: float | None, second_factor: str | None,
              operator: str | None = None, items: list[dict[str, Any]] | None = None,
-             authorize: Authorizer | None = None) -> FaceSale:
+             authorize: Authorizer | None = None, request_id: str | None = None) -> FaceSale:
         """Pay `amount` from a face account: online authorization if `authorize` reaches the collector, else the
-        offline rule. Raises FaceDeclined (journaled) when refused."""
+        offline rule. Raises FaceDeclined (journaled) when refused. `request_id` (chosen by the screen) makes a
+        repeated request return the sale already journaled instead of charging again."""
         _check(account_id, amount)
         data: dict[str, Any] = {"face_account": account_id, "score": None if score is None else round(score, 4),
                                 "second_factor": second_factor}
+        if request_id:
+            done = self.sale_for_request(request_id)
+            if done is not None:
+                auth = done["data"].get("authorization")
+                return FaceSale(done, online=auth is not None, authorization=auth)
+            data["request_id"] = request_id
         if authorize is not None:
             try:
                 answer = authorize(account_id, amount)
@@ -140,6 +147,13 @@ class FaceAccounts:
         entry = self.journal.append("sale", "commit", amount=amount, operator=operator, items=items,
                                     data={**data, "offline": True})
         return FaceSale(entry, online=False, plan=plan)
+
+    def sale_for_request(self, request_id: str) -> dict[str, Any] | None:
+        """The committed face sale journaled for this request id, if any (the journal is the truth)."""
+        row = self.db.execute("SELECT seq FROM journal WHERE op = 'sale' AND phase = 'commit' AND card_id IS NULL "
+                              "AND json_extract(data, '$.request_id') = ? ORDER BY seq LIMIT 1",
+                              [request_id]).fetchone()
+        return self.journal.get(int(row[0])) if row else None
 
     def checkout(self, account_id: str, refund: int, *, operator: str | None = None) -> dict[str, Any]:
         """The cashier paid out what is left (the amount the collector's checkout returned): op close."""

@@ -47,17 +47,28 @@ class DemoServer:
 
 
 @pytest.fixture(scope="session")
-def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def face_pipeline() -> Iterator[Any]:
+    """The face models, loaded once for every demo terminal of the session (about a second each otherwise)."""
+    from terminal.camera.embedding import SFaceEmbedder
+    from terminal.camera.pipeline import FacePipeline
+
+    pipeline = FacePipeline(embedder=SFaceEmbedder(None))
+    yield pipeline
+    pipeline.close()
+
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory: pytest.TempPathFactory, face_pipeline: Any) -> Path:
     folder = tmp_path_factory.mktemp("demo-template") / "demo"
-    setup(folder)
+    setup(folder, face_pipeline=face_pipeline)
     return folder
 
 
 @pytest.fixture
-def demo(demo_template: Path, tmp_path: Path) -> Iterator[DemoServer]:
+def demo(demo_template: Path, tmp_path: Path, face_pipeline: Any) -> Iterator[DemoServer]:
     folder = tmp_path / "demo"
     shutil.copytree(demo_template, folder)
-    terminal = open_demo(folder / "terminal.toml")
+    terminal = open_demo(folder / "terminal.toml", face_pipeline=face_pipeline)
     app = create_app(terminal)
     sock = bind("127.0.0.1", 0)
     server = make_server(app, sock)

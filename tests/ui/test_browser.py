@@ -7,6 +7,7 @@ Screenshots of the main screens go to artifacts/ui/.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -222,3 +223,48 @@ def test_supervisor_edits_a_price_in_admin_then_it_sells_at_the_new_price(page, 
     page.set_viewport_size(LARGE)
     shot(page, "sale-recent-1280x800")
     assert [s["amount"] for s in demo.commits("sale")] == [520]
+
+
+def test_pay_with_face_on_both_screens(page, demo: DemoServer, browser) -> None:
+    login(page, demo, "1", "1111")
+    display = browser.new_page(viewport=SMALL)
+    display.goto(demo.url + "/display")
+    expect(page.get_by_test_id("demo-liveness-off")).to_be_visible()
+    expect(display.get_by_test_id("display-liveness-off")).to_be_visible()
+    page.get_by_test_id("product-BEER").click()
+    expect(page.get_by_test_id("total")).to_have_text("€4.50")
+    page.get_by_test_id("pay-face").click()
+    expect(page.get_by_test_id("face-guidance")).to_have_text("Look at the camera")
+    expect(display.get_by_test_id("display-guidance")).to_have_text("Look at the camera")
+    expect(display.locator("img[data-camera]")).to_have_attribute("src", re.compile("^data:image/jpeg"))
+    shot(page, "face-looking-800x480")
+    shot(display, "display-face-looking")
+    page.get_by_text("Simulator").click()
+    page.get_by_test_id("sim-face-obama3").click()  # the simulator panel shows a face to the camera
+    expect(page.get_by_test_id("approved")).to_be_visible()
+    expect(page.get_by_test_id("balance-left")).to_have_text("€45.50")
+    expect(display.get_by_test_id("display-balance")).to_have_text("€45.50")
+    shot(page, "face-approved-800x480")
+    shot(display, "display-face-approved")
+    assert len([e for e in demo.commits("sale") if e["card_id"] is None]) == 1
+    display.close()
+
+
+def test_enroll_a_face_with_consent(page, demo: DemoServer) -> None:
+    login(page, demo, "2", "2222")
+    page.goto(demo.url + "/cashier")
+    page.get_by_test_id("tab-face").click()
+    page.get_by_test_id("consent-bg").click()
+    expect(page.get_by_test_id("consent-text")).to_contain_text("Съгласен съм")
+    shot(page, "face-consent-800x480")
+    with demo.client() as c:  # the simulator's camera: a guest in front of it
+        assert c.post("/sim/api/face", json={"photo": "biden.jpg"}).status_code == 200
+    page.get_by_test_id("consent-agree").click()
+    page.get_by_test_id("enroll-phone").fill("4321")
+    page.get_by_test_id("enroll-capture").click()
+    expect(page.get_by_test_id("enroll-result")).to_have_text("Face enrolled")
+    shot(page, "face-enrolled-800x480")
+    page.get_by_test_id("face-topup-amount").fill("20.00")
+    page.get_by_test_id("face-topup-cash").click()
+    expect(page.get_by_test_id("face-balance")).to_have_text("€20.00")
+    assert len(demo.kiosk.face.gallery) == 2

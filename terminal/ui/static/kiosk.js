@@ -97,6 +97,10 @@
     body.dataset.cart = s.cart.lines.length ? "full" : "empty";
     body.dataset.balance = s.balance ? (s.balance.error ? "error" : "card") : "none";
     body.dataset.refund = s.flow.result && s.flow.result.refund !== undefined ? "yes" : "no";
+    body.dataset.face = s.face && s.face.available ? "yes" : "no";
+    body.dataset.livenessOff = s.face && s.face.liveness_off ? "yes" : "no";
+    const link = document.querySelector("[data-face-linked]");
+    if (link && s.face) link.value = s.face.linked_uid || link.value;
     document.querySelectorAll("[data-bind]").forEach((el) => {
       const v = get(s, el.dataset.bind);
       el.textContent = v == null ? "" : v;
@@ -133,6 +137,11 @@
       body.dataset.online = "yes";
     });
     source.addEventListener("selftest", (ev) => renderSelftest(JSON.parse(ev.data)));
+    // Camera view while paying with face: JPEG snapshots on the same event stream.
+    source.addEventListener("camera", (ev) => {
+      const src = "data:image/jpeg;base64," + JSON.parse(ev.data).jpeg;
+      document.querySelectorAll("img[data-camera]").forEach((img) => { img.src = src; });
+    });
     source.onerror = () => { body.dataset.online = "no"; };
   }
 
@@ -161,6 +170,67 @@
         actions.charge.version = cartKey();
       }
       return post("/api/charge", { request_id: actions.charge.id });
+    },
+    face() {
+      // The sale waiting for a tap switches to the camera; otherwise the cart is paid with the Charge button's id.
+      if (state && state.flow.request && state.flow.phase === "waiting") {
+        return post("/api/face/start", { request_id: state.flow.request.id });
+      }
+      if (!actions.charge.id || actions.charge.version !== cartKey()) {
+        actions.charge.id = newId();
+        actions.charge.version = cartKey();
+      }
+      return post("/api/face/start", { request_id: actions.charge.id });
+    },
+    "face-back"() { return post("/api/face/back"); },
+    async "face-digits"() {
+      const input = document.getElementById("factor-digits");
+      const digits = input.value;
+      input.value = "";
+      await post("/api/face/digits", { digits });
+    },
+    "consent-lang"(el) {
+      const texts = JSON.parse(document.getElementById("consent-texts").textContent);
+      document.getElementById("consent-text").textContent = texts[el.dataset.value];
+      document.getElementById("consent-box").dataset.language = el.dataset.value;
+    },
+    async "face-consent"() {
+      const box = document.getElementById("consent-box");
+      const answer = await post("/api/face/consent", { language: box.dataset.language || "en", agreed: true });
+      document.getElementById("enroll-account").value = answer.account_id;
+      document.getElementById("enroll-step").hidden = false;
+    },
+    "face-link"() { return post("/api/face/link", { account_id: document.getElementById("enroll-account").value }); },
+    async "face-enroll"() {
+      const out = document.getElementById("enroll-result");
+      out.textContent = "…";
+      const answer = await post("/api/face/enroll", {
+        account_id: document.getElementById("enroll-account").value,
+        phone_digits: document.getElementById("enroll-phone").value,
+        wristband_uid: document.getElementById("enroll-band").value,
+      });
+      out.textContent = answer.text;
+      out.dataset.outcome = answer.outcome;
+      if (answer.outcome === "enrolled") document.getElementById("face-account-id").value = answer.account_id;
+    },
+    async "face-show"() {
+      const id = document.getElementById("face-account-id").value.trim();
+      if (!id) return;
+      const res = await fetch(`/api/face/accounts/${encodeURIComponent(id)}`, { credentials: "same-origin" });
+      const a = await res.json();
+      if (!res.ok) { toast(a.message || texts.error); return; }
+      showFaceAccount(a);
+    },
+    async "face-topup"(el) {
+      const a = await post("/api/face/topup", {
+        account_id: document.getElementById("face-account-id").value.trim(), request_id: newId(),
+        amount: document.getElementById("face-topup-amount").value || "0", method: el.dataset.method,
+      });
+      showFaceAccount(a);
+    },
+    async "face-checkout"() {
+      const a = await post("/api/face/checkout", { account_id: document.getElementById("face-account-id").value.trim() });
+      document.getElementById("face-account-result").textContent = a.text;
     },
     start(el) {
       const pick = (sel) => (sel ? (document.querySelector(sel) || {}).value || "" : "");
@@ -203,6 +273,10 @@
       location.reload();
     },
     "sim-toggle"() { const b = document.querySelector(".sim-body"); b.hidden = !b.hidden; if (!b.hidden) loadSim(); },
+    "sim-face"(el) {
+      const spoof = document.querySelector("[data-sim-spoof]");
+      return post("/sim/api/face", { photo: el.dataset.photo, spoof: !!(spoof && spoof.checked) });
+    },
     async "sim-tap"(el) {
       const tear = document.querySelector("[data-sim-tear]");
       const t = tear && tear.checked ? 4 : null;
@@ -213,6 +287,22 @@
     "sim-remove"() { return post("/sim/api/remove", {}); },
   };
 
+  function showFaceAccount(a) {
+    document.getElementById("face-balance").textContent = a.balance_fmt;
+    document.getElementById("face-account-result").textContent = "";
+    const rows = document.getElementById("face-history");
+    rows.textContent = "";
+    a.history.forEach((h) => {
+      const tr = document.createElement("tr");
+      [h.op_text, h.amount_fmt, h.method, h.time_fmt].forEach((v) => {
+        const td = document.createElement("td");
+        td.textContent = v;
+        tr.appendChild(td);
+      });
+      rows.appendChild(tr);
+    });
+  }
+
   function cartKey() { return state ? JSON.stringify(state.cart.lines) + state.flow.version : ""; }
 
   async function loadSim() {
@@ -221,6 +311,22 @@
     const res = await fetch("/sim/api/cards");
     const cards = await res.json();
     box.textContent = "";
+    const faceBox = document.querySelector("[data-sim-faces]");
+    const faces = await (await fetch("/sim/api/faces")).json().catch(() => null);
+    if (faceBox && faces && faces.photos) {
+      faceBox.hidden = false;
+      const photos = faceBox.querySelector("[data-sim-photos]");
+      photos.textContent = "";
+      [""].concat(faces.photos).forEach((name) => {
+        const b = document.createElement("button");
+        b.className = "small sim-card";
+        b.dataset.action = "sim-face";
+        b.dataset.photo = name;
+        b.dataset.testid = `sim-face-${name ? name.replace(/\.[a-z]+$/, "") : "nobody"}`;
+        b.textContent = name ? name.replace(/\.[a-z]+$/, "") : "∅";
+        photos.appendChild(b);
+      });
+    }
     cards.forEach((c) => {
       const b = document.createElement("button");
       b.className = "small sim-card";

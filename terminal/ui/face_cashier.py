@@ -1,0 +1,188 @@
+"""Face accounts at the cashier: consent, enrollment, top-up, balance and history, checkout with erasure.
+
+Consent is shown (in the guest's language) and recorded before the camera
+takes a frame. Enrollment reads several frames, which `FacePay.enroll` gates
+on quality and checks against the gallery for a face already enrolled. The
+template then travels to the collector sealed with the event's transport key:
+at once when the collector answers, otherwise queued for the next sync.
+Checkout pays out what is left and erases the template here at once, and on
+the collector (which erases it on every terminal) now or at the next sync.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from terminal.ui.i18n import N_, gettext, when
+from terminal.ui.settings import LANGUAGES
+
+if TYPE_CHECKING:
+    from terminal.camera.frames import Frame
+    from terminal.ui.kiosk import Kiosk
+
+log = logging.getLogger(__name__)
+
+CONSENT_TEXT_ID = "face-consent-v1"
+CONSENT_TEXT = N_("I agree that this event stores a template of my face (numbers, not a photo) so that I can pay "
+                  "by looking at the camera. It is erased at checkout, or %(days)s days after the event at the "
+                  "latest. I can pay with a wristband instead.")
+ENROLL_MAX_FRAMES = 45  # frames read while looking for enough good ones
+OUTCOME_TEXT = {
+    "enrolled": N_("Face enrolled"),
+    "no consent recorded": N_("Record the guest's consent first"),
+    "not enough good frames": N_("Not enough good pictures: look at the camera"),
+    "frames show different faces": N_("The pictures show different faces: try again"),
+    "face already enrolled": N_("This face is already enrolled as %(account)s"),
+    "face pay unavailable": N_("Face pay is not available: pay with your wristband"),
+}
+
+
+class FaceCashierDesk:
+    def __init__(self, kiosk: Kiosk) -> None:
+        self.kiosk = kiosk
+        self.linking: str | None = None  # account whose wristband the next tap links (enrollment form)
+        self.linked_uid: str = ""
+        self._done: dict[str, dict[str, Any]] = {}  # top-up request ids already booked (double click)
+        self._lock = threading.Lock()
+
+    def consent_texts(self) -> dict[str, str]:
+        days = self.kiosk.config.camera.retention_days
+        return {lang: gettext(lang, CONSENT_TEXT) % {"days": days} for lang in LANGUAGES}
+
+    def _face(self) -> Any:
+        from terminal.ui.kiosk import KioskError
+
+        if self.kiosk.face is None:
+            raise KioskError("no_camera", self.kiosk.tr(OUTCOME_TEXT["face pay unavailable"]))
+        return self.kiosk.face
+
+    # --- enrollment --------------------------------------------------------------------------------------------
+
+    def record_consent(self, operator: str, language: str) -> dict[str, Any]:
+        """A new face account with the guest's consent recorded (the text id and the language shown)."""
+        account_id = f"F{self.kiosk.config.terminal.id}-{secrets.token_hex(4)}"
+        self._face().record_consent(account_id, f"{CONSENT_TEXT_ID}/{language}", operator)
+        return {"account_id": account_id}
+
+    def link_next_tap(self, account_id: str) -> None:
+        self.linking, self.linked_uid = account_id, ""
+        self.kiosk.publish()
+
+    def tapped(self, uid_hex: str) -> bool:
+        """The card loop saw a wristband while idle: link it when the enrollment form asked for one."""
+        if self.linking is None:
+            return False
+        self.linked_uid, self.linking = uid_hex.lower(), None
+        return True
+
+    def frames(self) -> Iterator[Frame]:
+        fp = self._face()
+        for _ in range(ENROLL_MAX_FRAMES):
+            frame = fp.read_frame()
+            if frame is None:
+                return
+            yield frame
+
+    def enroll(self, account_id: str, phone_digits: str, wristband_uid: str) -> dict[str, Any]:
+        from terminal.ui.kiosk import KioskError
+
+        fp = self._face()
+        try:
+            result = fp.enroll(account_id, self.frames(), phone_digits=phone_digits.strip(),
+                               wristband_uid=wristband_uid.strip())
+        except ValueError as exc:
+            raise KioskError("bad_request", str(exc), 400) from None
+        text = self.kiosk.tr(OUTCOME_TEXT.get(result.outcome.value, result.outcome.value)) % {
+            "account": result.duplicate_of or ""}
+        answer: dict[str, Any] = {"outcome": result.outcome.value, "text": text, "account_id": account_id,
+                                  "duplicate_of": result.duplicate_of, "frames_used": result.frames_used}
+        if result.template:
+            answer["collector"] = self._send_template(account_id, result.template, phone_digits.strip(),
+                                                      wristband_uid.strip(), fp.expiry(int(fp.clock())))
+        self.kiosk.publish()
+        return answer
+
+    def _send_template(self, account_id: str, template: tuple[float, ...], phone_digits: str, wristband_uid: str,
+                       expires_at: int) -> str:
+        """Seal the template for the collector; upload now or queue it for the next sync. Returns "sent"/"queued"."""
+        from sync.face_keys import phone_hash, seal_template, transport_key
+
+        keys = self.kiosk.station.keys
+        sealed = seal_template(transport_key(keys.master_key, keys.event_id), keys.event_id, account_id, template,
+                               phone_digits=phone_digits, wristband_uid=wristband_uid)
+        item = {"account_id": account_id, "template": sealed, "wristband_uid": wristband_uid.lower() or None,
+                "phone_hash": phone_hash(keys.master_key, keys.event_id, account_id, phone_digits)
+                if phone_digits else "", "expires_at": expires_at}
+        sync = self.kiosk.sync
+        if sync is None:
+            return "kept"
+        client = self.kiosk.collector
+        if client is not None:
+            from sync.client import SyncFailed
+
+            try:
+                sync.send_enrollment(client, item)
+                return "sent"
+            except SyncFailed as exc:
+                log.warning("enrollment upload failed, queued for the next sync: %s", exc)
+        sync.queue_enrollment(item)
+        return "queued"
+
+    # --- money -------------------------------------------------------------------------------------------------
+
+    def account(self, account_id: str) -> dict[str, Any]:
+        """Balance as this terminal knows it and the account's movements in its journal."""
+        kiosk, accounts = self.kiosk, self.kiosk.face_accounts
+        snap = accounts.snapshot(account_id)
+        entries = [e for e in kiosk.journal.entries() if e["phase"] == "commit" and e["card_id"] is None
+                   and (e["data"] or {}).get("face_account") == account_id]
+        after = snap.sequence if snap else 0
+        moved = sum(e["amount"] if e["op"] == "topup" else -e["amount"] for e in entries
+                    if e["seq"] > after and e["op"] in ("topup", "sale", "close"))
+        balance = (snap.balance if snap else 0) + moved
+        enrolled = kiosk.face is not None and account_id in kiosk.face.gallery
+        history = [{"seq": e["seq"], "op_text": kiosk.tr({"topup": N_("Top-up"), "sale": N_("Sale"),
+                                                           "close": N_("Refund")}.get(e["op"], e["op"])),
+                    "amount_fmt": kiosk.money(e["amount"]), "method": e["method"] or "",
+                    "time_fmt": when(e["time"], kiosk.language)} for e in entries[-8:]][::-1]
+        return {"account_id": account_id, "balance": balance, "balance_fmt": kiosk.money(balance),
+                "synced": snap is not None, "enrolled": enrolled, "history": history,
+                "spendable_fmt": kiosk.money(accounts.spendable(account_id))}
+
+    def topup(self, operator: str, account_id: str, amount: int, method: str, request_id: str) -> dict[str, Any]:
+        with self._lock:
+            if request_id in self._done:
+                return self._done[request_id]
+            entry = self.kiosk.face_accounts.topup(account_id, amount, method=method, operator=operator)
+            answer = {"journal_seq": entry["seq"], **self.account(account_id)}
+            self._done[request_id] = answer
+        self.kiosk.publish()
+        return answer
+
+    def checkout(self, operator: str, account_id: str) -> dict[str, Any]:
+        """Refund what is left and erase the template: here at once, on the collector now or at the next sync."""
+        kiosk = self.kiosk
+        refund, online = None, False
+        client = kiosk.collector
+        if client is not None:
+            from sync.client import SyncFailed
+
+            try:
+                refund, online = int(client.checkout_face(account_id)["refund"]), True
+            except (SyncFailed, KeyError, ValueError, TypeError) as exc:
+                log.warning("collector checkout failed, done locally: %s", exc)
+        if refund is None:
+            refund = max(0, self.account(account_id)["balance"])
+            if kiosk.sync is not None:
+                kiosk.sync.queue_erasure(account_id, "checkout")
+        entry = kiosk.face_accounts.checkout(account_id, refund, operator=operator)
+        erased = kiosk.face.erase(account_id, "checkout") if kiosk.face is not None else False
+        kiosk.publish()
+        text = kiosk.tr(N_("Pay out %(amount)s; the face template is erased")) % {"amount": kiosk.money(refund)}
+        return {"account_id": account_id, "refund": refund, "refund_fmt": kiosk.money(refund), "erased": erased,
+                "text": text,
+                "collector": "done" if online else "queued", "journal_seq": entry["seq"]}

@@ -1,0 +1,347 @@
+"""Pay with face at the stall: the camera loop, the liveness challenge, the second factor and the debit.
+
+The kiosk's `Flow` holds where the sale is (face -> face_factor -> processing ->
+approved / declined); this class runs the camera while the flow is in *face*,
+publishes guidance and camera snapshots (JPEG over the event stream) for both
+screens, and moves money exactly once through `FaceAccounts.sale` with the
+request id, so a repeated request finds the sale already journaled. The
+collector authorizes when it answers; otherwise the offline allowance decides.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from terminal.app import FlowError, Phase, Request
+from terminal.camera.decision import Outcome
+from terminal.ui.i18n import N_
+
+if TYPE_CHECKING:
+    from terminal.camera.decision import Decision, SecondFactor
+    from terminal.camera.service import PaymentSession
+    from terminal.ui.kiosk import Kiosk
+
+log = logging.getLogger(__name__)
+
+FRAME_S = 1 / 15  # camera loop pace (a real camera's read() blocks anyway)
+SNAPSHOT_S = 0.2  # camera view to the screens at most 5 times a second
+SNAPSHOT_WIDTH = 320
+
+GUIDANCE_TEXT = {
+    "Hold still": N_("Hold still"),
+    "Look at the camera": N_("Look at the camera"),
+    "One person at a time, please": N_("One person at a time, please"),
+    "Come closer": N_("Come closer"),
+    "Move back a little": N_("Move back a little"),
+    "Look straight at the camera": N_("Look straight at the camera"),
+    "Hold still for a moment": N_("Hold still for a moment"),
+    "More light needed": N_("More light needed"),
+    "Too bright: step out of the glare": N_("Too bright: step out of the glare"),
+    "Blink, please": N_("Blink, please"),
+    "Turn your head to your left": N_("Turn your head to your left"),
+    "Turn your head to your right": N_("Turn your head to your right"),
+    "not_recognised": N_("Not recognised: look at the camera"),
+    "liveness_retry": N_("Look at the camera and blink"),
+    "factor": N_("Confirm: last digits of your phone, or tap your wristband"),
+    "factor_wrong": N_("Not confirmed: %(n)s tries left"),
+}
+VERDICT_CODE = {"insufficient funds": "insufficient_funds", "offline allowance used up": "over_allowance",
+                "no balance known for this account": "no_face_balance"}
+
+
+class FaceSaleDesk:
+    def __init__(self, kiosk: Kiosk) -> None:
+        self.kiosk = kiosk
+        self.frame_s = FRAME_S
+        self.generation = 0
+        self.session: PaymentSession | None = None
+        self.factor: SecondFactor | None = None
+        self.guidance = ""  # key of GUIDANCE_TEXT
+        self.guidance_values: dict[str, Any] = {}
+        self.attempts_left = 0
+        self._liveness_failures = 0
+        self._no_match = 0
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self.last_answer: dict[str, Any] | None = None
+
+    # --- view ------------------------------------------------------------------------------------------------
+
+    def view(self) -> dict[str, Any]:
+        fp = self.kiosk.face
+        status = fp.status() if fp is not None else None
+        text = ""
+        if self.guidance:
+            text = self.kiosk.tr(GUIDANCE_TEXT.get(self.guidance, self.guidance)) % self.guidance_values \
+                if self.guidance_values else self.kiosk.tr(GUIDANCE_TEXT.get(self.guidance, self.guidance))
+        second = fp.settings.second_factor if fp is not None else "either"
+        return {"available": bool(status and status.usable), "status": status.detail if status else "no camera",
+                "guidance": self.guidance, "guidance_text": text, "attempts_left": self.attempts_left,
+                "liveness_off": bool(fp is not None and fp.liveness_off),
+                "factor_phone": second in ("phone", "either"), "factor_wristband": second in ("wristband", "either"),
+                "phone_digits": fp.settings.phone_digits if fp is not None else 4}
+
+    # --- start / stop ----------------------------------------------------------------------------------------
+
+    def start(self, request: Request) -> bool:
+        """Called with the kiosk lock held: arm the request on the camera and start the loop."""
+        from terminal.ui.kiosk import KioskError
+
+        fp = self.kiosk.face
+        if fp is None or not fp.available:
+            raise KioskError("no_camera", self.kiosk.tr(N_("Face pay is not available: pay with your wristband")))
+        try:
+            started = self.kiosk.flow.start_face(request)
+        except FlowError as exc:
+            raise KioskError(exc.code, self.kiosk.tr(N_("Another payment is in progress"))) from None
+        if started:
+            self.generation += 1
+            self.session = fp.start_payment()
+            self.factor = None
+            self.attempts_left = fp.policy.max_attempts
+            self._liveness_failures = self._no_match = 0
+            self._set_guidance(self.session.challenge.guidance.value if fp.liveness_off is False
+                               else "Look at the camera")
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._loop, args=(self.generation,), name="face-pay", daemon=True)
+            self._thread.start()
+        return started
+
+    def stop(self) -> None:
+        """The flow left the camera (cancel, back to wristband, result): the loop ends at its next frame."""
+        self.generation += 1
+        self.session = None
+
+    def close(self) -> None:
+        self._stop.set()
+        self.stop()
+        if self._thread is not None:
+            self._thread.join(5)
+
+    def _set_guidance(self, key: str, **values: Any) -> bool:
+        changed = key != self.guidance or values != self.guidance_values
+        self.guidance, self.guidance_values = key, values
+        return changed
+
+    def _current(self, generation: int, *phases: Phase) -> bool:
+        return generation == self.generation and self.kiosk.flow.phase in phases
+
+    # --- the camera loop -------------------------------------------------------------------------------------
+
+    def _loop(self, generation: int) -> None:
+        kiosk, fp = self.kiosk, self.kiosk.face
+        assert fp is not None
+        last_snapshot = 0.0
+        while not self._stop.is_set():
+            started = time.monotonic()
+            with kiosk._lock:
+                if not self._current(generation, Phase.FACE) or self.session is None:
+                    return
+                session = self.session
+            frame = fp.read_frame()
+            if frame is None:
+                self._refuse(generation, "face_unavailable", fp.status().detail)
+                return
+            if started - last_snapshot >= SNAPSHOT_S:
+                last_snapshot = started
+                self._snapshot(frame.image)
+            try:
+                progress = session.feed(frame)
+            except Exception as exc:  # a face-stack fault ends face pay for this sale, never the terminal
+                log.exception("face pay failed")
+                self._refuse(generation, "face_unavailable", str(exc))
+                return
+            if not self._decided(generation, session, progress):
+                return
+            self._stop.wait(max(0.0, self.frame_s - (time.monotonic() - started)))
+
+    def _decided(self, generation: int, session: PaymentSession, progress: Any) -> bool:
+        """Act on one frame's progress; False when the loop is done."""
+        kiosk, fp = self.kiosk, self.kiosk.face
+        assert fp is not None
+        decision: Decision | None = progress.decision
+        if decision is None or decision.outcome is Outcome.RETRY:
+            with kiosk._lock:
+                if not self._current(generation, Phase.FACE):
+                    return False
+                if decision is not None:
+                    self._liveness_failures += 1
+                    self.attempts_left = max(0, fp.policy.max_attempts - session.attempts.failures)
+                    changed = self._set_guidance("liveness_retry")
+                else:
+                    changed = self._set_guidance(progress.guidance.value)
+            if changed or decision is not None:
+                kiosk.publish()
+            return True
+        if decision.outcome is Outcome.ACCEPT:
+            self.pay(generation, str(decision.account_id), decision.score, None)
+            return False
+        if decision.outcome is Outcome.SECOND_FACTOR:
+            with kiosk._lock:
+                if not self._current(generation, Phase.FACE):
+                    return False
+                self.factor = fp.second_factor(decision)
+                self.attempts_left = self.factor.attempts_left
+                kiosk.flow.face_factor()
+                self._set_guidance("factor")
+            kiosk.publish()
+            return False
+        if decision.outcome is Outcome.NO_MATCH:
+            with kiosk._lock:
+                if not self._current(generation, Phase.FACE):
+                    return False
+                self._no_match += 1
+                fresh = fp.start_payment()
+                fresh.attempts = session.attempts  # attempts count over the whole payment
+                self.session = fresh
+                self.attempts_left = max(0, fp.policy.max_attempts - session.attempts.failures)
+                self._set_guidance("not_recognised")
+            kiosk.publish()
+            return True
+        if decision.outcome is Outcome.LOCKED:
+            liveness = self._liveness_failures > 0 and self._no_match == 0
+            self._refuse(generation, "liveness_failed" if liveness else "face_locked", decision.reason)
+            return False
+        self._refuse(generation, "face_unavailable", decision.reason)
+        return False
+
+    def _snapshot(self, image: Any) -> None:
+        import cv2
+
+        h, w = image.shape[:2]
+        small = cv2.resize(image, (SNAPSHOT_WIDTH, max(1, h * SNAPSHOT_WIDTH // w)), interpolation=cv2.INTER_AREA)
+        ok, jpeg = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 70])
+        if ok:
+            self.kiosk.events.publish("camera", {"jpeg": base64.b64encode(jpeg.tobytes()).decode("ascii")})
+
+    # --- second factor ---------------------------------------------------------------------------------------
+
+    def phone_digits(self, digits: str) -> None:
+        from terminal.ui.kiosk import KioskError
+
+        with self.kiosk._lock:
+            if self.kiosk.flow.phase is not Phase.FACE_FACTOR or self.factor is None:
+                raise KioskError("bad_state", self.kiosk.tr(N_("No face payment is waiting for a second factor")))
+            try:
+                decision = self.factor.with_phone_digits(digits)
+            except ValueError:
+                raise KioskError("bad_request", self.kiosk.tr(N_("Enter digits only")), 400) from None
+            generation = self.generation
+        self._factor_result(generation, decision, "phone")
+
+    def wristband(self, uid_hex: str) -> None:
+        """A wristband tapped while the second factor is asked (called by the card loop)."""
+        with self.kiosk._lock:
+            if self.kiosk.flow.phase is not Phase.FACE_FACTOR or self.factor is None:
+                return
+            decision = self.factor.with_wristband(uid_hex)
+            generation = self.generation
+        self._factor_result(generation, decision, "wristband")
+
+    def _factor_result(self, generation: int, decision: Decision, how: str) -> None:
+        if decision.outcome is Outcome.ACCEPT:
+            self.pay(generation, str(decision.account_id), decision.score, how)
+        elif decision.outcome is Outcome.LOCKED:
+            self._refuse(generation, "face_locked", decision.reason)
+        else:
+            with self.kiosk._lock:
+                assert self.factor is not None
+                self.attempts_left = self.factor.attempts_left
+                self._set_guidance("factor_wrong", n=self.factor.attempts_left)
+            self.kiosk.publish()
+
+    # --- results ---------------------------------------------------------------------------------------------
+
+    def _refuse(self, generation: int, code: str, detail: str) -> None:
+        kiosk = self.kiosk
+        with kiosk._lock:
+            if not self._current(generation, Phase.FACE, Phase.FACE_FACTOR):
+                return
+            request = kiosk.flow.request
+            kiosk.flow.face_refused(code, detail)
+            self.stop()
+        if request is not None:
+            try:
+                kiosk.journal.append("decline", "info", amount=request.amount, operator=request.operator,
+                                     data={"face": True, "reason": code, "detail": detail[:200],
+                                           "request_id": request.id})
+            except Exception:
+                log.exception("could not journal the face decline")
+        kiosk._signal("declined")
+        kiosk.publish()
+
+    def pay(self, generation: int, account_id: str, score: float | None, second_factor: str | None) -> None:
+        """Bind the sale to the account and debit it once (the request id makes a repeat find the same sale)."""
+        from terminal.wallet.face_accounts import FaceDeclined
+
+        kiosk = self.kiosk
+        with kiosk._lock:
+            if not self._current(generation, Phase.FACE, Phase.FACE_FACTOR):
+                return
+            request = kiosk.flow.request
+            assert request is not None
+            kiosk.flow.face_matched(account_id)
+            self.stop()
+        kiosk.publish()
+        self.last_answer = None
+        try:
+            sale = kiosk.face_accounts.sale(account_id, request.amount, score=score, second_factor=second_factor,
+                                            operator=request.operator, items=list(request.items),
+                                            authorize=self._authorizer(), request_id=request.id)
+        except FaceDeclined as exc:
+            code = VERDICT_CODE.get(exc.reason, "collector_refused")
+            missing = None
+            if code == "insufficient_funds":
+                available = exc.plan.available if exc.plan is not None else (self.last_answer or {}).get("available")
+                missing = request.amount - int(available) if isinstance(available, int) else None
+            with kiosk._lock:
+                kiosk.flow.declined(code, exc.reason, missing=missing, face_account=account_id)
+            kiosk._signal("declined")
+        except Exception as exc:  # nothing was journaled as a sale: say so, never leave the flow stuck
+            log.exception("face sale failed")
+            with kiosk._lock:
+                kiosk.flow.declined("face_unavailable", str(exc), face_account=account_id)
+            kiosk._signal("error")
+        else:
+            result = {"op": "sale", "amount": request.amount, "journal_seq": sale.entry["seq"], "method": "face",
+                      "face_account": account_id, "online": sale.online,
+                      "balance_after": self._balance_after(account_id, request.amount, sale)}
+            kiosk._approved(request, result, None)
+        kiosk.publish()
+
+    def _balance_after(self, account_id: str, amount: int, sale: Any) -> int | None:
+        if sale.online and self.last_answer and isinstance(self.last_answer.get("available_after"), int):
+            return int(self.last_answer["available_after"])
+        if sale.plan is not None:
+            return sale.plan.available - amount
+        accounts = self.kiosk.face_accounts
+        snap = accounts.snapshot(account_id)
+        return None if snap is None else snap.balance - sum(accounts.own_debits(account_id, snap.sequence))
+
+    def _authorizer(self) -> Any:
+        client = self.kiosk.collector
+        if client is None:
+            return None
+        ask = client.face_authorizer()
+
+        def authorize(account_id: str, amount: int) -> dict[str, Any]:
+            answer = ask(account_id, amount)
+            self.last_answer = answer
+            return answer
+
+        return authorize
+
+    def back_to_card(self) -> None:
+        from terminal.ui.kiosk import KioskError
+
+        with self.kiosk._lock:
+            try:
+                self.kiosk.flow.face_back()
+            except FlowError as exc:
+                raise KioskError(exc.code, exc.message) from None
+            self.stop()
+        self.kiosk.publish()

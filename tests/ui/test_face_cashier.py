@@ -1,0 +1,123 @@
+"""Cashier mode for face accounts: consent first, enrollment, duplicates, top-up, checkout with erasure; and the
+terminal's sync wiring (FacePay handed to sync, templates queued for the collector, bundles replacing prices)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from terminal.commands.demo import FACE_ACCOUNT, FACE_BALANCE
+from tests.ui.conftest import DemoServer
+
+
+def show(c: Any, photo: str) -> None:
+    assert c.post("/sim/api/face", json={"photo": photo}).status_code == 200
+
+
+def test_enrollment_needs_consent_and_finds_duplicates(demo: DemoServer) -> None:
+    with demo.client() as c:
+        demo.login(c, "2", "2222")
+        texts = c.get("/api/face/consent").json()
+        assert set(texts) == {"en", "tr", "bg", "zh"} and len(set(texts.values())) == 4
+        refused = c.post("/api/face/consent", json={"language": "tr", "agreed": False})
+        assert refused.status_code == 400
+        # no consent recorded for this account: no capture
+        show(c, "biden.jpg")
+        answer = c.post("/api/face/enroll", json={"account_id": "F9-nobody"}).json()
+        assert answer["outcome"] == "no consent recorded" and "F9-nobody" not in demo.kiosk.face.gallery
+        account = c.post("/api/face/consent", json={"language": "tr", "agreed": True}).json()["account_id"]
+        answer = c.post("/api/face/enroll", json={"account_id": account, "phone_digits": "5678"}).json()
+        assert answer["outcome"] == "enrolled", answer
+        assert answer["collector"] == "queued" and answer["frames_used"] == 3
+        assert account in demo.kiosk.face.gallery
+        # the same face again under a new account: shown as a duplicate, not enrolled twice
+        other = c.post("/api/face/consent", json={"language": "en", "agreed": True}).json()["account_id"]
+        dup = c.post("/api/face/enroll", json={"account_id": other}).json()
+        assert dup["outcome"] == "face already enrolled" and dup["duplicate_of"] == account
+        assert dup["text"] == f"This face is already enrolled as {account}"
+        assert other not in demo.kiosk.face.gallery
+        bad = c.post("/api/face/enroll", json={"account_id": other, "phone_digits": "12"})
+        assert bad.status_code == 400
+    queued = demo.kiosk.sync.pending_face_uploads()["enrollments"]
+    assert [q["account_id"] for q in queued] == [account]
+    # sealed for the collector: it opens with the event's transport key, to this account only
+    from sync.face_keys import open_template, transport_key
+
+    keys = demo.kiosk.station.keys
+    opened = open_template(transport_key(keys.master_key, keys.event_id), keys.event_id, account,
+                           queued[0]["template"])
+    assert len(opened["template"]) == 128 and opened["phone_digits"] == "5678"
+    assert demo.kiosk.sync.face is demo.kiosk.face  # sync works on the app's own FacePay
+
+
+def test_enrollment_queues_for_the_next_sync_and_flushes(demo: DemoServer) -> None:
+    sent: list[tuple[str, str]] = []
+
+    class Collector:
+        def upload_enrollment(self, account_id: str, sealed: str, **kw: Any) -> dict:
+            sent.append(("enroll", account_id))
+            return {}
+
+        def erase_face(self, account_id: str, reason: str = "request") -> dict:
+            sent.append(("erase", account_id))
+            return {}
+
+    sync = demo.kiosk.sync
+    sync.queue_enrollment({"account_id": "F1-a", "template": "00", "expires_at": 1})
+    sync.queue_erasure("F1-b", "checkout")
+    assert sync.flush_face_uploads(Collector()) == {"enrollments": 1, "erasures": 1}  # type: ignore[arg-type]
+    assert sent == [("enroll", "F1-a"), ("erase", "F1-b")]
+    assert sync.pending_face_uploads() == {"enrollments": [], "erasures": []}
+
+
+def test_topup_balance_history_and_checkout_erases(demo: DemoServer) -> None:
+    with demo.client() as c:
+        demo.login(c, "2", "2222")
+        a = c.get(f"/api/face/accounts/{FACE_ACCOUNT}").json()
+        assert a["balance"] == FACE_BALANCE and a["enrolled"]
+        body = {"account_id": FACE_ACCOUNT, "amount": "10.00", "method": "voucher", "request_id": "t1"}
+        a = c.post("/api/face/topup", json=body).json()
+        assert a["balance"] == FACE_BALANCE + 1000 and a["history"][0]["method"] == "voucher"
+        assert c.post("/api/face/topup", json=body).json()["journal_seq"] == a["journal_seq"]  # double click
+        bad = c.post("/api/face/topup", json={**body, "method": "gold", "request_id": "t2"})
+        assert bad.status_code == 400
+        out = c.post("/api/face/checkout", json={"account_id": FACE_ACCOUNT}).json()
+        assert out["refund"] == FACE_BALANCE + 1000 and out["erased"] and out["collector"] == "queued"
+        assert out["text"] == "Pay out €60.00; the face template is erased"
+    face = demo.kiosk.face
+    assert FACE_ACCOUNT not in face.gallery
+    assert [e.account_id for e in face.pending_erasure_confirmations()] == [FACE_ACCOUNT]
+    assert demo.kiosk.sync.pending_face_uploads()["erasures"] == [{"account_id": FACE_ACCOUNT,
+                                                                   "reason": "checkout"}]
+    closes = demo.commits("close")
+    assert len(closes) == 1 and closes[0]["amount"] == FACE_BALANCE + 1000
+    topups = [e for e in demo.commits("topup") if e["card_id"] is None]
+    assert len(topups) == 1
+
+
+def test_vendor_cannot_enroll(demo: DemoServer) -> None:
+    with demo.client() as c:
+        demo.login(c, "1", "1111")
+        assert c.post("/api/face/consent", json={"language": "en", "agreed": True}).status_code == 403
+
+
+def test_a_bundle_replaces_prices_on_the_running_sale_screen(demo: DemoServer) -> None:
+    from sync.bundle import apply_bundle
+
+    vendor = demo.kiosk.config.terminal.vendor
+    body = {"issued_at": "2099-01-01T00:00:00.000000Z", "clock": "x", "hotlist": [], "acks": {},
+            "catalogue": {vendor: [{"id": "BEER", "name": "Beer 0.5 l", "price": 520},
+                                   {"id": "WATER", "name": "Water", "price": 210}],
+                          "Other Stall": [{"id": "X", "name": "X", "price": 1}]}}
+    result = apply_bundle(demo.kiosk.sync, body)
+    assert result["products"] == 2
+    with demo.client() as c:
+        demo.login(c, "1", "1111")
+        page = c.get("/sale").text
+        assert "€5.20" in page and "€2.10" in page and "Burger" not in page
+        c.post("/api/cart/add", json={"sku": "BEER"})
+        assert c.get("/api/state").json()["cart"]["total"] == 520
+    assert demo.kiosk.catalogue.get("BEER").barcode  # the scanner table survives a price update
+    # a bundle without this vendor's catalogue leaves it alone
+    assert apply_bundle(demo.kiosk.sync, {**body, "issued_at": "2099-01-02T00:00:00Z", "catalogue": {}})[
+        "products"] is None
+    assert demo.kiosk.catalogue.get("BEER").price == 520
