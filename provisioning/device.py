@@ -147,6 +147,8 @@ def terminal_config(spec: DeviceSpec) -> dict:
         config["printer"]["url"] = spec.hardware.printer_url
     if spec.hardware.camera:
         config["camera"] = {"source": spec.hardware.camera}
+    if spec.collector.url:
+        config["collector"] = {"url": spec.collector.url}  # `stallpay serve` uploads in the background
     return config
 
 

@@ -8,6 +8,7 @@ A terminal that never reaches the collector keeps everything.
 from __future__ import annotations
 
 import json
+import logging
 import random
 import threading
 import time
@@ -23,6 +24,7 @@ from sync.bundle import BundleError, apply_bundle_bytes
 from sync.export import BATCH_SIZE, batches
 from sync.terminal_side import TerminalSync
 
+log = logging.getLogger(__name__)
 
 class SyncFailed(Exception):
     """The collector could not be reached or refused; the message says which."""
@@ -45,10 +47,12 @@ class CollectorClient:
     # --- transport --------------------------------------------------------------
 
     def _send(self, method: str, path: str, body: bytes = b"", *, signed: bool = True,
-              content_type: str = "application/octet-stream") -> httpx.Response:
+              content_type: str = "application/octet-stream", attempts: int | None = None) -> httpx.Response:
+        """`attempts`: for this call only (a quick question from the kiosk while the background loop retries)."""
+        attempts = self.attempts if attempts is None else attempts
         delay = self.backoff_s
         last: Exception | None = None
-        for attempt in range(self.attempts):
+        for attempt in range(attempts):
             headers = {"content-type": content_type}
             if signed:
                 ts = (datetime.now(UTC) + self.offset).isoformat()
@@ -62,10 +66,10 @@ class CollectorClient:
                 if resp.status_code < 500:
                     return resp
                 last = SyncFailed(f"collector error {resp.status_code}")
-            if attempt + 1 < self.attempts:
+            if attempt + 1 < attempts:
                 self.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, self.max_backoff_s)
-        raise SyncFailed(f"collector unreachable after {self.attempts} attempts: {last}")
+        raise SyncFailed(f"collector unreachable after {attempts} attempts: {last}")
 
     @staticmethod
     def _detail(resp: httpx.Response) -> str:
@@ -106,13 +110,15 @@ class CollectorClient:
         except (PairingFailed, ValueError) as exc:
             raise SyncFailed(str(exc)) from None
 
-    def _json(self, method: str, path: str, payload: dict[str, Any]) -> httpx.Response:
-        return self._send(method, path, json.dumps(payload).encode(), content_type="application/json")
+    def _json(self, method: str, path: str, payload: dict[str, Any], attempts: int | None = None) -> httpx.Response:
+        return self._send(method, path, json.dumps(payload).encode(), content_type="application/json",
+                          attempts=attempts)
 
-    def authorize_face(self, account_id: str, amount: int, request_id: str) -> dict[str, Any]:
+    def authorize_face(self, account_id: str, amount: int, request_id: str,
+                       attempts: int | None = None) -> dict[str, Any]:
         """Ask the collector to reserve a face payment; SyncFailed when it cannot be reached or refuses the call."""
         resp = self._json("POST", "/api/v1/face/authorize",
-                          {"account_id": account_id, "amount": amount, "request_id": request_id})
+                          {"account_id": account_id, "amount": amount, "request_id": request_id}, attempts)
         if resp.status_code != 200:
             raise SyncFailed(f"authorization refused: {self._detail(resp)}")
         return resp.json()
@@ -124,13 +130,11 @@ class CollectorClient:
         from terminal.wallet.face_accounts import CollectorUnreachable
 
         def ask(account_id: str, amount: int) -> dict[str, Any]:
-            attempts, self.attempts = self.attempts, 1
+            # one attempt for this call only: the client may be retrying a sync in the background meanwhile
             try:
-                return self.authorize_face(account_id, amount, secrets.token_hex(12))
+                return self.authorize_face(account_id, amount, secrets.token_hex(12), attempts=1)
             except SyncFailed as exc:
                 raise CollectorUnreachable(str(exc)) from None
-            finally:
-                self.attempts = attempts
 
         return ask
 
@@ -163,8 +167,13 @@ class CollectorClient:
         status = {**self.t.status(), "online": True, "time": (datetime.now(UTC) + self.offset).isoformat()}
         if erased:
             status["face_erasures"] = erased
-        for batch in batches(self.t.journal, self.t.key, after=self.t.state.acked_seq, status=status,
-                             batch_size=self.batch_size):
+        pending = batches(self.t.journal, self.t.key, after=self.t.state.acked_seq, status=status,
+                          batch_size=self.batch_size)
+        while True:
+            with self.t.db_lock:  # read entries between the card loop's transactions, never inside one
+                batch = next(pending, None)
+            if batch is None:
+                break
             resp = self._send("POST", "/api/v1/batches", encode(batch))
             if resp.status_code != 200:
                 raise SyncFailed(f"batch {batch.first_seq}..{batch.last_seq} refused: {self._detail(resp)}")
@@ -183,7 +192,8 @@ class CollectorClient:
         if resp.status_code != 200:
             raise SyncFailed(f"bundle refused: {self._detail(resp)}")
         try:
-            return apply_bundle_bytes(self.t, resp.content)
+            with self.t.db_lock:  # hotlist and face snapshot are transactions on the journal's connection
+                return apply_bundle_bytes(self.t, resp.content)
         except BundleError as exc:
             raise SyncFailed(f"bundle rejected: {exc}") from None
 
@@ -193,13 +203,30 @@ class CollectorClient:
         face = self.t.flush_face_uploads(self)  # enrollments and checkouts a cashier made while offline
         return {**up, "face_uploads": face, "bundle": self.fetch_bundle()}
 
-    def run(self, stop: threading.Event, *, interval_s: float = 30.0) -> None:
-        """Background loop: sync whenever the collector is reachable, back off while it is not."""
+    def run(self, stop: threading.Event, *, interval_s: float = 30.0,
+            on_round: Callable[[dict[str, Any] | None, Exception | None], None] | None = None) -> None:
+        """Background loop: sync whenever the collector is reachable, back off while it is not.
+
+        `on_round(result, error)` is told the outcome of every round (the kiosk shows it); a failure that is not
+        the collector's (a bug, a full disk) is logged and retried like an unreachable collector, so the loop
+        never dies quietly while the terminal keeps selling."""
         delay = interval_s
         while not stop.is_set():
+            result: dict[str, Any] | None = None
+            error: Exception | None = None
             try:
-                self.sync_once()
+                result = self.sync_once()
                 delay = interval_s
-            except SyncFailed:
-                delay = min(delay * 2, self.max_backoff_s * 10)
+            except SyncFailed as exc:
+                error = exc
+                delay = min(max(delay, interval_s) * 2, max(self.max_backoff_s * 10, interval_s))
+            except Exception as exc:
+                log.exception("sync round failed")
+                error = exc
+                delay = min(max(delay, interval_s) * 2, max(self.max_backoff_s * 10, interval_s))
+            if on_round is not None:
+                try:
+                    on_round(result, error)
+                except Exception:
+                    log.exception("sync round callback failed")
             stop.wait(delay)

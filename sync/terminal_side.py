@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import threading
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +23,33 @@ if TYPE_CHECKING:
 
 PENDING_ENROLLMENTS = "face_enrollments_pending"
 PENDING_ERASURES = "face_erasures_pending"
+
+
+class GuardedSyncState(SyncState):
+    """SyncState on a connection the card loop writes through too: every statement waits for the journal's lock,
+    so a sync never lands inside (or rolls back with) a sale's transaction."""
+
+    def __init__(self, db: Any, lock: threading.RLock) -> None:
+        self.lock = lock
+        with lock:
+            super().__init__(db)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        with self.lock:
+            return super().get(key, default)
+
+    def set(self, key: str, value: Any) -> None:
+        with self.lock:
+            super().set(key, value)
+
+    def acknowledge(self, journal: Journal, acked_seq: int, policy: SyncPolicy | None = None,
+                    now: datetime | None = None) -> None:
+        with self.lock:
+            super().acknowledge(journal, acked_seq, policy, now)
+
+    def status(self, journal: Journal, policy: SyncPolicy | None = None, now: datetime | None = None) -> dict:
+        with self.lock:
+            return super().status(journal, policy, now)
 
 
 @dataclass
@@ -53,14 +82,20 @@ class TerminalSync:
 
     def queue_enrollment(self, item: dict[str, Any]) -> None:
         """Keep a sealed template for the next sync (it is sealed with the event's transport key)."""
-        pending = [p for p in self.state.get(PENDING_ENROLLMENTS, []) if p["account_id"] != item["account_id"]]
-        self.state.set(PENDING_ENROLLMENTS, [*pending, item])
+        with self.db_lock:  # read-modify-write: the background sync edits the same list
+            pending = [p for p in self.state.get(PENDING_ENROLLMENTS, []) if p["account_id"] != item["account_id"]]
+            self.state.set(PENDING_ENROLLMENTS, [*pending, item])
 
     def queue_erasure(self, account_id: str, reason: str) -> None:
-        pending = [p for p in self.state.get(PENDING_ERASURES, []) if p["account_id"] != account_id]
-        self.state.set(PENDING_ERASURES, [*pending, {"account_id": account_id, "reason": reason}])
-        self.state.set(PENDING_ENROLLMENTS, [p for p in self.state.get(PENDING_ENROLLMENTS, [])
-                                             if p["account_id"] != account_id])
+        with self.db_lock:
+            pending = [p for p in self.state.get(PENDING_ERASURES, []) if p["account_id"] != account_id]
+            self.state.set(PENDING_ERASURES, [*pending, {"account_id": account_id, "reason": reason}])
+            self.state.set(PENDING_ENROLLMENTS, [p for p in self.state.get(PENDING_ENROLLMENTS, [])
+                                                 if p["account_id"] != account_id])
+
+    def _unqueue(self, key: str, account_id: str) -> None:
+        with self.db_lock:
+            self.state.set(key, [p for p in self.state.get(key, []) if p["account_id"] != account_id])
 
     def pending_face_uploads(self) -> dict[str, list[dict[str, Any]]]:
         return {"enrollments": self.state.get(PENDING_ENROLLMENTS, []),
@@ -71,15 +106,61 @@ class TerminalSync:
         sent = {"enrollments": 0, "erasures": 0}
         for item in self.state.get(PENDING_ENROLLMENTS, []):
             self.send_enrollment(client, item)
-            self.state.set(PENDING_ENROLLMENTS, [p for p in self.state.get(PENDING_ENROLLMENTS, [])
-                                                 if p["account_id"] != item["account_id"]])
+            self._unqueue(PENDING_ENROLLMENTS, item["account_id"])
             sent["enrollments"] += 1
         for item in self.state.get(PENDING_ERASURES, []):
             client.erase_face(item["account_id"], item.get("reason", "checkout"))
-            self.state.set(PENDING_ERASURES, [p for p in self.state.get(PENDING_ERASURES, [])
-                                              if p["account_id"] != item["account_id"]])
+            self._unqueue(PENDING_ERASURES, item["account_id"])
             sent["erasures"] += 1
         return sent
+
+    @property
+    def db_lock(self) -> threading.RLock:
+        """The journal's own lock: held by its writes, and by sync around anything it does on the same connection
+        (one connection owner, several threads: card loop, HTTP handlers, background sync)."""
+        return self.journal._lock
+
+    def sync_policy(self) -> SyncPolicy:
+        """The sales limit in force: the collector's (from the last bundle) when it sets one, else the config's."""
+        configured = float(self.config.collector.max_days_unsynced)
+        settings = self.state.get("bundle_settings") or {}
+        bundled = settings.get("max_days_unsynced") if isinstance(settings, dict) else None
+        if isinstance(bundled, int | float) and not isinstance(bundled, bool) and bundled > 0:
+            return replace(self.policy, max_days_unsynced=float(bundled))
+        return replace(self.policy, max_days_unsynced=configured)
+
+    def overview(self, now: datetime | None = None) -> dict[str, Any]:
+        """What the screens and `sync status` show, cheap enough for every published state.
+
+        A terminal that never synced counts its days from its first journal entry, so a new terminal may sell for
+        the allowed days before its first sync rather than being blocked from its first sale."""
+        now = now or datetime.now(UTC)
+        policy = self.sync_policy()
+        with self.db_lock:
+            head, _ = self.journal.head()
+            acked = min(self.state.acked_seq, head)
+            last = self.state.get("last_sync")
+            offset = self.state.get("clock_offset_ms")
+            since = last
+            if since is None and head > 0:
+                first = list(self.journal.entries(limit=1))
+                since = first[0]["time"] if first else None
+        days = None
+        if since is not None:
+            moment = datetime.fromisoformat(str(since).replace("Z", "+00:00"))
+            days = max(0.0, (now - moment).total_seconds() / 86400)
+        limit = policy.max_days_unsynced
+        blocked = bool(limit) and days is not None and days > limit
+        return {"unsynced_entries": head - acked, "head_seq": head, "acked_seq": acked, "last_sync": last,
+                "days_since_sync": None if days is None else round(days, 3), "never_synced": last is None,
+                "clock_synced": bool(self.journal.clock.synced), "clock_offset_ms": offset,
+                "max_days_unsynced": limit, "sales_blocked": blocked}
+
+    def pending_erasures(self) -> int:
+        """Template erasures the collector has not confirmed yet (queued checkouts and local erasures)."""
+        queued = len(self.state.get(PENDING_ERASURES, []))
+        local = len(self.face.pending_erasure_confirmations()) if self.face is not None else 0
+        return queued + local
 
     @property
     def key(self) -> Ed25519PrivateKey:
@@ -94,7 +175,7 @@ class TerminalSync:
         return public_hex(event_signing_key(self.keys.master_key, self.keys.event_id))
 
     def status(self) -> dict:
-        st = self.state.status(self.journal, self.policy)
+        st = self.state.status(self.journal, self.sync_policy())
         st["time"] = utc_now()
         return st
 
@@ -117,14 +198,14 @@ def open_terminal_config(config: Config) -> TerminalSync:
     keys = load_keys(config.keys_path, config.event.id)
     journal = open_journal(config.journal_path, terminal_id=config.terminal.id, event_id=config.event.id,
                            currency=config.event.currency, clock=Clock())
-    return TerminalSync(config=config, keys=keys, journal=journal, state=SyncState(journal.db), policy=SyncPolicy(),
-                        collector_key=read_collector_key(config.keys_path))
+    return TerminalSync(config=config, keys=keys, journal=journal, state=GuardedSyncState(journal.db, journal._lock),
+                        policy=SyncPolicy(), collector_key=read_collector_key(config.keys_path))
 
 
 def terminal_for_app(config: Config, keys: EventKeys, journal: Journal, face: FacePay | None) -> TerminalSync:
     """Sync's view of a running terminal: the application's own journal and FacePay (one gallery, one camera)."""
-    return TerminalSync(config=config, keys=keys, journal=journal, state=SyncState(journal.db), policy=SyncPolicy(),
-                        collector_key=read_collector_key(config.keys_path), face=face)
+    return TerminalSync(config=config, keys=keys, journal=journal, state=GuardedSyncState(journal.db, journal._lock),
+                        policy=SyncPolicy(), collector_key=read_collector_key(config.keys_path), face=face)
 
 
 def read_collector_key(keys_path: Path) -> str | None:

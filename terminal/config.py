@@ -93,6 +93,24 @@ class CameraSection(_Strict):
         default="on", description="'demo-off' skips the liveness challenge; refused unless the terminal runs the demo")
 
 
+class CollectorSection(_Strict):
+    """Where the terminal syncs while it runs. Every field is optional: a terminal without a URL sells offline and
+    syncs by USB stick; with one, `stallpay serve` uploads in the background."""
+
+    url: str = Field(default="", description="collector base URL (http or https); empty = offline-only terminal")
+    sync_interval_s: float = Field(default=30.0, gt=0, le=86_400, description="seconds between background syncs")
+    max_days_unsynced: float = Field(default=0, ge=0, description="refuse sales after this many days without a "
+                                     "sync; 0 = never (a limit in the collector's bundle takes precedence)")
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.lower().startswith(("http://", "https://")):
+            raise ValueError(f"must start with http:// or https:// (got {value[:40]!r}); empty = no collector")
+        return value.rstrip("/")
+
+
 class Config(_Strict):
     event: EventSection
     terminal: TerminalSection
@@ -103,6 +121,7 @@ class Config(_Strict):
     camera: CameraSection = CameraSection()
     ui: UiSection = UiSection()
     gpio: GpioSection = GpioSection()
+    collector: CollectorSection = CollectorSection()
     catalogue: list[Product] = Field(default_factory=list)
     source: Path | None = Field(default=None, exclude=True)
 

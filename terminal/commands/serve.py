@@ -1,4 +1,5 @@
-"""`stallpay serve --config FILE`: run the terminal (card loop, kiosk page, customer display)."""
+"""`stallpay serve --config FILE`: run the terminal (card loop, kiosk page, customer display) and, when
+`[collector] url` is set, the background upload to the collector (stopped with the rest on shutdown)."""
 
 from __future__ import annotations
 
@@ -49,9 +50,14 @@ def run(args: argparse.Namespace) -> int:
     url = _url(sock)
     watchdog = Watchdog(lambda: terminal.card_loop.alive)
 
+    client = terminal.kiosk.collector  # the background sync loop runs with the card loop when [collector] url is set
+    syncing = f"; syncing with {client.url} every {config.collector.sync_interval_s:g} s" if client else \
+        "; no collector configured (USB sync only)"
+
     def ready() -> None:
         print(f"ready: {url}", flush=True)
-        notify(f"READY=1\nSTATUS=serving {url}")
+        print(f"stallpay serve: {url}{syncing}", file=sys.stderr, flush=True)
+        notify(f"READY=1\nSTATUS=serving {url}{syncing}")
         watchdog.start()
 
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -19,7 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--to", required=True, type=Path, metavar="DIR")
     e.add_argument("--all", action="store_true", help="export delivered entries still on the terminal too")
     e.set_defaults(func=run_export)
-    st = s.add_parser("status", help="unsynced entries, last sync, clock, days since last sync (JSON)")
+    st = s.add_parser("status", help="unsynced entries, last sync, clock, days since last sync, collector (JSON)")
+    st.add_argument("--url", help="collector URL to check (default: [collector] url, then $STALLPAY_COLLECTOR_URL)")
     st.set_defaults(func=run_status)
     pr = s.add_parser("pair", help="pair this terminal with the collector using a pairing code")
     pr.add_argument("--code", required=True)
@@ -31,8 +33,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("file", type=Path)
     b.set_defaults(func=run_apply_bundle)
     u = s.add_parser("upload", help="upload undelivered batches and fetch the bundle (once)")
-    u.add_argument("--url", required=True)
+    u.add_argument("--url", help="collector URL (default: [collector] url of the configuration, then "
+                                  "$STALLPAY_COLLECTOR_URL)")
     u.set_defaults(func=run_upload)
+
+
+def collector_url(args: argparse.Namespace, config) -> str:  # type: ignore[no-untyped-def]
+    """--url, else the configuration's [collector] url, else STALLPAY_COLLECTOR_URL (provisioning's collector.env)."""
+    return (args.url or config.collector.url or os.environ.get("STALLPAY_COLLECTOR_URL", "")).strip().rstrip("/")
 
 
 def _open(args: argparse.Namespace):  # type: ignore[no-untyped-def]
@@ -73,8 +81,21 @@ def run_status(args: argparse.Namespace) -> int:
         t = _open(args)
     except ConfigError as exc:
         return _fail(str(exc))
-    print(json.dumps(t.status(), indent=1))
+    status = {**t.status(), **t.overview(), "pending_erasures": t.pending_erasures()}
+    url = collector_url(args, t.config)
+    status["collector"] = url or None
+    status["collector_reachable"] = _reachable(url) if url else None
+    print(json.dumps(status, indent=1))
     return 0
+
+
+def _reachable(url: str) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(f"{url}/api/v1/time", timeout=3.0).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def run_pair(args: argparse.Namespace) -> int:
@@ -115,7 +136,10 @@ def run_upload(args: argparse.Namespace) -> int:
 
     try:
         t = _open(args)
-        result = CollectorClient(args.url, t).sync_once()
+        url = collector_url(args, t.config)
+        if not url:
+            return _fail("no collector URL: give --url, or set [collector] url in the configuration")
+        result = CollectorClient(url, t).sync_once()
     except (ConfigError, SyncFailed) as exc:
         return _fail(str(exc))
     print(json.dumps(result))

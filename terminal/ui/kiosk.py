@@ -153,6 +153,7 @@ class Kiosk:
         self.face_cashier = FaceCashierDesk(self)
         self.sync: Any = None
         self.collector: Any = None
+        self.sync_panel: Any = None  # terminal.ui.sync_status.SyncPanel: sync status and the sales limit
         self.face_shared_pipeline = False
 
     @property
@@ -198,6 +199,7 @@ class Kiosk:
                 "demo": self.demo,
                 "face": self.face_sale.view() | {"linking": self.face_cashier.linking,
                                                  "linked_uid": self.face_cashier.linked_uid},
+                "sync": self.sync_panel.view() if self.sync_panel is not None else None,
             }
 
     def publish(self) -> None:
@@ -377,6 +379,7 @@ class Kiosk:
                 return False
             if self.cart.empty:
                 raise KioskError("empty_cart", self._("The cart is empty"), 400)
+            self._sales_allowed()
             request = self._request(request_id, "sale", self.cart.total, items=tuple(self.cart.items()),
                                     operator=session.operator)
             return self._start(request)
@@ -387,6 +390,7 @@ class Kiosk:
         with self._lock:
             if self.flow.finished(request_id) is not None:
                 return False
+            self._sales_allowed()
             request = self.flow.request
             if request is None or request.id != request_id:
                 if self.cart.empty:
@@ -397,6 +401,11 @@ class Kiosk:
             self.balance_view = None
         self.publish()
         return started
+
+    def _sales_allowed(self) -> None:
+        """Too long without a sync: no new sale (card or face) until the terminal syncs (KioskError says so)."""
+        if self.sync_panel is not None:
+            self.sync_panel.check_sale()
 
     def start(self, session: Session, kind: str, request_id: str, *, amount: int = 0, method: str | None = None,
               holder: str | None = None) -> bool:

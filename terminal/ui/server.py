@@ -52,9 +52,13 @@ class Terminal:
 
     def start(self) -> None:
         self.card_loop.start()
+        if self.kiosk.sync_panel is not None:
+            self.kiosk.sync_panel.start()
 
     def close(self) -> None:
         self.card_loop.stop()
+        if self.kiosk.sync_panel is not None:
+            self.kiosk.sync_panel.stop()
         self.kiosk.close()
         if self.kiosk.printer is not None:
             self.kiosk.printer.queue.close()
@@ -86,6 +90,7 @@ def open_face(config: Any, keys: Any, *, demo: bool = False, pipeline: Any = Non
 
 def open_kiosk(config_path: Path | str, *, demo: bool = False, printer: bool = True, gpio: bool = True,
                reader: Any = None, face_pipeline: Any = None, collector_url: str | None = None) -> Terminal:
+    """`collector_url`: None = `[collector] url` of the configuration; "" = no collector (USB sync only)."""
     station = Station.open(config_path)
     if reader is not None:
         station.reader.close()
@@ -109,12 +114,15 @@ def open_kiosk(config_path: Path | str, *, demo: bool = False, printer: bool = T
     kiosk = Kiosk(station, operators, demo=demo, printer=receipt_printer, face=face)
     kiosk.face_shared_pipeline = face_pipeline is not None
     from sync.terminal_side import terminal_for_app
+    from terminal.ui.sync_status import SyncPanel
 
     kiosk.sync = terminal_for_app(config, station.keys, station.wallet.journal, face)
-    if collector_url:
-        from sync.client import CollectorClient
-
-        kiosk.collector = CollectorClient(collector_url, kiosk.sync, attempts=2, backoff_s=0.2)
+    url = config.collector.url if collector_url is None else collector_url
+    if url:  # the background loop starts with the card loop (Terminal.start)
+        kiosk.sync_panel = SyncPanel.for_url(kiosk, kiosk.sync, url, interval_s=config.collector.sync_interval_s)
+        kiosk.collector = kiosk.sync_panel.client
+    else:
+        kiosk.sync_panel = SyncPanel(kiosk, kiosk.sync)
     if gpio and config.gpio.enabled:
         from terminal.gpio import Feedback
 

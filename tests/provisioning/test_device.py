@@ -73,6 +73,7 @@ def test_provisioned_root_has_users_files_modes_units_and_rules(base_root: Path,
     assert config.event.id == "summer-2026" and config.reader.backend == "pcsc"
     assert str(config.data_dir) == "/var/lib/stallpay" and str(config.keys_path) == "/etc/stallpay/keys.toml"
     assert config.printer.url == "usb://04b8:0e15"
+    assert config.collector.url == "http://10.0.0.2:8750"  # serve uploads in the background
 
     units = base_root / "etc/systemd/system"
     for name in ("stallpay-terminal.service", "stallpay-kiosk.service", "stallpay-upload.timer"):

@@ -99,12 +99,13 @@
     body.dataset.refund = s.flow.result && s.flow.result.refund !== undefined ? "yes" : "no";
     body.dataset.face = s.face && s.face.available ? "yes" : "no";
     body.dataset.livenessOff = s.face && s.face.liveness_off ? "yes" : "no";
+    body.dataset.sync = s.sync && s.sync.sales_blocked ? "blocked" : "ok";
     const link = document.querySelector("[data-face-linked]");
     if (link && s.face) link.value = s.face.linked_uid || link.value;
     document.querySelectorAll("[data-bind]").forEach((el) => {
       const v = get(s, el.dataset.bind);
       el.textContent = v == null ? "" : v;
-      if (el.classList.contains("printer-problem")) el.hidden = !v;
+      if (el.classList.contains("printer-problem") || el.classList.contains("sync-blocked")) el.hidden = !v;
     });
     document.querySelectorAll("[data-list]").forEach((tbody) => {
       const tpl = tbody.querySelector("template");
