@@ -3,6 +3,10 @@
 SQL is written once with `?` placeholders and portable types; the PostgreSQL
 backend rewrites placeholders. Schema changes are numbered migrations applied in
 order and recorded in `schema_migrations`, the same for both databases.
+
+Bulk loads into PostgreSQL can also arrive ready-made as COPY text
+(`encode_copy_text`): ingest builds that text in its worker processes, so the
+collector process only passes bytes through instead of converting every value.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Container, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -22,6 +26,69 @@ class StoreError(Exception):
     pass
 
 
+COPY_NULL = "\\N"
+_COPY_UNESCAPE = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
+_COPY_ESCAPED = re.compile(r"\\(.)", re.S)
+
+
+def _copy_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def _copy_field(value: Any) -> str:
+    if value is None:
+        return COPY_NULL
+    if type(value) is str:
+        return _copy_escape(value)
+    if isinstance(value, int):
+        return int.__repr__(value)  # bool as 1/0, like the SQLite driver stores it
+    raise StoreError(f"cannot bulk-load a value of type {type(value).__name__}")
+
+
+def _copy_column(column: Sequence[Any]) -> Sequence[str]:
+    """One column as COPY text fields; whole-column fast paths, since a column is nearly always one plain type."""
+    try:
+        joined = "".join(column)
+    except TypeError:  # not all text
+        try:
+            return list(map(int.__repr__, column))
+        except TypeError:  # NULLs, or mixed
+            return [_copy_field(v) for v in column]
+    if "\\" in joined or "\t" in joined or "\n" in joined or "\r" in joined:
+        return [_copy_escape(v) for v in column]
+    return column
+
+
+def encode_copy_text(columns: Sequence[Sequence[Any]]) -> bytes:
+    """Rows, given column by column (int, str or None values), as PostgreSQL COPY text format in UTF-8: one line per
+    row, tab-separated, NULL as \\N, backslash, tab, newline and carriage return escaped. PostgreSQL text cannot hold
+    NUL characters; a value with one is refused by the server when loaded."""
+    if not columns or not columns[0]:
+        return b""
+    fields = [_copy_column(c) for c in columns]
+    return ("\n".join(map("\t".join, zip(*fields, strict=True))) + "\n").encode()
+
+
+def _copy_unescape(field: str) -> str:
+    return _COPY_ESCAPED.sub(lambda m: _COPY_UNESCAPE.get(m.group(1), m.group(1)), field)
+
+
+def decode_copy_text(data: bytes, int_columns: Container[int] = ()) -> list[tuple]:
+    """The rows of `encode_copy_text` output back (columns whose index is in `int_columns` as integers)."""
+    rows = []
+    for line in data.decode().split("\n")[:-1]:
+        row: list[Any] = []
+        for i, field in enumerate(line.split("\t")):
+            if field == COPY_NULL:
+                row.append(None)
+            elif i in int_columns:
+                row.append(int(field))
+            else:
+                row.append(_copy_unescape(field) if "\\" in field else field)
+        rows.append(tuple(row))
+    return rows
+
+
 def is_dsn(target: str) -> bool:
     return target.startswith(("postgresql://", "postgres://")) or bool(re.match(r"^\s*\w+=", target))
 
@@ -30,6 +97,7 @@ class Store:
     """A connection with `query`, `execute`, `executemany`, `transaction` and `copy_rows`."""
 
     dialect: str = ""
+    copy_text: bool = False  # whether `load_copy_text` is available (bulk loads as `encode_copy_text` output)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         raise NotImplementedError
@@ -54,8 +122,17 @@ class Store:
         cols = ", ".join(columns)
         self.executemany(f"INSERT INTO {table} ({cols}) VALUES ({', '.join('?' * len(columns))})", rows)
 
+    def load_copy_text(self, table: str, columns: Sequence[str], chunks: Iterable[bytes]) -> None:
+        """Bulk insert rows already encoded by `encode_copy_text` (only where `copy_text` is true)."""
+        raise StoreError(f"{self.dialect} has no COPY: bulk-load rows with copy_rows")
+
     def lock_terminal(self, terminal_id: int) -> None:
         """Serialise ingest per terminal inside a transaction (SQLite already serialises writers)."""
+
+    def lock_terminals(self, terminal_ids: Sequence[int]) -> None:
+        """`lock_terminal` for each, in the order given (callers sort them, so that two ingests cannot deadlock)."""
+        for tid in terminal_ids:
+            self.lock_terminal(tid)
 
     def close(self) -> None:
         raise NotImplementedError
@@ -131,6 +208,7 @@ class SQLiteStore(Store):
 
 class PostgresStore(Store):
     dialect = "postgresql"
+    copy_text = True
 
     def __init__(self, dsn: str) -> None:
         try:
@@ -174,8 +252,17 @@ class PostgresStore(Store):
             for row in rows:
                 cp.write_row(row)
 
+    def load_copy_text(self, table: str, columns: Sequence[str], chunks: Iterable[bytes]) -> None:
+        encoding = self.conn.info.encoding
+        with self._lock, self.conn.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as cp:
+            for chunk in chunks:  # the text is UTF-8; a connection in another encoding gets it transcoded
+                cp.write(chunk if encoding == "utf-8" else chunk.decode().encode(encoding))
+
     def lock_terminal(self, terminal_id: int) -> None:
         self.execute("SELECT pg_advisory_xact_lock(?)", [int(terminal_id)])
+
+    def lock_terminals(self, terminal_ids: Sequence[int]) -> None:
+        self.executemany("SELECT pg_advisory_xact_lock(?)", [[int(t)] for t in terminal_ids])  # one round trip
 
     def close(self) -> None:
         self.conn.close()

@@ -1,0 +1,126 @@
+"""Ingest's bulk-load encoding: rows built column by column and, for PostgreSQL, as COPY text in the worker processes.
+
+Text with tabs, newlines, carriage returns, backslashes, a literal \\N and non-ASCII characters must come back from
+either database exactly as the terminal wrote it, through the fast path (every entry new) and the overlap path.
+"""
+
+from __future__ import annotations
+
+import pickle
+import random
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from sync.batch import encode, make_batch
+from sync.enrollment import enroll
+from sync.ingest import (
+    ENTRY_COLUMNS,
+    INT_COLUMNS,
+    entry_columns,
+    entry_row,
+    ingest_many,
+    prepare,
+    sum_totals,
+)
+from sync.keys import public_hex
+from sync.storage import SQLiteStore, Store, StoreError, decode_copy_text, encode_copy_text
+from sync.summary import summary
+from terminal.wallet.journal import GENESIS, entry_hash
+from tests.sync.journals import EVENT
+
+AWKWARD = ["tab\there", "line\nbreak", "cr\rlf\r\n", "back\\slash", "\\N", "\\", "\\.", "trailing\\", "Grüße",
+           "烤肉串", "😀 emoji", "quote \" and '", "plain", "", "\\t not a tab"]
+
+
+def _entries(tid: int, n: int, rng: random.Random, first: int = 1, prev: str = GENESIS) -> list[dict]:
+    out = []
+    for seq in range(first, first + n):
+        name = rng.choice(AWKWARD)
+        face = rng.random() < 0.1
+        e = {"seq": seq, "terminal_id": tid, "event_id": EVENT, "time": f"2025-07-01T1{seq % 10}:00:00Z",
+             "clock_synced": rng.random() < 0.5, "operator": rng.choice([*AWKWARD, None]),
+             "op": rng.choice(["sale", "topup"]), "phase": rng.choice(["intent", "commit"]),
+             "ref": rng.choice([None, seq - 1]), "card_id": None if face else rng.randint(1, 2**40),
+             "uid": rng.choice([None, "04aabbccddeeff"]), "card_seq": rng.choice([None, seq]),
+             "amount": rng.randint(0, 10**12), "balance_before": rng.choice([None, 5000]),
+             "balance_after": rng.choice([None, 4000]), "currency": "EUR", "method": rng.choice([None, "cash", name]),
+             "items": [{"name": name, "qty": 1, "unit_price": 250}, {"name": rng.choice(AWKWARD)}],
+             "data": {"face_account": f"fa-{seq}", "note": name} if face else {"note": name}, "prev_hash": prev}
+        e["hash"] = prev = entry_hash(e)
+        out.append(e)
+    return out
+
+
+def _read_back(store: Store) -> list[tuple]:
+    cols = ", ".join(ENTRY_COLUMNS)
+    return [tuple(r[c] for c in ENTRY_COLUMNS)
+            for r in store.query(f"SELECT {cols} FROM entries ORDER BY terminal_id, seq")]
+
+
+def test_columns_are_the_rows_of_entry_row() -> None:
+    entries = _entries(1, 300, random.Random(1))
+    assert list(zip(*entry_columns(entries), strict=True)) == [entry_row(e) for e in entries]
+
+
+def test_copy_text_round_trips_awkward_text() -> None:
+    rows = [entry_row(e) for e in _entries(1, 300, random.Random(2))]
+    data = encode_copy_text([list(c) for c in zip(*rows, strict=True)])
+    assert data.count(b"\n") == len(rows) and b"\\\\N" in data
+    assert decode_copy_text(data, INT_COLUMNS) == rows
+    assert encode_copy_text([["a\tb", None, "c"], [True, 7, -3]]) == b"a\\tb\t1\n\\N\t7\nc\t-3\n"
+    assert encode_copy_text([[], []]) == b""
+
+
+def test_copy_text_refuses_what_it_cannot_write(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(StoreError, match="type float"):
+        encode_copy_text([[1.5]])
+    store = SQLiteStore(str(tmp_path / "x.db"))
+    with pytest.raises(StoreError, match="no COPY"):
+        store.load_copy_text("entries", ENTRY_COLUMNS, [b""])
+    store.close()
+
+
+def test_prepared_payload_matches_the_rows() -> None:
+    entries = _entries(3, 50, random.Random(3))
+    key = Ed25519PrivateKey.generate()
+    blob = encode(make_batch(entries, key))
+    rows = [entry_row(e) for e in entries]
+    for copy_text in (True, False):
+        p = pickle.loads(pickle.dumps(prepare("x", blob, copy_text)))  # as it comes back from a worker
+        assert not p.error and p.count == 50 and p.row_tuples() == rows
+        assert p.totals == sum_totals([list(c) for c in zip(*rows, strict=True)])
+        assert p.card_ids == {r[10] for r in rows if r[10] is not None}
+        assert p.face == [r for r in rows if r[10] is None]
+        assert [p.hash_at(s) for s in range(1, 51)] == [e["hash"] for e in entries]
+        assert p.prev_hash_at(1) == GENESIS and p.prev_hash_at(7) == entries[5]["hash"]
+        rest = p.without({1, 2, 50})
+        assert rest.row_tuples() == rows[2:49] and rest.count == 47
+        assert rest.card_ids == {r[10] for r in rows[2:49] if r[10] is not None}
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_awkward_text_round_trips_through_the_database(store: Store, workers: int) -> None:
+    """Fast path (new entries), overlaps inside one group and across groups, a repeat, and a fork in the group."""
+    rng = random.Random(4)
+    blobs, expected = [], []
+    for tid in (1, 2, 3):
+        key = Ed25519PrivateKey.generate()
+        enroll(store, tid, public_hex(key))
+        entries = _entries(tid, 60, rng)
+        expected += [entry_row(e) for e in entries]
+        blobs += [encode(make_batch(entries[a:b], key)) for a, b in ((0, 20), (20, 40), (10, 30), (40, 60), (0, 60))]
+        if tid == 2:  # a second history for terminal 2 after entry 20, arriving after the real one
+            fork = encode(make_batch(_entries(tid, 10, random.Random(9), first=21, prev=entries[19]["hash"]), key))
+    items = [(f"b{i}", b) for i, b in enumerate(blobs)]
+    rng.shuffle(items)
+    results = ingest_many(store, [*items, *items[:3], ("fork", fork)], workers=workers, group_entries=70)
+    refused = [r for r in results if r.status == "refused"]
+    assert [r.source for r in refused] == ["fork"] and "forked or altered" in refused[0].reason
+    assert sum(r.new_entries for r in results) == len(expected) == 180
+    assert _read_back(store) == sorted(expected)
+    totals = sorted((r["terminal_id"], r["hour"], r["op"], r["phase"], r["method"], int(r["n"]), int(r["amount"]),
+                     int(r["delta"])) for r in store.query("SELECT * FROM entry_totals"))
+    want = sum_totals([list(c) for c in zip(*expected, strict=True)])
+    assert totals == sorted((*k, *v) for k, v in want.items())
+    assert summary(store)["entries"] == 180
