@@ -8,12 +8,13 @@ that every path into a provisioned terminal reads one validated model.
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
 from typing import Literal
 
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from terminal.tomlfile import TomlFileError, read_toml
 
 
 class SpecError(Exception):
@@ -122,13 +123,9 @@ def parse_spec(data: dict, where: str) -> DeviceSpec:
 
 def load_spec(path: Path) -> DeviceSpec:
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SpecError(f"{path}: no such device file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"{path}: not valid TOML: {exc}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(f"{path}: cannot read: {exc}") from None
+        raw = read_toml(path, missing="no such device file")
+    except TomlFileError as exc:
+        raise SpecError(str(exc)) from None
     return parse_spec(raw, str(path))
 
 

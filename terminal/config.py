@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from terminal.app.catalogue import Product
 from terminal.gpio import GpioSection
 from terminal.printer.settings import PrinterSection
+from terminal.tomlfile import TomlFileError, read_toml
 from terminal.ui.settings import UiSection
 
 
@@ -151,13 +152,9 @@ class Config(_Strict):
 def load_config(path: Path | str) -> Config:
     path = Path(path)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such configuration file (create one with 'stallpay init')") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
+        raw = read_toml(path, missing="no such configuration file (create one with 'stallpay init')")
+    except TomlFileError as exc:
+        raise ConfigError(str(exc)) from None
     try:
         config = Config.model_validate(raw)
     except ValidationError as exc:
