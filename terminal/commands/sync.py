@@ -36,6 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     u.add_argument("--url", help="collector URL (default: [collector] url of the configuration, then "
                                   "$STALLPAY_COLLECTOR_URL)")
     u.set_defaults(func=run_upload)
+    for action in (e, st, pr, b, u):  # `stallpay sync ACTION --config X` as well as `stallpay sync --config X ACTION`
+        action.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="terminal.toml")
 
 
 def collector_url(args: argparse.Namespace, config) -> str:  # type: ignore[no-untyped-def]

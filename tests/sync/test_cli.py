@@ -89,3 +89,17 @@ def test_package_exports_public_names_only() -> None:
     assert sync.replacement_quote.__module__ == "sync.ledger"
     with pytest.raises(AttributeError):
         sync.entry_row  # noqa: B018
+
+
+def test_export_takes_config_after_the_action_too(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg, term = _terminal(tmp_path, 4)
+    term.book("issue", 1, 500, method="cash")
+    capsys.readouterr()
+    assert main(["sync", "export", "--config", str(cfg), "--to", str(tmp_path / "a")]) == 0
+    first = json.loads(capsys.readouterr().out)
+    monkeypatch.chdir(cfg.parent)  # and `stallpay sync export --to DIR` with ./terminal.toml
+    assert main(["sync", "export", "--to", str(tmp_path / "b")]) == 0
+    second = json.loads(capsys.readouterr().out)
+    assert first["batches"] == second["batches"] == 1 and first["head_seq"] == second["head_seq"]
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == sorted(p.name for p in (tmp_path / "b").iterdir())
