@@ -31,6 +31,7 @@ from terminal.ui.admin import Admin
 from terminal.ui.i18n import LANGUAGE_NAMES, environment, money
 from terminal.ui.kiosk import Kiosk, KioskError
 from terminal.ui.settings import LANGUAGES
+from terminal.wallet.journal import Journal
 from terminal.wallet.money import AmountError, parse_amount, to_decimal
 
 log = logging.getLogger(__name__)
@@ -69,15 +70,21 @@ class Terminal:
         self.station.close()
 
 
-def open_face(config: Any, keys: Any, *, demo: bool = False, pipeline: Any = None) -> Any:
+def open_face(config: Any, keys: Any, *, demo: bool = False, pipeline: Any = None,
+              wallet_journal: Journal | None = None) -> Any:
     """The terminal's FacePay. No camera configured: no models are loaded. `pipeline`: an already loaded one
-    (shared by several terminals in one process: tests)."""
+    (shared by several terminals in one process: tests). Every face decision, consent, enrollment and erasure is
+    journaled as an info entry with its scores (never an image or a template)."""
     from terminal.camera.frames import NoCamera, open_source
     from terminal.camera.gallery import Gallery, gallery_key
     from terminal.camera.service import FacePay
 
     def journal(kind: str, record: dict[str, object]) -> None:
-        log.info("%s %s", kind, record)  # scores and reasons only, never an image or a template
+        log.info("%s %s", kind, record)
+        if wallet_journal is not None:
+            operator = record.get("operator")
+            wallet_journal.append("face", "info", operator=operator if isinstance(operator, str) else None,
+                                  data={"event": kind, **{k: v for k, v in record.items() if k != "operator"}})
 
     settings = config.camera
     if settings.source.strip() and pipeline is None:
@@ -107,7 +114,8 @@ def open_kiosk(config_path: Path | str, *, demo: bool = False, printer: bool = T
                                          data_dir=config.data_dir)
         receipt_printer.queue.start()
     try:
-        face = open_face(config, station.keys, demo=demo, pipeline=face_pipeline)
+        face = open_face(config, station.keys, demo=demo, pipeline=face_pipeline,
+                         wallet_journal=station.wallet.journal)
     except Exception as exc:  # a broken face stack never stops card payments
         log.warning("face pay unavailable: %s", exc)
         face = None

@@ -23,7 +23,8 @@ import sqlite_utils
 from terminal.store import open_database
 
 GENESIS = "0" * 64
-OPS = frozenset({"issue", "topup", "sale", "void", "close", "replace", "correct", "decline"})
+# "decline" and "face" are info entries (refusals; face decisions with their scores): they never move money.
+OPS = frozenset({"issue", "topup", "sale", "void", "close", "replace", "correct", "decline", "face"})
 PHASES = frozenset({"intent", "commit", "abort", "info"})
 # Entry fields in canonical order; the hash covers all of them but `hash`.
 FIELDS = (

@@ -73,6 +73,12 @@ def test_face_sale_approved_once_with_balance_left(demo: DemoServer) -> None:
     # the journal is the truth: the same request id at the wallet finds the sale instead of charging again
     again = demo.kiosk.face_accounts.sale(FACE_ACCOUNT, 450, score=0.9, second_factor=None, request_id="f1")
     assert again.entry["seq"] == sales[0]["seq"] and len(face_sales(demo)) == 1
+    # the decision itself is journaled with its scores, never an image or a template
+    decisions = [e for e in demo.kiosk.journal.entries() if e["op"] == "face" and e["phase"] == "info"
+                 and e["data"]["event"] == "face_decision"]
+    assert decisions and decisions[-1]["data"]["account_id"] == FACE_ACCOUNT
+    assert isinstance(decisions[-1]["data"]["score"], float) and decisions[-1]["amount"] == 0
+    assert all(len(str(v)) < 100 for v in decisions[-1]["data"].values())
 
 
 def test_second_factor_phone_digits(demo: DemoServer) -> None:
