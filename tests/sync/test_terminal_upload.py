@@ -25,12 +25,10 @@ from sync.storage import open_store
 from sync.summary import summary
 from sync.terminal_side import open_terminal
 from terminal.cli import main as cli
-from terminal.commands.demo import open_demo
 from terminal.config import ConfigError, load_config
-from terminal.ui.server import bind, create_app, make_server
 from tests.sync.journals import EVENT, configured_terminal
 from tests.sync.test_serve import _free_port, _wait_ready
-from tests.ui.conftest import DemoServer, demo_template, face_pipeline  # noqa: F401  (fixtures)
+from tests.ui.conftest import DemoServer, demo_template, face_pipeline, serve_demo  # noqa: F401  (fixtures)
 
 DEADLINE_S = 30.0
 
@@ -96,20 +94,10 @@ def online(demo_template: Path, tmp_path: Path, face_pipeline: Any) -> Iterator[
     collector.start()
     CollectorClient(collector.url, open_terminal(config), attempts=2, backoff_s=0.1).pair(code)
     set_collector(config, url=collector.url, sync_interval_s=0.2)
-    terminal = open_demo(config, face_pipeline=face_pipeline)
-    app = create_app(terminal)
-    sock = bind("127.0.0.1", 0)
-    server = make_server(app, sock)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    assert app.state.ready.wait(15), "terminal did not start"
-    host, port = sock.getsockname()[:2]
     try:
-        yield DemoServer(f"http://{host}:{port}", terminal, folder), collector
+        with serve_demo(config, face_pipeline) as server:
+            yield server, collector
     finally:
-        server.should_exit = True
-        thread.join(15)
-        sock.close()
         collector.stop()
 
 

@@ -6,6 +6,7 @@ test starts from the same wristbands and an empty journal of sales.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import threading
 from collections.abc import Iterator
@@ -64,11 +65,10 @@ def demo_template(tmp_path_factory: pytest.TempPathFactory, face_pipeline: Any) 
     return folder
 
 
-@pytest.fixture
-def demo(demo_template: Path, tmp_path: Path, face_pipeline: Any) -> Iterator[DemoServer]:
-    folder = tmp_path / "demo"
-    shutil.copytree(demo_template, folder)
-    terminal = open_demo(folder / "terminal.toml", face_pipeline=face_pipeline)
+@contextlib.contextmanager
+def serve_demo(config: Path, face_pipeline: Any) -> Iterator[DemoServer]:
+    """The demo terminal of `config` served on a free port in a thread, until the block ends."""
+    terminal = open_demo(config, face_pipeline=face_pipeline)
     app = create_app(terminal)
     sock = bind("127.0.0.1", 0)
     server = make_server(app, sock)
@@ -77,8 +77,16 @@ def demo(demo_template: Path, tmp_path: Path, face_pipeline: Any) -> Iterator[De
     assert app.state.ready.wait(15), "terminal did not start"
     host, port = sock.getsockname()[:2]
     try:
-        yield DemoServer(f"http://{host}:{port}", terminal, folder)
+        yield DemoServer(f"http://{host}:{port}", terminal, config.parent)
     finally:
         server.should_exit = True
         thread.join(15)
         sock.close()
+
+
+@pytest.fixture
+def demo(demo_template: Path, tmp_path: Path, face_pipeline: Any) -> Iterator[DemoServer]:
+    folder = tmp_path / "demo"
+    shutil.copytree(demo_template, folder)
+    with serve_demo(folder / "terminal.toml", face_pipeline) as server:
+        yield server
