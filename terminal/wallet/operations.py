@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import sqlite_utils
@@ -241,7 +241,7 @@ class Wallet:
             raise TapAgain(intent, exc) from exc
         tap.header = header
         tap.raw = _splice(_splice(tap.raw, USER_START, header_bytes), slot_page(header, record.seq), sealed)
-        return self._commit(tap, intent, record, previous=None)
+        return self._commit(tap, intent, record)
 
     def topup(self, tag: PurseTag, amount: int, *, method: str = "cash", operator: str | None = None) -> Outcome:
         tap = self._load(tag, operator=operator)
@@ -287,10 +287,10 @@ class Wallet:
         self._check(tap, operator, lambda: rules.check_usable(current))
         planned = rules.plan_close(current, now=self._now(), terminal_id=self.terminal_id)
         refund = current.refundable
+        split = {"refund": refund, "forfeited_comp": current.balance - refund}
         outcome = self._apply(tap, "close", planned, amount=current.balance, operator=operator, method=method,
-                              data={"refund": refund, "forfeited_comp": current.balance - refund})
-        return Outcome(outcome.op, outcome.amount, outcome.balance_before, outcome.balance_after, outcome.state,
-                       outcome.entry, {"refund": refund, "forfeited_comp": current.balance - refund})
+                              data=split)
+        return replace(outcome, extra=split)
 
     def pending(self) -> list[dict[str, Any]]:
         """Intents still waiting for their card (shown on the admin screen; settled at the next tap)."""
@@ -461,9 +461,9 @@ class Wallet:
         except CardError as exc:
             raise TapAgain(intent, exc) from exc
         tap.raw = _splice(tap.raw, page, sealed)
-        return self._commit(tap, intent, planned, previous=current)
+        return self._commit(tap, intent, planned)
 
-    def _commit(self, tap: _Tap, intent: dict[str, Any], planned: Record, previous: Record | None) -> Outcome:
+    def _commit(self, tap: _Tap, intent: dict[str, Any], planned: Record) -> Outcome:
         assert tap.header is not None
         entry = self.journal.append(intent["op"], "commit", ref=intent["seq"], operator=intent["operator"],
                                     amount=intent["amount"], card_id=tap.header.card_id, uid=tap.uid,
