@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from sync.storage import Store, StoreError
+from sync.storage import Store, StoreError, is_dsn, open_store
 
 DEFAULT_SETTINGS: dict[str, Any] = {
     # anomaly kinds that put a card on the hotlist by themselves
@@ -30,6 +32,41 @@ def init_event(store: Store, event_id: str, currency: str, name: str = "") -> No
         for key, value in DEFAULT_SETTINGS.items():
             store.execute("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
                           [key, json.dumps(value)])
+
+
+def open_event_store(target: str | Path) -> Store:
+    """Open the database of an initialised event, never creating one.
+
+    A mistyped `--db` must not silently make an empty database that then reports a balanced, empty event.
+    """
+    target = str(target)
+    how = f"create it with 'stallpay collector init --db {target} --event-id EVENT'"
+    if not is_dsn(target) and not Path(target).is_file():
+        raise StoreError(f"no collector database at {target}: {how}")
+    try:
+        store = open_store(target, migrate=False)
+    except StoreError as exc:
+        raise StoreError(f"{exc}: {how}") from None
+    try:
+        if not _has_table(store, "meta"):
+            raise StoreError(f"{target} is not an initialised collector database: {how}")
+        store.migrate()
+        require_event(store)
+    except sqlite3.DatabaseError as exc:
+        store.close()
+        raise StoreError(f"{target} is not a collector database ({exc}): {how}") from None
+    except StoreError:
+        store.close()
+        raise
+        store.close()
+        raise
+    return store
+
+
+def _has_table(store: Store, name: str) -> bool:
+    if store.dialect == "postgresql":
+        return store.scalar("SELECT to_regclass(?) IS NOT NULL", [name]) is True
+    return store.scalar("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", [name]) == 1
 
 
 def get_meta(store: Store, key: str) -> str | None:

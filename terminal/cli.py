@@ -12,6 +12,8 @@ import importlib
 import sys
 from collections.abc import Callable, Sequence
 
+from terminal.commands import exitcodes
+
 # (subcommand, module that registers it). Add a line per new job.
 COMMANDS: list[tuple[str, str]] = [
     ("init", "terminal.commands.init"),
@@ -31,7 +33,8 @@ COMMANDS: list[tuple[str, str]] = [
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="stallpay", description="StallPay terminal and collector")
+    parser = argparse.ArgumentParser(prog="stallpay", description="StallPay terminal and collector",
+                                     epilog=exitcodes.table(), formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name, module in COMMANDS:
@@ -49,7 +52,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 def _unavailable(name: str, exc: ImportError) -> Callable[[argparse.Namespace], int]:
     def run(_args: argparse.Namespace) -> int:
         print(f"stallpay {name}: not available on this installation ({exc})", file=sys.stderr)
-        return 2
+        return exitcodes.Exit.USAGE
 
     return run
 

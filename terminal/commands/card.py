@@ -1,7 +1,9 @@
 """`stallpay card read|issue|topup|charge|void|close`: one tap, one operation, for cashiers and technicians.
 
-Exit codes: 0 done, 1 declined by a rule, 2 card or reader problem, 3 configuration problem,
-4 the card left before the write was confirmed (tap it again: `stallpay card read` settles it).
+Amounts: `--amount 12.50` in major units as a person reads them, or `--amount-minor 1250` in integer minor
+units (scripts). Exit codes: the one table of `terminal/commands/exitcodes.py` (0 done, 1 declined by a rule,
+2 usage or configuration problem, 3 card or reader problem, 4 the card left before the write was confirmed:
+tap it again, `stallpay card read` settles it).
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ import logging
 import sys
 from typing import Any
 
+from terminal.commands.exitcodes import Exit
 from terminal.config import ConfigError
 from terminal.wallet.card import CardError
-from terminal.wallet.money import format_money
+from terminal.wallet.money import AmountError, format_money, parse_amount
 from terminal.wallet.operations import CardState, Outcome, TapAgain
 from terminal.wallet.rules import Declined
 
@@ -26,7 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("op", choices=OPS)
     p.add_argument("--config", default="terminal.toml", help="terminal configuration (default: ./terminal.toml)")
     p.add_argument("--reader", help="PC/SC reader name or pattern (overrides the configuration)")
-    p.add_argument("--amount", type=int, help="amount in minor units (cents)")
+    amount = p.add_mutually_exclusive_group()
+    amount.add_argument("--amount", metavar="AMOUNT", help="amount in major units as printed: 12.50 or 12")
+    amount.add_argument("--amount-minor", type=int, metavar="N", help="amount in integer minor units (1250 = 12.50)")
     p.add_argument("--method", default="cash", help="top-up / issue payment method: cash, card, voucher, comp")
     p.add_argument("--holder", help="holder reference stored in the journal at issue")
     p.add_argument("--operator", help="operator id recorded in the journal")
@@ -37,26 +42,31 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    if args.op in ("issue", "topup", "charge") and args.amount is None and args.op != "issue":
-        return _fail(args, 1, "invalid_amount", f"--amount is required for {args.op}")
+    if args.op in ("topup", "charge") and args.amount is None and args.amount_minor is None:
+        return _fail(args, Exit.USAGE, "invalid_amount", f"--amount (or --amount-minor) is required for {args.op}")
     from terminal.station import Station
 
     try:
         station = Station.open(args.config, reader_name=args.reader)
     except ConfigError as exc:
-        return _fail(args, 3, "config", str(exc))
+        return _fail(args, Exit.USAGE, "config", str(exc))
     except CardError as exc:
-        return _fail(args, 2, "reader", str(exc))
+        return _fail(args, Exit.DEVICE, "reader", str(exc))
+    try:
+        args.amount_minor = _amount(args, station.config.event.currency)
+    except AmountError as exc:
+        station.close()
+        return _fail(args, Exit.USAGE, "invalid_amount", str(exc))
     try:
         with station.tap(args.timeout) as tag:
             result = _do(station, tag, args)
     except TapAgain as exc:
-        return _fail(args, 4, "tap_again", str(exc))
+        return _fail(args, Exit.TAP_AGAIN, "tap_again", str(exc))
     except Declined as exc:
         extra = {"missing": exc.missing} if exc.missing is not None else {}
-        return _fail(args, 1, exc.code, exc.message, **extra)
+        return _fail(args, Exit.REFUSED, exc.code, exc.message, **extra)
     except CardError as exc:
-        return _fail(args, 2, type(exc).__name__, str(exc))
+        return _fail(args, Exit.DEVICE, type(exc).__name__, str(exc))
     finally:
         station.close()
     out = result.as_dict()
@@ -68,7 +78,16 @@ def run(args: argparse.Namespace) -> int:
         if isinstance(result, Outcome):
             line = f"{result.op} {format_money(result.amount, cur)} done; " + line
         print(line)
-    return 0
+    return Exit.DONE
+
+
+def _amount(args: argparse.Namespace, currency: str) -> int | None:
+    """Minor units from --amount (major units, parsed without floats) or --amount-minor."""
+    if args.amount_minor is not None:
+        if args.amount_minor < 0:
+            raise AmountError(f"--amount-minor must not be negative, got {args.amount_minor}")
+        return int(args.amount_minor)
+    return None if args.amount is None else parse_amount(args.amount, currency)
 
 
 def _do(station: Any, tag: Any, args: argparse.Namespace) -> CardState | Outcome:
@@ -76,11 +95,11 @@ def _do(station: Any, tag: Any, args: argparse.Namespace) -> CardState | Outcome
     if args.op == "read":
         return wallet.read(tag, operator=args.operator)
     if args.op == "issue":
-        return wallet.issue(tag, args.amount or 0, method=args.method, holder=args.holder, operator=args.operator)
+        return wallet.issue(tag, args.amount_minor or 0, method=args.method, holder=args.holder, operator=args.operator)
     if args.op == "topup":
-        return wallet.topup(tag, args.amount, method=args.method, operator=args.operator)
+        return wallet.topup(tag, args.amount_minor, method=args.method, operator=args.operator)
     if args.op == "charge":
-        return wallet.charge(tag, args.amount, operator=args.operator)
+        return wallet.charge(tag, args.amount_minor, operator=args.operator)
     if args.op == "void":
         return wallet.void(tag, operator=args.operator)
     return wallet.close(tag, operator=args.operator, method=args.method)

@@ -87,13 +87,15 @@ def _fail(message: str, code: int = 1) -> int:
 
 
 def _store(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The --db database; only `collector init` may create one (a mistyped path is an error, not a new event)."""
+    from sync.event import open_event_store
     from sync.storage import open_store
 
-    return open_store(args.db)
+    return open_store(args.db) if args.collector_command == "init" else open_event_store(args.db)
 
 
 def _guard(func):  # type: ignore[no-untyped-def]
-    """Turn the collector's own errors into one line on stderr and exit code 1."""
+    """Turn the collector's own errors into one line on stderr: a database problem exits 2, a refusal 1."""
 
     def run(args: argparse.Namespace) -> int:
         from sync.enrollment import EnrollmentError
@@ -101,7 +103,9 @@ def _guard(func):  # type: ignore[no-untyped-def]
 
         try:
             return func(args)
-        except (StoreError, EnrollmentError, ValueError) as exc:
+        except StoreError as exc:
+            return _fail(str(exc), 2)
+        except (EnrollmentError, ValueError) as exc:
             return _fail(str(exc))
 
     return run
@@ -118,15 +122,13 @@ def run_init(args: argparse.Namespace) -> int:
 
 @_guard
 def run_ingest(args: argparse.Namespace) -> int:
-    from sync.event import require_event
     from sync.ingest import ingest_paths
     from sync.ledger import reconcile
 
     store = _store(args)
-    require_event(store)
     for path in args.paths:
         if not path.exists():
-            return _fail(f"{path}: no such file or directory")
+            return _fail(f"{path}: no such file or directory", 2)
 
     def progress(i: int, n: int, res) -> None:  # type: ignore[no-untyped-def]
         if not args.quiet and (n >= 20 and (i % max(1, n // 20) == 0 or i == n)):
@@ -260,7 +262,7 @@ def run_bundle(args: argparse.Namespace) -> int:
     try:
         keys = load_keys(args.keys)
     except ConfigError as exc:
-        return _fail(str(exc))
+        return _fail(str(exc), 2)
     store = _store(args)
     args.to.mkdir(parents=True, exist_ok=True)
     bundle = build_bundle(store, keys, terminal_id=args.terminal)
@@ -289,12 +291,13 @@ def run_serve(args: argparse.Namespace) -> int:
     from sync.api import create_app
     from terminal.config import ConfigError, load_keys
 
+    _store(args).close()  # refuse a database that is not an initialised event before listening
     try:
         keys = load_keys(args.keys)
     except ConfigError as exc:
-        return _fail(str(exc))
+        return _fail(str(exc), 2)
     if not 10 <= args.request_window <= 86400:
-        return _fail("--request-window must be between 10 and 86400 seconds")
+        return _fail("--request-window must be between 10 and 86400 seconds", 2)
     app = create_app(args.db, keys, request_window_s=args.request_window)
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
     return 0

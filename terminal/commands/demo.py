@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"demo set up in {directory}", file=sys.stderr)
     except (ConfigError, OSError, ValueError) as exc:
         print(f"stallpay demo: cannot set up {directory}: {exc}", file=sys.stderr)
-        return 1
+        return 2
     if args.setup_only:
         return 0
     from terminal.ui.server import bind, create_app
@@ -88,12 +88,12 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"stallpay demo: cannot listen on {args.host}:{args.port}: {exc.strerror} "
               "(try --port 0 for any free port)", file=sys.stderr)
-        return 1
+        return 3
     try:
         terminal = open_demo(config_path)
     except (ConfigError, OSError, ValueError) as exc:
         print(f"stallpay demo: {exc}", file=sys.stderr)
-        return 1
+        return 2
     host, port = sock.getsockname()[:2]
     url = f"http://{host}:{port}/"
 

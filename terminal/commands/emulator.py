@@ -119,7 +119,7 @@ def run_attach(args: argparse.Namespace) -> int:
                 "is pcscd running with vsmartcard-vpcd?",
                 file=sys.stderr,
             )
-            return 1
+            return 3  # the exit-code table's DEVICE
         kind = getattr(card, "product", type(card).__name__)
         print(
             f"{kind} UID {card.uid.hex().upper()} is in {reader_name_for_port(args.port)!r} "

@@ -84,7 +84,7 @@ def run_sample(args: argparse.Namespace) -> int:
                     problem = printer.queue.problem
                     reason = problem.detail if problem else "unknown printer problem"
                     print(f"stallpay receipt: not printed: {reason}", file=sys.stderr)
-                    return 1
+                    return 3  # the exit-code table's DEVICE
         finally:
             printer.queue.close()
     print(f"printed {len(kinds)} sample receipt(s) to {transport.describe()}")

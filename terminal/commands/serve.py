@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
         sock = bind(host, port)
     except OSError as exc:
         print(f"stallpay serve: cannot listen on {host}:{port}: {exc.strerror}", file=sys.stderr)
-        return 1
+        return 3  # the exit-code table's DEVICE: the port is in use
     try:
         terminal = open_kiosk(args.config)
     except (ConfigError, OSError, ValueError) as exc:

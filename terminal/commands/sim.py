@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
         from sync.sim import SimError, simulate
     except ImportError as exc:
         print(f"stallpay sim: simulation not available ({exc})", file=sys.stderr)
-        return 1
+        return 2
     try:
         result = simulate(terminals=args.terminals, cards=args.cards, sales=args.sales, seed=args.seed,
                           tear_rate=args.tear_rate, offline_terminals=args.offline_terminals, out=args.out,

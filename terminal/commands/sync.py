@@ -51,9 +51,9 @@ def _open(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     return open_terminal(args.config)
 
 
-def _fail(message: str) -> int:
+def _fail(message: str, code: int = 1) -> int:
     print(f"stallpay sync: {message}", file=sys.stderr)
-    return 1
+    return code
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -62,7 +62,7 @@ def run_export(args: argparse.Namespace) -> int:
     try:
         t = _open(args)
     except ConfigError as exc:
-        return _fail(str(exc))
+        return _fail(str(exc), 2)
     after = 0 if args.all else t.state.acked_seq
     status = t.status()
     erased = [e.account_id for e in t.face_pay().pending_erasure_confirmations()]
@@ -82,7 +82,7 @@ def run_status(args: argparse.Namespace) -> int:
     try:
         t = _open(args)
     except ConfigError as exc:
-        return _fail(str(exc))
+        return _fail(str(exc), 2)
     status = {**t.status(), **t.overview(), "pending_erasures": t.pending_erasures()}
     url = collector_url(args, t.config)
     status["collector"] = url or None
@@ -104,7 +104,7 @@ def run_pair(args: argparse.Namespace) -> int:
     try:
         t = _open(args)
     except ConfigError as exc:
-        return _fail(str(exc))
+        return _fail(str(exc), 2)
     if args.to is not None:
         path = t.write_pairing_request(args.code, args.to)
         print(f"wrote {path}; run 'stallpay collector ingest' on the organizer's machine")

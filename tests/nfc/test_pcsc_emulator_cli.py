@@ -122,7 +122,7 @@ def _free_port() -> int:
 
 def test_attach_without_vpcd_fails_with_a_reason(capsys):
     code = main(["emulator", "attach", "--port", str(_free_port()), "--connect-timeout", "0.3"])
-    assert code == 1
+    assert code == 3
     assert "cannot reach vpcd" in capsys.readouterr().err
 
 

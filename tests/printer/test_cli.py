@@ -18,7 +18,7 @@ def test_sample_to_a_network_printer(printer_server) -> None:
 
 def test_printer_without_paper_fails_with_one_line(printer_server, capsys) -> None:
     printer_server.paper = False
-    assert main(["receipt", "sample", "sale", "--printer", printer_server.url]) == 1
+    assert main(["receipt", "sample", "sale", "--printer", printer_server.url]) == 3
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "out of paper" in err[0]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -50,13 +51,37 @@ def test_ingest_refusal_exits_nonzero_with_reason(tmp_path: Path, capsys: pytest
     assert main(["collector", "ingest", "--db", db, str(usb)]) == 1
     err = capsys.readouterr().err
     assert "refused" in err and "junk.spb" in err and "corrupt" in err
-    assert main(["collector", "ingest", "--db", db, str(tmp_path / "missing")]) == 1
+    assert main(["collector", "ingest", "--db", db, str(tmp_path / "missing")]) == 2
     assert "no such file" in capsys.readouterr().err
 
 
-def test_uninitialised_database_is_explained(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["collector", "ingest", "--db", str(tmp_path / "c.db"), str(tmp_path)]) == 1
-    assert "not initialised" in capsys.readouterr().err
+@pytest.mark.parametrize("command", [["ingest", "."], ["report", "summary", "--json"], ["pair"], ["reconcile"],
+                                     ["block", "--card", "1"], ["serve", "--keys", "keys.toml"]])
+def test_db_must_name_an_initialised_collector(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                               command: list[str]) -> None:
+    """A mistyped --db is an error (exit 2) that creates nothing, not an empty event that balances."""
+    typo = tmp_path / "bokos.db"
+    assert main(["collector", command[0], "--db", str(typo), *command[1:]]) == 2
+    assert "no collector database at" in capsys.readouterr().err and not typo.exists()
+    assert list(tmp_path.iterdir()) == []
+    junk = tmp_path / "notes.txt"
+    junk.write_text("not a database\n" * 100)
+    assert main(["collector", command[0], "--db", str(junk), *command[1:]]) == 2
+    assert "not a collector database" in capsys.readouterr().err
+    empty = tmp_path / "empty.db"
+    sqlite3.connect(empty).close()
+    assert main(["collector", command[0], "--db", str(empty), *command[1:]]) == 2
+    assert "not an initialised collector database" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("store_target", ["postgresql"], indirect=True)
+def test_db_dsn_must_name_an_initialised_collector(store_target: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["collector", "report", "summary", "--db", store_target, "--json"]) == 2
+    assert "not an initialised collector database" in capsys.readouterr().err
+    assert main(["collector", "init", "--db", store_target, "--event-id", EVENT]) == 0
+    capsys.readouterr()
+    assert main(["collector", "report", "summary", "--db", store_target, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["books_balance"] is True
 
 
 def test_product_report_shows_progress_and_replacement_quote(tmp_path: Path,

@@ -108,12 +108,12 @@ def test_card_cli_on_a_card_attached_from_outside(pcscd, tmp_path: Path) -> None
                                    "--timeout", "5"], capture_output=True, text=True, env=env, timeout=60)
             return done.returncode, json.loads(done.stdout.strip().splitlines()[-1])
 
-        code, data = card("issue", "--amount", "1200")
+        code, data = card("issue", "--amount-minor", "1200")
         assert code == 0 and data["balance"] == 1200 and data["product"] == "NTAG215"
         assert card("read")[1]["balance"] == 1200
-        code, data = card("charge", "--amount", "200")
+        code, data = card("charge", "--amount-minor", "200")
         assert code == 0 and data["balance"] == 1000
-        code, data = card("charge", "--amount", "5000")
+        code, data = card("charge", "--amount-minor", "5000")
         assert code == 1 and data["error"] == "insufficient_funds"
     finally:
         _stop(attached)
