@@ -188,12 +188,13 @@ def demo_setup(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _terminal_dir(template: Path, folder: Path, terminal_id: int, table: Path, collector: Collector | None,
-                  role: str, vendor: str) -> Path:
+                  role: str, vendor: str, ui: dict[str, Any]) -> Path:
     shutil.copytree(template, folder, ignore=shutil.ignore_patterns("wristbands"))
     (folder / "wristbands").symlink_to(table)
     data = tomllib.loads((folder / "terminal.toml").read_text())
     data["terminal"].update(id=terminal_id, name=f"terminal-{terminal_id}", vendor=vendor,
                             mode="cashier" if role == "cashier" else "sale")
+    data["ui"] = {**data.get("ui", {}), "result_s": 3.0, **ui}
     if terminal_id != 1:  # terminal 1's journal (the demo's opening balances) stays terminal 1's
         for leftover in (folder / "data").glob("journal.db*"):
             leftover.unlink()
@@ -216,10 +217,12 @@ class Terminals:
         self.started: list[Terminal] = []
         self.ids = itertools.count(1)
 
-    def start(self, collector: Collector | None, *, role: str = "sale", vendor: str = "Demo Stall") -> Terminal:
+    def start(self, collector: Collector | None, *, role: str = "sale", vendor: str = "Demo Stall",
+              **ui: Any) -> Terminal:
+        """Terminal 1 holds the demo's opening balances: pair it as the cashier point that made them."""
         terminal_id = next(self.ids)
         folder = _terminal_dir(self.template, self.root / f"t{terminal_id}", terminal_id, self.table, collector,
-                               role, vendor)
+                               role, vendor, ui)
         terminal = Terminal(folder, terminal_id)
         self.started.append(terminal)
         terminal.start()
@@ -304,7 +307,8 @@ class Screen:
 
     def logout(self) -> None:
         self.page.locator("[data-action=logout]").click()
-        self.page.wait_for_url(lambda url: "/login" in url)
+        expect(self.page).to_have_url(re.compile("/login"))
+        expect(self.by("login-submit")).to_be_visible()
 
     def by(self, test_id: str) -> Any:
         return self.page.get_by_test_id(test_id)
