@@ -102,7 +102,11 @@ class Collector:
         return found.group(0)
 
     def report(self, name: str, *extra: str) -> Any:
-        return json.loads(self.cli("report", name, "--json", *extra).stdout)
+        out = self.cli("report", name, "--json", *extra)
+        try:
+            return json.loads(out.stdout)
+        except ValueError:
+            raise AssertionError(f"report {name} is not JSON: {out.stdout[:300]!r} {out.stderr[-300:]!r}") from None
 
     def summary(self) -> dict[str, Any]:
         return dict(self.report("summary"))
