@@ -65,7 +65,7 @@ def wait_for(condition: Callable[[], Any], what: str, timeout: float = DEADLINE_
         time.sleep(0.1)
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -76,7 +76,7 @@ class Collector:
 
     def __init__(self, db: str, keys: Path, event_id: str) -> None:
         self.db, self.keys = db, keys
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         run_cli("collector", "init", "--db", db, "--event-id", event_id, "--name", "Journey event")
         self.proc = subprocess.Popen([STALLPAY, "collector", "serve", "--db", db, "--keys", str(keys),
@@ -192,13 +192,15 @@ def demo_setup(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _terminal_dir(template: Path, folder: Path, terminal_id: int, table: Path, collector: Collector | None,
-                  role: str, vendor: str, ui: dict[str, Any]) -> Path:
+                  role: str, vendor: str, ui: dict[str, Any], printer_url: str) -> Path:
     shutil.copytree(template, folder, ignore=shutil.ignore_patterns("wristbands"))
     (folder / "wristbands").symlink_to(table)
     data = tomllib.loads((folder / "terminal.toml").read_text())
     data["terminal"].update(id=terminal_id, name=f"terminal-{terminal_id}", vendor=vendor,
                             mode="cashier" if role == "cashier" else "sale")
     data["ui"] = {**data.get("ui", {}), "result_s": 3.0, **ui}
+    if printer_url:
+        data["printer"] = {"url": printer_url}
     if terminal_id != 1:  # terminal 1's journal (the demo's opening balances) stays terminal 1's
         for leftover in (folder / "data").glob("journal.db*"):
             leftover.unlink()
@@ -222,11 +224,11 @@ class Terminals:
         self.ids = itertools.count(1)
 
     def start(self, collector: Collector | None, *, role: str = "sale", vendor: str = "Demo Stall",
-              **ui: Any) -> Terminal:
+              printer_url: str = "", **ui: Any) -> Terminal:
         """Terminal 1 holds the demo's opening balances: pair it as the cashier point that made them."""
         terminal_id = next(self.ids)
         folder = _terminal_dir(self.template, self.root / f"t{terminal_id}", terminal_id, self.table, collector,
-                               role, vendor, ui)
+                               role, vendor, ui, printer_url)
         terminal = Terminal(folder, terminal_id)
         self.started.append(terminal)
         terminal.start()
