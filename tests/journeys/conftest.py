@@ -34,13 +34,11 @@ import pytest
 import tomli_w
 
 from tests.sync.conftest import pg_server  # noqa: F401  (fixture: a private PostgreSQL for the session)
+from tests.ui.test_browser import browser  # noqa: F401  (fixture: Debian's Chromium through Playwright)
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 STALLPAY = str(Path(sys.executable).with_name("stallpay"))
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--disable-quic"]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "journeys"
 SMALL = {"width": 800, "height": 480}
 DEADLINE_S = 30.0
@@ -278,25 +276,15 @@ def pg_collector(demo_setup: Path, pg_server: str) -> Iterator[Collector]:  # no
         made.stop()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} missing: run scripts/setup.sh (Debian package 'chromium')")
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
-
-
 class Screen:
     """One terminal's screen in its own browser context at 800x480; numbered screenshots per journey."""
 
     counters: ClassVar[dict[str, itertools.count[int]]] = {}
 
-    def __init__(self, browser: Any, terminal: Terminal, journey: str) -> None:
+    def __init__(self, chromium: Any, terminal: Terminal, journey: str) -> None:
         self.terminal = terminal
         self.journey = journey
-        self.context = browser.new_context(viewport=SMALL)
+        self.context = chromium.new_context(viewport=SMALL)
         self.page = self.context.new_page()
         self.page.set_default_timeout(10_000)
         self.counters.setdefault(journey, itertools.count(1))
@@ -338,7 +326,7 @@ def expect(locator: Any) -> Any:
 
 
 @pytest.fixture
-def screens(browser: Any) -> Iterator[Callable[[Terminal, str], Screen]]:
+def screens(browser: Any) -> Iterator[Callable[[Terminal, str], Screen]]:  # noqa: F811  (the fixture)
     opened: list[Screen] = []
 
     def open_screen(terminal: Terminal, journey: str) -> Screen:
