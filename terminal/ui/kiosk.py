@@ -237,7 +237,20 @@ class Kiosk:
                 out.update({k: v for k, v in truth.items() if v is not None or not k.startswith("balance")})
         if isinstance(out.get("card_id"), int):
             out["printed_id"] = printed_id(out["card_id"])
+        if out.get("op") == "void" and isinstance(seq, int):
+            out["voids_text"] = self._voids_text(seq)
         return self._formatted(out)
+
+    def _voids_text(self, seq: int) -> str:
+        """Which sale a void reversed: its transaction number, time, amount and items."""
+        entry = self.journal.get(seq)
+        sale = self.journal.get((entry or {}).get("data", {}).get("voids", -1)) if entry else None
+        if not sale:
+            return ""
+        items = ", ".join(f"{i.get('qty', 1)}× {i.get('name', '')}" for i in (sale.get("items") or [])[:4])
+        return self.tr(N_("Reverses sale %(tx)s of %(time)s: %(amount)s")) % {
+            "tx": f"{sale['terminal_id']}-{sale['seq']}", "time": when_short(sale["time"], self.language),
+            "amount": self.money(sale["amount"])} + (f" ({items})" if items else "")
 
     def _formatted(self, data: dict[str, Any]) -> dict[str, Any]:
         out = dict(data)

@@ -130,6 +130,9 @@ def test_void_the_last_sale(page, demo: DemoServer) -> None:
     page.get_by_test_id("void").click()
     demo.tap("alice")
     expect(page.get_by_test_id("balance-left")).to_have_text("€50.00")
+    sale = demo.commits("sale")[-1]
+    expect(page.get_by_test_id("voids-text")).to_contain_text(f"Reverses sale 1-{sale['seq']}")
+    expect(page.get_by_test_id("voids-text")).to_contain_text("€2.00 (1× Water)")
     assert len(demo.commits("void")) == 1
 
 
