@@ -71,9 +71,6 @@ class CardDesk:
         """Every committed money movement of this card at this terminal, newest first."""
         return [e for e in self.journal.entries(card_id=card_id) if e["phase"] == "commit" and e["op"] in ops][::-1]
 
-    def blocked_reason(self, card_id: int) -> str | None:
-        return self.hotlist.reason(card_id)  # type: ignore[no-any-return]
-
     # --- replacement ------------------------------------------------------------------------------------
 
     def remember(self, card_id: int, balance: int, comp: int) -> None:
