@@ -206,6 +206,15 @@ def create_app(db: str | Store, keys: EventKeys, *, request_window_s: float = RE
             raise HTTPException(403, "only cashier and admin terminals may enroll, erase or check out face accounts")
         return tid
 
+    @app.post("/api/v1/terminal/cards/{card_id}/replacement",
+              summary="A cashier terminal replaces a lost card: block it and quote its balance and comp part")
+    def post_terminal_replacement(card_id: Annotated[int, Path(ge=0, le=2**62)],
+                                  tid: Annotated[int, Depends(cashier)]) -> dict:
+        try:
+            return replacement_quote(store, card_id, reason=f"lost (replaced at terminal {tid})")
+        except LedgerError as exc:
+            raise HTTPException(409, str(exc)) from None
+
     @app.post("/api/v1/face/enrollments", summary="Upload a template enrolled at a cashier terminal (sealed)")
     def post_face_enrollment(req: FaceEnrollmentRequest, tid: Annotated[int, Depends(cashier)]) -> dict[str, Any]:
         try:

@@ -123,6 +123,13 @@ class CollectorClient:
             raise SyncFailed(f"authorization refused: {self._detail(resp)}")
         return resp.json()
 
+    def replacement_quote(self, card_id: int) -> dict[str, Any]:
+        """Block a lost card at the collector and get what its replacement carries (balance, comp part)."""
+        resp = self._json("POST", f"/api/v1/terminal/cards/{int(card_id)}/replacement", {}, attempts=1)
+        if resp.status_code != 200:
+            raise SyncFailed(f"replacement refused: {self._detail(resp)}")
+        return dict(resp.json())
+
     def face_authorizer(self) -> Callable[[str, int], dict[str, Any]]:
         """An authorizer for `FaceAccounts.sale`: one quick attempt; unreachable means fall back to the allowance."""
         import secrets

@@ -236,6 +236,10 @@ def reconcile(store: Store, card_ids: Iterable[int] | None = None) -> dict[str, 
     for old, _new, _amount in replace_moves(store):
         if card_ids is None or old in cards or _new in cards:
             block_card(store, old, "replaced", source="replacement")
+    for r in store.query("SELECT card_id, terminal_id, data FROM entries WHERE op = 'block' AND card_id IS NOT NULL"):
+        if card_ids is None or r["card_id"] in cards:  # a lost card reported at a cashier terminal
+            reason = str(json.loads(r["data"] or "{}").get("reason") or "lost")[:60]
+            block_card(store, r["card_id"], f"{reason} (reported at terminal {r['terminal_id']})", source="terminal")
     return dict(counts)
 
 

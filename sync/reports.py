@@ -52,12 +52,23 @@ def by_hour(store: Store) -> list[dict]:
 
 
 def by_day(store: Store) -> list[dict]:
+    return _by_period(store, "day", 10)
+
+
+def by_month(store: Store) -> list[dict]:
+    """The canteen owner's monthly report: the same columns as the daily one, per calendar month (UTC)."""
+    return _by_period(store, "month", 7)
+
+
+def _by_period(store: Store, name: str, chars: int) -> list[dict]:
+    """Sales (count, net of voids), deposits and refunds per period, from the running totals kept at ingest."""
+    period = f"substr(hour, 1, {int(chars)})"
     return _ints(store.query(
-        f"SELECT substr(hour, 1, 10) AS day, {TOTALS_COUNT} AS sales, "
+        f"SELECT {period} AS {name}, {TOTALS_COUNT} AS sales, "
         "SUM(CASE WHEN op = 'sale' THEN amount WHEN op = 'void' THEN -amount ELSE 0 END) AS net, "
         "SUM(CASE WHEN op IN ('issue', 'topup') THEN amount ELSE 0 END) AS deposited, "
         "SUM(CASE WHEN op = 'close' THEN amount ELSE 0 END) AS refunded "
-        "FROM entry_totals WHERE phase = 'commit' GROUP BY substr(hour, 1, 10) ORDER BY day"))
+        f"FROM entry_totals WHERE phase = 'commit' GROUP BY {period} ORDER BY {name}"))
 
 
 def _ints(rows: list[dict]) -> list[dict]:
@@ -173,6 +184,9 @@ REPORTS = {
     "top-products": lambda s, **k: top_products(s, progress=k.get("progress")),
     "hours": lambda s, **k: by_hour(s),
     "days": lambda s, **k: by_day(s),
+    "daily": lambda s, **k: by_day(s),
+    "months": lambda s, **k: by_month(s),
+    "monthly": lambda s, **k: by_month(s),
     "cashiers": lambda s, **k: cashiers(s),
     "settlement": lambda s, **k: settlement(s, k.get("commission") or 0.0),
     "card": lambda s, **k: card_history(s, k.get("card")),

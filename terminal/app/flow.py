@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-KINDS = ("sale", "void", "issue", "topup", "close")
+KINDS = ("sale", "void", "issue", "topup", "close", "replace")
 DONE_REMEMBERED = 200  # finished request ids kept to refuse a replay
 
 
@@ -66,6 +66,8 @@ class Request:
     method: str | None = None
     holder: str | None = None
     operator: str | None = None
+    card_ref: int | None = None  # close: the card whose payout was confirmed on screen; replace: the lost card
+    comp: int = 0  # replace: the complimentary part of the balance moved to the new band
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -76,10 +78,13 @@ class Request:
             raise FlowError("bad_request", "amount must be whole minor units, zero or more")
         if self.kind in ("sale", "topup") and self.amount <= 0:
             raise FlowError("bad_request", f"a {self.kind} needs an amount above zero")
+        if self.kind == "replace" and (self.card_ref is None or not 0 <= self.comp <= self.amount):
+            raise FlowError("bad_request", "a replacement names the lost card and a comp part within its balance")
 
     def as_dict(self) -> dict[str, Any]:
         return {"id": self.id, "kind": self.kind, "amount": self.amount, "items": list(self.items),
-                "method": self.method, "holder": self.holder, "operator": self.operator}
+                "method": self.method, "holder": self.holder, "operator": self.operator,
+                "card_ref": self.card_ref, "comp": self.comp}
 
 
 @dataclass(frozen=True)

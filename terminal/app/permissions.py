@@ -43,6 +43,7 @@ KIND_PERMISSION: dict[str, Permission] = {
     "issue": Permission.ISSUE,
     "topup": Permission.TOPUP,
     "close": Permission.REFUND,
+    "replace": Permission.ISSUE,
 }
 
 

@@ -70,8 +70,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--port", type=int, default=8750)
     c.add_argument("--request-window", type=float, default=300, metavar="SECONDS",
                    help="accept terminal requests signed at most this far from the collector's clock (default 300)")
-    c = cmd("report", "reports: summary, vendors, terminals, products, hours, cashiers, settlement, anomalies, "
-            "card, movements, sync, face-accounts, erasures (pending per terminal)", run_report)
+    c = cmd("report", "reports: summary, vendors, terminals, products, hours, daily (days), monthly (months), "
+            "cashiers, settlement, anomalies, card, movements, sync, face-accounts, erasures (pending per terminal)",
+            run_report)
     c.add_argument("name")
     c.add_argument("--json", action="store_true", help="JSON on stdout")
     c.add_argument("--csv", action="store_true", help="CSV on stdout")

@@ -40,12 +40,12 @@ def transaction_id(terminal_id: int, seq: int) -> str:
 
 
 def mask_card(uid: str | None, card_id: int | None = None) -> str:
-    """Enough of the card to recognise it, not enough to copy it."""
-    if uid:
-        tail = uid.upper()[-4:]
-        return f"****{tail}"
+    """The card's short printed id (#card number, the same on screen, receipt and the collector's reports);
+    a uid tail only for a card the journal has no number for. Never enough to copy the card."""
     if card_id is not None:
         return f"#{card_id}"
+    if uid:
+        return f"****{uid.upper()[-4:]}"
     return "-"
 
 
@@ -88,14 +88,14 @@ def sale_receipt(entry: Entry, header: Header) -> SaleReceipt:
 
 def topup_receipt(entry: Entry, header: Header, *, spent_total: int) -> TopUpReceipt:
     """`spent_total` comes from the card (its history or counters): the journal of one terminal cannot know it."""
-    if entry.get("op") not in ("topup", "issue"):
+    if entry.get("op") not in ("topup", "issue", "replace"):
         raise ReceiptDataError(f"journal entry {entry.get('seq')} is a {entry.get('op')!r}, not a top-up")
     if entry.get("phase") != "commit":
         raise ReceiptDataError(f"journal entry {entry.get('seq')} is not committed (phase {entry.get('phase')!r})")
     return TopUpReceipt(
         **_common(entry, header),
         amount=int(entry["amount"]),
-        method=entry.get("method") or "cash",
+        method=entry.get("method") or ("replacement" if entry.get("op") == "replace" else "cash"),
         balance_now=int(entry["balance_after"] or 0),
         spent_total=spent_total,
     )

@@ -32,6 +32,7 @@ from terminal.app import (
     Session,
     TapAction,
 )
+from terminal.app.card_desk import CardDesk, printed_id
 from terminal.catalogue_store import CatalogueStore
 from terminal.operators import LoginFailed, OperatorStore
 from terminal.settings_store import CHOICES, SettingsStore
@@ -52,8 +53,10 @@ MONEY_KEYS = ("amount", "balance_before", "balance_after", "missing", "refund", 
               "complimentary", "refundable", "spent", "total", "unit_price")
 
 DECLINE_TEXT = {
-    "insufficient_funds": N_("Insufficient funds: %(missing)s missing"),
-    "blocked": N_("This wristband is blocked"),
+    "insufficient_funds": N_("Insufficient funds: balance %(balance)s, %(missing)s missing"),
+    "amount_changed": N_("The balance changed since it was shown: tap the wristband again to see it"),
+    "other_card": N_("This is not the wristband whose refund was shown"),
+    "blocked": N_("This wristband is blocked: keep it and send the guest to the cashier"),
     "wrong_event": N_("This wristband belongs to another event"),
     "blank": N_("This wristband has not been issued yet"),
     "closed": N_("This wristband was closed and refunded"),
@@ -84,7 +87,7 @@ NOTICE_TEXT = {
 }
 KIND_TEXT = {
     "sale": N_("Sale"), "void": N_("Void"), "issue": N_("Issue wristband"), "topup": N_("Top-up"),
-    "close": N_("Close and refund"),
+    "close": N_("Close and refund"), "replace": N_("Replace lost wristband"),
 }
 METHOD_TEXT = {"cash": N_("Cash"), "card": N_("Card terminal"), "voucher": N_("Voucher"),
                "comp": N_("Complimentary")}
@@ -155,6 +158,8 @@ class Kiosk:
         self.collector: Any = None
         self.sync_panel: Any = None  # terminal.ui.sync_status.SyncPanel: sync status and the sales limit
         self.face_shared_pipeline = False
+        self.card_desk = CardDesk(self.journal, self.wallet.hotlist, clock=clock)
+        self.tap_again_at: float | None = None
 
     @property
     def catalogue(self) -> Catalogue:
@@ -181,6 +186,7 @@ class Kiosk:
             if flow["request"]:
                 flow["request"]["amount_fmt"] = self.money(flow["request"]["amount"])
                 flow["request"]["kind_text"] = self.tr(KIND_TEXT[flow["request"]["kind"]])
+            flow["leave_after_s"] = self._leave_after()
             operator = None
             if self.session is not None:
                 operator = {"id": self.session.operator, "name": self.session.name, "role": self.session.role.value}
@@ -193,7 +199,7 @@ class Kiosk:
                 "language": self.language,
                 "receipt_policy": self.receipt_policy,
                 "currency": self.currency,
-                "printer": {"problem": self.printer_problem},
+                "printer": {"problem": self.printer_problem, "queued_text": self._queued_text()},
                 "reader": {"ok": self.reader_ok, "message": self.reader_message},
                 "recent": self.recent(5),
                 "demo": self.demo,
@@ -201,6 +207,12 @@ class Kiosk:
                                                  "linked_uid": self.face_cashier.linked_uid},
                 "sync": self.sync_panel.view() if self.sync_panel is not None else None,
             }
+
+    def _queued_text(self) -> str:
+        """On the approved panel while the printer is down: the receipt waits in the queue, the sale is done."""
+        if not self.printer_problem:
+            return ""
+        return self.tr(N_("Receipt queued: it prints when the printer is back")) + f" ({self.printer_problem})"
 
     def publish(self) -> None:
         self.events.publish("state", self.snapshot())
@@ -223,7 +235,22 @@ class Kiosk:
                          "operator": entry["operator"]}
                 # a face sale has no card balance in its entry: the balance left is the account's, kept in result
                 out.update({k: v for k, v in truth.items() if v is not None or not k.startswith("balance")})
+        if isinstance(out.get("card_id"), int):
+            out["printed_id"] = printed_id(out["card_id"])
+        if out.get("op") == "void" and isinstance(seq, int):
+            out["voids_text"] = self._voids_text(seq)
         return self._formatted(out)
+
+    def _voids_text(self, seq: int) -> str:
+        """Which sale a void reversed: its transaction number, time, amount and items."""
+        entry = self.journal.get(seq)
+        sale = self.journal.get((entry or {}).get("data", {}).get("voids", -1)) if entry else None
+        if not sale:
+            return ""
+        items = ", ".join(f"{i.get('qty', 1)}× {i.get('name', '')}" for i in (sale.get("items") or [])[:4])
+        return self.tr(N_("Reverses sale %(tx)s of %(time)s: %(amount)s")) % {
+            "tx": f"{sale['terminal_id']}-{sale['seq']}", "time": when_short(sale["time"], self.language),
+            "amount": self.money(sale["amount"])} + (f" ({items})" if items else "")
 
     def _formatted(self, data: dict[str, Any]) -> dict[str, Any]:
         out = dict(data)
@@ -255,7 +282,11 @@ class Kiosk:
             if template is None:
                 text["reason"] = result.get("message", code)
             else:
-                text["reason"] = self.tr(template) % {"missing": result.get("missing_fmt", "")}
+                missing = result.get("missing")
+                due = (flow.get("request") or {}).get("amount")
+                balance = due - missing if isinstance(missing, int) and isinstance(due, int) else None
+                text["reason"] = self.tr(template) % {"missing": result.get("missing_fmt", ""),
+                                                      "balance": self.money(balance)}
         return text
 
     def recent(self, n: int) -> list[dict[str, Any]]:
@@ -295,6 +326,8 @@ class Kiosk:
     def logout(self) -> None:
         with self._lock:
             self.session = None
+            self.balance_view = None  # never shown to the next operator
+            self.card_desk.forget()
             self.face_sale.stop()
             with contextlib.suppress(FlowError):
                 if self.flow.phase is not Phase.PROCESSING and self.flow.phase is not Phase.TAP_AGAIN:
@@ -408,7 +441,7 @@ class Kiosk:
             self.sync_panel.check_sale()
 
     def start(self, session: Session, kind: str, request_id: str, *, amount: int = 0, method: str | None = None,
-              holder: str | None = None) -> bool:
+              holder: str | None = None, card_ref: int | None = None, comp: int = 0) -> bool:
         if kind not in KIND_PERMISSION or kind == "sale":
             raise KioskError("bad_request", f"unknown request kind {kind!r}", 400)
         self.require(session, KIND_PERMISSION[kind])
@@ -417,7 +450,8 @@ class Kiosk:
             if method not in TOPUP_METHODS:
                 raise KioskError("bad_request", self._("Unknown payment method"), 400)
         with self._lock:
-            request = self._request(request_id, kind, amount, method=method, holder=holder, operator=session.operator)
+            request = self._request(request_id, kind, amount, method=method, holder=holder, operator=session.operator,
+                                    card_ref=card_ref, comp=comp)
             return self._start(request)
 
     def _request(self, request_id: str, kind: str, amount: int, **kwargs: Any) -> Request:
@@ -436,7 +470,7 @@ class Kiosk:
         return started
 
     def cancel(self, session: Session | None, *, force: bool = False) -> None:
-        if force and (session is None or not session.may(Permission.SETTINGS)):
+        if force and (session is None or not (session.may(Permission.SETTINGS) or self._leave_after() == 0)):
             raise KioskError("not_permitted", self._("Only a supervisor can abandon an unsettled payment"), 403)
         with self._lock:
             try:
@@ -448,6 +482,12 @@ class Kiosk:
                 raise KioskError(exc.code, self.tr(message) if message else exc.message) from None
             self.balance_view = None
         self.publish()
+
+    def _leave_after(self) -> float | None:
+        """Seconds until any operator may leave a torn payment pending (0: now); None when nothing is torn."""
+        if self.flow.phase is not Phase.TAP_AGAIN or self.tap_again_at is None:
+            return None
+        return max(0.0, round(self.config.ui.leave_pending_s - (self._clock() - self.tap_again_at), 1))
 
     def retry(self, session: Session) -> None:
         with self._lock:
@@ -540,7 +580,7 @@ class Kiosk:
         try:
             state = self.wallet.read(tag, operator=operator)
         except Declined as exc:
-            view = {"error": self._declined_text(exc.code, exc.message, exc.missing)}
+            view = {"error": self._declined_text(exc.code, exc.message, exc.missing), "code": exc.code}
         except UnsupportedCard:
             view = {"error": self.tr(DECLINE_TEXT["unsupported"])}
         except CardError:
@@ -549,21 +589,25 @@ class Kiosk:
             view = state.as_dict()
             view["history"] = view["history"][:6]
             view["journal"] = self._card_journal(state.card_id)
+            view["printed_id"] = printed_id(state.card_id)
+            view["holder"] = self.card_desk.holder(state.card_id) or ""
+            view["status_text"] = self.tr(N_("Closed and refunded")) if state.status == "closed" else ""
+            self.card_desk.remember(state.card_id, state.balance, state.record.comp)
         io = time.perf_counter() - start
         with self._lock:
             self.balance_view = view
         return io
 
     def _card_journal(self, card_id: int) -> list[dict[str, Any]]:
-        entries = [e for e in self.journal.entries(card_id=card_id) if e["phase"] == "commit" and e["op"] in MONEY_OPS]
+        entries = self.card_desk.history(card_id, (*MONEY_OPS, "replace"))
         return [{"seq": e["seq"], "op_text": self.tr(OP_TEXT.get(e["op"], e["op"])),
                  "amount_fmt": self.money(e["amount"]),
                  "balance_fmt": self.money(e["balance_after"]), "method": e["method"] or "",
-                 "time_fmt": when(e["time"], self.language)} for e in entries[-8:]][::-1]
+                 "time_fmt": when_short(e["time"], self.language)} for e in entries]
 
     def _declined_text(self, code: str, message: str, missing: int | None) -> str:
         template = DECLINE_TEXT.get(code)
-        return self.tr(template) % {"missing": self.money(missing)} if template else message
+        return self.tr(template) % {"missing": self.money(missing), "balance": ""} if template else message
 
     def _execute(self, tag: PurseTag, request: Request) -> float:
         start = time.perf_counter()
@@ -579,6 +623,7 @@ class Kiosk:
             io = time.perf_counter() - start
             with self._lock:
                 self.flow.tap_again(int(exc.intent["seq"]))
+                self.tap_again_at = self._clock()
             self._signal("error")
             return io
         except UnsupportedCard as exc:
@@ -607,7 +652,19 @@ class Kiosk:
             return self.wallet.issue(tag, request.amount, method=request.method or "cash", holder=request.holder,
                                      operator=op)
         if request.kind == "close":
+            if request.card_ref is not None:  # the payout was shown on screen: only that band, only that amount
+                state = self.wallet.read(tag, operator=op)
+                if state.card_id != request.card_ref:
+                    raise Declined("other_card", "not the wristband whose refund was shown")
+                if state.record.refundable != request.amount:
+                    raise Declined("amount_changed", "the refundable amount changed since it was shown")
             return self.wallet.close(tag, operator=op, method=request.method or "cash")
+        if request.kind == "replace":
+            assert request.card_ref is not None
+            outcome = self.wallet.replace(tag, old_card_id=request.card_ref, balance=request.amount, comp=request.comp,
+                                          operator=op)
+            self.card_desk.forget()
+            return outcome
         if request.kind == "void":
             return self.wallet.void(tag, operator=op)
         raise AssertionError(request.kind)
@@ -685,7 +742,7 @@ class Kiosk:
         op = entry["op"]
         if op == "sale":
             return jr.sale_receipt(entry, header)
-        if op in ("topup", "issue"):
+        if op in ("topup", "issue", "replace"):
             return jr.topup_receipt(entry, header, spent_total=spent)
         if op == "void":
             voided = self.journal.get(entry["data"].get("voids", -1))

@@ -480,6 +480,10 @@ def create_app(terminal: Terminal) -> FastAPI:
         kiosk.require(current, Permission.REFUND)
         return kiosk.face_cashier.checkout(current.operator, body.account_id)
 
+    from terminal.ui import card_routes
+
+    card_routes.register(app, kiosk, session)
+
     @app.post("/api/start")
     def start(body: StartBody, current: Current) -> dict[str, Any]:
         amount = _amount(kiosk, body.amount) if body.kind in ("topup", "issue") else 0

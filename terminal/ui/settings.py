@@ -19,3 +19,5 @@ class UiSection(BaseModel):
     lockout_failures: int = Field(default=5, ge=1, description="wrong PINs before an operator is locked out")
     lockout_s: int = Field(default=300, ge=1)
     result_s: float = Field(default=6.0, gt=0, description="how long an approved / declined screen stays up")
+    leave_pending_s: float = Field(default=30.0, ge=0, description="after this long waiting for a band pulled away "
+                                   "mid-write, any operator may leave the payment pending (settled at its next tap)")

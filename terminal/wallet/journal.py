@@ -24,7 +24,8 @@ from terminal.store import open_database
 
 GENESIS = "0" * 64
 # "decline" and "face" are info entries (refusals; face decisions with their scores): they never move money.
-OPS = frozenset({"issue", "topup", "sale", "void", "close", "replace", "correct", "decline", "face"})
+OPS = frozenset({"issue", "topup", "sale", "void", "close", "replace", "correct", "decline", "face",
+                 "block"})  # block: a lost card reported at this terminal (no money; the collector hotlists it)
 PHASES = frozenset({"intent", "commit", "abort", "info"})
 # Entry fields in canonical order; the hash covers all of them but `hash`.
 FIELDS = (

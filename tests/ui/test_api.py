@@ -46,7 +46,7 @@ def test_insufficient_funds_says_what_is_missing(demo: DemoServer) -> None:
         s = state(c)
         assert s["flow"]["phase"] == "declined"
         assert s["flow"]["result"]["code"] == "insufficient_funds"
-        assert s["flow"]["text"]["reason"] == "Insufficient funds: €5.00 missing"
+        assert s["flow"]["text"]["reason"] == "Insufficient funds: balance €3.00, €5.00 missing"
         assert s["cart"]["total"] == 800  # kept for another try
     assert demo.kiosk.feedback.signals == ["declined"]
     assert demo.commits("sale") == []

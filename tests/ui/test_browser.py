@@ -100,7 +100,7 @@ def test_decline_on_insufficient_funds(page, demo: DemoServer) -> None:
     page.get_by_test_id("product-BURGER").click()
     page.get_by_test_id("charge").click()
     demo.tap("bob")
-    expect(page.get_by_test_id("reason")).to_have_text("Insufficient funds: €5.00 missing")
+    expect(page.get_by_test_id("reason")).to_have_text("Insufficient funds: balance €3.00, €5.00 missing")
     shot(page, "sale-declined-800x480")
     assert demo.commits("sale") == []
 
@@ -130,6 +130,9 @@ def test_void_the_last_sale(page, demo: DemoServer) -> None:
     page.get_by_test_id("void").click()
     demo.tap("alice")
     expect(page.get_by_test_id("balance-left")).to_have_text("€50.00")
+    sale = demo.commits("sale")[-1]
+    expect(page.get_by_test_id("voids-text")).to_contain_text(f"Reverses sale 1-{sale['seq']}")
+    expect(page.get_by_test_id("voids-text")).to_contain_text("€2.00 (1× Water)")
     assert len(demo.commits("void")) == 1
 
 
@@ -148,9 +151,12 @@ def test_topup_with_each_method_then_close_and_refund(page, demo: DemoServer) ->
         page.locator("#flow .p-approved button").click()
     assert [e["method"] for e in demo.commits("topup")] == ["cash", "card", "voucher", "comp"]
     page.get_by_test_id("tab-close").click()
-    page.get_by_test_id("close-cash").click()
+    demo.tap("bob")  # the refund is shown before anything is paid out
+    expect(page.get_by_test_id("refund-shown")).to_contain_text("€9.00")  # comp €2.00 kept back
+    page.get_by_test_id("refund-shown").click()
+    expect(page.get_by_test_id("due")).to_have_text("€9.00")
     demo.tap("bob")
-    expect(page.locator("#flow .p-approved .refund-only")).to_contain_text("€9.00")  # comp €2.00 kept back
+    expect(page.locator("#flow .p-approved .refund-only")).to_contain_text("€9.00")
     shot(page, "cashier-refund-800x480")
 
 

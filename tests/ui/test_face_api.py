@@ -127,7 +127,7 @@ def test_insufficient_funds_says_what_is_missing(demo: DemoServer) -> None:
         c.post("/api/face/start", json={"request_id": "f4"})
         s = wait_phase(demo, "approved", "declined")
         assert s["flow"]["result"]["code"] == "insufficient_funds"
-        assert s["flow"]["text"]["reason"] == "Insufficient funds: €10.00 missing"
+        assert s["flow"]["text"]["reason"] == "Insufficient funds: balance €50.00, €10.00 missing"
     assert face_sales(demo) == []
     assert [e["data"]["reason"] for e in demo.kiosk.journal.entries() if e["op"] == "decline"] == [
         "insufficient funds"]

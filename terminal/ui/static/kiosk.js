@@ -100,6 +100,10 @@
     body.dataset.face = s.face && s.face.available ? "yes" : "no";
     body.dataset.livenessOff = s.face && s.face.liveness_off ? "yes" : "no";
     body.dataset.sync = s.sync && s.sync.sales_blocked ? "blocked" : "ok";
+    body.dataset.kind = s.flow.request ? s.flow.request.kind : "";
+    body.dataset.queued = s.printer && s.printer.queued_text ? "yes" : "no";
+    leaveTimer(s.flow);
+    resultTimer(s);
     const link = document.querySelector("[data-face-linked]");
     if (link && s.face) link.value = s.face.linked_uid || link.value;
     document.querySelectorAll("[data-bind]").forEach((el) => {
@@ -128,6 +132,28 @@
     if (page !== "login" && page !== "display" && !s.operator) location.href = "/login";
     window.stallpay.renders.push({ version: s.flow.version, phase: s.flow.phase, at: performance.timeOrigin + performance.now() });
     if (window.stallpay.renders.length > 200) window.stallpay.renders.shift();
+  }
+
+  // A result or a balance closes itself after a few seconds: the next guest (or operator) never sees it.
+  function resultTimer(s) {
+    if (page === "display") return;
+    const showing = s.flow.phase === "approved" || s.flow.phase === "declined" || (s.flow.phase === "idle" && s.balance);
+    const key = showing ? `${s.flow.phase}:${s.flow.version}:${JSON.stringify(s.balance)}` : "";
+    if (key === resultTimer.key) return;
+    resultTimer.key = key;
+    clearTimeout(resultTimer.timer);
+    if (!showing) return;
+    const seconds = Number(body.dataset.resultS || 6);
+    resultTimer.timer = setTimeout(() => { if (resultTimer.key === key) post("/api/dismiss").catch(() => {}); },
+      seconds * 1000);
+  }
+
+  // A band pulled away mid-write: after a wait, any operator may leave the payment pending (the server checks).
+  function leaveTimer(flow) {
+    const left = flow.leave_after_s;
+    clearTimeout(leaveTimer.timer);
+    body.dataset.leave = left === 0 ? "yes" : "no";
+    if (left) leaveTimer.timer = setTimeout(() => { body.dataset.leave = "yes"; }, left * 1000 + 200);
   }
 
   function connect() {
@@ -242,6 +268,17 @@
     },
     cancel(el) { return post("/api/cancel", { force: el.dataset.force === "1" }); },
     retry() { return post("/api/retry"); },
+    "refund-shown"() {
+      return post("/api/cards/refund", { card: state.balance.card_id, amount: state.balance.refundable,
+        request_id: newId() });
+    },
+    "replace-shown"() { return replaceCard(state.balance.card_id); },
+    replace() { return replaceCard(Number(document.getElementById("lost-card").value.replace(/\D/g, ""))); },
+    async "report-lost"() {
+      const card = Number(document.getElementById("lost-card").value.replace(/\D/g, ""));
+      const a = await post("/api/cards/lost", { card, reason: "lost" });
+      document.getElementById("lost-result").textContent = a.text;
+    },
     dismiss() { return post("/api/dismiss"); },
     reprint() { return post("/api/reprint"); },
     "print-report"() { return post("/api/report/print"); },
@@ -287,6 +324,8 @@
     async "sim-new"() { await post("/sim/api/new", {}); loadSim(); },
     "sim-remove"() { return post("/sim/api/remove", {}); },
   };
+
+  function replaceCard(card) { return post("/api/cards/replace", { card, request_id: newId() }); }
 
   function showFaceAccount(a) {
     document.getElementById("face-balance").textContent = a.balance_fmt;
@@ -447,5 +486,5 @@
     arm();
   }
 
-  if (page !== "login") connect();
+  connect();  // the login screen too: a tap while nobody is logged in shows the balance
 })();
