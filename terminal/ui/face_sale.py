@@ -314,13 +314,13 @@ class FaceSaleDesk:
         kiosk.publish()
 
     def _balance_after(self, account_id: str, amount: int, sale: Any) -> int | None:
+        """What the account has left: as journaled with the sale (the collector's answer or the offline plan)."""
+        after = sale.entry.get("balance_after")
+        if isinstance(after, int):
+            return after
         if sale.online and self.last_answer and isinstance(self.last_answer.get("available_after"), int):
             return int(self.last_answer["available_after"])
-        if sale.plan is not None:
-            return sale.plan.available - amount
-        accounts = self.kiosk.face_accounts
-        snap = accounts.snapshot(account_id)
-        return None if snap is None else snap.balance - sum(accounts.own_debits(account_id, snap.sequence))
+        return self.kiosk.face_accounts.balance(account_id)
 
     def _authorizer(self) -> Any:
         client = self.kiosk.collector
