@@ -79,6 +79,13 @@ class FaceCashierDesk:
         self.linked_uid, self.linking = uid_hex.lower(), None
         return True
 
+    def preview_jpeg(self) -> bytes | None:
+        """The live camera view while the cashier enrolls a guest (after consent): one frame, as JPEG."""
+        from terminal.ui.face_sale import camera_jpeg
+
+        frame = self._face().read_frame()
+        return None if frame is None else camera_jpeg(frame.image)
+
     def frames(self) -> Iterator[Frame]:
         fp = self._face()
         for _ in range(ENROLL_MAX_FRAMES):

@@ -182,6 +182,12 @@ class FaceAccounts:
                                     data={**data, "offline": True})
         return FaceSale(entry, online=False, plan=plan)
 
+    def has_paid(self, account_id: str) -> bool:
+        """Whether this account has paid by face at this terminal before (its face is bound here)."""
+        return self.db.execute("SELECT 1 FROM journal WHERE op = 'sale' AND phase = 'commit' AND card_id IS NULL "
+                               "AND json_extract(data, '$.face_account') = ? LIMIT 1", [account_id]).fetchone() \
+            is not None
+
     def sale_for_request(self, request_id: str) -> dict[str, Any] | None:
         """The committed face sale journaled for this request id, if any (the journal is the truth)."""
         row = self.db.execute("SELECT seq FROM journal WHERE op = 'sale' AND phase = 'commit' AND card_id IS NULL "
