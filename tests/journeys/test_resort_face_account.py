@@ -52,6 +52,7 @@ def test_resort_face_account(cashier_point: DemoServer, face_browser: Any, tmp_p
         assert c.post("/sim/api/face", json={"photo": "biden.jpg"}).status_code == 200
     page.get_by_test_id("consent-agree").click()
     expect(page.locator("#enroll-preview")).to_have_attribute("src", re.compile("/api/face/preview"))
+    page.get_by_test_id("enroll-camera").scroll_into_view_if_needed()
     shot(page, J, "02-live-camera")
     page.get_by_test_id("enroll-phone").fill("4321")
     page.get_by_test_id("enroll-capture").click()
