@@ -47,12 +47,16 @@ from terminal.config import EventKeys
 MAX_BATCH_BYTES = 32 * 1024 * 1024
 
 
+MODE_PATTERN = r"^(sale|cashier|admin)$"
+
+
 class PairRequest(BaseModel):
     code: str = Field(min_length=1, max_length=64)
     event_id: str = Field(min_length=1, max_length=64)
     terminal_id: int = Field(ge=1, le=65535)
     public_key: str = Field(pattern=r"^[0-9a-f]{64}$")
     name: str = Field(default="", max_length=100)
+    mode: str = Field(default="sale", pattern=MODE_PATTERN, description="the role an `auto` pairing code grants")
 
 
 class SecurePairRequest(BaseModel):
@@ -61,6 +65,7 @@ class SecurePairRequest(BaseModel):
     public_key: str = Field(pattern=r"^[0-9a-f]{64}$", description="the terminal's Ed25519 public key")
     ephemeral_key: str = Field(pattern=r"^[0-9a-f]{64}$", description="a fresh X25519 public key")
     name: str = Field(default="", max_length=100)
+    mode: str | None = Field(default=None, pattern=MODE_PATTERN, description="covered by the MAC when sent")
     mac: str = Field(pattern=r"^[0-9a-f]{64}$", description="HMAC-SHA256 keyed by scrypt(pairing code)")
 
 
@@ -91,7 +96,7 @@ class FaceConfirmRequest(BaseModel):
 
 
 class PairingCodeRequest(BaseModel):
-    role: str = Field(default="sale", pattern=r"^(sale|cashier|admin)$")
+    role: str = Field(default="auto", pattern=r"^(auto|sale|cashier|admin)$")
     vendor: str = Field(default="", max_length=100)
     valid_hours: float = Field(default=24, gt=0, le=24 * 30)
 
@@ -170,18 +175,18 @@ def create_app(db: str | Store, keys: EventKeys, *, request_window_s: float = RE
     def post_pair(req: PairRequest) -> dict[str, Any]:
         try:
             t = pair(store, code=req.code, event_id=req.event_id, terminal_id=req.terminal_id,
-                     public_key=req.public_key, name=req.name)
+                     public_key=req.public_key, name=req.name, mode=req.mode)
         except EnrollmentError as exc:
             raise HTTPException(403, str(exc)) from None
         return {"terminal_id": t["terminal_id"], "role": t["role"], "vendor": t["vendor"]}
 
     @app.post("/api/v1/pair/keys", summary="Pair by code and receive the event keys sealed for this terminal")
     def post_pair_keys(req: SecurePairRequest) -> dict[str, Any]:
-        raw = req.model_dump()
+        raw = req.model_dump(exclude_none=True)
         try:
             code_hash, key = code_for_request(store, raw)
             t = pair(store, code="", code_hash=code_hash, event_id=req.event_id, terminal_id=req.terminal_id,
-                     public_key=req.public_key, name=req.name)
+                     public_key=req.public_key, name=req.name, mode=req.mode or "sale")
             bundle = build_bundle(store, keys, terminal_id=t["terminal_id"])
             # every role gets the master key (the wallet needs it for wristbands) and the collector's PUBLIC bundle
             # key; no role gets a key that signs balances or templates (those stay at the collector)

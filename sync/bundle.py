@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from sync.batch import canonical_json
 from sync.event import get_meta, get_setting, require_event
-from sync.face import confirmed_by, expire_templates, gallery_changes, snapshot_balances
+from sync.face import confirmed_by, expire_templates, gallery_changes, refused_credits, snapshot_balances
 from sync.face_keys import SealError, open_template, transport_key
 from sync.ingest import contiguous_seq
 from sync.keys import event_signing_key, public_hex, signing_key, verify
@@ -89,6 +89,7 @@ def build_bundle(store: Store, keys: EventKeys, *, terminal_id: int | None = Non
             "gallery_after": gallery_after,
             "gallery": gallery_changes(store, gallery_after),
             "erasures_confirmed": confirmed_by(store, terminal_id) if terminal_id is not None else [],
+            "refused_credits": refused_credits(store, terminal_id) if terminal_id is not None else [],
         },
     }
     key = event_signing_key(keys.master_key, keys.event_id)
@@ -215,4 +216,7 @@ def _apply_face(t: TerminalSync, body: dict[str, Any]) -> dict[str, Any]:
     if confirmed:
         face_pay.confirm_erasures_sent(confirmed)
     t.state.set("face_gallery_seen", last)
-    return {"face_accounts": len(balances), "templates_stored": stored, "templates_erased": erased}
+    refused = [r for r in face.get("refused_credits") or [] if isinstance(r, dict)]
+    t.state.set("face_refused_credits", refused)
+    return {"face_accounts": len(balances), "templates_stored": stored, "templates_erased": erased,
+            "face_refused_credits": len(refused)}

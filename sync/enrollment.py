@@ -13,6 +13,8 @@ from sync.event import now_iso, require_event
 from sync.storage import Store
 
 ROLES = ("sale", "cashier", "admin")
+AUTO = "auto"  # a code's default: the role the terminal is set up for (`[terminal] mode`), sale or cashier
+AUTO_ROLES = ("sale", "cashier")  # an admin terminal needs a code made for it
 _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 
@@ -24,9 +26,11 @@ def _code_hash(code: str) -> str:
     return hashlib.sha256(code.strip().upper().replace("-", "").encode()).hexdigest()
 
 
-def new_pairing_code(store: Store, *, role: str = "sale", vendor: str = "", valid_hours: float = 24) -> str:
-    if role not in ROLES:
-        raise EnrollmentError(f"role must be one of {', '.join(ROLES)}")
+def new_pairing_code(store: Store, *, role: str = AUTO, vendor: str = "", valid_hours: float = 24) -> str:
+    """A one-time code. Role `auto` (the default) gives the terminal the role it is set up for, so a cashier point
+    paired with a default code may credit face accounts; a code with a role pins it whatever the terminal asks."""
+    if role not in (*ROLES, AUTO):
+        raise EnrollmentError(f"role must be one of {', '.join((*ROLES, AUTO))}")
     raw = "".join(secrets.choice(_ALPHABET) for _ in range(12))
     code = "-".join(raw[i:i + 4] for i in range(0, 12, 4))
     expires = (datetime.now(UTC) + timedelta(hours=valid_hours)).isoformat()
@@ -56,7 +60,7 @@ def code_for_request(store: Store, req: dict) -> tuple[str, bytes]:
 
 
 def pair(store: Store, *, code: str, event_id: str, terminal_id: int, public_key: str, name: str = "",
-         code_hash: str | None = None) -> dict:
+         code_hash: str | None = None, mode: str = "sale") -> dict:
     """Enroll a terminal with a pairing code (or its hash, once a request MAC proved the code); returns the terminal
     record. Re-pairing the same key is a no-op."""
     own_event = require_event(store)
@@ -85,8 +89,14 @@ def pair(store: Store, *, code: str, event_id: str, terminal_id: int, public_key
         store.execute("UPDATE pairing_codes SET used_by = ? WHERE code_hash = ?", [terminal_id, row["code_hash"]])
         store.execute("INSERT INTO terminals (terminal_id, public_key, role, vendor, name, status, enrolled_at) "
                       "VALUES (?, ?, ?, ?, ?, 'active', ?)",
-                      [terminal_id, public_key, row["role"], row["vendor"], name, now_iso()])
+                      [terminal_id, public_key, _role(row["role"], mode), row["vendor"], name, now_iso()])
     return get_terminal(store, terminal_id) or {}
+
+
+def _role(code_role: str, mode: object) -> str:
+    if code_role != AUTO:
+        return code_role
+    return mode if isinstance(mode, str) and mode in AUTO_ROLES else "sale"
 
 
 def enroll(store: Store, terminal_id: int, public_key: str, *, role: str = "sale", vendor: str = "",

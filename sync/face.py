@@ -7,7 +7,9 @@ folds into `face_ledger` in the same transaction that stores them, so exactly on
 Online authorization puts a *hold* on the ledger (atomically, refusing overspend);
 the sale entry that follows settles it. Only cashier and admin terminals may
 credit an account: a top-up journaled by a sale terminal is kept in its journal
-but does not reach the balance (`refused_credit`), and the event summary shows it.
+but does not reach the balance (`refused_credit`); it is an open anomaly
+(`refused_face_credit`, card id 0, the account in its detail), so the summary's
+books do not balance, ingest reports it and the terminal's next bundle tells it.
 
 Templates: enrollment uploads arrive sealed for the event's terminals
 (`sync.face_keys`); the collector keeps one `put` change per live template in
@@ -176,6 +178,7 @@ def ingest_rows(store: Store, rows: list[tuple]) -> int:
         kind, note = _KIND[op], ""
         if op == "topup" and roles.get(tid) not in CREDIT_ROLES:
             kind, note = "refused_credit", f"top-up by a {roles.get(tid, 'unknown')} terminal does not credit"
+            _refused_anomaly(store, tid, seq, account_id, amount, note)
         _ensure_account(store, account_id)
         signed = _SIGN[op] * amount if kind in BOOK_KINDS else 0
         auth = data.get("authorization") if isinstance(data.get("authorization"), str) else None
@@ -190,6 +193,23 @@ def ingest_rows(store: Store, rows: list[tuple]) -> int:
             erase_account(store, account_id, "checkout", by=f"terminal {tid}")
         taken += 1
     return taken
+
+
+REFUSED_CREDIT = "refused_face_credit"  # anomaly kind; card_id 0 (a face account is not a card)
+
+
+def _refused_anomaly(store: Store, tid: int, seq: int, account_id: str, amount: int, note: str) -> None:
+    store.execute("INSERT INTO anomalies (card_id, kind, terminal_id, seq, detail, found_at) VALUES (0, ?, ?, ?, ?, ?) "
+                  "ON CONFLICT DO NOTHING",
+                  [REFUSED_CREDIT, tid, seq, f"face account {account_id}: {amount} not credited ({note}); pair a "
+                   f"cashier terminal with a cashier code", now_iso()])
+
+
+def refused_credits(store: Store, terminal_id: int) -> list[dict[str, Any]]:
+    """This terminal's face top-ups the collector did not credit (what its bundle tells it)."""
+    return [{"seq": int(r["seq"]), "account_id": r["account_id"], "amount": int(r["amount"])} for r in store.query(
+        "SELECT f.seq, f.account_id, e.amount FROM face_ledger f JOIN entries e ON e.terminal_id = f.terminal_id "
+        "AND e.seq = f.seq WHERE f.kind = 'refused_credit' AND f.terminal_id = ? ORDER BY f.seq", [terminal_id])]
 
 
 # --- templates: enrollment, gallery changes, erasure, expiry --------------------------------------------------------

@@ -57,7 +57,8 @@ def _canonical(value: Any) -> bytes:
 
 
 def request_body(req: dict[str, Any]) -> dict[str, Any]:
-    return {k: req[k] for k in REQUEST_FIELDS}
+    """The MAC'd fields; `mode` (the role an `auto` code grants) only when the terminal sent it."""
+    return {k: req[k] for k in (*REQUEST_FIELDS, "mode") if k in REQUEST_FIELDS or k in req}
 
 
 def request_mac(key: bytes, req: dict[str, Any]) -> str:
@@ -68,12 +69,12 @@ def _raw(public: X25519PublicKey) -> bytes:
     return public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
-def make_request(code: str, *, event_id: str, terminal_id: int, public_key: str,
-                 name: str = "") -> tuple[dict[str, Any], X25519PrivateKey, bytes]:
+def make_request(code: str, *, event_id: str, terminal_id: int, public_key: str, name: str = "",
+                 mode: str = "sale") -> tuple[dict[str, Any], X25519PrivateKey, bytes]:
     """(request to send, ephemeral X25519 secret, code key): keep the last two to open the answer."""
     ephemeral = X25519PrivateKey.generate()
     req: dict[str, Any] = {"event_id": event_id, "terminal_id": terminal_id, "public_key": public_key,
-                           "ephemeral_key": _raw(ephemeral.public_key()).hex(), "name": name}
+                           "ephemeral_key": _raw(ephemeral.public_key()).hex(), "name": name, "mode": mode}
     key = code_key(code, event_id)
     req["mac"] = request_mac(key, req)
     return req, ephemeral, key

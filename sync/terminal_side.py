@@ -181,7 +181,16 @@ class TerminalSync:
 
     def pairing_request(self, code: str) -> dict:
         return {"code": code, "event_id": self.keys.event_id, "terminal_id": self.config.terminal.id,
-                "public_key": self.public_key, "name": self.config.terminal.name}
+                "public_key": self.public_key, "name": self.config.terminal.name, "mode": self.requested_role()}
+
+    def requested_role(self) -> str:
+        """The role this terminal asks an `auto` pairing code for: cashier when it is set up as a cashier point, or
+        has already taken money for credits (top-ups, issues), so that the collector books them."""
+        if self.config.terminal.mode in ("cashier", "admin"):
+            return "cashier"
+        row = self.journal.db.execute("SELECT 1 FROM journal WHERE phase = 'commit' AND op IN ('topup', 'issue') "
+                                      "LIMIT 1").fetchone()
+        return "cashier" if row else "sale"
 
     def write_pairing_request(self, code: str, directory: Path) -> Path:
         directory.mkdir(parents=True, exist_ok=True)

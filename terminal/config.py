@@ -84,6 +84,10 @@ class CameraSection(_Strict):
     challenges: list[Literal["blink", "turn left", "turn right"]] = Field(
         default_factory=lambda: ["blink", "turn left", "turn right"], min_length=1)
     liveness_timeout_s: float = Field(default=6.0, gt=0)
+    bind_on_first_use: bool = Field(default=True, description="a face's first payment at this terminal is confirmed "
+                                    "by the last phone digits given at enrollment (binding)")
+    no_face_timeout_s: float = Field(default=20.0, gt=0, description="face pay gives up (back to the cart) after "
+                                     "this long with no face in front of the camera")
     antispoof_model: str = Field(default="", description="optional passive anti-spoofing .tflite (needs LiteRT)")
     antispoof_min_live: float = Field(default=0.5, ge=0.0, le=1.0)
     enroll_frames: int = Field(default=3, ge=1, description="quality-checked frames averaged into a template")

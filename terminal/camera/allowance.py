@@ -2,11 +2,14 @@
 
 A face account's balance lives in the collector's ledger (DESIGN.md), not on a
 wristband. The terminal holds the last snapshot the collector signed (sync
-verifies the signature before handing it here) and its own debits since then.
-Online, the collector authorises the payment. Offline, the terminal may spend
-at most `allowance` of its own since the snapshot, and never more than the
-snapshot balance minus those debits: the allowance bounds what a guest could
-overspend by paying at several offline terminals at once.
+verifies the signature before handing it here) and its own movements since
+then: its credits (top-ups it took the money for) and its debits (sales,
+checkouts). Online, the collector authorises the payment. Offline, the terminal
+may spend what the snapshot plus its own credits minus its own debits leaves,
+and of the snapshot's money at most `allowance`: the allowance bounds what a
+guest could overspend by paying at several offline terminals at once, while
+money credited here is known to no other terminal, so spending it here risks
+nothing.
 """
 
 from __future__ import annotations
@@ -45,24 +48,37 @@ class DebitPlan:
         return self.verdict is Verdict.APPROVE_OFFLINE
 
 
-def available_balance(snapshot: BalanceSnapshot, own_debits: Sequence[int]) -> int:
-    """Balance this terminal may assume: snapshot minus its own debits journaled since the snapshot."""
-    if any(not isinstance(d, int) or d < 0 for d in own_debits):
-        raise ValueError("debits are non-negative integers in minor units")
-    return snapshot.balance - sum(own_debits)
+def _minor_units(values: Sequence[int], what: str) -> int:
+    if any(not isinstance(v, int) or isinstance(v, bool) or v < 0 for v in values):
+        raise ValueError(f"{what} are non-negative integers in minor units")
+    return sum(values)
+
+
+def available_balance(snapshot: BalanceSnapshot, own_debits: Sequence[int], own_credits: Sequence[int] = ()) -> int:
+    """Balance this terminal may assume: snapshot plus its own credits minus its own debits since the snapshot."""
+    return snapshot.balance + _minor_units(own_credits, "credits") - _minor_units(own_debits, "debits")
+
+
+def allowance_left(allowance: int, own_debits: Sequence[int], own_credits: Sequence[int] = ()) -> int:
+    """Offline allowance left: debits first use the money credited here, then the snapshot's (up to `allowance`)."""
+    return max(0, allowance + _minor_units(own_credits, "credits") - _minor_units(own_debits, "debits"))
 
 
 def plan_face_debit(snapshot: BalanceSnapshot | None, own_debits: Sequence[int], amount: int, allowance: int,
-                    online: bool) -> DebitPlan:
-    """What would happen if this face account paid `amount` now (nothing is changed)."""
+                    online: bool, own_credits: Sequence[int] = ()) -> DebitPlan:
+    """What would happen if this face account paid `amount` now (nothing is changed).
+
+    Without a snapshot, the account is known here only by what this terminal credited itself (balance 0)."""
     if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
         raise ValueError("amount must be a positive integer in minor units")
     if allowance < 0:
         raise ValueError("offline allowance must be >= 0")
     if snapshot is None:
-        return DebitPlan(Verdict.AUTHORIZE_ONLINE if online else Verdict.NO_SNAPSHOT, amount)
-    available = available_balance(snapshot, own_debits)
-    left = max(0, allowance - sum(own_debits))
+        if not own_credits:
+            return DebitPlan(Verdict.AUTHORIZE_ONLINE if online else Verdict.NO_SNAPSHOT, amount)
+        snapshot = BalanceSnapshot("", 0, 0)
+    available = available_balance(snapshot, own_debits, own_credits)
+    left = allowance_left(allowance, own_debits, own_credits)
     if online:
         return DebitPlan(Verdict.AUTHORIZE_ONLINE, amount, available, left)
     if amount > available:

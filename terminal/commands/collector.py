@@ -27,7 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("paths", nargs="+", type=Path, metavar="DIR")
     c.add_argument("--quiet", action="store_true", help="no progress on stderr")
     c = cmd("pair", "create a one-time pairing code for a terminal", run_pair)
-    c.add_argument("--role", default="sale", choices=["sale", "cashier", "admin"])
+    c.add_argument("--role", default="auto", choices=["auto", "sale", "cashier", "admin"],
+                   help="auto (default): the terminal's own mode, sale or cashier (a cashier point may credit)")
     c.add_argument("--vendor", default="")
     c.add_argument("--hours", type=float, default=24, help="validity (default 24 h)")
     c = cmd("enroll", "enroll a terminal directly by its public key", run_enroll)
@@ -121,6 +122,12 @@ def run_init(args: argparse.Namespace) -> int:
     return 0
 
 
+def _refused_face_credits(store) -> int:  # type: ignore[no-untyped-def]
+    from sync.face import REFUSED_CREDIT
+
+    return int(store.scalar("SELECT COUNT(*) FROM anomalies WHERE kind = ?", [REFUSED_CREDIT]) or 0)
+
+
 @_guard
 def run_ingest(args: argparse.Namespace) -> int:
     from sync.ingest import ingest_paths
@@ -135,11 +142,17 @@ def run_ingest(args: argparse.Namespace) -> int:
         if not args.quiet and (n >= 20 and (i % max(1, n // 20) == 0 or i == n)):
             print(f"ingest {i}/{n}", file=sys.stderr)
 
+    refused_before = _refused_face_credits(store)
     results = ingest_paths(store, args.paths, progress)
     cards: set[int] = set()
     for r in results:
         cards |= r.card_ids
     anomalies = reconcile(store, cards) if cards else {}
+    refused_credits = _refused_face_credits(store) - refused_before
+    if refused_credits:  # face top-ups from a terminal not paired as a cashier: booked nowhere, said loudly
+        anomalies["refused_face_credit"] = refused_credits
+        print(f"warning: {refused_credits} face top-up(s) not credited: the terminal is not paired as a cashier "
+              "(see 'collector report anomalies')", file=sys.stderr)
     refused = [r for r in results if not r.ok]
     for r in refused:
         print(f"refused {r.source}: {r.reason}", file=sys.stderr)

@@ -151,7 +151,8 @@ def setup(directory: Path, *, face_pipeline: Any = None) -> None:
         # A demo threshold (SFace's usual cosine cut-off) marked calibrated so a match can pay alone; a real
         # terminal gets its threshold from `stallpay face eval` at its stated false-match rate.
         data["camera"] = {"source": str(faces), "liveness": "demo-off", "threshold": 0.40,
-                          "threshold_calibrated": True, "liveness_timeout_s": 4.0}
+                          "threshold_calibrated": True, "liveness_timeout_s": 4.0,
+                          "bind_on_first_use": False}
     write_config(config_path, data)
 
     from terminal.config import load_config, load_keys

@@ -56,14 +56,23 @@ def _need(entry: Entry, op: str) -> None:
         raise ReceiptDataError(f"journal entry {entry.get('seq')} is not committed (phase {entry.get('phase')!r})")
 
 
+def face_account_of(entry: Entry) -> str:
+    """The face account a card-less entry moved money on ("" for a card)."""
+    data = entry.get("data") or {}
+    account = data.get("face_account") if entry.get("card_id") is None and isinstance(data, Mapping) else None
+    return account if isinstance(account, str) else ""
+
+
 def _common(entry: Entry, header: Header) -> dict[str, Any]:
+    face = face_account_of(entry)
     return {
         "header": header,
         "time": parse_time(entry["time"]),
         "currency": entry["currency"],
         "clock_synced": bool(entry.get("clock_synced", True)),
         "transaction": transaction_id(entry["terminal_id"], entry["seq"]),
-        "card": mask_card(entry.get("uid"), entry.get("card_id")),
+        "card": "" if face else mask_card(entry.get("uid"), entry.get("card_id")),
+        "face_account": face,
     }
 
 
@@ -86,7 +95,7 @@ def sale_receipt(entry: Entry, header: Header) -> SaleReceipt:
     )
 
 
-def topup_receipt(entry: Entry, header: Header, *, spent_total: int) -> TopUpReceipt:
+def topup_receipt(entry: Entry, header: Header, *, spent_total: int | None) -> TopUpReceipt:
     """`spent_total` comes from the card (its history or counters): the journal of one terminal cannot know it."""
     if entry.get("op") not in ("topup", "issue", "replace"):
         raise ReceiptDataError(f"journal entry {entry.get('seq')} is a {entry.get('op')!r}, not a top-up")
@@ -97,7 +106,7 @@ def topup_receipt(entry: Entry, header: Header, *, spent_total: int) -> TopUpRec
         amount=int(entry["amount"]),
         method=entry.get("method") or ("replacement" if entry.get("op") == "replace" else "cash"),
         balance_now=int(entry["balance_after"] or 0),
-        spent_total=spent_total,
+        spent_total=None if face_account_of(entry) else spent_total,
     )
 
 

@@ -233,19 +233,22 @@ def _one_copy(
     card = getattr(r, "card", None)
     if card:
         w.pair(_("Card"), card)
+    if r.face_account:
+        w.pair(_("Face account"), r.face_account)
     w.rule()
     money = _.money
     if isinstance(r, SaleReceipt):
         _items(w, r.items, r.currency, _)
         w.rule()
         w.pair(_("TOTAL"), money(r.total, r.currency), bold=True, big=True)
-        w.pair(_("Paid from card"), money(r.paid_from_card, r.currency))
+        w.pair(_("Paid by face") if r.face_account else _("Paid from card"), money(r.paid_from_card, r.currency))
         w.pair(_("Balance after"), money(r.balance_after, r.currency), bold=True)
     elif isinstance(r, TopUpReceipt):
         w.pair(_("Loaded"), money(r.amount, r.currency), bold=True, big=True)
         w.pair(_("Method"), _.method(r.method))
         w.pair(_("Balance now"), money(r.balance_now, r.currency), bold=True)
-        w.pair(_("Spent so far"), money(r.spent_total, r.currency))
+        if r.spent_total is not None:
+            w.pair(_("Spent so far"), money(r.spent_total, r.currency))
     elif isinstance(r, VoidReceipt):
         w.pair(_("Cancels transaction"), r.voided_transaction)
         if r.items:
@@ -258,7 +261,9 @@ def _one_copy(
         w.pair(_("Refunded"), money(r.amount, r.currency), bold=True, big=True)
         w.pair(_("Method"), _.method(r.method))
         w.pair(_("Balance after"), money(r.balance_after, r.currency), bold=True)
-        if r.card_closed:
+        if r.face_account:
+            w.center(_("Account closed, face template erased"), bold=True)
+        elif r.card_closed:
             w.center(_("Card closed"), bold=True)
     elif isinstance(r, StatementReceipt):
         _statement(w, r, _)

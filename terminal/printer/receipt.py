@@ -42,6 +42,7 @@ class Receipt:
     time: datetime
     currency: str
     clock_synced: bool = True
+    face_account: str = ""  # paid or loaded by face: printed instead of a card, and "Paid by face"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,7 +64,7 @@ class TopUpReceipt(Receipt):
     amount: int
     method: str
     balance_now: int
-    spent_total: int
+    spent_total: int | None  # None: not known here (a face account's spending is spread over terminals)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -79,6 +79,13 @@ class FaceCashierDesk:
         self.linked_uid, self.linking = uid_hex.lower(), None
         return True
 
+    def preview_jpeg(self) -> bytes | None:
+        """The live camera view while the cashier enrolls a guest (after consent): one frame, as JPEG."""
+        from terminal.ui.face_sale import camera_jpeg
+
+        frame = self._face().read_frame()
+        return None if frame is None else camera_jpeg(frame.image)
+
     def frames(self) -> Iterator[Frame]:
         fp = self._face()
         for _ in range(ENROLL_MAX_FRAMES):
@@ -140,10 +147,7 @@ class FaceCashierDesk:
         snap = accounts.snapshot(account_id)
         entries = [e for e in kiosk.journal.entries() if e["phase"] == "commit" and e["card_id"] is None
                    and (e["data"] or {}).get("face_account") == account_id]
-        after = snap.sequence if snap else 0
-        moved = sum(e["amount"] if e["op"] == "topup" else -e["amount"] for e in entries
-                    if e["seq"] > after and e["op"] in ("topup", "sale", "close"))
-        balance = (snap.balance if snap else 0) + moved
+        balance = accounts.balance(account_id) or 0
         enrolled = kiosk.face is not None and account_id in kiosk.face.gallery
         history = [{"seq": e["seq"], "op_text": kiosk.tr({"topup": N_("Top-up"), "sale": N_("Sale"),
                                                            "close": N_("Refund")}.get(e["op"], e["op"])),
@@ -160,6 +164,7 @@ class FaceCashierDesk:
             entry = self.kiosk.face_accounts.topup(account_id, amount, method=method, operator=operator)
             answer = {"journal_seq": entry["seq"], **self.account(account_id)}
             self._done[request_id] = answer
+        self.kiosk._print_later(entry["seq"], 0)  # the guest's receipt: loaded, balance now
         self.kiosk.publish()
         return answer
 
@@ -181,6 +186,7 @@ class FaceCashierDesk:
                 kiosk.sync.queue_erasure(account_id, "checkout")
         entry = kiosk.face_accounts.checkout(account_id, refund, operator=operator)
         erased = kiosk.face.erase(account_id, "checkout") if kiosk.face is not None else False
+        kiosk._print_later(entry["seq"], 0)  # the refund receipt
         kiosk.publish()
         text = kiosk.tr(N_("Pay out %(amount)s; the face template is erased")) % {"amount": kiosk.money(refund)}
         return {"account_id": account_id, "refund": refund, "refund_fmt": kiosk.money(refund), "erased": erased,

@@ -17,11 +17,12 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from terminal.app import FlowError, Phase, Request
-from terminal.camera.decision import Outcome
+from terminal.camera.decision import Decision, Outcome
+from terminal.camera.quality import Guidance
 from terminal.ui.i18n import N_
 
 if TYPE_CHECKING:
-    from terminal.camera.decision import Decision, SecondFactor
+    from terminal.camera.decision import SecondFactor
     from terminal.camera.service import PaymentSession
     from terminal.ui.kiosk import Kiosk
 
@@ -48,9 +49,24 @@ GUIDANCE_TEXT = {
     "liveness_retry": N_("Look at the camera and blink"),
     "factor": N_("Confirm: last digits of your phone, or tap your wristband"),
     "factor_wrong": N_("Not confirmed: %(n)s tries left"),
+    "first_use": N_("First payment by face here: enter the last %(n)s digits of your phone"),
 }
+NO_FACE_TEXT = N_("No face seen: back to the cart. Pay with your wristband or try again")
+# the distance cue drawn around the oval: where the guest should move
+DISTANCE = {"Come closer": "closer", "Move back a little": "back", "Look at the camera": "none",
+            "One person at a time, please": "none", "not_recognised": "none"}
 VERDICT_CODE = {"insufficient funds": "insufficient_funds", "offline allowance used up": "over_allowance",
                 "no balance known for this account": "no_face_balance"}
+
+
+def camera_jpeg(image: Any) -> bytes | None:
+    """A small JPEG of a camera frame for the screens (never stored: the view is live only)."""
+    import cv2
+
+    h, w = image.shape[:2]
+    small = cv2.resize(image, (SNAPSHOT_WIDTH, max(1, h * SNAPSHOT_WIDTH // w)), interpolation=cv2.INTER_AREA)
+    ok, jpeg = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 70])
+    return jpeg.tobytes() if ok else None
 
 
 class FaceSaleDesk:
@@ -80,7 +96,9 @@ class FaceSaleDesk:
                 if self.guidance_values else self.kiosk.tr(GUIDANCE_TEXT.get(self.guidance, self.guidance))
         second = fp.settings.second_factor if fp is not None else "either"
         return {"available": bool(status and status.usable), "status": status.detail if status else "no camera",
-                "guidance": self.guidance, "guidance_text": text, "attempts_left": self.attempts_left,
+                "guidance": self.guidance, "guidance_text": text,
+                "distance": DISTANCE.get(self.guidance, "ok") if self.guidance else "none",
+                "attempts_left": self.attempts_left,
                 "liveness_off": bool(fp is not None and fp.liveness_off),
                 "factor_phone": second in ("phone", "either"), "factor_wristband": second in ("wristband", "either"),
                 "phone_digits": fp.settings.phone_digits if fp is not None else 4}
@@ -136,8 +154,12 @@ class FaceSaleDesk:
         kiosk, fp = self.kiosk, self.kiosk.face
         assert fp is not None
         last_snapshot = 0.0
+        face_seen = time.monotonic()  # nobody in front of the camera for no_face_timeout_s: give up
         while not self._stop.is_set():
             started = time.monotonic()
+            if started - face_seen > fp.settings.no_face_timeout_s:
+                self._refuse(generation, "no_face", kiosk.tr(NO_FACE_TEXT))
+                return
             with kiosk._lock:
                 if not self._current(generation, Phase.FACE) or self.session is None:
                     return
@@ -155,6 +177,8 @@ class FaceSaleDesk:
                 log.exception("face pay failed")
                 self._refuse(generation, "face_unavailable", str(exc))
                 return
+            if progress.decision is not None or progress.guidance is not Guidance.NO_FACE:
+                face_seen = started
             if not self._decided(generation, session, progress):
                 return
             self._stop.wait(max(0.0, self.frame_s - (time.monotonic() - started)))
@@ -177,6 +201,11 @@ class FaceSaleDesk:
             if changed or decision is not None:
                 kiosk.publish()
             return True
+        guidance = "factor"
+        if decision.outcome is Outcome.ACCEPT and self._needs_binding(str(decision.account_id)):
+            decision = Decision(Outcome.SECOND_FACTOR, score=decision.score, candidates=decision.candidates,
+                                reason="first use: binding by phone digits")
+            guidance = "first_use"
         if decision.outcome is Outcome.ACCEPT:
             self.pay(generation, str(decision.account_id), decision.score, None)
             return False
@@ -187,7 +216,7 @@ class FaceSaleDesk:
                 self.factor = fp.second_factor(decision)
                 self.attempts_left = self.factor.attempts_left
                 kiosk.flow.face_factor()
-                self._set_guidance("factor")
+                self._set_guidance(guidance, **({"n": fp.settings.phone_digits} if guidance == "first_use" else {}))
             kiosk.publish()
             return False
         if decision.outcome is Outcome.NO_MATCH:
@@ -209,14 +238,18 @@ class FaceSaleDesk:
         self._refuse(generation, "face_unavailable", decision.reason)
         return False
 
-    def _snapshot(self, image: Any) -> None:
-        import cv2
+    def _needs_binding(self, account_id: str) -> bool:
+        """First payment of this face here, with phone digits on record: confirm them once (the face-pay POS
+        "binding"); afterwards the face alone pays. A face enrolled without digits pays alone from the start."""
+        fp = self.kiosk.face
+        if fp is None or not fp.settings.bind_on_first_use or self.kiosk.face_accounts.has_paid(account_id):
+            return False
+        return bool(getattr(fp.gallery.factor_table().get(account_id), "phone_digits", ""))
 
-        h, w = image.shape[:2]
-        small = cv2.resize(image, (SNAPSHOT_WIDTH, max(1, h * SNAPSHOT_WIDTH // w)), interpolation=cv2.INTER_AREA)
-        ok, jpeg = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 70])
-        if ok:
-            self.kiosk.events.publish("camera", {"jpeg": base64.b64encode(jpeg.tobytes()).decode("ascii")})
+    def _snapshot(self, image: Any) -> None:
+        jpeg = camera_jpeg(image)
+        if jpeg is not None:
+            self.kiosk.events.publish("camera", {"jpeg": base64.b64encode(jpeg).decode("ascii")})
 
     # --- second factor ---------------------------------------------------------------------------------------
 
@@ -314,13 +347,13 @@ class FaceSaleDesk:
         kiosk.publish()
 
     def _balance_after(self, account_id: str, amount: int, sale: Any) -> int | None:
+        """What the account has left: as journaled with the sale (the collector's answer or the offline plan)."""
+        after = sale.entry.get("balance_after")
+        if isinstance(after, int):
+            return after
         if sale.online and self.last_answer and isinstance(self.last_answer.get("available_after"), int):
             return int(self.last_answer["available_after"])
-        if sale.plan is not None:
-            return sale.plan.available - amount
-        accounts = self.kiosk.face_accounts
-        snap = accounts.snapshot(account_id)
-        return None if snap is None else snap.balance - sum(accounts.own_debits(account_id, snap.sequence))
+        return self.kiosk.face_accounts.balance(account_id)
 
     def _authorizer(self) -> Any:
         client = self.kiosk.collector

@@ -462,6 +462,14 @@ def create_app(terminal: Terminal) -> FastAPI:
         kiosk.require(current, Permission.TOPUP)
         return kiosk.face_cashier.enroll(body.account_id, body.phone_digits, body.wristband_uid)
 
+    @app.get("/api/face/preview", include_in_schema=False)
+    def face_preview(current: Current) -> Response:
+        kiosk.require(current, Permission.TOPUP)
+        jpeg = kiosk.face_cashier.preview_jpeg()
+        if jpeg is None:
+            return Response(status_code=204)
+        return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
     @app.get("/api/face/accounts/{account_id}")
     def face_account(account_id: str, current: Current) -> dict[str, Any]:
         kiosk.require(current, Permission.TOPUP)

@@ -163,6 +163,7 @@ class SyncPanel:
             "reachable": self.reachable,
             "collector_text": collector,
             "pending_erasures": self.sync.pending_erasures(),
+            **self._refused_credits(),
             "max_days_unsynced": limit,
             "limit_text": tr(N_("%(days)s days")) % {"days": _days(limit)} if limit else tr(N_("no limit")),
             "sales_blocked": st["sales_blocked"],
@@ -173,6 +174,16 @@ class SyncPanel:
         if remember:
             self._shown = view
         return view
+
+    def _refused_credits(self) -> dict[str, Any]:
+        """Face top-ups taken here that the collector did not credit (its last bundle says which): never silent."""
+        refused = [r for r in self.sync.state.get("face_refused_credits", []) or [] if isinstance(r, dict)]
+        total = sum(r["amount"] for r in refused if isinstance(r.get("amount"), int))
+        if not refused:
+            return {"refused_credits": 0, "refused_credits_text": self.kiosk.tr(N_("none"))}
+        text = self.kiosk.tr(N_("%(n)s face top-ups (%(amount)s) NOT credited by the collector: this terminal "
+                                "is not paired as a cashier")) % {"n": len(refused), "amount": self.kiosk.money(total)}
+        return {"refused_credits": len(refused), "refused_credits_text": text}
 
     def _ago(self, last: str | None) -> str:
         tr = self.kiosk.tr

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from terminal.camera.allowance import BalanceSnapshot, DebitPlan, Verdict, plan_face_debit
+from terminal.camera.allowance import BalanceSnapshot, DebitPlan, Verdict, allowance_left, plan_face_debit
 from terminal.wallet.journal import Journal
 
 Authorizer = Callable[[str, int], dict[str, Any]]
@@ -84,32 +84,63 @@ class FaceAccounts:
         return BalanceSnapshot(account_id, int(row[0]), int(row[1])) if row else None
 
     def own_debits(self, account_id: str, after_seq: int) -> list[int]:
-        """This terminal's face sales for the account journaled after the snapshot's position."""
+        """This terminal's face debits for the account (sales, checkouts) journaled after the snapshot's position."""
+        return self.own_movements(account_id, after_seq)[1]
+
+    def own_movements(self, account_id: str, after_seq: int) -> tuple[list[int], list[int]]:
+        """(credits, debits) this terminal journaled for the account after `after_seq`: what the collector had not
+        yet counted when it signed the snapshot. A top-up made here counts at once, so a guest can pay at the
+        cashier right after loading money, with no collector reachable."""
         rows = self.db.execute(
-            "SELECT amount FROM journal WHERE seq > ? AND op = 'sale' AND phase = 'commit' AND card_id IS NULL "
-            "AND json_extract(data, '$.face_account') = ? ORDER BY seq", [after_seq, account_id]).fetchall()
-        return [int(r[0]) for r in rows]
+            "SELECT op, amount FROM journal WHERE seq > ? AND op IN ('topup', 'sale', 'close') AND phase = 'commit' "
+            "AND card_id IS NULL AND json_extract(data, '$.face_account') = ? ORDER BY seq",
+            [after_seq, account_id]).fetchall()
+        credits = [int(r[1]) for r in rows if r[0] == "topup"]
+        debits = [int(r[1]) for r in rows if r[0] != "topup"]
+        return credits, debits
+
+    def _position(self, account_id: str) -> tuple[BalanceSnapshot | None, list[int], list[int]]:
+        """The account's snapshot (if any) and this terminal's own movements since it. An account missing from the
+        snapshot counts only this terminal's movements since the last snapshot was taken."""
+        snap = self.snapshot(account_id)
+        after = snap.sequence if snap is not None else int(
+            self.db.execute("SELECT COALESCE(MAX(as_of_seq), 0) FROM face_snapshot").fetchone()[0])
+        credits, debits = self.own_movements(account_id, after)
+        return snap, credits, debits
 
     def plan(self, account_id: str, amount: int, *, online: bool = False) -> DebitPlan:
         """What paying `amount` would do now (nothing is written)."""
-        snap = self.snapshot(account_id)
-        debits = self.own_debits(account_id, snap.sequence) if snap else []
-        return plan_face_debit(snap, debits, amount, self.allowance, online)
+        snap, credits, debits = self._position(account_id)
+        return plan_face_debit(snap, debits, amount, self.allowance, online, credits)
+
+    def balance(self, account_id: str) -> int | None:
+        """The balance this terminal knows: snapshot plus its own movements since (None: nothing known here)."""
+        snap, credits, debits = self._position(account_id)
+        if snap is None and not credits and not debits:
+            return None
+        return (snap.balance if snap is not None else 0) + sum(credits) - sum(debits)
 
     def spendable(self, account_id: str) -> int:
-        """What this terminal may let the account spend offline right now (0 without a snapshot)."""
-        snap = self.snapshot(account_id)
-        if snap is None:
+        """What this terminal may let the account spend offline right now (0 when nothing is known here)."""
+        snap, credits, debits = self._position(account_id)
+        if snap is None and not credits:
             return 0
-        debits = self.own_debits(account_id, snap.sequence)
-        return max(0, min(snap.balance - sum(debits), self.allowance - sum(debits)))
+        plan_available = (snap.balance if snap is not None else 0) + sum(credits) - sum(debits)
+        return max(0, min(plan_available, allowance_left(self.allowance, debits, credits)))
+
+    def local_credit_left(self, account_id: str) -> int:
+        """Money credited here since the snapshot and not yet spent here: no other terminal can spend it."""
+        _snap, credits, debits = self._position(account_id)
+        return max(0, sum(credits) - sum(debits))
 
     # --- money ------------------------------------------------------------------------------------------------------
 
     def topup(self, account_id: str, amount: int, *, method: str, operator: str | None = None) -> dict[str, Any]:
         """A cashier loads money on a face account (the collector credits it only from cashier terminals)."""
         _check(account_id, amount)
+        before = self.balance(account_id)
         return self.journal.append("topup", "commit", amount=amount, operator=operator, method=method,
+                                   balance_before=before, balance_after=(before or 0) + amount,
                                    data={"face_account": account_id})
 
     def sale(self, account_id: str, amount: int, *, score: float | None, second_factor: str | None,
@@ -127,7 +158,7 @@ class FaceAccounts:
                 auth = done["data"].get("authorization")
                 return FaceSale(done, online=auth is not None, authorization=auth)
             data["request_id"] = request_id
-        if authorize is not None:
+        if authorize is not None and amount > self.local_credit_left(account_id):
             try:
                 answer = authorize(account_id, amount)
             except CollectorUnreachable:
@@ -137,7 +168,9 @@ class FaceAccounts:
                     reason = str(answer.get("reason") or "refused by the collector")
                     raise FaceDeclined(reason, self._decline(account_id, amount, reason, operator, data))
                 auth = str(answer["authorization"])
+                after = answer.get("available_after")
                 entry = self.journal.append("sale", "commit", amount=amount, operator=operator, items=items,
+                                            balance_after=after if isinstance(after, int) else None,
                                             data={**data, "authorization": auth})
                 return FaceSale(entry, online=True, authorization=auth)
         plan = self.plan(account_id, amount, online=False)
@@ -145,8 +178,15 @@ class FaceAccounts:
             raise FaceDeclined(plan.verdict.value, self._decline(account_id, amount, plan.verdict.value, operator,
                                                                  data), plan)
         entry = self.journal.append("sale", "commit", amount=amount, operator=operator, items=items,
+                                    balance_before=plan.available, balance_after=plan.available - amount,
                                     data={**data, "offline": True})
         return FaceSale(entry, online=False, plan=plan)
+
+    def has_paid(self, account_id: str) -> bool:
+        """Whether this account has paid by face at this terminal before (its face is bound here)."""
+        return self.db.execute("SELECT 1 FROM journal WHERE op = 'sale' AND phase = 'commit' AND card_id IS NULL "
+                               "AND json_extract(data, '$.face_account') = ? LIMIT 1", [account_id]).fetchone() \
+            is not None
 
     def sale_for_request(self, request_id: str) -> dict[str, Any] | None:
         """The committed face sale journaled for this request id, if any (the journal is the truth)."""
@@ -161,6 +201,7 @@ class FaceAccounts:
             raise ValueError("refund must be a non-negative integer in minor units")
         _check(account_id, max(refund, 1))
         return self.journal.append("close", "commit", amount=refund, operator=operator, method="cash",
+                                   balance_before=refund, balance_after=0,
                                    data={"face_account": account_id, "refund": refund})
 
     def _decline(self, account_id: str, amount: int, reason: str, operator: str | None,

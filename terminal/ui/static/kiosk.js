@@ -98,6 +98,7 @@
     body.dataset.balance = s.balance ? (s.balance.error ? "error" : "card") : "none";
     body.dataset.refund = s.flow.result && s.flow.result.refund !== undefined ? "yes" : "no";
     body.dataset.face = s.face && s.face.available ? "yes" : "no";
+    body.dataset.distance = (s.face && s.face.distance) || "none";
     body.dataset.livenessOff = s.face && s.face.liveness_off ? "yes" : "no";
     body.dataset.sync = s.sync && s.sync.sales_blocked ? "blocked" : "ok";
     body.dataset.kind = s.flow.request ? s.flow.request.kind : "";
@@ -172,6 +173,21 @@
     source.onerror = () => { body.dataset.online = "no"; };
   }
 
+  // Live camera view while enrolling (after consent only): a frame every 300 ms while the step is shown.
+  function livePreview() {
+    const img = document.getElementById("enroll-preview"), step = document.getElementById("enroll-step");
+    if (!img || img.dataset.live) return;
+    img.dataset.live = "yes";
+    const next = () => {
+      if (step.hidden || document.hidden) { delete img.dataset.live; return; }
+      const probe = new Image();
+      probe.onload = () => { img.src = probe.src; setTimeout(next, 300); };
+      probe.onerror = () => setTimeout(next, 1000);
+      probe.src = "/api/face/preview?t=" + Date.now();
+    };
+    next();
+  }
+
   // --- actions ---------------------------------------------------------------------------------
   const actions = {
     async logout() { await post("/api/logout"); location.href = "/login"; },
@@ -226,6 +242,7 @@
       const answer = await post("/api/face/consent", { language: box.dataset.language || "en", agreed: true });
       document.getElementById("enroll-account").value = answer.account_id;
       document.getElementById("enroll-step").hidden = false;
+      livePreview();
     },
     "face-link"() { return post("/api/face/link", { account_id: document.getElementById("enroll-account").value }); },
     async "face-enroll"() {
