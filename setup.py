@@ -1,6 +1,34 @@
 """StallPay: offline-first payment terminal firmware and its collector."""
 
+from pathlib import Path
+
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
+
+LOCALE = Path(__file__).resolve().parent / "terminal" / "locale"
+
+
+class BuildWithCatalogues(build_py):
+    """Compile the gettext catalogues (.po -> .mo) into the build tree, so an installed wheel translates.
+
+    Only the .mo files ship; an editable install reads the .po files directly.
+    """
+
+    def run(self) -> None:
+        super().run()
+        if getattr(self, "editable_mode", False):
+            return
+        from babel.messages.mofile import write_mo
+        from babel.messages.pofile import read_po
+
+        for po in sorted(LOCALE.glob("*/LC_MESSAGES/*.po")):
+            target = Path(self.build_lib) / po.relative_to(LOCALE.parent.parent).with_suffix(".mo")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with po.open("rb") as f:
+                catalog = read_po(f, abort_invalid=True)
+            with target.open("wb") as f:
+                write_mo(f, catalog)
+
 
 setup(
     name="stallpay",
@@ -54,5 +82,6 @@ setup(
         # passive anti-spoofing model (optional, [camera] antispoof_model)
         "antispoof": ["ai-edge-litert>=1.2"],
     },
+    cmdclass={"build_py": BuildWithCatalogues},
     entry_points={"console_scripts": ["stallpay=terminal.cli:main"]},
 )

@@ -40,21 +40,26 @@ def download_command(wheel: Path, dest: Path) -> list[str]:
             "--python-version", PYTHON, "--implementation", "cp", "--only-binary=:all:", str(wheel)]
 
 
+def build_wheel(dest: Path, *, run: Runner = _run) -> Path:
+    """The stallpay wheel from the source tree (its build step compiles the translations)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        done = run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", tmp, str(REPO)])
+        if done.returncode != 0:
+            raise BundleBuildError(f"building the wheel failed:\n{done.stderr.strip()}")
+        built = sorted(Path(tmp).glob("stallpay-*.whl"))
+        if not built:
+            raise BundleBuildError("building the wheel produced no stallpay-*.whl")
+        return Path(shutil.copy(built[0], dest / built[0].name))
+
+
 def build_bundle(output: Path, *, wheel: Path | None = None, debs: Path | None = None, run: Runner = _run,
                  progress: Callable[[str], None] = print) -> dict:
     wheels = output / "wheels"
     wheels.mkdir(parents=True, exist_ok=True)
     if wheel is None:
         progress("building the stallpay wheel from the source tree")
-        with tempfile.TemporaryDirectory() as tmp:
-            done = run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", tmp, str(REPO)])
-            if done.returncode != 0:
-                raise BundleBuildError(f"building the wheel failed: {done.stderr.strip()[-300:]}")
-            built = sorted(Path(tmp).glob("stallpay-*.whl"))
-            if not built:
-                raise BundleBuildError("building the wheel produced no stallpay-*.whl")
-            wheel = wheels / built[0].name
-            shutil.copy(built[0], wheel)
+        wheel = build_wheel(wheels, run=run)
     elif not wheel.is_file():
         raise BundleBuildError(f"{wheel}: no such wheel")
     else:

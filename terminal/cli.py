@@ -12,6 +12,8 @@ import importlib
 import sys
 from collections.abc import Callable, Sequence
 
+from terminal.logconfig import ENV_LEVEL, LEVELS, LogLevelError, configure_logging
+
 # (subcommand, module that registers it). Add a line per new job.
 COMMANDS: list[tuple[str, str]] = [
     ("init", "terminal.commands.init"),
@@ -32,6 +34,8 @@ COMMANDS: list[tuple[str, str]] = [
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stallpay", description="StallPay terminal and collector")
+    parser.add_argument("--log-level", choices=LEVELS, default=None,
+                        help=f"how much to log (default: ${ENV_LEVEL} or info)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name, module in COMMANDS:
@@ -60,6 +64,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     first = next((a for a in args_list if not a.startswith("-")), None)
     parser = build_parser(first if first in names else None)
     args = parser.parse_args(args_list)
+    try:
+        configure_logging(args.log_level)
+    except LogLevelError as exc:
+        print(f"stallpay: {exc} (from ${ENV_LEVEL})", file=sys.stderr)
+        return 2
     return int(args.func(args) or 0)
 
 

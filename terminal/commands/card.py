@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from typing import Any
 
@@ -36,7 +35,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if args.op in ("issue", "topup", "charge") and args.amount is None and args.op != "issue":
         return _fail(args, 1, "invalid_amount", f"--amount is required for {args.op}")
     from terminal.station import Station

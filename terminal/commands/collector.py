@@ -296,7 +296,7 @@ def run_serve(args: argparse.Namespace) -> int:
     if not 10 <= args.request_window <= 86400:
         return _fail("--request-window must be between 10 and 86400 seconds")
     app = create_app(args.db, keys, request_window_s=args.request_window)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    uvicorn.run(app, host=args.host, port=args.port, log_config=None)  # logs through terminal.logconfig
     return 0
 
 

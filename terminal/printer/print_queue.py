@@ -19,19 +19,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from terminal.printer.language import N_
 from terminal.printer.transport import NotSupported, PrinterNotReady, PrinterProblem, Problem, Transport
 
 log = logging.getLogger(__name__)
 
 JobState = Literal["pending", "printing", "done", "cancelled"]
 MESSAGES: dict[str, str] = {
-    "paper_out": "Printer out of paper",
-    "cover_open": "Printer cover open",
-    "offline": "Printer error",
-    "unreachable": "Printer not reachable",
-    "error": "Printer error",
+    "paper_out": N_("Printer out of paper"),
+    "cover_open": N_("Printer cover open"),
+    "offline": N_("Printer error"),
+    "unreachable": N_("Printer not reachable"),
+    "error": N_("Printer error"),
 }
-KEPT = "Receipt kept, it will print when the printer is ready"
+KEPT = N_("Receipt kept, it will print when the printer is ready")
 
 _SCHEMA = """
 create table if not exists jobs (
