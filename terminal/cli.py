@@ -35,7 +35,7 @@ COMMANDS: list[tuple[str, str]] = [
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stallpay", description="StallPay terminal and collector")
     parser.add_argument("--log-level", choices=LEVELS, default=None,
-                        help=f"how much to log (default: ${ENV_LEVEL} or info)")
+                        help=f"how much to log (default: ${ENV_LEVEL}, else info for services, warning for commands)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name, module in COMMANDS:
@@ -65,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser(first if first in names else None)
     args = parser.parse_args(args_list)
     try:
-        configure_logging(args.log_level)
+        configure_logging(args.log_level, default=getattr(args, "log_default", "warning"))
     except LogLevelError as exc:
         print(f"stallpay: {exc} (from ${ENV_LEVEL})", file=sys.stderr)
         return 2

@@ -6,7 +6,9 @@ at the right level, and a record is always one line: journald makes an entry
 per line, so a traceback's lines are joined with a visible ` ⏎ ` into the
 record that caused it. Elsewhere the format is plain and multi-line.
 
-The level comes from `--log-level`, else `STALLPAY_LOG_LEVEL`, else INFO.
+The level comes from `--log-level`, else `STALLPAY_LOG_LEVEL`, else the
+command's default: INFO for the services (`serve`, `collector serve`),
+WARNING for one-shot commands so a cashier's terminal shows only answers.
 Keys and PINs are never passed to a logger; this module does not try to
 scrub them after the fact.
 """
@@ -16,6 +18,8 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
+from types import TracebackType
 from typing import TextIO
 
 LEVELS = ("debug", "info", "warning", "error", "critical")
@@ -49,8 +53,8 @@ class JournalFormatter(logging.Formatter):
         return f"<{priority(record.levelno)}>" + JOINER.join(line for line in text.splitlines() if line.strip())
 
 
-def resolve_level(name: str | None = None) -> int:
-    name = (name or os.environ.get(ENV_LEVEL) or "info").strip().lower()
+def resolve_level(name: str | None = None, default: str = "info") -> int:
+    name = (name or os.environ.get(ENV_LEVEL) or default).strip().lower()
     if name not in LEVELS:
         raise LogLevelError(f"log level {name!r} is not one of {', '.join(LEVELS)}")
     return getattr(logging, name.upper())
@@ -60,7 +64,8 @@ def under_journald(env: dict[str, str] | None = None) -> bool:
     return bool((os.environ if env is None else env).get("JOURNAL_STREAM"))
 
 
-def configure_logging(level: str | None = None, *, stream: TextIO | None = None) -> logging.Handler:
+def configure_logging(level: str | None = None, *, default: str = "info",
+                      stream: TextIO | None = None) -> logging.Handler:
     """Install the one stderr handler on the root logger (replacing an earlier one from this function)."""
     root = logging.getLogger()
     for old in [h for h in root.handlers if getattr(h, "_stallpay", False)]:
@@ -72,9 +77,20 @@ def configure_logging(level: str | None = None, *, stream: TextIO | None = None)
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
     root.addHandler(handler)
-    resolved = resolve_level(level)
+    if under_journald():
+        # an uncaught exception is one entry too, not a line per frame
+        sys.excepthook = _log_uncaught
+        threading.excepthook = lambda a: _log_uncaught(a.exc_type, a.exc_value, a.exc_traceback)
+    resolved = resolve_level(level, default)
     root.setLevel(resolved)
     for name in QUIET:
         logging.getLogger(name).setLevel(max(resolved, logging.WARNING))
     logging.captureWarnings(True)
     return handler
+
+
+def _log_uncaught(kind: type[BaseException], value: BaseException | None, tb: TracebackType | None) -> None:
+    if value is None or issubclass(kind, KeyboardInterrupt):
+        sys.__excepthook__(kind, value or kind(), tb)
+        return
+    logging.getLogger("stallpay").critical("uncaught exception", exc_info=(kind, value, tb))
