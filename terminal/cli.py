@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from terminal.logconfig import ENV_LEVEL, LEVELS, LogLevelError, configure_logging
+from terminal.schema import SchemaError
 
 # (subcommand, module that registers it). Add a line per new job.
 COMMANDS: list[tuple[str, str]] = [
@@ -69,7 +70,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LogLevelError as exc:
         print(f"stallpay: {exc} (from ${ENV_LEVEL})", file=sys.stderr)
         return 2
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except SchemaError as exc:  # a database from a newer release, or an upgrade that failed: say so, change nothing
+        print(f"stallpay {args.command}: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
