@@ -25,7 +25,7 @@ from provisioning.udev import MODPROBE_PATH, RULES_PATH, modprobe_blacklist, ude
 SERVICE_USER = "stallpay"
 KIOSK_USER = "stallpay-kiosk"
 TECH_USER = "technician"
-SERVICE_GROUPS = ("plugdev", "lp", "dialout", "gpio")  # reader, printer (USB / serial), LEDs and buzzer
+SERVICE_GROUPS = ("plugdev", "lp", "dialout", "video", "gpio")  # reader, printer (USB / serial), camera, LEDs
 KIOSK_GROUPS = ("video", "render", "input")
 
 ETC = "/etc/stallpay"
