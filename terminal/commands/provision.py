@@ -58,7 +58,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     u = s.add_parser("bundle", help="build the offline bundle (aarch64 / Python 3.11 wheels, unit files)")
     u.add_argument("--output", required=True, type=Path)
     u.add_argument("--wheel", type=Path, help="the project's wheel (default: build it from the source tree)")
-    u.add_argument("--debs", type=Path, help="folder of arm64 .deb files to carry along (optional)")
+    u.add_argument("--debs", type=Path, help="folder of more arm64 .deb files to carry along (optional)")
+    u.add_argument("--no-debs", action="store_true",
+                   help="leave out the Debian packages (pyscard, pcscd): the Pi then needs the archive at first boot")
+    u.add_argument("--cache", type=Path, help="download cache (default $STALLPAY_CACHE or ~/.cache/stallpay)")
     u.set_defaults(func=run_bundle)
 
 
@@ -138,9 +141,12 @@ def run_bundle(args: argparse.Namespace) -> int:
     from provisioning.bundle import BundleBuildError, build_bundle
 
     try:
-        manifest = build_bundle(args.output, wheel=args.wheel, debs=args.debs,
-                                progress=lambda line: print(line, file=sys.stderr))
+        manifest = build_bundle(args.output, wheel=args.wheel, debs=args.debs, cache=args.cache,
+                                with_debs=not args.no_debs, progress=lambda line: print(line, file=sys.stderr))
     except BundleBuildError as exc:
         return _fail(str(exc))
-    print(json.dumps(manifest, indent=1))
+    summary = {k: v for k, v in manifest.items() if k != "files"}
+    summary["files"] = len(manifest["files"])
+    summary["size"] = sum(f["size"] for f in manifest["files"])
+    print(json.dumps(summary, indent=1))
     return 0

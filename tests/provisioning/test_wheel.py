@@ -23,7 +23,11 @@ def expected(catalogue: str, msgid: str) -> str:
 
 
 def test_installed_wheel_translates(tmp_path: Path) -> None:
-    wheel = build_wheel(tmp_path / "dist")
+    assert_wheel_translates(build_wheel(tmp_path / "dist"), tmp_path)
+
+
+def assert_wheel_translates(wheel: Path, tmp_path: Path) -> None:
+    """Install the wheel alone into a fresh folder and read one string per language from it."""
     target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target),
                     str(wheel)], check=True, capture_output=True)
