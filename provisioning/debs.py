@@ -86,6 +86,13 @@ class DebianArchive:
             raise DebDownloadError(f"not in Debian bookworm for {self.arch}: {', '.join(sorted(missing))}")
         return records
 
+    def closure(self, packages: tuple[str, ...]) -> tuple[str, ...]:
+        """The packages and everything they depend on (no recommends), for a root made by unpacking."""
+        self.update()
+        out = self._run(["apt-cache", "depends", "--recurse", "--no-recommends", "--no-suggests", "--no-conflicts",
+                         "--no-breaks", "--no-replaces", "--no-enhances", *packages], "resolving dependencies")
+        return tuple(sorted({line.strip() for line in out.splitlines() if line and not line.startswith((" ", "<"))}))
+
     def download(self, packages: tuple[str, ...], dest: Path) -> list[dict[str, str]]:
         """The packages' .deb files in `dest` (from the cache when already downloaded); their records."""
         self.update()
