@@ -36,10 +36,11 @@ KEYS_PATH = f"{ETC}/keys.toml"
 UNIT_DIR = "/etc/systemd/system"
 
 # Debian / Raspberry Pi OS packages; the optional ones are installed when the archive has them
-# (python3-picamera2 is only in the Raspberry Pi archive, chromium is called chromium-browser on older images).
+# (python3-picamera2 and python3-lgpio are only in the Raspberry Pi archive; the bundle carries lgpio as a wheel
+# too, for the Pi 5; chromium is called chromium-browser on older images).
 PACKAGES = ("pcscd", "libccid", "python3-venv", "cage", "chromium", "systemd-timesyncd", "fonts-wqy-zenhei",
             "libcap2-bin")
-OPTIONAL_PACKAGES = ("python3-picamera2", "python3-libcamera", "rpicam-apps-lite")
+OPTIONAL_PACKAGES = ("python3-picamera2", "python3-libcamera", "rpicam-apps-lite", "python3-lgpio")
 
 REPO_UNITS = Path(__file__).resolve().parent.parent / "systemd"
 
