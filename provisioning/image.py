@@ -120,6 +120,24 @@ exit 0
 """
 
 
+# sh: refuses (exit 1) a bundle in $B/bundle that does not match its SHA256SUMS, before anything is installed.
+BUNDLE_CHECK = """# Nothing is installed from a bundle that does not match its manifest (half-copied card, swap).
+[ -f "$B/bundle/SHA256SUMS" ] || { log "no bundle manifest on the card: nothing installed"; exit 1; }
+if ! (cd "$B/bundle" && sha256sum --check --strict --quiet SHA256SUMS); then
+  log "the bundle does not match its manifest: nothing installed"; exit 1
+fi
+listed=$(cut -c67- "$B/bundle/SHA256SUMS" | sort)
+present=$(cd "$B/bundle" && find . -type f ! -name manifest.json ! -name SHA256SUMS | sed 's|^\\./||' | sort)
+if [ "$listed" != "$present" ]; then
+  log "the bundle holds files its manifest does not list: nothing installed"; exit 1
+fi
+for p in python3-picamera2 python3-libcamera; do  # Raspberry Pi OS packages, not in the bundle
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" \
+    || log "warning: $p is not installed: the camera and face pay stay off (card payments work)"
+done
+"""
+
+
 def firstboot_script() -> str:
     """Run by stallpay-firstboot.service on a normal boot: offline install, provision, pair; re-runnable."""
     return """#!/bin/sh
@@ -129,7 +147,7 @@ B=/boot/firmware/stallpay
 [ -d "$B" ] || B=/boot/stallpay
 V=/opt/stallpay/venv
 log() { echo "stallpay-firstboot: $*"; }
-if ls "$B"/bundle/debs/*.deb >/dev/null 2>&1; then
+""" + BUNDLE_CHECK + """if ls "$B"/bundle/debs/*.deb >/dev/null 2>&1; then
   log "installing Debian packages from the bundle"
   DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$B"/bundle/debs/*.deb
 fi
@@ -139,7 +157,9 @@ if [ ! -x "$V/bin/python" ]; then
   python3 -m venv --system-site-packages "$V"
 fi
 log "installing stallpay from the bundle (no network needed)"
-"$V/bin/pip" install --quiet --no-index --find-links "$B/bundle/wheels" --upgrade stallpay
+"$V/bin/pip" install --quiet --no-index --find-links "$B/bundle/wheels" --no-deps --require-hashes \
+  -r "$B/bundle/requirements/terminal-aarch64.lock" -r "$B/bundle/requirements/face-nodeps.lock"
+"$V/bin/pip" install --quiet --no-index --no-deps --force-reinstall "$B"/bundle/wheels/stallpay-*.whl
 "$V/bin/stallpay" provision device --spec "$B/device.toml" --bundle "$B/bundle" --no-start
 if [ -f "$B/keys.toml" ]; then
   log "pairing from the key file on the card"

@@ -32,13 +32,20 @@ if [ ! -x .venv/bin/python ]; then
   "$py" -m venv .venv
 fi
 stamp=.venv/.stallpay-installed
-want="$(cat setup.py pyproject.toml scripts/face-nodeps.txt | sha256sum | cut -d' ' -f1)"
+want="$(cat setup.py pyproject.toml scripts/face-nodeps.txt requirements/*.lock | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || [ ! -x .venv/bin/stallpay ]; then
-  log "installing stallpay (editable) and its dependencies into .venv"
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e '.[dev]'
+  if [ "$(uname -m)" = x86_64 ]; then
+    # exact versions and hashes from the lock (scripts/lock.sh regenerates it), so CI tests what ships
+    log "installing the locked dependencies (requirements/dev-x86_64.lock) and stallpay (editable) into .venv"
+    .venv/bin/python -m pip install -q --no-deps --require-hashes -r requirements/dev-x86_64.lock
+    .venv/bin/python -m pip install -q --no-deps -e .
+  else
+    log "no lock for $(uname -m): installing stallpay (editable) and its newest dependencies into .venv"
+    .venv/bin/python -m pip install -q -e '.[dev]'
+  fi
   # face pay models without their conflicting dependencies (see scripts/face-nodeps.txt)
-  .venv/bin/python -m pip install -q --no-deps -r scripts/face-nodeps.txt
+  .venv/bin/python -m pip install -q --no-deps --require-hashes -r requirements/face-nodeps.lock
   echo "$want" > "$stamp"
 fi
 # sample face photos for the tests, the demo and bench/face.py (from the face_recognition sdist on PyPI)

@@ -19,7 +19,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from terminal.app.catalogue import Catalogue, CatalogueError, Product
+from terminal.schema import Schema, Step
 from terminal.store import open_database
+
+SCHEMA = Schema("catalogue", [Step(1, "release 0.1.0", sql="""
+CREATE TABLE IF NOT EXISTS products (sku TEXT PRIMARY KEY, name TEXT NOT NULL, price INTEGER NOT NULL,
+    category TEXT NOT NULL DEFAULT '', barcode TEXT NOT NULL DEFAULT '', position INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+""")])
 
 FIELDS = ("sku", "name", "price", "category", "barcode")
 SOURCES = ("config", "admin", "collector")
@@ -64,13 +71,9 @@ def products_from_bundle(catalogue: Mapping[str, list[Mapping[str, Any]]], vendo
 
 class CatalogueStore:
     def __init__(self, path: Path | str, *, seed: Iterable[Product] = ()) -> None:
-        self.db = open_database(path)
+        self.db = open_database(path, SCHEMA)
         self._lock = threading.Lock()
         self._cached: tuple[int, Catalogue] | None = None
-        self.db.execute("CREATE TABLE IF NOT EXISTS products (sku TEXT PRIMARY KEY, name TEXT NOT NULL, "
-                        "price INTEGER NOT NULL, category TEXT NOT NULL DEFAULT '', barcode TEXT NOT NULL DEFAULT '', "
-                        "position INTEGER NOT NULL)")
-        self.db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
         with self._lock, self._transaction():
             if self._meta("seeded") is None:  # first start only: removing every product later does not re-seed
                 products = list(seed)

@@ -13,6 +13,8 @@ import sys
 from collections.abc import Callable, Sequence
 
 from terminal.commands import exitcodes
+from terminal.logconfig import ENV_LEVEL, LEVELS, LogLevelError, configure_logging
+from terminal.schema import SchemaError
 
 # (subcommand, module that registers it). Add a line per new job.
 COMMANDS: list[tuple[str, str]] = [
@@ -35,6 +37,8 @@ COMMANDS: list[tuple[str, str]] = [
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stallpay", description="StallPay terminal and collector",
                                      epilog=exitcodes.table(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--log-level", choices=LEVELS, default=None,
+                        help=f"how much to log (default: ${ENV_LEVEL}, else info for services, warning for commands)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name, module in COMMANDS:
@@ -63,7 +67,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     first = next((a for a in args_list if not a.startswith("-")), None)
     parser = build_parser(first if first in names else None)
     args = parser.parse_args(args_list)
-    return int(args.func(args) or 0)
+    try:
+        configure_logging(args.log_level, default=getattr(args, "log_default", "warning"))
+    except LogLevelError as exc:
+        print(f"stallpay: {exc} (from ${ENV_LEVEL})", file=sys.stderr)
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except SchemaError as exc:  # a database from a newer release, or an upgrade that failed: say so, change nothing
+        print(f"stallpay {args.command}: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

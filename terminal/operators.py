@@ -18,7 +18,13 @@ from functools import lru_cache
 from pathlib import Path
 
 from terminal.app.permissions import Role, role_of
+from terminal.schema import Schema, Step
 from terminal.store import open_database
+
+SCHEMA = Schema("operators", [Step(1, "release 0.1.0", sql="""
+CREATE TABLE IF NOT EXISTS operators (id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL,
+    pin_hash TEXT NOT NULL, failures INTEGER NOT NULL DEFAULT 0, locked_until REAL NOT NULL DEFAULT 0);
+""")])
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 PIN_DIGITS = (4, 8)
@@ -88,13 +94,10 @@ class OperatorStore:
 
     def __init__(self, path: Path | str, *, policy: LockoutPolicy | None = None,
                  clock: Callable[[], float] = time.time) -> None:
-        self.db = open_database(path)
+        self.db = open_database(path, SCHEMA)
         self.policy = policy or LockoutPolicy()
         self._clock = clock
         self._lock = threading.Lock()
-        self.db.execute("CREATE TABLE IF NOT EXISTS operators (id TEXT PRIMARY KEY, name TEXT NOT NULL, "
-                        "role TEXT NOT NULL, pin_hash TEXT NOT NULL, failures INTEGER NOT NULL DEFAULT 0, "
-                        "locked_until REAL NOT NULL DEFAULT 0)")
 
     def add(self, operator_id: str, name: str, role: str, pin: str, *, replace: bool = False) -> Operator:
         if not (operator_id.isascii() and operator_id.isalnum() and 1 <= len(operator_id) <= 16):

@@ -12,14 +12,21 @@ from pathlib import Path
 
 import sqlite_utils
 
+from terminal.schema import Schema, migrate, refuse_newer
 
-def open_database(path: Path | str) -> sqlite_utils.Database:
+
+def open_database(path: Path | str, schema: Schema | None = None) -> sqlite_utils.Database:
+    """The database at `path`, brought to `schema`'s version (SchemaError if it is newer than this code)."""
     path = Path(path)
     if str(path) != ":memory:":
         path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
     db = sqlite_utils.Database(conn)
+    if schema is not None:
+        refuse_newer(db, schema, where=str(path))  # before WAL mode rewrites the file's header
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=FULL")
     db.execute("PRAGMA foreign_keys=ON")
+    if schema is not None:
+        migrate(db, schema, where=str(path))
     return db

@@ -37,6 +37,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from terminal.camera.decision import FactorRecord
 from terminal.camera.matcher import SearchResult, normalize, search
+from terminal.schema import Schema, Step, migrate
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS face_templates (
@@ -58,6 +59,8 @@ CREATE TABLE IF NOT EXISTS face_consents (
     given_at INTEGER NOT NULL
 );
 """
+
+FACE_SCHEMA = Schema("face gallery", [Step(1, "release 0.1.0", sql=SCHEMA)])  # add a Step per change
 
 AAD_PREFIX = b"stallpay-face-template-v1|"
 
@@ -93,7 +96,7 @@ class Gallery:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA secure_delete=ON")  # erased templates are overwritten, not left in free pages
-        self._db.executescript(SCHEMA)
+        migrate(self._db, FACE_SCHEMA, where=str(path))
         self._templates: dict[str, np.ndarray] = {}
         self._factors: dict[str, FactorRecord] = {}
         self._matrix = np.zeros((0, dim), np.float32)

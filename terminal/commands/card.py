@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from typing import Any
 
@@ -41,7 +40,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if args.op in ("topup", "charge") and args.amount is None and args.amount_minor is None:
         return _fail(args, Exit.USAGE, "invalid_amount", f"--amount (or --amount-minor) is required for {args.op}")
     from terminal.station import Station

@@ -66,6 +66,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     c.add_argument("--role", default="organizer", choices=["organizer", "technician", "viewer"])
     c = cmd("serve", "run the HTTP API for terminals and organizers", run_serve)
+    c.set_defaults(log_default="info")  # a service: its info lines belong in the journal
     c.add_argument("--keys", required=True, type=Path, help="event key file (signs bundles)")
     c.add_argument("--host", default="127.0.0.1")
     c.add_argument("--port", type=int, default=8750)
@@ -313,7 +314,7 @@ def run_serve(args: argparse.Namespace) -> int:
     if not 10 <= args.request_window <= 86400:
         return _fail("--request-window must be between 10 and 86400 seconds", 2)
     app = create_app(args.db, keys, request_window_s=args.request_window)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    uvicorn.run(app, host=args.host, port=args.port, log_config=None)  # logs through terminal.logconfig
     return 0
 
 

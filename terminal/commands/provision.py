@@ -58,8 +58,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     u = s.add_parser("bundle", help="build the offline bundle (aarch64 / Python 3.11 wheels, unit files)")
     u.add_argument("--output", required=True, type=Path)
     u.add_argument("--wheel", type=Path, help="the project's wheel (default: build it from the source tree)")
-    u.add_argument("--debs", type=Path, help="folder of arm64 .deb files to carry along (optional)")
+    u.add_argument("--debs", type=Path, help="folder of more arm64 .deb files to carry along (optional)")
+    u.add_argument("--no-debs", action="store_true",
+                   help="leave out the Debian packages (pyscard, pcscd): the Pi then needs the archive at first boot")
+    u.add_argument("--cache", type=Path, help="download cache (default $STALLPAY_CACHE or ~/.cache/stallpay)")
     u.set_defaults(func=run_bundle)
+
+    up = s.add_parser("update", help="install a newer bundle into a new venv, migrate, switch, restart (or back)")
+    up.add_argument("--bundle", required=True, type=Path, help="bundle folder from 'stallpay provision bundle'")
+    up.add_argument("--root", type=Path, default=Path("/"), help="staging root (services untouched)")
+    up.set_defaults(func=run_update)
+
+    m = s.add_parser("migrate", help="bring every terminal database in DIR to this release's schema")
+    m.add_argument("--data", required=True, type=Path, help="the terminal's data folder (/var/lib/stallpay)")
+    m.set_defaults(func=run_migrate)
 
 
 def _fail(message: str) -> int:
@@ -138,9 +150,34 @@ def run_bundle(args: argparse.Namespace) -> int:
     from provisioning.bundle import BundleBuildError, build_bundle
 
     try:
-        manifest = build_bundle(args.output, wheel=args.wheel, debs=args.debs,
-                                progress=lambda line: print(line, file=sys.stderr))
+        manifest = build_bundle(args.output, wheel=args.wheel, debs=args.debs, cache=args.cache,
+                                with_debs=not args.no_debs, progress=lambda line: print(line, file=sys.stderr))
     except BundleBuildError as exc:
         return _fail(str(exc))
-    print(json.dumps(manifest, indent=1))
+    summary = {k: v for k, v in manifest.items() if k != "files"}
+    summary["files"] = len(manifest["files"])
+    summary["size"] = sum(f["size"] for f in manifest["files"])
+    print(json.dumps(summary, indent=1))
+    return 0
+
+
+def run_update(args: argparse.Namespace) -> int:
+    from provisioning.target_root import TargetRoot
+    from provisioning.update import UpdateError, update_terminal
+
+    try:
+        result = update_terminal(TargetRoot(args.root), args.bundle, progress=lambda line: print(line, file=sys.stderr))
+    except UpdateError as exc:
+        return _fail(str(exc))
+    print(json.dumps({"release": result.release, "previous": result.previous, "steps": result.steps}, indent=1))
+    return 0
+
+
+def run_migrate(args: argparse.Namespace) -> int:
+    from provisioning.update import migrate_data
+
+    if not args.data.is_dir():
+        return _fail(f"{args.data}: no such folder")
+    had = migrate_data(args.data)  # a newer database: SchemaError, reported by the CLI with exit 2
+    print(json.dumps({"migrated_from": had}, indent=1))
     return 0

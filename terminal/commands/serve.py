@@ -16,7 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", required=True, type=Path, help="terminal.toml")
     p.add_argument("--host", help="override [ui] host")
     p.add_argument("--port", type=int, help="override [ui] port (0 = any free port)")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, log_default="info")  # a service: its info lines belong in the journal
 
 
 def run(args: argparse.Namespace) -> int:

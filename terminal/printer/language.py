@@ -28,6 +28,11 @@ CATALOGUES = {"en": "en", "tr": "tr", "bg": "bg", "zh": "zh_CN"}
 _SPACES = str.maketrans({"\u00a0": " ", "\u202f": " ", "\u2009": " "})
 
 
+def N_(message: str) -> str:
+    """Mark a message for extraction (`pybabel extract -k N_`); it is translated when shown."""
+    return message
+
+
 class LanguageError(ValueError):
     """A catalogue that cannot be read."""
 
@@ -105,13 +110,14 @@ class ReceiptLanguage:
 
 
 # msgids for data values, kept here so the catalogue has them.
-METHODS = {"cash": "cash", "card": "card", "voucher": "voucher", "comp": "complimentary", "face": "face"}
+METHODS = {"cash": N_("cash"), "card": N_("card"), "voucher": N_("voucher"), "comp": N_("complimentary"),
+           "face": N_("face")}
 OPS = {
-    "issue": "issued",
-    "topup": "top-up",
-    "sale": "sale",
-    "void": "void",
-    "close": "refund",
-    "replace": "replacement",
-    "correct": "correction",
+    "issue": N_("issued"),
+    "topup": N_("top-up"),
+    "sale": N_("sale"),
+    "void": N_("void"),
+    "close": N_("refund"),
+    "replace": N_("replacement"),
+    "correct": N_("correction"),
 }

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from escpos.capabilities import get_profile
 
-from terminal.printer.language import ReceiptLanguage
+from terminal.printer.language import N_, ReceiptLanguage
 from terminal.printer.receipt import (
     DayReport,
     Receipt,
@@ -185,19 +185,20 @@ def layout_receipt(
     layout = Layout(paper, receipt.kind)
     w = _Writer(layout)
     two = copies == 2 and receipt.kind in CUSTOMER_KINDS
-    labels = [lang("Merchant copy"), lang("Customer copy")] if two else [None]
+    labels = [lang(MERCHANT_COPY), lang(CUSTOMER_COPY)] if two else [None]
     for label in labels:
         _one_copy(w, receipt, lang, label, qr_url, logo, event_id)
     return layout
 
 
+MERCHANT_COPY, CUSTOMER_COPY = N_("Merchant copy"), N_("Customer copy")
 TITLES = {
-    "sale": "SALE",
-    "topup": "TOP-UP",
-    "void": "VOID",
-    "refund": "REFUND",
-    "statement": "CARD STATEMENT",
-    "day": "END OF DAY REPORT",
+    "sale": N_("SALE"),
+    "topup": N_("TOP-UP"),
+    "void": N_("VOID"),
+    "refund": N_("REFUND"),
+    "statement": N_("CARD STATEMENT"),
+    "day": N_("END OF DAY REPORT"),
 }
 
 

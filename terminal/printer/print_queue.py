@@ -19,19 +19,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from terminal.printer.language import N_
 from terminal.printer.transport import NotSupported, PrinterNotReady, PrinterProblem, Problem, Transport
+from terminal.schema import Schema, Step, migrate
 
 log = logging.getLogger(__name__)
 
 JobState = Literal["pending", "printing", "done", "cancelled"]
 MESSAGES: dict[str, str] = {
-    "paper_out": "Printer out of paper",
-    "cover_open": "Printer cover open",
-    "offline": "Printer error",
-    "unreachable": "Printer not reachable",
-    "error": "Printer error",
+    "paper_out": N_("Printer out of paper"),
+    "cover_open": N_("Printer cover open"),
+    "offline": N_("Printer error"),
+    "unreachable": N_("Printer not reachable"),
+    "error": N_("Printer error"),
 }
-KEPT = "Receipt kept, it will print when the printer is ready"
+KEPT = N_("Receipt kept, it will print when the printer is ready")
 
 _SCHEMA = """
 create table if not exists jobs (
@@ -48,6 +50,7 @@ create table if not exists jobs (
     reprint_of integer
 )
 """
+SCHEMA = Schema("print queue", [Step(1, "release 0.1.0", sql=_SCHEMA)])
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,7 @@ class PrintQueue:
         self.retry_delays = tuple(retry_delays)
         self._db = sqlite3.connect(str(db_path), check_same_thread=False, isolation_level=None)
         self._db.execute("pragma journal_mode=wal")
-        self._db.execute(_SCHEMA)
+        migrate(self._db, SCHEMA, where=str(db_path))
         self._db.execute("update jobs set state='pending' where state='printing'")
         self._lock = threading.Lock()
         self._wake = threading.Condition()

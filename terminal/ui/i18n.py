@@ -15,6 +15,7 @@ from pathlib import Path
 import jinja2
 from babel.dates import format_datetime, format_time
 
+from terminal.printer.language import N_ as N_  # re-exported: the ui marks its messages with it
 from terminal.printer.language import translations
 from terminal.ui.settings import LANGUAGES
 from terminal.wallet.money import format_money
@@ -22,11 +23,6 @@ from terminal.wallet.money import format_money
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 BABEL_LOCALES = {"en": "en", "tr": "tr", "bg": "bg", "zh": "zh_Hans_CN"}
 LANGUAGE_NAMES = {"en": "English", "tr": "Türkçe", "bg": "Български", "zh": "简体中文"}
-
-
-def N_(message: str) -> str:
-    """Mark a message for extraction; it is translated when shown."""
-    return message
 
 
 def gettext(language: str, message: str) -> str:

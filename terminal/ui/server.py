@@ -679,7 +679,7 @@ def bind(host: str, port: int) -> socket.socket:
 def make_server(app: FastAPI, sock: socket.socket) -> Any:
     import uvicorn
 
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=2)
+    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=2)
     server = uvicorn.Server(config)
     server._sock = sock  # type: ignore[attr-defined]
     return server

@@ -53,8 +53,6 @@ class FaceAccounts:
         self.journal = journal
         self.allowance = allowance
         self.db = journal.db
-        self.db.execute("CREATE TABLE IF NOT EXISTS face_snapshot (account_id TEXT PRIMARY KEY, balance INTEGER NOT "
-                        "NULL, as_of_seq INTEGER NOT NULL, issued_at TEXT NOT NULL)")
 
     # --- snapshots --------------------------------------------------------------------------------------------------
 

@@ -11,12 +11,14 @@ from datetime import UTC, datetime
 
 import sqlite_utils
 
+from terminal.schema import migrate
+from terminal.wallet.journal_schema import JOURNAL_SCHEMA
+
 
 class Hotlist:
     def __init__(self, db: sqlite_utils.Database) -> None:
         self.db = db
-        db.execute("CREATE TABLE IF NOT EXISTS hotlist (card_id INTEGER PRIMARY KEY, reason TEXT NOT NULL, "
-                   "since TEXT NOT NULL, source TEXT NOT NULL DEFAULT 'local')")
+        migrate(db, JOURNAL_SCHEMA)
 
     def add(self, card_id: int, reason: str, *, source: str = "local") -> None:
         self.db.execute("INSERT OR REPLACE INTO hotlist (card_id, reason, since, source) VALUES (?, ?, ?, ?)",

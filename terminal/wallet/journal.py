@@ -20,7 +20,9 @@ from typing import Any
 
 import sqlite_utils
 
+from terminal.schema import migrate
 from terminal.store import open_database
+from terminal.wallet.journal_schema import JOURNAL_SCHEMA
 
 GENESIS = "0" * 64
 # "decline" and "face" are info entries (refusals; face decisions with their scores): they never move money.
@@ -77,31 +79,7 @@ class Journal:
         self._create()
 
     def _create(self) -> None:
-        self.db.execute(
-            """CREATE TABLE IF NOT EXISTS journal (
-                seq INTEGER PRIMARY KEY, terminal_id INTEGER NOT NULL, event_id TEXT NOT NULL,
-                time TEXT NOT NULL, clock_synced INTEGER NOT NULL, operator TEXT, op TEXT NOT NULL,
-                phase TEXT NOT NULL, ref INTEGER, card_id INTEGER, uid TEXT, card_seq INTEGER,
-                amount INTEGER NOT NULL, balance_before INTEGER, balance_after INTEGER,
-                currency TEXT NOT NULL, method TEXT, items TEXT NOT NULL, data TEXT NOT NULL,
-                prev_hash TEXT NOT NULL, hash TEXT NOT NULL UNIQUE, delivered INTEGER NOT NULL DEFAULT 0)"""
-        )
-        self.db.execute("CREATE INDEX IF NOT EXISTS journal_card ON journal(card_id, seq)")
-        self.db.execute("CREATE INDEX IF NOT EXISTS journal_pending ON journal(phase, ref)")
-        # Append-only: the database itself refuses edits and deletes of undelivered entries.
-        self.db.execute(
-            """CREATE TRIGGER IF NOT EXISTS journal_no_update BEFORE UPDATE OF
-               seq, terminal_id, event_id, time, clock_synced, operator, op, phase, ref, card_id, uid, card_seq,
-               amount, balance_before, balance_after, currency, method, items, data, prev_hash, hash
-               ON journal BEGIN SELECT RAISE(ABORT, 'journal entries are append-only'); END"""
-        )
-        self.db.execute(
-            """CREATE TRIGGER IF NOT EXISTS journal_no_delete BEFORE DELETE ON journal
-               WHEN OLD.delivered = 0 BEGIN SELECT RAISE(ABORT, 'undelivered journal entries cannot be deleted'); END"""
-        )
-        # The chain head survives pruning of delivered entries.
-        self.db.execute("CREATE TABLE IF NOT EXISTS journal_head (id INTEGER PRIMARY KEY CHECK (id = 1), "
-                        "seq INTEGER NOT NULL, hash TEXT NOT NULL)")
+        migrate(self.db, JOURNAL_SCHEMA)
 
     # --- writing -------------------------------------------------------------
 

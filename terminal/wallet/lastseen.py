@@ -12,13 +12,14 @@ import hashlib
 
 import sqlite_utils
 
+from terminal.schema import migrate
+from terminal.wallet.journal_schema import JOURNAL_SCHEMA
+
 
 class LastSeen:
     def __init__(self, db: sqlite_utils.Database) -> None:
         self.db = db
-        db.execute("CREATE TABLE IF NOT EXISTS last_seen (card_id INTEGER PRIMARY KEY, uid TEXT NOT NULL, "
-                   "seq INTEGER NOT NULL, digest TEXT NOT NULL)")
-        db.execute("CREATE INDEX IF NOT EXISTS last_seen_uid ON last_seen(uid)")
+        migrate(db, JOURNAL_SCHEMA)
 
     @staticmethod
     def digest(slot_bytes: bytes) -> str:

@@ -156,8 +156,6 @@ class Wallet:
         self.lastseen = lastseen or LastSeen(journal.db)
         self._clock = clock
         self._event_tag = event_tag(event_id)
-        journal.db.execute("CREATE TABLE IF NOT EXISTS card_ids (id INTEGER PRIMARY KEY AUTOINCREMENT, "
-                           "uid TEXT NOT NULL)")
 
     @classmethod
     def open(cls, config: Any, keys: Any, *, clock: Callable[[], float] = time.time) -> Wallet:

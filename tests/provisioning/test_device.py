@@ -54,9 +54,9 @@ def test_provisioned_root_has_users_files_modes_units_and_rules(base_root: Path,
     passwd = (base_root / "etc/passwd").read_text()
     assert "stallpay:" in passwd and "stallpay-kiosk:" in passwd and "technician:" in passwd
     group = {r.split(":")[0]: r.split(":")[3].split(",") for r in (base_root / "etc/group").read_text().splitlines()}
-    for g in ("plugdev", "lp", "dialout", "gpio"):
+    for g in ("plugdev", "lp", "dialout", "video", "gpio"):  # video: the camera (V4L2, libcamera, dma_heap)
         assert "stallpay" in group[g]
-    assert "stallpay" not in group["video"] and "stallpay" not in group["sudo"]  # only the device groups
+    assert "stallpay" not in group["sudo"] and "stallpay" not in group["input"]  # only the device groups
     assert "stallpay-kiosk" in group["video"] and "stallpay-kiosk" not in group["plugdev"]
 
     assert owner(base_root, "/etc/stallpay") == ("root", "stallpay", 0o750)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -101,3 +102,37 @@ def test_upload_timer_starts_the_upload_service() -> None:
 def test_server_side_units_are_sandboxed(unit: str) -> None:
     s = parse(UNITS / unit)["Service"]
     assert s["ProtectSystem"] == ["strict"] and s["NoNewPrivileges"] == ["yes"] and s["PrivateTmp"] == ["yes"]
+
+
+EXPOSURE_LIMITS = {"stallpay-terminal.service": 2.5, "stallpay-upload.service": 2.5, "stallpay-kiosk.service": 6.0,
+                   "stallpay-collector.service": 2.5}
+
+
+def exposure(unit: Path, tmp_path: Path) -> float:
+    """`systemd-analyze security --offline=yes` (systemd 252+): the unit file is scored without loading it."""
+    analyze = require_tool("systemd-analyze", "systemd")
+    done = subprocess.run([analyze, "security", "--offline=yes", "--no-pager", str(unit)], capture_output=True,
+                          text=True, timeout=60, cwd=tmp_path)
+    match = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", done.stdout + done.stderr)
+    assert match, done.stdout + done.stderr
+    return float(match.group(1))
+
+
+@pytest.mark.parametrize("unit", sorted(EXPOSURE_LIMITS))
+def test_exposure_scores(unit: str, tmp_path: Path) -> None:
+    assert exposure(UNITS / unit, tmp_path) <= EXPOSURE_LIMITS[unit]
+
+
+def test_exposure_score_notices_a_weak_unit(tmp_path: Path) -> None:
+    weak = tmp_path / "stallpay-weak.service"
+    weak.write_text("[Service]\nExecStart=/opt/stallpay/venv/bin/stallpay serve\n")
+    assert exposure(weak, tmp_path) > 9
+
+
+def test_terminal_unit_allows_only_its_devices() -> None:
+    s = parse(UNITS / "stallpay-terminal.service")["Service"]
+    assert s["DevicePolicy"] == ["closed"]
+    allowed = {entry.split()[0] for entry in s["DeviceAllow"]}
+    assert allowed >= {"char-usb_device", "char-usb", "char-ttyUSB", "char-video4linux", "char-media",
+                       "char-dma_heap", "char-gpiochip"}
+    assert "video" in s["SupplementaryGroups"][0].split() and "gpio" in s["SupplementaryGroups"][0].split()
