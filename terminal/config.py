@@ -53,6 +53,8 @@ class ReaderSection(_Strict):
     check_signature: bool = False
     signature_public_key: str = ""  # hex, uncompressed secp128r1 point; empty = NXP's
     emulated_card: str = Field(default="", description="emulated backend: state file of the wristband on it")
+    emulated_product: Literal["NTAG213", "NTAG215", "NTAG216", "MF0UL21", "DESFIRE_EV2", "DESFIRE_EV3"] = Field(
+        default="NTAG215", description="emulated backend: chip of a new wristband (NTAG tier or DESFire tier)")
 
 
 class LimitsSection(_Strict):
@@ -179,6 +181,8 @@ class EventKeys(_Strict):
     event_id: str
     master_key: bytes = Field(repr=False)
     terminal_signing_key: bytes = Field(repr=False)
+    # DESFire role master keys and escrow keys present in this file (credit, debit, read, escrow_*)
+    desfire: dict[str, bytes] = Field(default_factory=dict, repr=False)
 
     def __str__(self) -> str:
         return f"EventKeys(event_id={self.event_id!r})"
@@ -207,8 +211,9 @@ def load_keys(path: Path | str, event_id: str | None = None) -> EventKeys:
             event_id=raw["event"]["id"],
             master_key=bytes.fromhex(raw["event"]["master_key"]),
             terminal_signing_key=bytes.fromhex(raw["terminal"]["signing_key"]),
+            desfire=_desfire_keys(raw.get("desfire", {})),
         )
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, AttributeError):
         raise ConfigError(
             f"{path}: key file needs [event] id and master_key (hex) and [terminal] signing_key (hex)"
         ) from None
@@ -221,6 +226,20 @@ def load_keys(path: Path | str, event_id: str | None = None) -> EventKeys:
     return keys
 
 
+DESFIRE_KEY_SIZES = {"credit": 16, "debit": 16, "read": 16, "escrow_public": 32, "escrow_private": 32}
+
+
+def _desfire_keys(section: dict) -> dict[str, bytes]:
+    """The optional [desfire] section: each key hex of the right size, unknown names refused."""
+    out = {}
+    for name, value in section.items():
+        raw = bytes.fromhex(value)
+        if DESFIRE_KEY_SIZES.get(name) != len(raw):
+            raise ValueError(f"[desfire] {name}")
+        out[name] = raw
+    return out
+
+
 def write_secret_file(path: Path, text: str) -> None:
     """Create a file only the owner can read, without a window where others could."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -231,10 +250,31 @@ def write_secret_file(path: Path, text: str) -> None:
 
 
 def new_keys_text(event_id: str, master_key: bytes | None = None) -> str:
+    from terminal.wallet.desfire_keys import new_desfire_keys
+
     return tomli_w.dumps(
         {
             "event": {"id": event_id, "master_key": (master_key or secrets.token_bytes(16)).hex()},
             "terminal": {"signing_key": secrets.token_bytes(32).hex()},
+            "desfire": new_desfire_keys(),
+        }
+    )
+
+
+def role_keys_text(keys: EventKeys, mode: str) -> str:
+    """A terminal's key file from the full event keys: only the DESFire role keys `mode` needs.
+
+    The NTAG tier's event key stays (an NTAG band can only be written by a holder of it; its exposure is
+    bounded by the NTAG limits); the DESFire credit key only on cashier terminals; never the escrow
+    private key, so no terminal can change a DESFire card's keys.
+    """
+    from terminal.wallet.desfire_keys import role_limited
+
+    return tomli_w.dumps(
+        {
+            "event": {"id": keys.event_id, "master_key": keys.master_key.hex()},
+            "terminal": {"signing_key": secrets.token_bytes(32).hex()},
+            "desfire": {k: v.hex() for k, v in role_limited(keys.desfire, mode).items()},
         }
     )
 

@@ -37,11 +37,16 @@ class Station:
     @contextmanager
     def tap(self, timeout: float | None = None) -> Iterator[PurseTag]:
         """Wait for a card and yield it as a purse tag; the connection is released afterwards."""
+        from terminal.nfc.desfire import DesfireCard, is_desfire_atr
+        from terminal.nfc.desfire_purse import DesfirePurse
         from terminal.nfc.ntag import identify
 
         wait = self.config.reader.timeout_s if timeout is None else timeout
         connection = self.reader.wait_for_card(wait)
         try:
+            if is_desfire_atr(connection.atr):
+                yield DesfirePurse(DesfireCard(connection))  # type: ignore[misc]
+                return
             key = self.config.reader.signature_public_key or None
             yield identify(connection, check_signature=self.config.reader.check_signature,
                            signature_public_key=bytes.fromhex(key) if key else None, lazy=True)
@@ -55,7 +60,7 @@ class Station:
         from terminal.nfc.emulated import EmulatedReader
 
         if isinstance(self.reader, EmulatedReader) and self.reader.card is not None:
-            self.reader.card.save(self.emulated_state)  # type: ignore[attr-defined]
+            self.reader.card.save(self.emulated_state)
 
     def close(self) -> None:
         self._save_emulated()
@@ -69,7 +74,7 @@ def open_configured_reader(config: Config, reader_name: str | None = None) -> tu
     if reader_name is not None or config.reader.backend == "pcsc":
         return open_reader("pcsc", reader_name if reader_name is not None else config.reader.name), None
     from terminal.nfc.emulated import EmulatedReader
-    from terminal.nfc.emulator import NtagEmulator
+    from terminal.nfc.emulator import load_card, new_card
 
     reader = EmulatedReader()
     state: Path | None = None
@@ -78,9 +83,9 @@ def open_configured_reader(config: Config, reader_name: str | None = None) -> tu
         if not state.is_absolute() and config.source is not None:
             state = config.source.parent / state
         if state.exists():
-            card = NtagEmulator.load(state)
+            card = load_card(state)
         else:
-            card = NtagEmulator(product="NTAG215")
+            card = new_card(config.reader.emulated_product)
             state.parent.mkdir(parents=True, exist_ok=True)
             card.save(state)
         reader.place(card)

@@ -20,6 +20,7 @@ from terminal.wallet.card import CardAuthError, CardError, UnsupportedCard
 PLAIN, MAC, FULL = 0x00, 0x01, 0x03
 PICC = b"\x00\x00\x00"
 DESFIRE_ATR_HISTORICAL = b"\x80"
+FREE, NEVER = 0xE, 0xF
 PRODUCTS = {0x12: "DESFIRE_EV2", 0x22: "DESFIRE_EV2", 0x30: "DESFIRE_EV3", 0x33: "DESFIRE_EV3", 0x01: "DESFIRE_EV1"}
 STATUS_TEXT = {0x0C: "no changes", 0x0E: "out of EEPROM", 0x1C: "illegal command", 0x1E: "integrity error",
                0x40: "no such key", 0x7E: "length error", 0x9D: "permission denied", 0x9E: "parameter error",
@@ -41,6 +42,11 @@ class DesfireAccessDenied(DesfireError, CardAuthError):
 
 class ApplicationMissing(DesfireError):
     """The application is not on the card (a blank card, or another event's)."""
+
+
+def access_rights(*, read: int, write: int, read_write: int, change: int) -> bytes:
+    """The two access-right bytes of a file: key numbers 0-13, FREE (E) or NEVER (F) per right."""
+    return (read << 12 | write << 8 | read_write << 4 | change).to_bytes(2, "little")
 
 
 def is_desfire_atr(atr: bytes) -> bool:
