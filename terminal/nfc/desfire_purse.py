@@ -49,6 +49,7 @@ ACCESS = {
 READS_VALUE = frozenset({"credit", "debit"})
 READS_HISTORY = frozenset({"debit", "read"})
 BOUNDARY = 0xBE
+IDENTITY_MAGIC = b"SPDF"
 DUPLICATE = 0xDE
 
 
@@ -81,7 +82,13 @@ class DesfirePurse:
             return uid
         # Random UID (08xxxxxx): the real one is in the free-read identity file.
         self._select(aid)
-        identity = self.card.read_data(IDENTITY_FILE, 0, IDENTITY_BYTES, PLAIN)
+        try:
+            identity = self.card.read_data(IDENTITY_FILE, 0, IDENTITY_BYTES, PLAIN)
+        except DesfireError:
+            self._selected = None
+            raise PurseMissing("the card's personalisation was not finished") from None
+        if identity[:4] != IDENTITY_MAGIC:
+            raise PurseMissing("the card's personalisation was not finished")
         return identity[6:13]
 
     def open(self, aid: bytes, role: str, key: bytes) -> None:
@@ -169,6 +176,18 @@ class DesfirePurse:
             card.change_key(KEY_NO[role], keys[role], bytes(16))
         card.change_key(0, master_key, bytes(16))
         self._selected = self._role = None
+
+    def unfinished_uid(self, aid: bytes) -> bytes | None:
+        """The real UID of a card whose personalisation was torn (its AMK still the default), else None."""
+        try:
+            self._selected = self._role = None
+            self.card.select(aid)
+            self.card.authenticate(0, bytes(16))
+            return self.card.get_card_uid()
+        except DesfireError:
+            return None
+        finally:
+            self._selected = self._role = None
 
     def product_name(self) -> str:
         """GetVersion (three exchanges): for personalisation, where the product goes into the identity file."""

@@ -89,9 +89,12 @@ class SecureCardOps:
             card.open(self.aid, role, self._key(role, uid))
             state = card.read_purse(max(history, HISTORY_WHEN_PENDING if pending else 1))
         except PurseMissing:
+            unfinished = card.unfinished_uid(self.aid)
+            if unfinished is not None:
+                self._settle_blank(unfinished, operator)
             raise Declined("blank", "blank card, or a card of another event: issue it at a cashier") from None
         except CardAuthError as exc:
-            self._settle_blank(uid, operator)
+            self._settle_blank(card.unfinished_uid(self.aid) or uid, operator)
             raise Declined("blank", "this card's issue was interrupted or it is not of this event: "
                            "issue it again at a cashier") from exc
         try:

@@ -76,6 +76,10 @@ class ValueCard(Protocol):
 
     def commit(self) -> None: ...
 
+    def unfinished_uid(self, aid: bytes) -> bytes | None:
+        """The real UID of a card whose personalisation was torn before its keys were set, else None."""
+        ...
+
     def product_name(self) -> str:
         """Ask the chip which product it is (personalisation only)."""
         ...

@@ -82,7 +82,7 @@ class DesfireEmulator(CommandSet):
         self._reset_session()
 
     def tear_after(self, n_commands: int, *, executed: bool = True) -> None:
-        """Leave the field during the n-th further command (1 = the next); the card runs it or not.
+        """Leave the field during the n-th further card command (1 = the next); the card runs it or not.
 
         Its answer is lost either way; a transaction not yet committed is
         dropped, as the card does when the field goes. `n_commands=0`: gone now.
@@ -165,7 +165,7 @@ class DesfireEmulator(CommandSet):
             apdu = bytes(apdu)
             if not self.in_field:
                 raise CardRemoved("card left the field")
-            if self._tear_in is not None:
+            if self._tear_in is not None and apdu[:1] != b"\xff":  # reader pseudo-APDUs are not card commands
                 self._tear_in -= 1
                 if self._tear_in == 0:
                     self._tear_in = None
