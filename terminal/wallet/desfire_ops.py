@@ -70,12 +70,15 @@ class SecureCardOps:
         self.aid = event_aid(wallet.event_id)
 
     # --- keys -------------------------------------------------------------------
-    def _key(self, role: str, uid: bytes) -> bytes:
+    def _require(self, role: str) -> bytes:
         master = self.keys.get(role)
         if master is None:
             raise Declined("no_key", f"this terminal holds no DESFire {role} key: do this at a "
                            f"{'cashier' if role == 'credit' else 'sale'} terminal")
-        return card_key(master, uid, self.w.event_id)
+        return master
+
+    def _key(self, role: str, uid: bytes) -> bytes:
+        return card_key(self._require(role), uid, self.w.event_id)
 
     def _card_keys(self, uid: bytes) -> dict[str, bytes]:
         return {role: self._key(role, uid) for role in ("credit", "debit", "read")}
@@ -164,7 +167,7 @@ class SecureCardOps:
             raise Declined("invalid_amount", "opening balance must be whole minor units, zero or more")
         if amount:
             rules.check_topup(None, amount, method, self.w.limits, self.w.currency)
-        self._key("credit", b"\x00" * 7)  # refuse before touching the card at a terminal without it
+        self._require("credit")  # refuse before touching the card at a terminal without it
         if "escrow_public" not in self.keys:
             raise Declined("no_key", "this terminal's key file has no escrow key: cannot personalise cards")
         record = rules.plan_issue(amount, method, now=self.w._now(), terminal_id=self.w.terminal_id)
@@ -220,6 +223,7 @@ class SecureCardOps:
         return None
 
     def topup(self, card: ValueCard, amount: int, *, method: str, operator: str | None) -> Outcome:
+        self._require("credit")
         tap = self._tap(card, operator=operator)
         current = tap.current
         self._check(tap, operator, lambda: rules.check_topup(current, amount, method, self.w.limits, self.w.currency))
