@@ -66,6 +66,11 @@ class DesfirePurse:
     def exchanges(self) -> int:
         return self.card.exchanges
 
+    @property
+    def uid(self) -> bytes:
+        """The UID the reader saw (random per tap on random-UID cards): for telling taps apart, not for keys."""
+        return self.card.reader_uid()
+
     def _select(self, aid: bytes) -> None:
         if self._selected != aid:
             try:
