@@ -261,6 +261,13 @@ def new_keys_text(event_id: str, master_key: bytes | None = None) -> str:
     )
 
 
+def desfire_for_mode(keys: EventKeys, mode: str) -> dict[str, str]:
+    """The [desfire] section (hex) a terminal of `mode` gets: its role keys and the escrow public key."""
+    from terminal.wallet.desfire_keys import role_limited
+
+    return {k: v.hex() for k, v in role_limited(keys.desfire, mode).items()}
+
+
 def role_keys_text(keys: EventKeys, mode: str) -> str:
     """A terminal's key file from the full event keys: only the DESFire role keys `mode` needs.
 
@@ -268,13 +275,11 @@ def role_keys_text(keys: EventKeys, mode: str) -> str:
     bounded by the NTAG limits); the DESFire credit key only on cashier terminals; never the escrow
     private key, so no terminal can change a DESFire card's keys.
     """
-    from terminal.wallet.desfire_keys import role_limited
-
     return tomli_w.dumps(
         {
             "event": {"id": keys.event_id, "master_key": keys.master_key.hex()},
             "terminal": {"signing_key": secrets.token_bytes(32).hex()},
-            "desfire": {k: v.hex() for k, v in role_limited(keys.desfire, mode).items()},
+            "desfire": desfire_for_mode(keys, mode),
         }
     )
 
