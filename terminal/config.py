@@ -211,12 +211,16 @@ def load_keys(path: Path | str, event_id: str | None = None) -> EventKeys:
             event_id=raw["event"]["id"],
             master_key=bytes.fromhex(raw["event"]["master_key"]),
             terminal_signing_key=bytes.fromhex(raw["terminal"]["signing_key"]),
-            desfire=_desfire_keys(raw.get("desfire", {})),
         )
+        section = raw.get("desfire", {})
     except (KeyError, TypeError, ValueError, AttributeError):
         raise ConfigError(
             f"{path}: key file needs [event] id and master_key (hex) and [terminal] signing_key (hex)"
         ) from None
+    try:
+        keys.desfire = _desfire_keys(section)
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise ConfigError(f"{path}: {exc}") from None
     if len(keys.master_key) != 16:
         raise ConfigError(f"{path}: event master_key must be 16 bytes (32 hex digits)")
     if len(keys.terminal_signing_key) != 32:
@@ -233,9 +237,15 @@ def _desfire_keys(section: dict) -> dict[str, bytes]:
     """The optional [desfire] section: each key hex of the right size, unknown names refused."""
     out = {}
     for name, value in section.items():
-        raw = bytes.fromhex(value)
-        if DESFIRE_KEY_SIZES.get(name) != len(raw):
-            raise ValueError(f"[desfire] {name}")
+        size = DESFIRE_KEY_SIZES.get(name)
+        if size is None:
+            raise ValueError(f"[desfire] {name} is not a key StallPay knows ({', '.join(DESFIRE_KEY_SIZES)})")
+        try:
+            raw = bytes.fromhex(value)
+        except (TypeError, ValueError):
+            raw = b""
+        if len(raw) != size:
+            raise ValueError(f"[desfire] {name} must be {size} bytes ({2 * size} hex digits)")
         out[name] = raw
     return out
 
