@@ -18,16 +18,9 @@ from terminal.wallet.desfire_keys import new_desfire_keys, role_limited
 from terminal.wallet.journal import open_journal
 from terminal.wallet.operations import Wallet
 from terminal.wallet.rules import Limits
+from tests.wallet.conftest import FakeClock as Clock
 
 EVENT = "fest-2026"
-
-
-@dataclass
-class Clock:
-    now: float = 1_790_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @dataclass

@@ -34,6 +34,7 @@ from terminal.nfc import desfire_crypto as dc
 from terminal.nfc.emulator.atr import iso_dep_atr
 from terminal.nfc.emulator.desfire_commands import CommandSet
 from terminal.nfc.emulator.desfire_files import Application, CardStatus, Transaction, app_from_json, app_to_json
+from terminal.nfc.emulator.field import InField
 from terminal.wallet.card import CardRemoved
 
 STATE_FORMAT = "stallpay-desfire-emulator/1"
@@ -47,7 +48,7 @@ VERSIONS = {
 SW_OK = b"\x90\x00"
 
 
-class DesfireEmulator(CommandSet):
+class DesfireEmulator(InField, CommandSet):
     """One DESFire EV2/EV3 card with its applications and the state of the current field session."""
 
     def __init__(self, product: str = "DESFIRE_EV2", uid: bytes | None = None, *, random_uid: bool = False) -> None:
@@ -71,29 +72,14 @@ class DesfireEmulator(CommandSet):
         self._reset_session()
 
     # ----------------------------------------------------------------- helpers for tests and backends
-    def power_on(self) -> None:
-        """A new tap: PICC level selected, nothing authenticated, no transaction."""
-        with self._lock:
-            self.in_field = True
-            self._reset_session()
-
-    def leave_field(self) -> None:
-        self.in_field = False
-        self._reset_session()
-
     def tear_after(self, n_commands: int, *, executed: bool = True) -> None:
         """Leave the field during the n-th further card command (1 = the next); the card runs it or not.
 
         Its answer is lost either way; a transaction not yet committed is
         dropped, as the card does when the field goes. `n_commands=0`: gone now.
         """
-        if n_commands < 0:
-            raise ValueError("n_commands must be >= 0")
-        if n_commands == 0:
-            self.leave_field()
-            return
-        self._tear_in = n_commands
-        self._tear_executed = executed
+        if self._arm_tear(n_commands):
+            self._tear_executed = executed
 
     def state(self) -> dict[str, Any]:
         return {"format": STATE_FORMAT, "product": self.product, "uid": self.uid.hex(),
@@ -148,6 +134,7 @@ class DesfireEmulator(CommandSet):
 
     # ----------------------------------------------------------------- session
     def _reset_session(self) -> None:
+        """A field reset: PICC level selected, nothing authenticated, no transaction, a new random ID."""
         self._selected: bytes = PICC_AID
         self._session: dc.Ev2Session | None = None
         self._auth_pending: tuple[str, int, bytes, bytes] | None = None  # kind, key no, key, RndB
@@ -165,15 +152,10 @@ class DesfireEmulator(CommandSet):
             apdu = bytes(apdu)
             if not self.in_field:
                 raise CardRemoved("card left the field")
-            if self._tear_in is not None and apdu[:1] != b"\xff":  # reader pseudo-APDUs are not card commands
-                self._tear_in -= 1
-                if self._tear_in == 0:
-                    self._tear_in = None
-                    if self._tear_executed:
-                        self._dispatch(apdu)
-                    self.in_field = False
-                    self._reset_session()
-                    raise CardRemoved("card left the field during the exchange")
+            if apdu[:1] != b"\xff" and self._tear_due():  # reader pseudo-APDUs are not card commands
+                if self._tear_executed:
+                    self._dispatch(apdu)
+                self._torn_away()
             answer = self._dispatch(apdu)
             self.commands += 1
             return answer
