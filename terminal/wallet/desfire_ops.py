@@ -161,16 +161,12 @@ class SecureCardOps:
     def read(self, card: ValueCard, *, operator: str | None = None) -> CardState:
         return self._state(self._tap(card, operator=operator, history=HISTORY_ON_READ))
 
-    def issue(self, card: ValueCard, amount: int, *, method: str, holder: str | None,
-              operator: str | None) -> Outcome:
-        if not (isinstance(amount, int) and not isinstance(amount, bool) and amount >= 0):
-            raise Declined("invalid_amount", "opening balance must be whole minor units, zero or more")
-        if amount:
-            rules.check_topup(None, amount, method, self.w.limits, self.w.currency)
+    def activate(self, card: ValueCard, op: str, record: Record, *, method: str | None, operator: str | None,
+                 data: dict[str, Any]) -> Outcome:
+        """Issue or replacement on a blank card: personalise it, then credit it and write its first record."""
         self._require("credit")  # refuse before touching the card at a terminal without it
         if "escrow_public" not in self.keys:
             raise Declined("no_key", "this terminal's key file has no escrow key: cannot personalise cards")
-        record = rules.plan_issue(amount, method, now=self.w._now(), terminal_id=self.w.terminal_id)
         product = card.product_name()
         seal: tuple[str, int] | None = None
         try:
@@ -191,11 +187,9 @@ class SecureCardOps:
         amk = secrets.token_bytes(16)
         if fresh:
             seal = (seal_master_key(self.keys["escrow_public"], amk, card_id), card_id)
-        data: dict[str, Any] = {"record": encode_record(card_id, record).hex(), "card": "desfire", "product": product,
-                                "amk_sealed": seal[0] if seal else None, "amk_card_id": seal[1] if seal else None}
-        if holder:
-            data["holder"] = holder
-        intent = self.w.journal.append("issue", "intent", amount=record.balance, operator=operator, card_id=card_id,
+        data = {"record": encode_record(card_id, record).hex(), "card": "desfire", "product": product,
+                "amk_sealed": seal[0] if seal else None, "amk_card_id": seal[1] if seal else None, **data}
+        intent = self.w.journal.append(op, "intent", amount=record.balance, operator=operator, card_id=card_id,
                                        uid=uid, card_seq=record.seq, balance_before=0, balance_after=record.balance,
                                        method=method, data=data)
 
@@ -205,8 +199,8 @@ class SecureCardOps:
                                        self._card_keys)
                 card.finish_personalisation(plan, uid, amk)
             card.open(self.aid, "credit", self._key("credit", uid))
-            if amount:
-                card.credit(amount)
+            if record.balance:
+                card.credit(record.balance)
             card.append_history(bytes.fromhex(data["record"]))
             card.commit()
 
@@ -218,7 +212,7 @@ class SecureCardOps:
         """The escrowed AMK of a personalisation whose issue was torn: the new intent carries it on."""
         for entry in reversed(list(self.w.journal.entries())):
             data = entry["data"] or {}
-            if entry["uid"] == uid.hex() and entry["op"] == "issue" and data.get("amk_sealed"):
+            if entry["uid"] == uid.hex() and entry["op"] in ("issue", "replace") and data.get("amk_sealed"):
                 return str(data["amk_sealed"]), int(data["amk_card_id"])
         return None
 

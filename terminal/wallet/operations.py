@@ -203,8 +203,6 @@ class Wallet:
     def issue(self, tag: PurseTag, amount: int, *, method: str = "cash", holder: str | None = None,
               operator: str | None = None) -> Outcome:
         """Activate a blank wristband with an opening balance (zero allowed)."""
-        if secure := self._secure(tag):
-            return secure.issue(tag, amount, method=method, holder=holder, operator=operator)  # type: ignore[arg-type]
         if not (isinstance(amount, int) and not isinstance(amount, bool) and amount >= 0):
             raise Declined("invalid_amount", "opening balance must be whole minor units, zero or more")
         if amount:
@@ -231,6 +229,8 @@ class Wallet:
     def _activate(self, tag: PurseTag, op: str, record: Record, *, method: str | None, operator: str | None,
                   data: dict[str, Any]) -> Outcome:
         """Write header and first record to a blank wristband, then lock it with its password."""
+        if secure := self._secure(tag):
+            return secure.activate(tag, op, record, method=method, operator=operator, data=data)  # type: ignore[arg-type]
         tap = self._load(tag, operator=operator, allow_blank=True)
         if tap.image is not None:
             raise self._decline(tap, operator, Declined(
@@ -326,7 +326,7 @@ class Wallet:
         """At start-up: settle pending intents of the card on the reader, if any; the rest wait for a tap."""
         if tag is not None:
             try:
-                self._load(tag)
+                self.read(tag)
             except (CardError, Declined) as exc:
                 log.info("start-up recovery could not read the card on the reader: %s", exc)
         return self.journal.pending()

@@ -8,6 +8,7 @@ from terminal.nfc.desfire import MAC, DesfireAccessDenied, DesfireError
 from terminal.nfc.desfire_purse import KEY_NO, PURSE_FILE
 from terminal.nfc.emulator import DesfireEmulator
 from terminal.wallet.desfire_keys import card_key, event_aid, open_master_key
+from terminal.wallet.operations import TapAgain
 from terminal.wallet.rules import Declined
 from tests.desfire.conftest import EVENT, Event
 
@@ -117,3 +118,27 @@ def test_random_uid_card(event: Event) -> None:
     sale = event.vendor.wallet.charge(tag, 700)
     assert sale.balance_after == 2_300 and sale.entry["uid"] == card.uid.hex()
     assert tag.exchanges == 9  # the identity file read to learn the real UID before authenticating
+
+
+def test_replacement_band_carries_the_ledger_balance_and_blocks_the_old_one(event: Event) -> None:
+    lost = DesfireEmulator()
+    old_id = event.cashier.wallet.issue(event.cashier.tap(lost), 3_000, method="comp").state.card_id
+    fresh = DesfireEmulator("DESFIRE_EV3")
+    moved = event.cashier.wallet.replace(event.cashier.tap(fresh), old_card_id=old_id, balance=2_500, comp=500)
+    assert moved.balance_after == 2_500 and moved.state.record.comp == 500
+    assert fresh.app(event_aid(EVENT)).files[PURSE_FILE].value == 2_500
+    with pytest.raises(Declined) as refused:
+        event.cashier.wallet.charge(event.cashier.tap(lost), 100)
+    assert refused.value.code == "blocked"
+
+
+def test_start_up_recovery_settles_the_band_on_the_reader(event: Event) -> None:
+    card = DesfireEmulator()
+    event.cashier.wallet.issue(event.cashier.tap(card), 1_000)
+    tag = event.vendor.tap(card)
+    card.tear_after(8)  # during CommitTransaction, which the card carries out
+    with pytest.raises(TapAgain):
+        event.vendor.wallet.charge(tag, 400)
+    assert len(event.vendor.wallet.pending()) == 1
+    assert event.vendor.wallet.recover(event.vendor.tap(card)) == []
+    assert [e["phase"] for e in event.vendor.wallet.journal.entries() if e["op"] == "sale"] == ["intent", "commit"]
