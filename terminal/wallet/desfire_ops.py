@@ -210,9 +210,12 @@ class SecureCardOps:
 
     def _previous_seal(self, uid: bytes) -> tuple[str, int] | None:
         """The escrowed AMK of a personalisation whose issue was torn: the new intent carries it on."""
-        for entry in reversed(list(self.w.journal.entries())):
-            data = entry["data"] or {}
-            if entry["uid"] == uid.hex() and entry["op"] in ("issue", "replace") and data.get("amk_sealed"):
+        rows = self.w.db.query("SELECT seq FROM journal WHERE uid = ? AND op IN ('issue', 'replace') "
+                               "AND phase = 'intent' ORDER BY seq DESC", [uid.hex()])
+        for row in rows:
+            entry = self.w.journal.get(row["seq"])
+            data = (entry or {}).get("data") or {}
+            if data.get("amk_sealed"):
                 return str(data["amk_sealed"]), int(data["amk_card_id"])
         return None
 
