@@ -32,6 +32,7 @@ import tomli_w
 from provisioning.device import KEYS_PATH, SERVICE_USER
 from provisioning.target_root import ProvisionError, TargetRoot
 from terminal.config import ConfigError, load_config, load_keys
+from terminal.wallet.desfire_keys import role_limited
 
 KEY_FILE_NAMES = ("stallpay-keys*.toml", "keys.toml")
 
@@ -69,8 +70,15 @@ def pair_from_key_file(root: Path, key_file: Path, *, config: Path | None = None
             signing = tomllib.loads(existing.read_text(encoding="utf-8")).get("terminal", {}).get("signing_key")
         except tomllib.TOMLDecodeError:
             signing = None
+    section = raw.get("desfire") if isinstance(raw.get("desfire"), dict) else {}
+    try:  # only the DESFire keys this terminal's mode needs, whatever the stick holds
+        desfire = role_limited({str(k): bytes.fromhex(str(v)) for k, v in section.items()},
+                               terminal_config.terminal.mode)
+    except ValueError:
+        raise PairingError(f"{key_file}: [desfire] keys must be hex") from None
     text = tomli_w.dumps({"event": {"id": event["id"], "master_key": event["master_key"]},
-                          "terminal": {"signing_key": signing or secrets.token_bytes(32).hex()}})
+                          "terminal": {"signing_key": signing or secrets.token_bytes(32).hex()},
+                          "desfire": {k: v.hex() for k, v in desfire.items()}})
     owner = SERVICE_USER if target.uid(SERVICE_USER) is not None else "root"
     try:
         target.file(KEYS_PATH, text, mode=0o600, owner=owner, group=owner)
@@ -149,6 +157,7 @@ def pair_from_collector(root: Path, url: str, code: str, *, config: Path | None 
     try:
         payload = open_response(key, ephemeral, req, resp.json())
         master = bytes.fromhex(payload["master_key"])
+        desfire = {str(k): bytes.fromhex(str(v)).hex() for k, v in dict(payload.get("desfire") or {}).items()}
         collector_key = str(payload["collector_key"])
         bundle = payload["bundle"]
     except (PairingFailed, ValueError, KeyError, TypeError) as exc:
@@ -164,7 +173,7 @@ def pair_from_collector(root: Path, url: str, code: str, *, config: Path | None 
         raise PairingError(f"first bundle refused: {exc}") from None
     text = tomli_w.dumps({"event": {"id": terminal_config.event.id, "master_key": master.hex(),
                                     "collector_key": collector_key},
-                          "terminal": {"signing_key": seed}})
+                          "terminal": {"signing_key": seed}, "desfire": desfire})
     owner = "the current user"
     try:
         if Path(terminal_config.paths.keys).is_absolute():

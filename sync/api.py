@@ -42,7 +42,7 @@ from sync.pairing import PairingFailed, seal_response
 from sync.refunds import refund_cards, refundable
 from sync.reports import REPORTS, ReportError, render_csv, render_html, run_named
 from sync.storage import Store, open_store
-from terminal.config import EventKeys
+from terminal.config import EventKeys, desfire_for_mode
 
 MAX_BATCH_BYTES = 32 * 1024 * 1024
 
@@ -189,9 +189,11 @@ def create_app(db: str | Store, keys: EventKeys, *, request_window_s: float = RE
                      public_key=req.public_key, name=req.name, mode=req.mode or "sale")
             bundle = build_bundle(store, keys, terminal_id=t["terminal_id"])
             # every role gets the master key (the wallet needs it for wristbands) and the collector's PUBLIC bundle
-            # key; no role gets a key that signs balances or templates (those stay at the collector)
+            # key; no role gets a key that signs balances or templates (those stay at the collector); DESFire
+            # role keys only as the role needs them (the credit key to cashiers), never the escrow private key
             payload = {"event_id": keys.event_id, "terminal_id": t["terminal_id"], "role": t["role"],
                        "vendor": t["vendor"], "master_key": keys.master_key.hex(),
+                       "desfire": desfire_for_mode(keys, t["role"]),
                        "collector_key": collector_public_key(store), "bundle": bundle}
             sealed = seal_response(key, raw, payload)
         except (EnrollmentError, PairingFailed) as exc:

@@ -53,6 +53,8 @@ class ReaderSection(_Strict):
     check_signature: bool = False
     signature_public_key: str = ""  # hex, uncompressed secp128r1 point; empty = NXP's
     emulated_card: str = Field(default="", description="emulated backend: state file of the wristband on it")
+    emulated_product: Literal["NTAG213", "NTAG215", "NTAG216", "MF0UL21", "DESFIRE_EV2", "DESFIRE_EV3"] = Field(
+        default="NTAG215", description="emulated backend: chip of a new wristband (NTAG tier or DESFire tier)")
 
 
 class LimitsSection(_Strict):
@@ -183,6 +185,8 @@ class EventKeys(_Strict):
     event_id: str
     master_key: bytes = Field(repr=False)
     terminal_signing_key: bytes = Field(repr=False)
+    # DESFire role master keys and escrow keys present in this file (credit, debit, read, escrow_*)
+    desfire: dict[str, bytes] = Field(default_factory=dict, repr=False)
 
     def __str__(self) -> str:
         return f"EventKeys(event_id={self.event_id!r})"
@@ -212,10 +216,15 @@ def load_keys(path: Path | str, event_id: str | None = None) -> EventKeys:
             master_key=bytes.fromhex(raw["event"]["master_key"]),
             terminal_signing_key=bytes.fromhex(raw["terminal"]["signing_key"]),
         )
-    except (KeyError, TypeError, ValueError):
+        section = raw.get("desfire", {})
+    except (KeyError, TypeError, ValueError, AttributeError):
         raise ConfigError(
             f"{path}: key file needs [event] id and master_key (hex) and [terminal] signing_key (hex)"
         ) from None
+    try:
+        keys.desfire = _desfire_keys(section)
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise ConfigError(f"{path}: {exc}") from None
     if len(keys.master_key) != 16:
         raise ConfigError(f"{path}: event master_key must be 16 bytes (32 hex digits)")
     if len(keys.terminal_signing_key) != 32:
@@ -223,6 +232,26 @@ def load_keys(path: Path | str, event_id: str | None = None) -> EventKeys:
     if event_id is not None and keys.event_id != event_id:
         raise ConfigError(f"{path}: keys are for event {keys.event_id!r}, configuration says {event_id!r}")
     return keys
+
+
+DESFIRE_KEY_SIZES = {"credit": 16, "debit": 16, "read": 16, "escrow_public": 32, "escrow_private": 32}
+
+
+def _desfire_keys(section: dict) -> dict[str, bytes]:
+    """The optional [desfire] section: each key hex of the right size, unknown names refused."""
+    out = {}
+    for name, value in section.items():
+        size = DESFIRE_KEY_SIZES.get(name)
+        if size is None:
+            raise ValueError(f"[desfire] {name} is not a key StallPay knows ({', '.join(DESFIRE_KEY_SIZES)})")
+        try:
+            raw = bytes.fromhex(value)
+        except (TypeError, ValueError):
+            raw = b""
+        if len(raw) != size:
+            raise ValueError(f"[desfire] {name} must be {size} bytes ({2 * size} hex digits)")
+        out[name] = raw
+    return out
 
 
 def write_secret_file(path: Path, text: str) -> None:
@@ -235,10 +264,36 @@ def write_secret_file(path: Path, text: str) -> None:
 
 
 def new_keys_text(event_id: str, master_key: bytes | None = None) -> str:
+    from terminal.wallet.desfire_keys import new_desfire_keys
+
     return tomli_w.dumps(
         {
             "event": {"id": event_id, "master_key": (master_key or secrets.token_bytes(16)).hex()},
             "terminal": {"signing_key": secrets.token_bytes(32).hex()},
+            "desfire": new_desfire_keys(),
+        }
+    )
+
+
+def desfire_for_mode(keys: EventKeys, mode: str) -> dict[str, str]:
+    """The [desfire] section (hex) a terminal of `mode` gets: its role keys and the escrow public key."""
+    from terminal.wallet.desfire_keys import role_limited
+
+    return {k: v.hex() for k, v in role_limited(keys.desfire, mode).items()}
+
+
+def role_keys_text(keys: EventKeys, mode: str) -> str:
+    """A terminal's key file from the full event keys: only the DESFire role keys `mode` needs.
+
+    The NTAG tier's event key stays (an NTAG band can only be written by a holder of it; its exposure is
+    bounded by the NTAG limits); the DESFire credit key only on cashier terminals; never the escrow
+    private key, so no terminal can change a DESFire card's keys.
+    """
+    return tomli_w.dumps(
+        {
+            "event": {"id": keys.event_id, "master_key": keys.master_key.hex()},
+            "terminal": {"signing_key": secrets.token_bytes(32).hex()},
+            "desfire": desfire_for_mode(keys, mode),
         }
     )
 

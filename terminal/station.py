@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from terminal.config import Config, EventKeys, load_config, load_keys
-from terminal.nfc.reader import Reader
+from terminal.nfc.reader import Connection, Reader
 from terminal.wallet.card import PurseTag
 from terminal.wallet.operations import Wallet
 
@@ -37,14 +37,10 @@ class Station:
     @contextmanager
     def tap(self, timeout: float | None = None) -> Iterator[PurseTag]:
         """Wait for a card and yield it as a purse tag; the connection is released afterwards."""
-        from terminal.nfc.ntag import identify
-
         wait = self.config.reader.timeout_s if timeout is None else timeout
         connection = self.reader.wait_for_card(wait)
         try:
-            key = self.config.reader.signature_public_key or None
-            yield identify(connection, check_signature=self.config.reader.check_signature,
-                           signature_public_key=bytes.fromhex(key) if key else None, lazy=True)
+            yield identify_card(connection, self.config)
         finally:
             connection.close()
             self._save_emulated()
@@ -55,11 +51,24 @@ class Station:
         from terminal.nfc.emulated import EmulatedReader
 
         if isinstance(self.reader, EmulatedReader) and self.reader.card is not None:
-            self.reader.card.save(self.emulated_state)  # type: ignore[attr-defined]
+            self.reader.card.save(self.emulated_state)
 
     def close(self) -> None:
         self._save_emulated()
         self.reader.close()
+
+
+def identify_card(connection: Connection, config: Config) -> PurseTag:
+    """The tapped card as the wallet takes it: a DESFire purse (by its ATR) or an NTAG/Ultralight tag."""
+    from terminal.nfc.desfire import DesfireCard, is_desfire_atr
+    from terminal.nfc.desfire_purse import DesfirePurse
+    from terminal.nfc.ntag import identify
+
+    if is_desfire_atr(connection.atr):
+        return DesfirePurse(DesfireCard(connection))  # type: ignore[return-value]
+    key = config.reader.signature_public_key or None
+    return identify(connection, check_signature=config.reader.check_signature,
+                    signature_public_key=bytes.fromhex(key) if key else None, lazy=True)
 
 
 def open_configured_reader(config: Config, reader_name: str | None = None) -> tuple[Reader, Path | None]:
@@ -69,7 +78,7 @@ def open_configured_reader(config: Config, reader_name: str | None = None) -> tu
     if reader_name is not None or config.reader.backend == "pcsc":
         return open_reader("pcsc", reader_name if reader_name is not None else config.reader.name), None
     from terminal.nfc.emulated import EmulatedReader
-    from terminal.nfc.emulator import NtagEmulator
+    from terminal.nfc.emulator import load_card, new_card
 
     reader = EmulatedReader()
     state: Path | None = None
@@ -78,9 +87,9 @@ def open_configured_reader(config: Config, reader_name: str | None = None) -> tu
         if not state.is_absolute() and config.source is not None:
             state = config.source.parent / state
         if state.exists():
-            card = NtagEmulator.load(state)
+            card = load_card(state)
         else:
-            card = NtagEmulator(product="NTAG215")
+            card = new_card(config.reader.emulated_product)
             state.parent.mkdir(parents=True, exist_ok=True)
             card.save(state)
         reader.place(card)

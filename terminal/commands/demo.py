@@ -118,7 +118,8 @@ def open_demo(config_path: Path, *, face_pipeline: Any = None) -> Any:
 
     reader = EmulatedReader()
     terminal = open_kiosk(config_path, demo=True, reader=reader, face_pipeline=face_pipeline)
-    sim = Simulator(reader, terminal.card_loop, config_path.parent / "wristbands")
+    sim = Simulator(reader, terminal.card_loop, config_path.parent / "wristbands",
+                    product=terminal.station.config.reader.emulated_product)
     sim.face = terminal.kiosk.face
     sim.faces_dir = config_path.parent / "faces"
     if sim.face is not None and sim.face.available:
@@ -220,8 +221,8 @@ def _prepare_face_account(config: Any, keys: Any, faces: Path, pipeline: Any) ->
 
 def _prepare_wristbands(config: Any, keys: Any, folder: Path) -> None:
     from terminal.nfc.emulated import EmulatedReader
-    from terminal.nfc.emulator import NtagEmulator
-    from terminal.nfc.ntag import identify
+    from terminal.nfc.emulator import DesfireEmulator, NtagEmulator
+    from terminal.station import identify_card
     from terminal.ui.simulator import Simulator
     from terminal.wallet.operations import Wallet
 
@@ -229,11 +230,11 @@ def _prepare_wristbands(config: Any, keys: Any, folder: Path) -> None:
     reader = EmulatedReader()
     sim = Simulator(reader, None, folder)  # type: ignore[arg-type]
 
-    def issue(w: Wallet, card: NtagEmulator, amount: int, method: str) -> int:
+    def issue(w: Wallet, card: NtagEmulator | DesfireEmulator, amount: int, method: str) -> int:
         reader.place(card)
         connection = reader.wait_for_card(1.0)
         try:
-            outcome = w.issue(identify(connection, lazy=True), amount, method=method, operator="setup")
+            outcome = w.issue(identify_card(connection, config), amount, method=method, operator="setup")
         finally:
             connection.close()
             reader.remove()
@@ -245,6 +246,9 @@ def _prepare_wristbands(config: Any, keys: Any, folder: Path) -> None:
         if blocked:
             wallet.hotlist.add(card_id, "lost")
         sim.add(name, label, card)
+    secure = DesfireEmulator("DESFIRE_EV2")  # the secure-card tier: the card itself refuses credit without the key
+    issue(wallet, secure, 4000, "cash")
+    sim.add("erin", "Erin · 40.00 DESFire EV2", secure)
     # A wristband of another event (its own keys and journal), to show that decline.
     import secrets
     import tempfile

@@ -14,7 +14,15 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from terminal.nfc.emulator import PRODUCTS, BankCardEmulator, ClassicEmulator, NtagEmulator, PhoneEmulator
+from terminal.nfc.emulator import (
+    DESFIRE_PRODUCTS,
+    PRODUCTS,
+    BankCardEmulator,
+    ClassicEmulator,
+    PhoneEmulator,
+    load_card,
+    new_card,
+)
 from terminal.nfc.vpcd import DEFAULT_HOST, DEFAULT_PORT, VpcdBridge, reader_name_for_port
 
 # Cards that are not wristbands of ours, to show the terminal refusing them.
@@ -34,10 +42,12 @@ def register(subparsers: Any) -> None:
     attach.add_argument(
         "--product",
         type=str.upper,
-        help=f"chip: {', '.join(PRODUCTS)} (default NTAG215, or the one in --state), "
+        help=f"chip: {', '.join([*PRODUCTS, *DESFIRE_PRODUCTS])} (default NTAG215, or the one in --state), "
         f"or a foreign card: {', '.join(FOREIGN)}",
     )
-    attach.add_argument("--uid", help="UID in hex (7 bytes for NTAG/Ultralight); random if omitted")
+    attach.add_argument("--uid", help="UID in hex (7 bytes for NTAG/Ultralight/DESFire); random if omitted")
+    attach.add_argument("--random-uid", action="store_true",
+                        help="DESFire: the reader sees a new random ID each tap (the real UID needs authentication)")
     attach.add_argument("--state", type=Path, help="JSON file holding the card; created if missing, saved on change")
     attach.add_argument("--host", default=DEFAULT_HOST, help=f"vpcd host (default {DEFAULT_HOST})")
     attach.add_argument(
@@ -59,10 +69,10 @@ def _parse_uid(text: str | None) -> bytes | None:
         raise ValueError(f"--uid {text!r} is not hex") from None
 
 
-def build_card(product: str | None, uid: bytes | None, state: Path | None) -> Any:
+def build_card(product: str | None, uid: bytes | None, state: Path | None, random_uid: bool = False) -> Any:
     """The card to attach: loaded from `state` if that file exists (checked against --product/--uid), else new."""
     if state is not None and state.exists():
-        card = NtagEmulator.load(state)
+        card = load_card(state)
         if product is not None and product != card.product:
             raise ValueError(f"{state} holds a {card.product}, not a {product}")
         if uid is not None and uid != card.uid:
@@ -73,9 +83,12 @@ def build_card(product: str | None, uid: bytes | None, state: Path | None) -> An
         if state is not None:
             raise ValueError(f"--state is for NTAG/Ultralight wristbands, not a {product}")
         return FOREIGN[product](uid=uid)
-    if product not in PRODUCTS:
-        raise ValueError(f"unknown --product {product!r}; use one of {', '.join([*PRODUCTS, *FOREIGN])}")
-    card = NtagEmulator(product, uid=uid)
+    if product not in PRODUCTS and product not in DESFIRE_PRODUCTS:
+        known = ", ".join([*PRODUCTS, *DESFIRE_PRODUCTS, *FOREIGN])
+        raise ValueError(f"unknown --product {product!r}; use one of {known}")
+    if random_uid and product not in DESFIRE_PRODUCTS:
+        raise ValueError(f"--random-uid is for DESFire cards, not a {product}")
+    card = new_card(product, uid=uid, random_uid=random_uid)
     if state is not None:
         card.save(state)
     return card
@@ -84,7 +97,7 @@ def build_card(product: str | None, uid: bytes | None, state: Path | None) -> An
 class _Persister:
     """Save the card after an exchange that changed it (writes, counters, failed PWD_AUTH attempts)."""
 
-    def __init__(self, card: NtagEmulator, path: Path) -> None:
+    def __init__(self, card: Any, path: Path) -> None:
         self.path = path
         self.last = card.snapshot()
         self.saves = 0
@@ -102,7 +115,7 @@ def run_attach(args: argparse.Namespace) -> int:
         print(f"stallpay emulator: --port must be 1..65535, got {args.port}", file=sys.stderr)
         return 2
     try:
-        card = build_card(args.product, _parse_uid(args.uid), args.state)
+        card = build_card(args.product, _parse_uid(args.uid), args.state, args.random_uid)
     except ValueError as exc:
         print(f"stallpay emulator: {exc}", file=sys.stderr)
         return 2

@@ -1,4 +1,11 @@
-"""`stallpay init`: a working configuration for simulated hardware, and event keys if none are given."""
+"""`stallpay init`: a working configuration for simulated hardware, and the terminal's key file.
+
+Without --keys a fresh event key file is made (a one-terminal event). With
+--keys FULL_EVENT_KEYS the terminal gets DIR/keys.toml holding only what its
+--mode needs: DESFire debit and read keys on a sale terminal, the credit key
+too on a cashier, never the escrow private key (no terminal can change a
+DESFire card's keys), and its own terminal signing key.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from terminal.config import ConfigError, load_keys, new_keys_text, write_config, write_secret_file
+from terminal.config import ConfigError, load_keys, new_keys_text, role_keys_text, write_config, write_secret_file
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -14,7 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dir", required=True, type=Path, help="directory for terminal.toml, keys and data")
     p.add_argument("--event", default="demo-event", help="event id (default: demo-event)")
     p.add_argument("--terminal", default=1, type=int, help="terminal number 1..65535 (default: 1)")
-    p.add_argument("--keys", type=Path, help="use this existing event key file instead of making one")
+    p.add_argument("--keys", type=Path, metavar="FULL_EVENT_KEYS",
+                   help="the event's full key file: DIR/keys.toml gets only what --mode needs from it")
     p.add_argument("--currency", default="EUR")
     p.add_argument("--vendor", default="Demo Stall")
     p.add_argument("--mode", default="sale", choices=["sale", "cashier", "admin"])
@@ -39,7 +47,11 @@ def run(args: argparse.Namespace) -> int:
             print(f"stallpay init: {exc}", file=sys.stderr)
             return 2
         event_id = keys.event_id
-        keys_path = args.keys.resolve()
+        keys_path = target / "keys.toml"
+        if keys_path.resolve() == args.keys.resolve():
+            print("stallpay init: --keys must not be DIR/keys.toml itself", file=sys.stderr)
+            return 2
+        write_secret_file(keys_path, role_keys_text(keys, args.mode))
     else:
         keys_path = target / "keys.toml"
         write_secret_file(keys_path, new_keys_text(event_id))
@@ -49,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
                      "mode": args.mode},
         "reader": {"backend": "emulated", "emulated_card": "cards/wristband-1.json"},
         "limits": {"max_balance": 50_000, "max_sale": 20_000, "void_window_s": 600},
-        "paths": {"data": "data", "keys": str(keys_path if keys_path.is_absolute() else keys_path.name)},
+        "paths": {"data": "data", "keys": keys_path.name},
     })
     print(f"wrote {config_path} (event {event_id}, terminal {args.terminal}); keys in {keys_path}")
     return 0

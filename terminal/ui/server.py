@@ -138,13 +138,10 @@ def open_kiosk(config_path: Path | str, *, demo: bool = False, printer: bool = T
             kiosk.feedback = Feedback(config.gpio, on_cancel=kiosk.button_cancel)
         except Exception as exc:  # lights are never a reason not to take payments
             log.warning("GPIO feedback unavailable: %s", exc)
-    from terminal.nfc.ntag import identify
-
-    key = config.reader.signature_public_key or None
+    from terminal.station import identify_card
 
     def identify_tag(connection: Any) -> Any:
-        return identify(connection, check_signature=config.reader.check_signature,
-                        signature_public_key=bytes.fromhex(key) if key else None, lazy=True)
+        return identify_card(connection, config)
 
     loop = CardLoop(station.reader, kiosk.handle_tap, identify=identify_tag, on_unsupported=kiosk.unsupported_tap,
                     on_reader=kiosk.reader_state)

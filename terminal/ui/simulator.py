@@ -1,6 +1,6 @@
 """Demo only: the wristbands lying next to the emulated reader, and the hand that taps them.
 
-Each wristband is an `NtagEmulator` kept in a state file; a tap places it on
+Each wristband is an emulated card (NTAG or DESFire) kept in a state file; a tap places it on
 the same `EmulatedReader` the card loop waits on (so the app cannot tell it
 from a real reader), waits until the loop has handled it, takes it away and
 saves the card. `tear` pulls it away part-way through the write, to show the
@@ -17,7 +17,7 @@ from typing import Any
 
 from terminal.cardloop import CardLoop
 from terminal.nfc.emulated import EmulatedReader
-from terminal.nfc.emulator import NtagEmulator
+from terminal.nfc.emulator import DesfireEmulator, NtagEmulator, load_card, new_card
 
 TAP_TIMEOUT_S = 10.0
 
@@ -27,11 +27,13 @@ class SimulatorError(ValueError):
 
 
 class Simulator:
-    def __init__(self, reader: EmulatedReader, card_loop: CardLoop, folder: Path) -> None:
+    def __init__(self, reader: EmulatedReader, card_loop: CardLoop, folder: Path, *,
+                 product: str = "NTAG215") -> None:
         self.reader = reader
+        self.product = product  # chip of a new wristband
         self.card_loop = card_loop
         self.folder = folder
-        self._cards: dict[str, NtagEmulator] = {}
+        self._cards: dict[str, NtagEmulator | DesfireEmulator] = {}
         self._lock = threading.Lock()
         self.on_reader: str | None = None
         self.face: Any = None  # the kiosk's FacePay, when the demo has a camera
@@ -115,14 +117,14 @@ class Simulator:
             while any(e["name"] == name for e in entries):
                 n += 1
                 name = f"new-{n}"
-            card = NtagEmulator(product="NTAG215")
+            card = new_card(self.product)
             card.save(self._path(name))
             entries.append({"name": name, "label": label.strip()[:40] or f"New wristband {n}"})
             self._write_manifest(entries)
             self._cards[name] = card
         return {"name": name}
 
-    def add(self, name: str, label: str, card: NtagEmulator) -> None:
+    def add(self, name: str, label: str, card: NtagEmulator | DesfireEmulator) -> None:
         """Used when the demo is set up: register a prepared wristband."""
         self.folder.mkdir(parents=True, exist_ok=True)
         card.save(self._path(name))
@@ -136,13 +138,13 @@ class Simulator:
             self._cards[self.on_reader].save(self._path(self.on_reader))
             self.on_reader = None
 
-    def _card(self, name: str) -> NtagEmulator:
+    def _card(self, name: str) -> NtagEmulator | DesfireEmulator:
         """The band as its file says now: several demo terminals may share one table of wristbands."""
         if name == self.on_reader:
             return self._cards[name]
         if not any(e["name"] == name for e in self.manifest()):
             raise SimulatorError(f"no wristband {name!r} in the demo")
-        self._cards[name] = NtagEmulator.load(self._path(name))
+        self._cards[name] = load_card(self._path(name))
         return self._cards[name]
 
     def _path(self, name: str) -> Path:

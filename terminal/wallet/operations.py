@@ -17,7 +17,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 
@@ -49,6 +49,10 @@ from terminal.wallet.purse import (
     slot_page,
 )
 from terminal.wallet.rules import Declined, Limits
+from terminal.wallet.value_card import is_value_card
+
+if TYPE_CHECKING:
+    from terminal.wallet.desfire_ops import SecureCardOps
 
 log = logging.getLogger(__name__)
 
@@ -145,8 +149,9 @@ class _Tap:
 class Wallet:
     def __init__(self, *, journal: Journal, master_key: bytes, event_id: str, terminal_id: int,
                  limits: Limits | None = None, hotlist: Hotlist | None = None, lastseen: LastSeen | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, desfire_keys: dict[str, bytes] | None = None) -> None:
         self.journal = journal
+        self.desfire_keys = desfire_keys or {}
         self._master_key = master_key
         self.event_id = event_id
         self.terminal_id = terminal_id
@@ -167,7 +172,7 @@ class Wallet:
         limits = Limits(max_balance=config.limits.max_balance, max_sale=config.limits.max_sale,
                         void_window_s=config.limits.void_window_s)
         return cls(journal=journal, master_key=keys.master_key, event_id=config.event.id,
-                   terminal_id=config.terminal.id, limits=limits, clock=clock)
+                   terminal_id=config.terminal.id, limits=limits, clock=clock, desfire_keys=keys.desfire)
 
     @property
     def db(self) -> sqlite_utils.Database:
@@ -176,10 +181,20 @@ class Wallet:
     def _now(self) -> int:
         return int(self._clock())
 
+    def _secure(self, tag: object) -> SecureCardOps | None:
+        """The secure-card (DESFire) operations when `tag` is such a card; None for NTAG/Ultralight."""
+        if not is_value_card(tag):
+            return None
+        from terminal.wallet.desfire_ops import SecureCardOps
+
+        return SecureCardOps(self, self.desfire_keys)
+
     # --- public operations ----------------------------------------------------
 
     def read(self, tag: PurseTag, *, operator: str | None = None) -> CardState:
         """Balance, status and on-card history; settles any pending intent of this card. Never writes money."""
+        if secure := self._secure(tag):
+            return secure.read(tag, operator=operator)  # type: ignore[arg-type]
         tap = self._load(tag, operator=operator)
         return self._state(tap)
 
@@ -212,6 +227,8 @@ class Wallet:
     def _activate(self, tag: PurseTag, op: str, record: Record, *, method: str | None, operator: str | None,
                   data: dict[str, Any]) -> Outcome:
         """Write header and first record to a blank wristband, then lock it with its password."""
+        if secure := self._secure(tag):
+            return secure.activate(tag, op, record, method=method, operator=operator, data=data)  # type: ignore[arg-type]
         tap = self._load(tag, operator=operator, allow_blank=True)
         if tap.image is not None:
             raise self._decline(tap, operator, Declined(
@@ -242,6 +259,8 @@ class Wallet:
         return self._commit(tap, intent, record)
 
     def topup(self, tag: PurseTag, amount: int, *, method: str = "cash", operator: str | None = None) -> Outcome:
+        if secure := self._secure(tag):
+            return secure.topup(tag, amount, method=method, operator=operator)  # type: ignore[arg-type]
         tap = self._load(tag, operator=operator)
         current = self._current(tap)
         self._check(tap, operator, lambda: rules.check_topup(current, amount, method, self.limits, self.currency))
@@ -256,6 +275,9 @@ class Wallet:
             total = sum(int(i["qty"]) * int(i["unit_price"]) for i in item_list)
             if total != amount:
                 raise Declined("invalid_amount", f"items add up to {total}, not {amount}")
+        if secure := self._secure(tag):
+            return secure.charge(tag, amount, items=item_list, operator=operator,  # type: ignore[arg-type]
+                                 sale_id=sale_id)
         tap = self._load(tag, operator=operator)
         current = self._current(tap)
         self._check(tap, operator, lambda: rules.check_sale(current, amount, self.limits, self.currency))
@@ -265,6 +287,8 @@ class Wallet:
 
     def void(self, tag: PurseTag, *, operator: str | None = None) -> Outcome:
         """Undo the card's last sale, made here, within the void window."""
+        if secure := self._secure(tag):
+            return secure.void(tag, operator=operator)  # type: ignore[arg-type]
         tap = self._load(tag, operator=operator)
         current = self._current(tap)
         assert tap.image is not None
@@ -280,6 +304,8 @@ class Wallet:
 
     def close(self, tag: PurseTag, *, operator: str | None = None, method: str = "cash") -> Outcome:
         """Checkout: the balance leaves the card, the refundable part is paid out, the card is closed."""
+        if secure := self._secure(tag):
+            return secure.close(tag, operator=operator, method=method)  # type: ignore[arg-type]
         tap = self._load(tag, operator=operator)
         current = self._current(tap)
         self._check(tap, operator, lambda: rules.check_usable(current))
@@ -298,7 +324,7 @@ class Wallet:
         """At start-up: settle pending intents of the card on the reader, if any; the rest wait for a tap."""
         if tag is not None:
             try:
-                self._load(tag)
+                self.read(tag)
             except (CardError, Declined) as exc:
                 log.info("start-up recovery could not read the card on the reader: %s", exc)
         return self.journal.pending()
@@ -531,13 +557,18 @@ class Wallet:
     def _state(self, tap: _Tap) -> CardState:
         assert tap.image is not None and tap.header is not None
         records = tap.image.records
-        history = []
-        for i, rec in enumerate(records):
-            prev = records[i + 1] if i + 1 < len(records) and records[i + 1].seq == rec.seq - 1 else None
-            amount = abs(rec.balance - prev.balance) if prev else (rec.balance if rec.op is Op.ISSUE else None)
-            history.append(HistoryItem(rec.seq, OP_NAMES[rec.op], amount, rec.balance, rec.terminal, rec.time))
         return CardState(uid=tap.uid, card_id=tap.header.card_id, product=tap.product, record=records[0],
-                         history=tuple(history), resolved=tuple(tap.resolved))
+                         history=history_items(records), resolved=tuple(tap.resolved))
+
+
+def history_items(records: Sequence[Record]) -> tuple[HistoryItem, ...]:
+    """On-card history, newest first; an amount is known where the record before it is visible too."""
+    history = []
+    for i, rec in enumerate(records):
+        prev = records[i + 1] if i + 1 < len(records) and records[i + 1].seq == rec.seq - 1 else None
+        amount = abs(rec.balance - prev.balance) if prev else (rec.balance if rec.op is Op.ISSUE else None)
+        history.append(HistoryItem(rec.seq, OP_NAMES[rec.op], amount, rec.balance, rec.terminal, rec.time))
+    return tuple(history)
 
 
 def _uid_from_pages(raw: bytes) -> bytes | None:

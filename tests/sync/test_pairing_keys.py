@@ -37,7 +37,8 @@ def _request(code: str, tid: int = 7) -> tuple[dict, object, bytes]:
 
 
 def test_keys_are_sealed_for_the_holder_of_the_code(tmp_path: Path, store: Store) -> None:
-    http = TestClient(create_app(store, load_keys(_collector_keys(tmp_path))))
+    keys = load_keys(_collector_keys(tmp_path))
+    http = TestClient(create_app(store, keys))
     code = new_pairing_code(store, role="sale", vendor="Grill")
     req, eph, key = _request(code)
     resp = http.post("/api/v1/pair/keys", json=req)
@@ -45,7 +46,15 @@ def test_keys_are_sealed_for_the_holder_of_the_code(tmp_path: Path, store: Store
     payload = open_response(key, eph, req, resp.json())
     assert bytes.fromhex(payload["master_key"]) == MASTER and payload["role"] == "sale"
     assert payload["collector_key"] == collector_public_key(store)
-    assert set(payload) == {"event_id", "terminal_id", "role", "vendor", "master_key", "collector_key", "bundle"}
+    assert set(payload) == {"event_id", "terminal_id", "role", "vendor", "master_key", "desfire", "collector_key",
+                            "bundle"}
+    # a sale terminal gets the DESFire debit and read keys, never the credit key or the escrow private key
+    full = keys.desfire
+    assert payload["desfire"] == {k: full[k].hex() for k in ("debit", "read", "escrow_public")}
+    cashier_req, cashier_eph, cashier_key = _request(new_pairing_code(store, role="cashier"), tid=9)
+    cashier = open_response(cashier_key, cashier_eph, cashier_req,
+                            http.post("/api/v1/pair/keys", json=cashier_req).json())
+    assert set(cashier["desfire"]) == {"credit", "debit", "read", "escrow_public"}
     # someone in between swapping the collector's key cannot make an answer that opens
     forged = dict(resp.json(), collector_ephemeral=_request(code)[0]["ephemeral_key"])
     with pytest.raises(PairingFailed, match="does not open"):

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from terminal.nfc.emulator.atr import CARD_NAME_ULTRALIGHT, storage_card_atr
+from terminal.nfc.emulator.field import InField
 from terminal.nfc.originality import sign_originality
 from terminal.wallet.card import CardRemoved
 
@@ -133,7 +134,7 @@ class _LoadDescriptor:
         return instance._load_into
 
 
-class NtagEmulator:
+class NtagEmulator(InField):
     """One NTAG21x / Ultralight EV1 chip with its memory, counters and field session."""
 
     def __init__(
@@ -178,17 +179,6 @@ class NtagEmulator:
     def product(self) -> str:
         return self.spec.name
 
-    def power_on(self) -> None:
-        """Field reset (a new tap): back to IDLE, not authenticated, in the field."""
-        with self._lock:
-            self.in_field = True
-            self._reset_session()
-
-    def leave_field(self) -> None:
-        """The card is taken away: every further command raises CardRemoved until `power_on`."""
-        self.in_field = False
-        self._reset_session()
-
     def tear_after(self, n_commands: int, partial_bytes: int | None = None) -> None:
         """Leave the field during the n-th further command (1 = the next one).
 
@@ -198,15 +188,10 @@ class NtagEmulator:
         effect. `n_commands=0` means the card is already gone. Commands after
         the tear raise CardRemoved until `power_on`.
         """
-        if n_commands < 0:
-            raise ValueError("n_commands must be >= 0")
         if partial_bytes is not None and not 0 <= partial_bytes <= 4:
             raise ValueError("partial_bytes is 0..4")
-        if n_commands == 0:
-            self.leave_field()
-            return
-        self._tear_in = n_commands
-        self._tear_partial = partial_bytes
+        if self._arm_tear(n_commands):
+            self._tear_partial = partial_bytes
 
     def snapshot(self) -> bytes:
         """Raw image: all pages (PWD/PACK included), three counters (3 bytes LSB first), failed-auth count."""
@@ -302,6 +287,7 @@ class NtagEmulator:
         self._mem[page * 4: page * 4 + 4] = data
 
     def _reset_session(self) -> None:
+        """Back to IDLE, not authenticated."""
         self._authenticated = False
         self._halted = False
         self._nfc_counted = False
@@ -328,15 +314,10 @@ class NtagEmulator:
             apdu = bytes(apdu)
             if not self.in_field:
                 raise CardRemoved("card left the field")
-            if self._tear_in is not None:
-                self._tear_in -= 1
-                if self._tear_in == 0:
-                    partial = self._tear_partial
-                    self._tear_in = self._tear_partial = None
-                    self._torn(apdu, partial)
-                    self.in_field = False
-                    self._reset_session()
-                    raise CardRemoved("card left the field during the exchange")
+            if self._tear_due():
+                partial, self._tear_partial = self._tear_partial, None
+                self._torn(apdu, partial)
+                self._torn_away()
             answer = self._dispatch(apdu)
             self.commands += 1
             return answer

@@ -1,0 +1,55 @@
+"""What every emulated card shares with the reader's RF field: a tap resets its session, taken away it is gone."""
+
+from __future__ import annotations
+
+import threading
+from typing import NoReturn
+
+from terminal.wallet.card import CardRemoved
+
+
+class InField:
+    """Field presence of an emulated card. Subclasses define `_reset_session` (what a field reset clears)."""
+
+    _lock: threading.Lock
+    in_field: bool
+    _tear_in: int | None
+
+    def _reset_session(self) -> None:
+        raise NotImplementedError
+
+    def power_on(self) -> None:
+        """Field reset (a new tap): the card's session starts afresh, in the field."""
+        with self._lock:
+            self.in_field = True
+            self._reset_session()
+
+    def leave_field(self) -> None:
+        """The card is taken away: every further command raises CardRemoved until `power_on`."""
+        self.in_field = False
+        self._reset_session()
+
+    def _arm_tear(self, n_commands: int) -> bool:
+        """Count down to a tear at the n-th further command; 0 = gone now. False when nothing is left to arm."""
+        if n_commands < 0:
+            raise ValueError("n_commands must be >= 0")
+        if n_commands == 0:
+            self.leave_field()
+            return False
+        self._tear_in = n_commands
+        return True
+
+    def _tear_due(self) -> bool:
+        """Count one command down; True when this is the one during which the card leaves."""
+        if self._tear_in is None:
+            return False
+        self._tear_in -= 1
+        if self._tear_in:
+            return False
+        self._tear_in = None
+        return True
+
+    def _torn_away(self) -> NoReturn:
+        self.in_field = False
+        self._reset_session()
+        raise CardRemoved("card left the field during the exchange")

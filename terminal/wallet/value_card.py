@@ -1,0 +1,97 @@
+"""What the wallet needs from a card that keeps its own value (MIFARE DESFire): the secure-card interface.
+
+The wallet speaks of roles, a purse value, a history of records and a
+commit; the driver (`terminal.nfc.desfire_purse`) maps that onto
+applications, key numbers, files, access rights and EV2 sessions. The card,
+not the terminal, enforces who may credit: a session opened with the debit
+key can only take money off (and give back the last debit), so a terminal
+without the credit key cannot create money on a card whatever its software.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from terminal.wallet.card import CardError
+
+ROLES = ("master", "credit", "debit", "read")
+RECORD_BYTES = 32
+
+
+class PurseMissing(CardError):
+    """The event's application is not on the card: a blank card, or one of another event."""
+
+
+class AlreadyPersonalised(CardError):
+    """The application exists with its keys set: personalisation was done (perhaps by a torn issue)."""
+
+
+@dataclass(frozen=True)
+class PurseState:
+    value: int | None  # None when the session's role may not read the value (read key: records only)
+    records: tuple[bytes, ...]  # newest first, RECORD_BYTES each
+
+
+@dataclass(frozen=True)
+class Personalisation:
+    """What the wallet decides for a new card: its application, limits and per-card keys."""
+
+    aid: bytes
+    max_balance: int
+    identity: bytes  # up to 32 bytes for the free-read identity file
+    keys: Callable[[bytes], dict[str, bytes]]  # real UID -> per-card key for each role
+
+
+class ValueCard(Protocol):
+    """A tapped secure card. Every money change is staged until `commit`; leaving the field drops it."""
+
+    product: str
+    exchanges: int
+
+    def key_uid(self, aid: bytes) -> bytes:
+        """The UID the card keys are diversified on (the reader's, or the identity file's on random-UID cards)."""
+        ...
+
+    def open(self, aid: bytes, role: str, key: bytes) -> None:
+        """Select the application (if not yet) and authenticate with the role's key."""
+        ...
+
+    def read_purse(self, history: int = 1) -> PurseState:
+        """The value (if the role may read it) and up to `history` newest records."""
+        ...
+
+    def debit(self, amount: int) -> None: ...
+
+    def credit(self, amount: int) -> None:
+        """Needs the credit role; the card refuses it to any other key."""
+        ...
+
+    def refund_last_debit(self, amount: int) -> None:
+        """Limited credit: at most the debits of the card's last committed transaction, once."""
+        ...
+
+    def append_history(self, record: bytes) -> None: ...
+
+    def commit(self) -> None: ...
+
+    def unfinished_uid(self, aid: bytes) -> bytes | None:
+        """The real UID of a card whose personalisation was torn before its keys were set, else None."""
+        ...
+
+    def product_name(self) -> str:
+        """Ask the chip which product it is (personalisation only)."""
+        ...
+
+    def begin_personalisation(self, aid: bytes) -> bytes:
+        """Create the event's application on a blank card; returns the real UID. AlreadyPersonalised if done."""
+        ...
+
+    def finish_personalisation(self, plan: Personalisation, uid: bytes, master_key: bytes) -> None:
+        """Files, identity and per-card keys; `master_key` becomes the application master key."""
+        ...
+
+
+def is_value_card(tag: object) -> bool:
+    return hasattr(tag, "read_purse") and hasattr(tag, "begin_personalisation")
