@@ -59,6 +59,9 @@ class LimitsSection(_Strict):
     max_balance: int = Field(default=50_000, ge=0)
     max_sale: int = Field(default=20_000, ge=1)
     void_window_s: int = Field(default=600, ge=0)
+    # NTAG bands can be written by any terminal holding the event key: their balance is capped lower
+    ntag_max_balance: int = Field(default=25_000, ge=0, description="cap on an NTAG band's balance")
+    credit_per_day: int = Field(default=500_000, ge=0, description="what this terminal may credit per UTC day")
 
 
 class PathsSection(_Strict):
