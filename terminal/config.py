@@ -243,5 +243,7 @@ def new_keys_text(event_id: str, master_key: bytes | None = None) -> str:
 
 
 def write_config(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(tomli_w.dumps(data), encoding="utf-8")
+    """terminal.toml: the service group reads it, nobody else (it names the event, the reader, the collector)."""
+    from sync.private_files import SHARED_WITH_GROUP, write_private
+
+    write_private(path, tomli_w.dumps(data).encode(), SHARED_WITH_GROUP)

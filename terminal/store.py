@@ -12,11 +12,13 @@ from pathlib import Path
 
 import sqlite_utils
 
+from sync.private_files import private_sqlite
+
 
 def open_database(path: Path | str) -> sqlite_utils.Database:
     path = Path(path)
     if str(path) != ":memory:":
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_sqlite(path)  # journals, PIN hashes, settings: readable by the service user alone
     conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
     db = sqlite_utils.Database(conn)
     db.execute("PRAGMA journal_mode=WAL")
