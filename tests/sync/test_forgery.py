@@ -5,19 +5,15 @@ the collector as an anomaly of money that hotlists the band, shows the exposure 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from sync.batch import encode
-from sync.bundle import apply_bundle_bytes, build_bundle, encode_bundle
-from sync.enrollment import enroll
 from sync.export import batches
 from sync.ingest import ingest_bytes
 from sync.ledger import hotlist, reconcile
 from sync.storage import Store
 from sync.summary import summary
-from sync.terminal_side import open_terminal
 from terminal.config import load_keys
 from terminal.nfc.emulated import EmulatedReader
 from terminal.nfc.emulator.ntag import NtagEmulator
@@ -38,37 +34,26 @@ from terminal.wallet.purse import (
 )
 from terminal.wallet.roles import Policy
 from terminal.wallet.rules import Declined, Limits
-from tests.sync.journals import EVENT, Cards, configured_terminal, make_terminal
+from tests.sync.journals import EVENT, Cards, make_terminal
+from tests.sync.test_wristbands import MASTER
+from tests.sync.test_wristbands import Till as WristbandTill
 
-MASTER = bytes(range(16))
 LIMITS = Limits(max_balance=50_000, max_sale=20_000, ntag_max_balance=25_000, credit_per_day=500_000)
-MODES = {1: "cashier", 2: "sale", 3: "sale"}
+MODES = {1: "cashier", 2: "sale", 3: "sale"}  # as WristbandTill enrolls them
 
 
-class Till:
-    """A configured terminal (keys.toml on disk, wallet with its enrolled mode) with an emulated reader."""
+class Till(WristbandTill):
+    """A configured terminal (keys.toml on disk) whose wallet runs with the mode it is enrolled in."""
 
     def __init__(self, tmp: Path, tid: int, store: Store) -> None:
-        cfg, _ = configured_terminal(tmp, tid, MASTER)
-        self.tid, self.keys_file = tid, cfg.parent / "keys.toml"
-        self.ts = open_terminal(cfg)
+        super().__init__(tmp, tid, store)  # enrolled as cashier (terminal 1) or sale
+        self.keys_file = tmp / f"term{tid}" / "keys.toml"
         self.wallet = Wallet(journal=self.ts.journal, master_key=MASTER, event_id=EVENT, terminal_id=tid,
                              limits=LIMITS, policy=Policy(MODES[tid]))
-        self.reader = EmulatedReader(f"till {tid}")
-        enroll(store, tid, self.ts.public_key, role=MODES[tid], vendor=f"v{tid}")
-
-    def tap(self, band: NtagEmulator, action: str, *args: Any, **kwargs: Any) -> Any:
-        self.reader.place(band)
-        try:
-            return getattr(self.wallet, action)(identify(self.reader.wait_for_card(1)), *args, **kwargs)
-        finally:
-            self.reader.remove()
 
     def sync(self, store: Store) -> None:
-        for b in batches(self.ts.journal, self.ts.key, after=self.ts.state.acked_seq):
-            assert ingest_bytes(store, encode(b)).ok
-        reconcile(store)
-        apply_bundle_bytes(self.ts, encode_bundle(build_bundle(store, load_keys(self.keys_file), terminal_id=self.tid)))
+        self.upload(store)
+        self.fetch_bundle(store)
 
 
 class Forger:
