@@ -44,14 +44,22 @@ class BundleError(Exception):
 
 
 def collector_signing_key(store: Store) -> Ed25519PrivateKey:
-    """The collector's own bundle key (made on first use, kept in its database, never sent to a terminal)."""
-    seed = get_meta(store, "collector_bundle_seed")
-    if seed is None:
-        store.execute("INSERT INTO meta (key, value) VALUES ('collector_bundle_seed', ?) ON CONFLICT (key) DO NOTHING",
-                      [secrets.token_bytes(32).hex()])
-        seed = get_meta(store, "collector_bundle_seed")
-    assert seed is not None
-    return signing_key(bytes.fromhex(seed))
+    """The collector's own bundle key (made on first use, never sent to a terminal), kept in its database only
+    sealed under the collector's key file (`sync.sealing`); a plaintext seed of an older database is sealed
+    and removed at first use."""
+    from sync.sealing import seal, unseal
+
+    sealed = get_meta(store, "collector_bundle_seed_sealed")
+    if sealed is None:
+        legacy = get_meta(store, "collector_bundle_seed")
+        seed = bytes.fromhex(legacy) if legacy is not None else secrets.token_bytes(32)
+        with store.transaction():
+            store.execute("INSERT INTO meta (key, value) VALUES ('collector_bundle_seed_sealed', ?) "
+                          "ON CONFLICT (key) DO NOTHING", [seal(store, "bundle seed", seed)])
+            store.execute("DELETE FROM meta WHERE key = 'collector_bundle_seed'")
+        sealed = get_meta(store, "collector_bundle_seed_sealed")
+    assert sealed is not None
+    return signing_key(unseal(store, "bundle seed", sealed))
 
 
 def collector_public_key(store: Store) -> str:

@@ -10,6 +10,7 @@ import secrets
 from datetime import UTC, datetime, timedelta
 
 from sync.event import now_iso, require_event
+from sync.sealing import SealingError, seal, unseal
 from sync.storage import Store
 
 ROLES = ("sale", "cashier", "admin")
@@ -38,8 +39,17 @@ def new_pairing_code(store: Store, *, role: str = AUTO, vendor: str = "", valid_
 
     store.execute("INSERT INTO pairing_codes (code_hash, role, vendor, created_at, expires_at, code_key) "
                   "VALUES (?, ?, ?, ?, ?, ?)",
-                  [_code_hash(code), role, vendor, now_iso(), expires, code_key(code, require_event(store)).hex()])
+                  [_code_hash(code), role, vendor, now_iso(), expires,
+                   seal(store, "pairing code key", code_key(code, require_event(store)))])
     return code
+
+
+def _open_code_key(store: Store, stored: str) -> bytes | None:
+    """A code key as kept in the database: sealed under the collector's key file (never plaintext)."""
+    try:
+        return unseal(store, "pairing code key", stored)
+    except (SealingError, ValueError):
+        return None
 
 
 def code_for_request(store: Store, req: dict) -> tuple[str, bytes]:
@@ -51,8 +61,8 @@ def code_for_request(store: Store, req: dict) -> tuple[str, bytes]:
     now = datetime.now(UTC)
     for row in store.query("SELECT code_hash, code_key, expires_at, used_by FROM pairing_codes "
                            "WHERE code_key IS NOT NULL AND (used_by IS NULL OR used_by = ?)", [req["terminal_id"]]):
-        key = bytes.fromhex(row["code_key"])
-        if mac_matches(key, req):
+        key = _open_code_key(store, row["code_key"])
+        if key is not None and mac_matches(key, req):
             if datetime.fromisoformat(row["expires_at"]) < now:
                 raise EnrollmentError("pairing code has expired")
             return row["code_hash"], key

@@ -6,13 +6,13 @@ collector (`SyncState.acknowledge`) marks entries delivered.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from sync.batch import Batch, encode, make_batch
+from sync.private_files import write_private
 from terminal.wallet.journal import Journal
 
 BATCH_SIZE = 1000
@@ -32,12 +32,8 @@ def batches(journal: Journal, key: Ed25519PrivateKey, *, after: int = 0, batch_s
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    """Batches and bundles: journal entries and hotlists, the owner's alone (0600)."""
+    write_private(path, data)
 
 
 def export_to_dir(journal: Journal, key: Ed25519PrivateKey, directory: Path, *, after: int = 0,

@@ -8,7 +8,9 @@ terminals. Only commit entries move money. Reconciliation looks for:
   written from two different prior states (an old card image restored);
 - `balance_jump`: a balance that does not follow from the previous entry
   although no entry is missing (tampering);
-- `gap`: missing card sequences (a terminal not yet synced, not suspicious);
+- `gap`: missing card sequences while a terminal that may hold them has not synced (not suspicious);
+- `forged`: missing card sequences once every terminal concerned has synced, a balance above the event's
+  maximum, a blocked band back under a new card id (`sync.trust`, with role, ceiling and exposure checks);
 - `pending`: an intent with no outcome; `pending_landed` when a later tap shows
   the write reached the card.
 Suspicious kinds listed in the `auto_hotlist` setting put the card on the hotlist.
@@ -23,10 +25,12 @@ from collections.abc import Iterable
 
 from sync.event import get_setting, now_iso
 from sync.storage import Store
+from sync.trust import Context, card_findings, closed_cards, load_context, money_findings, unexplained_gap
 
 EFFECT_SQL = ("CASE WHEN op IN ('issue', 'topup', 'void') THEN amount WHEN op IN ('sale', 'close') THEN -amount "
               "WHEN op = 'correct' THEN COALESCE(balance_after, 0) - COALESCE(balance_before, 0) ELSE 0 END")
-SUSPICIOUS = ("clone", "rollback", "balance_jump")
+SUSPICIOUS = ("clone", "rollback", "balance_jump", "forged", "not_permitted")
+ALWAYS_HOTLIST = frozenset({"forged", "not_permitted"})  # whatever the `auto_hotlist` setting says
 
 
 def replace_moves(store: Store) -> list[tuple[int, int, int]]:
@@ -143,7 +147,7 @@ def timeline(store: Store, card_id: int) -> list[dict]:
     return store.query("SELECT * FROM entries WHERE card_id = ? ORDER BY card_seq, time, terminal_id, seq", [card_id])
 
 
-def _find(card_id: int, rows: list[dict]) -> list[tuple[str, int, int, str]]:
+def _find(card_id: int, rows: list[dict], ctx: Context) -> list[tuple[str, int, int, str]]:
     """Anomalies of one card from its entries (all phases), as (kind, terminal_id, seq, detail)."""
     found: list[tuple[str, int, int, str]] = []
     commits = [r for r in rows if r["phase"] == "commit" and r["card_seq"] is not None]
@@ -175,6 +179,10 @@ def _find(card_id: int, rows: list[dict]) -> list[tuple[str, int, int, str]]:
                               f"card sequence {card_seq} written from balances {first['balance_before']} and "
                               f"{other['balance_before']}: an older card image was restored"))
     ordered = sorted(by_seq.items())
+    if ordered and ordered[0][0] > 1:  # the card's first records are nowhere: forged once everyone synced
+        why = unexplained_gap(rows, None, ordered[0][1][0], ctx)
+        if why:
+            found.append(("forged", ordered[0][1][0]["terminal_id"], ordered[0][1][0]["seq"], why))
     for (prev_seq, prev_group), (card_seq, group) in itertools.pairwise(ordered):
         prev, cur = prev_group[-1], group[0]
         if cur["balance_before"] == prev["balance_after"] and card_seq == prev_seq + 1:
@@ -187,8 +195,10 @@ def _find(card_id: int, rows: list[dict]) -> list[tuple[str, int, int, str]]:
                           f"intent {i['op']} of {i['amount']} reached the card (later tap shows balance "
                           f"{cur['balance_before']}) but has no commit yet"))
         elif card_seq != prev_seq + 1:
-            found.append(("gap", cur["terminal_id"], cur["seq"],
-                          f"card sequences {prev_seq + 1}..{card_seq - 1} not seen yet (a terminal not synced)"))
+            why = unexplained_gap(rows, prev, cur, ctx)
+            found.append(("forged", cur["terminal_id"], cur["seq"], why) if why else (
+                "gap", cur["terminal_id"], cur["seq"],
+                f"card sequences {prev_seq + 1}..{card_seq - 1} not seen yet (a terminal not synced)"))
         elif cur["balance_before"] != prev["balance_after"]:
             found.append(("balance_jump", cur["terminal_id"], cur["seq"],
                           f"balance went from {prev['balance_after']} to {cur['balance_before']} between card "
@@ -203,7 +213,8 @@ def _find(card_id: int, rows: list[dict]) -> list[tuple[str, int, int, str]]:
 
 def reconcile(store: Store, card_ids: Iterable[int] | None = None) -> dict[str, int]:
     """Recompute anomalies (for the given cards, or all) and hotlist suspicious cards; returns counts by kind."""
-    auto = set(get_setting(store, "auto_hotlist") or [])
+    auto = set(get_setting(store, "auto_hotlist") or []) | ALWAYS_HOTLIST
+    ctx = load_context(store)
     if card_ids is None:
         cards = [r["card_id"] for r in store.query("SELECT DISTINCT card_id FROM entries WHERE card_id IS NOT NULL")]
     else:
@@ -213,23 +224,27 @@ def reconcile(store: Store, card_ids: Iterable[int] | None = None) -> dict[str, 
     for start in range(0, len(cards), 500):
         chunk = cards[start:start + 500]
         marks = ", ".join("?" * len(chunk))
-        rows = store.query(f"SELECT terminal_id, seq, op, phase, ref, card_id, card_seq, amount, balance_before, "
-                           f"balance_after, time FROM entries WHERE card_id IN ({marks}) "
+        rows = store.query(f"SELECT terminal_id, seq, op, phase, ref, card_id, uid, card_seq, amount, balance_before, "
+                           f"balance_after, time, data FROM entries WHERE card_id IN ({marks}) "
                            f"ORDER BY card_id, card_seq, time, terminal_id, seq", chunk)
         per_card: dict[int, list[dict]] = defaultdict(list)
         for r in rows:
             per_card[r["card_id"]].append(r)
+        balances, closed = card_balances(store, chunk), closed_cards(store, chunk)
         with store.transaction():
             store.execute(f"DELETE FROM anomalies WHERE card_id IN ({marks})", chunk)
             inserts = []
             for cid in chunk:
-                for kind, tid, seq, detail in _find(cid, per_card.get(cid, [])):
-                    inserts.append((cid, kind, tid, seq, detail, now))
+                card_rows = per_card.get(cid, [])
+                found: list[tuple] = [*_find(cid, card_rows, ctx), *card_findings(cid, card_rows, ctx)]
+                found += money_findings(cid, card_rows, balances.get(cid, 0), {f[0] for f in found}, cid in closed)
+                for kind, tid, seq, detail, *amount in found:
+                    inserts.append((cid, kind, tid, seq, detail, now, amount[0] if amount else None))
                     counts[kind] += 1
             if inserts:
-                store.executemany("INSERT INTO anomalies (card_id, kind, terminal_id, seq, detail, found_at) "
-                                  "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", inserts)
-            for cid, kind, _t, _s, detail, _n in inserts:
+                store.executemany("INSERT INTO anomalies (card_id, kind, terminal_id, seq, detail, found_at, amount) "
+                                  "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", inserts)
+            for cid, kind, _t, _s, detail, _n, _a in inserts:
                 if kind in auto:
                     store.execute("INSERT INTO hotlist (card_id, reason, source, added_at) VALUES (?, ?, 'auto', ?) "
                                   "ON CONFLICT (card_id) DO NOTHING", [cid, f"{kind}: {detail}"[:200], now])

@@ -93,4 +93,8 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         # key derived from the pairing code (scrypt): the collector checks the terminal's HMAC with it
         "ALTER TABLE pairing_codes ADD COLUMN code_key TEXT",
     ]),
+    (6, [
+        # money an anomaly is about (exposure on a band, a negative ledger balance), summed by the summary
+        "ALTER TABLE anomalies ADD COLUMN amount BIGINT",
+    ]),
 ]  # fmt: skip

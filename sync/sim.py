@@ -23,7 +23,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from sync.event import init_event
+from sync.event import init_event, set_setting
 from sync.export import export_to_dir
 from sync.ingest import ingest_paths
 from sync.keys import public_hex, signing_key
@@ -157,6 +157,9 @@ def simulate(*, terminals: int, cards: int, sales: int, seed: int, tear_rate: fl
         Path(target).unlink()
     store = open_store(target)
     init_event(store, EVENT, "EUR")
+    # the collector re-checks the limits the simulated terminals run with (no NTAG cap, no daily ceiling)
+    set_setting(store, "card_limits", {"max_balance": 1_000_000, "ntag_max_balance": 1_000_000,
+                                       "credit_per_day": 10**12})
     from sync.enrollment import enroll
 
     for s in stations:

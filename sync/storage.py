@@ -159,7 +159,9 @@ class SQLiteStore(Store):
 
     def __init__(self, path: str) -> None:
         if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            from sync.private_files import private_sqlite
+
+            private_sqlite(path)  # the books, pairing codes and terminal keys: the owner's alone
         self.path = path
         self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=60)
         self.conn.row_factory = sqlite3.Row

@@ -6,6 +6,9 @@ a difference is reported. Deposited
 includes complimentary credit; `forfeited` is the comp credit left on cards when
 they were closed (at a terminal's checkout or refunded at the collector), which is
 never paid out. A card replacement moves a balance between cards and changes no total.
+`books_balance` also needs no open anomaly of money (`sync.trust.MONEY_KINDS`): sums that agree while a forged
+band holds money the ledger does not explain are not balanced books. `exposure` is that money on bands and
+`negative_balances` the ledger balances below zero (a band spent twice).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from sync.event import get_meta
 from sync.face import face_summary
 from sync.ledger import card_balances, replace_moves
 from sync.storage import Store
+from sync.trust import MONEY_KINDS, exposure
 
 CHECK_CARDS_UP_TO = 1_000_000  # entries; beyond this the per-card cross-check is asked for explicitly
 
@@ -58,6 +62,8 @@ def summary(store: Store, *, check_cards: bool | None = None) -> dict:
     per_card = sum(card_balances(store).values()) if check_cards else None
     anomalies = {r["kind"]: int(r["n"]) for r in store.query(
         "SELECT kind, COUNT(*) AS n FROM anomalies GROUP BY kind ORDER BY kind")}
+    money_anomalies = sum(n for kind, n in anomalies.items() if kind in MONEY_KINDS)
+    exposed = exposure(store)
     return {
         "event_id": get_meta(store, "event_id"),
         "currency": get_meta(store, "currency"),
@@ -74,8 +80,13 @@ def summary(store: Store, *, check_cards: bool | None = None) -> dict:
         "outstanding": outstanding,
         "outstanding_per_card": per_card,
         "outstanding_face_accounts": face["outstanding"],
+        # the sums agree AND no money is unexplained: a forged band, a clone, a credit booked by a sale terminal...
         "books_balance": (deposited - spent - refunded - forfeited + corrections == outstanding
-                          and (per_card is None or per_card + face["outstanding"] == outstanding)),
+                          and (per_card is None or per_card + face["outstanding"] == outstanding)
+                          and money_anomalies == 0),
+        "money_anomalies": money_anomalies,
+        "exposure": exposed["exposure"],  # money on bands beyond what the ledger explains
+        "negative_balances": exposed["negative_balances"],  # sum of card ledger balances below zero
         "face_accounts": face,
         "cards_by_status": cards_by_status(store),
         "pending": anomalies.get("pending", 0) + anomalies.get("pending_landed", 0),

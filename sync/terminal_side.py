@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from sync.keys import event_signing_key, public_hex, signing_key
+from sync.private_files import write_private
 from sync.terminal_state import SyncPolicy, SyncState
 from terminal.config import Config, EventKeys, load_config, load_keys
 from terminal.wallet.journal import Clock, Journal, open_journal, utc_now
@@ -195,7 +196,7 @@ class TerminalSync:
     def write_pairing_request(self, code: str, directory: Path) -> Path:
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / f"pair-t{self.config.terminal.id:05d}.json"
-        path.write_text(json.dumps(self.pairing_request(code), indent=1), encoding="utf-8")
+        write_private(path, json.dumps(self.pairing_request(code), indent=1).encode())
         return path
 
 

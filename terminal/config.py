@@ -61,6 +61,9 @@ class LimitsSection(_Strict):
     max_balance: int = Field(default=50_000, ge=0)
     max_sale: int = Field(default=20_000, ge=1)
     void_window_s: int = Field(default=600, ge=0)
+    # NTAG bands can be written by any terminal holding the event key: their balance is capped lower
+    ntag_max_balance: int = Field(default=25_000, ge=0, description="cap on an NTAG band's balance")
+    credit_per_day: int = Field(default=500_000, ge=0, description="what this terminal may credit per UTC day")
 
 
 class PathsSection(_Strict):
@@ -299,5 +302,7 @@ def role_keys_text(keys: EventKeys, mode: str) -> str:
 
 
 def write_config(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(tomli_w.dumps(data), encoding="utf-8")
+    """terminal.toml: the service group reads it, nobody else (it names the event, the reader, the collector)."""
+    from sync.private_files import SHARED_WITH_GROUP, write_private
+
+    write_private(path, tomli_w.dumps(data).encode(), SHARED_WITH_GROUP)

@@ -7,7 +7,7 @@ virtual one or the in-process emulator.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +30,7 @@ class Station:
     def open(cls, config_path: Path | str, *, reader_name: str | None = None) -> Station:
         config = load_config(config_path)
         keys = load_keys(config.keys_path, config.event.id)
-        wallet = Wallet.open(config, keys)
+        wallet = Wallet.open(config, keys, role_of=operator_roles(config.data_dir / "operators.db"))
         reader, state = open_configured_reader(config, reader_name)
         return cls(config=config, keys=keys, wallet=wallet, reader=reader, emulated_state=state)
 
@@ -69,6 +69,25 @@ def identify_card(connection: Connection, config: Config) -> PurseTag:
     key = config.reader.signature_public_key or None
     return identify(connection, check_signature=config.reader.check_signature,
                     signature_public_key=bytes.fromhex(key) if key else None, lazy=True)
+
+
+def operator_roles(path: Path) -> Callable[[str], str | None]:
+    """An operator's role as this terminal's operators.db says (None = not an operator here), read at each
+    operation so that a supervisor's change applies at once."""
+
+    opened: list = []
+
+    def role_of(operator_id: str) -> str | None:
+        from terminal.operators import OperatorStore
+
+        if not opened:
+            if not path.exists():
+                return None
+            opened.append(OperatorStore(path))
+        found = opened[0].get(operator_id)
+        return found.role.value if found is not None else None
+
+    return role_of
 
 
 def open_configured_reader(config: Config, reader_name: str | None = None) -> tuple[Reader, Path | None]:

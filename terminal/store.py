@@ -12,6 +12,7 @@ from pathlib import Path
 
 import sqlite_utils
 
+from sync.private_files import private_sqlite
 from terminal.schema import Schema, migrate, refuse_newer
 
 
@@ -19,7 +20,7 @@ def open_database(path: Path | str, schema: Schema | None = None) -> sqlite_util
     """The database at `path`, brought to `schema`'s version (SchemaError if it is newer than this code)."""
     path = Path(path)
     if str(path) != ":memory:":
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_sqlite(path)  # journals, PIN hashes, settings: readable by the service user alone
     conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
     db = sqlite_utils.Database(conn)
     if schema is not None:

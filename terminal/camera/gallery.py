@@ -91,7 +91,9 @@ class Gallery:
         self._lock = threading.RLock()
         path = Path(path)
         if str(path) != ":memory:":
-            path.parent.mkdir(parents=True, exist_ok=True)
+            from sync.private_files import private_sqlite
+
+            private_sqlite(path)
         self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")

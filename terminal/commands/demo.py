@@ -137,7 +137,7 @@ def setup(directory: Path, *, face_pipeline: Any = None) -> None:
     for leftover in ("data", "wristbands", "faces"):
         shutil.rmtree(directory / leftover, ignore_errors=True)
     code = init.run(argparse.Namespace(dir=directory, event="demo-festival", terminal=1, keys=None, currency="EUR",
-                                       vendor="Demo Stall", mode="sale", force=True))
+                                       vendor="Demo Stall", mode="admin", force=True))
     if code:
         raise ConfigError("stallpay init failed")
     config_path = directory / "terminal.toml"

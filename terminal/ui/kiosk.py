@@ -42,6 +42,7 @@ from terminal.ui.i18n import N_, gettext, money, when, when_short
 from terminal.ui.settings import LANGUAGES
 from terminal.wallet.card import CardError, PurseTag, UnsupportedCard
 from terminal.wallet.operations import Outcome, TapAgain
+from terminal.wallet.roles import credit_operation
 from terminal.wallet.rules import TOPUP_METHODS, Declined
 
 log = logging.getLogger(__name__)
@@ -449,6 +450,10 @@ class Kiosk:
             method = method or "cash"
             if method not in TOPUP_METHODS:
                 raise KioskError("bad_request", self._("Unknown payment method"), 400)
+        try:  # the wallet's own policy (terminal mode, operator role), told before anyone takes cash
+            self.wallet.permit(credit_operation(kind, method), session.operator)
+        except Declined as exc:
+            raise KioskError(exc.code, exc.message, 403) from None
         with self._lock:
             request = self._request(request_id, kind, amount, method=method, holder=holder, operator=session.operator,
                                     card_ref=card_ref, comp=comp)

@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 
-from terminal.wallet import rules
+from terminal.wallet import roles, rules
 from terminal.wallet.card import CardAuthError, CardError, PurseTag, UnsupportedCard
+from terminal.wallet.ceilings import credited_today
 from terminal.wallet.hotlist import Hotlist
 from terminal.wallet.journal import Journal
 from terminal.wallet.keys import card_password, event_tag, purse_key
@@ -48,6 +49,7 @@ from terminal.wallet.purse import (
     seal,
     slot_page,
 )
+from terminal.wallet.roles import Policy
 from terminal.wallet.rules import Declined, Limits
 from terminal.wallet.value_card import is_value_card
 
@@ -149,9 +151,11 @@ class _Tap:
 class Wallet:
     def __init__(self, *, journal: Journal, master_key: bytes, event_id: str, terminal_id: int,
                  limits: Limits | None = None, hotlist: Hotlist | None = None, lastseen: LastSeen | None = None,
-                 clock: Callable[[], float] = time.time, desfire_keys: dict[str, bytes] | None = None) -> None:
+                 clock: Callable[[], float] = time.time, desfire_keys: dict[str, bytes] | None = None,
+                 policy: Policy | None = None) -> None:
         self.journal = journal
         self.desfire_keys = desfire_keys or {}
+        self.policy = policy or Policy()
         self._master_key = master_key
         self.event_id = event_id
         self.terminal_id = terminal_id
@@ -163,16 +167,20 @@ class Wallet:
         self._event_tag = event_tag(event_id)
 
     @classmethod
-    def open(cls, config: Any, keys: Any, *, clock: Callable[[], float] = time.time) -> Wallet:
-        """A wallet on the terminal's own database, from a loaded Config and EventKeys."""
+    def open(cls, config: Any, keys: Any, *, clock: Callable[[], float] = time.time,
+             role_of: Callable[[str], str | None] | None = None) -> Wallet:
+        """A wallet on the terminal's own database, from a loaded Config and EventKeys; `role_of` names an
+        operator's role (the terminal's operators), the enrolled mode comes from the configuration."""
         from terminal.wallet.journal import open_journal
 
         journal = open_journal(config.journal_path, terminal_id=config.terminal.id, event_id=config.event.id,
                                currency=config.event.currency)
         limits = Limits(max_balance=config.limits.max_balance, max_sale=config.limits.max_sale,
-                        void_window_s=config.limits.void_window_s)
+                        void_window_s=config.limits.void_window_s, ntag_max_balance=config.limits.ntag_max_balance,
+                        credit_per_day=config.limits.credit_per_day)
         return cls(journal=journal, master_key=keys.master_key, event_id=config.event.id,
-                   terminal_id=config.terminal.id, limits=limits, clock=clock, desfire_keys=keys.desfire)
+                   terminal_id=config.terminal.id, limits=limits, clock=clock, desfire_keys=keys.desfire,
+                   policy=Policy(config.terminal.mode, role_of))
 
     @property
     def db(self) -> sqlite_utils.Database:
@@ -193,6 +201,7 @@ class Wallet:
 
     def read(self, tag: PurseTag, *, operator: str | None = None) -> CardState:
         """Balance, status and on-card history; settles any pending intent of this card. Never writes money."""
+        self.permit(roles.READ, operator)
         if secure := self._secure(tag):
             return secure.read(tag, operator=operator)  # type: ignore[arg-type]
         tap = self._load(tag, operator=operator)
@@ -203,8 +212,10 @@ class Wallet:
         """Activate a blank wristband with an opening balance (zero allowed)."""
         if not (isinstance(amount, int) and not isinstance(amount, bool) and amount >= 0):
             raise Declined("invalid_amount", "opening balance must be whole minor units, zero or more")
+        self.permit(roles.credit_operation(roles.ISSUE, method), operator)
         if amount:
-            rules.check_topup(None, amount, method, self.limits, self.currency)
+            rules.check_topup(None, amount, method, self.limits, self.currency, ntag=True)
+            self._refuse_unless(operator, roles.ISSUE, lambda: self._check_ceiling(amount))
         record = rules.plan_issue(amount, method, now=self._now(), terminal_id=self.terminal_id)
         return self._activate(tag, "issue", record, method=method, operator=operator,
                               data={"holder": holder} if holder else {})
@@ -215,7 +226,9 @@ class Wallet:
         blocked here at once and everywhere after the next sync."""
         if not (isinstance(balance, int) and isinstance(comp, int) and 0 <= comp <= balance):
             raise Declined("invalid_amount", "amounts must be whole minor units with comp <= balance")
-        if balance > self.limits.max_balance:
+        self.permit(roles.REPLACE, operator)
+        self._refuse_unless(operator, roles.REPLACE, lambda: self._check_ceiling(balance))
+        if balance > self.limits.balance_cap(ntag=True):
             raise Declined("over_max_balance", "the balance to move is above this event's maximum balance")
         record = Record(seq=1, balance=balance, spent=0, comp=comp, time=self._now(), terminal=self.terminal_id,
                         op=Op.REPLACE)
@@ -237,7 +250,8 @@ class Wallet:
         header = new_header(tap.product, self.event_id, card_id)
         header_bytes = encode_header(tap.keys, tap.uid, header)
         sealed = seal(tap.keys, tap.uid, header, record)
-        data = {"page": slot_page(header, record.seq), "record": sealed.hex(), "header": header_bytes.hex(), **data}
+        data = {"page": slot_page(header, record.seq), "record": sealed.hex(), "header": header_bytes.hex(),
+                "product": tap.product, **data}
         intent = self.journal.append(op, "intent", amount=record.balance, operator=operator, card_id=card_id,
                                      uid=tap.uid, card_seq=record.seq, balance_before=0,
                                      balance_after=record.balance, method=method, data=data)
@@ -259,11 +273,14 @@ class Wallet:
         return self._commit(tap, intent, record)
 
     def topup(self, tag: PurseTag, amount: int, *, method: str = "cash", operator: str | None = None) -> Outcome:
+        self.permit(roles.credit_operation(roles.TOPUP, method), operator)
         if secure := self._secure(tag):
             return secure.topup(tag, amount, method=method, operator=operator)  # type: ignore[arg-type]
         tap = self._load(tag, operator=operator)
         current = self._current(tap)
-        self._check(tap, operator, lambda: rules.check_topup(current, amount, method, self.limits, self.currency))
+        self._check(tap, operator, lambda: rules.check_topup(current, amount, method, self.limits, self.currency,
+                                                             ntag=True))
+        self._check(tap, operator, lambda: self._check_ceiling(amount))
         planned = rules.plan_topup(current, amount, method, now=self._now(), terminal_id=self.terminal_id)
         return self._apply(tap, "topup", planned, amount=amount, operator=operator, method=method)
 
@@ -275,6 +292,7 @@ class Wallet:
             total = sum(int(i["qty"]) * int(i["unit_price"]) for i in item_list)
             if total != amount:
                 raise Declined("invalid_amount", f"items add up to {total}, not {amount}")
+        self.permit(roles.SALE, operator)
         if secure := self._secure(tag):
             return secure.charge(tag, amount, items=item_list, operator=operator,  # type: ignore[arg-type]
                                  sale_id=sale_id)
@@ -287,6 +305,7 @@ class Wallet:
 
     def void(self, tag: PurseTag, *, operator: str | None = None) -> Outcome:
         """Undo the card's last sale, made here, within the void window."""
+        self.permit(roles.VOID, operator)
         if secure := self._secure(tag):
             return secure.void(tag, operator=operator)  # type: ignore[arg-type]
         tap = self._load(tag, operator=operator)
@@ -304,6 +323,7 @@ class Wallet:
 
     def close(self, tag: PurseTag, *, operator: str | None = None, method: str = "cash") -> Outcome:
         """Checkout: the balance leaves the card, the refundable part is paid out, the card is closed."""
+        self.permit(roles.CLOSE, operator)
         if secure := self._secure(tag):
             return secure.close(tag, operator=operator, method=method)  # type: ignore[arg-type]
         tap = self._load(tag, operator=operator)
@@ -450,6 +470,12 @@ class Wallet:
             self.hotlist.add(card_id, "clone")
             raise self._decline(tap, operator, Declined(
                 "cloned", "card data differs from what this terminal wrote: blocked, report to the organizer"))
+        previous = next((r for r in tap.image.records if r.seq == current.seq - 1), None)
+        try:
+            rules.check_record(current, previous, self.limits, ntag=True)
+        except Declined as exc:
+            self.hotlist.add(card_id, "over_limit")
+            raise self._decline(tap, operator, exc) from None
         self.lastseen.update(card_id, tap.uid, current.seq, tap.slot_bytes(current.seq))
 
     # --- writing --------------------------------------------------------------
@@ -464,7 +490,8 @@ class Wallet:
         intent = self.journal.append(op, "intent", amount=amount, operator=operator, card_id=tap.header.card_id,
                                      uid=tap.uid, card_seq=planned.seq, balance_before=current.balance,
                                      balance_after=planned.balance, method=method, items=items,
-                                     data={"page": page, "record": sealed.hex(), **(data or {})})
+                                     data={"page": page, "record": sealed.hex(), "prev_terminal": current.terminal,
+                                           **(data or {})})
         password, _pack = card_password(self._master_key, tap.uid, self.event_id)
         try:
             tap.tag.authenticate(password)
@@ -519,6 +546,24 @@ class Wallet:
         tap.tag.protect(password, pack, AUTH0)
 
     # --- helpers of the operations -------------------------------------------
+
+    def permit(self, operation: str, operator: str | None) -> None:
+        """The terminal's mode and the operator's role, before the card is touched (front ends may ask first, to
+        refuse before taking cash); a refusal is journaled, so the collector sees it."""
+        self._refuse_unless(operator, operation, lambda: self.policy.check(operation, operator))
+
+    def _check_ceiling(self, amount: int) -> None:
+        rules.check_credit_today(credited_today(self.journal), amount, self.limits, self.currency)
+
+    def _refuse_unless(self, operator: str | None, operation: str, check: Callable[[], None]) -> None:
+        """A check made before any card is read: a refusal is journaled (no card) and raised."""
+        try:
+            check()
+        except Declined as exc:
+            self.journal.append("decline", "info", operator=operator,
+                                data={"code": exc.code, "reason": exc.message, "operation": operation})
+            log.info("refused %s by %s: %s", operation, operator, exc.code)
+            raise
 
     def _current(self, tap: _Tap) -> Record:
         assert tap.image is not None

@@ -25,9 +25,20 @@ class Declined(Exception):
 
 @dataclass(frozen=True)
 class Limits:
+    """`max_balance` for any card; an NTAG band (whose key every terminal holds) is also capped at
+    `ntag_max_balance`; `credit_per_day` bounds what one terminal can create in a UTC day. None = no separate
+    cap (a terminal's configuration always sets both; see `terminal.config.LimitsSection`)."""
+
     max_balance: int = 50_000
     max_sale: int = 20_000
     void_window_s: int = 600
+    ntag_max_balance: int | None = None
+    credit_per_day: int | None = None
+
+    def balance_cap(self, *, ntag: bool) -> int:
+        if ntag and self.ntag_max_balance is not None:
+            return min(self.max_balance, self.ntag_max_balance)
+        return self.max_balance
 
 
 TOPUP_METHODS = ("cash", "card", "voucher", "comp")
@@ -59,7 +70,8 @@ def check_sale(record: Record, amount: int, limits: Limits, currency: str) -> No
                        f"(balance {format_money(record.balance, currency)})", missing=missing)
 
 
-def check_topup(record: Record | None, amount: int, method: str, limits: Limits, currency: str) -> None:
+def check_topup(record: Record | None, amount: int, method: str, limits: Limits, currency: str, *,
+                ntag: bool = False) -> None:
     check_amount(amount)
     if method not in TOPUP_METHODS:
         raise Declined("invalid_method", f"unknown payment method {method!r} (use {', '.join(TOPUP_METHODS)})")
@@ -67,11 +79,39 @@ def check_topup(record: Record | None, amount: int, method: str, limits: Limits,
     if record is not None:
         check_usable(record)
         balance = record.balance
-    if balance + amount > limits.max_balance:
-        room = max(0, limits.max_balance - balance)
+    cap = limits.balance_cap(ntag=ntag)
+    if balance + amount > cap:
+        room = max(0, cap - balance)
         raise Declined("over_max_balance",
-                       f"the balance may not exceed {format_money(limits.max_balance, currency)}; "
+                       f"the balance may not exceed {format_money(cap, currency)}; "
                        f"at most {format_money(room, currency)} can be loaded")
+
+
+def check_record(record: Record, previous: Record | None, limits: Limits, *, ntag: bool) -> None:
+    """A record read from a card must be one the rules could have written: within the balance cap, comp no more
+    than the balance, and its step from the record before within the per-operation limits. A record outside
+    them was written with a stolen key, so it is refused on read, not only when a write would exceed a limit."""
+    cap = limits.balance_cap(ntag=ntag)
+    if record.balance > cap:
+        raise Declined("over_limit", f"the card shows a balance of {record.balance} above this event's maximum "
+                       f"of {cap}: refused, report to the organizer")
+    if record.comp > record.balance:
+        raise Declined("over_limit", "the card's complimentary credit exceeds its balance: refused")
+    if previous is None or previous.seq != record.seq - 1:
+        return
+    if record.op is Op.SALE and previous.balance - record.balance > limits.max_sale:
+        raise Declined("over_limit", "the card's last sale is above the per-sale limit: refused")
+    if record.op is Op.SALE and record.balance > previous.balance:
+        raise Declined("over_limit", "the card's last sale raised its balance: refused")
+
+
+def check_credit_today(credited_today: int, amount: int, limits: Limits, currency: str) -> None:
+    """The terminal's own ceiling on money it creates per day (a stolen or misused terminal is bounded)."""
+    if limits.credit_per_day is not None and credited_today + amount > limits.credit_per_day:
+        room = max(0, limits.credit_per_day - credited_today)
+        raise Declined("over_credit_ceiling",
+                       f"this terminal may credit at most {format_money(limits.credit_per_day, currency)} a day; "
+                       f"{format_money(room, currency)} left today")
 
 
 def check_void(record: Record, previous: Record | None, *, terminal_id: int, sale_time: int | None,

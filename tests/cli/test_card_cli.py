@@ -21,7 +21,7 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict, str]
 
 @pytest.fixture
 def config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> str:
-    assert main(["init", "--dir", str(tmp_path), "--event", "fest", "--terminal", "3"]) == 0
+    assert main(["init", "--dir", str(tmp_path), "--event", "fest", "--terminal", "3", "--mode", "cashier"]) == 0
     capsys.readouterr()
     return str(tmp_path / "terminal.toml")
 

@@ -75,6 +75,8 @@ def store_target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA {schema}")
+    # the collector's key file of this database, in the test's own directory (inherited by `collector serve`)
+    request.getfixturevalue("monkeypatch").setenv("STALLPAY_COLLECTOR_KEY_FILE", str(tmp_path / "collector.key"))
     return f"{dsn}?options=-csearch_path%3D{schema}"
 
 

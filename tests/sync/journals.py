@@ -51,12 +51,12 @@ class Term:
 
 
 def make_terminal(tmp: Path, terminal_id: int, cards: Cards, store: Store | None = None, *,
-                  event_id: str = EVENT, vendor: str = "Grill") -> Term:
+                  event_id: str = EVENT, vendor: str = "Grill", role: str = "cashier") -> Term:
     journal = open_journal(tmp / f"t{terminal_id}" / "journal.db", terminal_id=terminal_id, event_id=event_id,
                            currency="EUR")
     key = Ed25519PrivateKey.from_private_bytes(secrets.token_bytes(32))
     if store is not None:
-        enroll(store, terminal_id, public_hex(key), role="sale", vendor=vendor)
+        enroll(store, terminal_id, public_hex(key), role=role, vendor=vendor)
     return Term(journal=journal, key=key, cards=cards)
 
 

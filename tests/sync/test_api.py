@@ -82,7 +82,7 @@ def test_revoked_terminal_and_unsigned_requests_are_refused(tmp_path: Path, stor
     ts, _, keys = _setup(tmp_path, store, n_ops=2)
     app = create_app(store, keys)
     c = _client(app, ts)
-    c.pair(new_pairing_code(store))
+    c.pair(new_pairing_code(store, role="cashier"))  # the terminal issues cards
     http = TestClient(app)
     assert http.get("/api/v1/bundle").status_code == 401
     assert http.get("/api/v1/bundle", headers={"x-terminal-id": "4", "x-timestamp": "x",
@@ -98,7 +98,7 @@ def test_hotlist_reaches_terminal_over_http(tmp_path: Path, store: Store) -> Non
     set_user(store, "org", "correct horse")
     app = create_app(store, keys)
     c = _client(app, ts)
-    c.pair(new_pairing_code(store))
+    c.pair(new_pairing_code(store, role="cashier"))  # the terminal issues cards
     http = TestClient(app)
     assert http.post("/api/v1/cards/42/block", json={"reason": "lost"}).status_code == 401
     assert http.post("/api/v1/cards/42/block", json={"reason": "lost"}, auth=("org", "wrong pass")).status_code == 401
@@ -169,7 +169,7 @@ def test_replacement_quote_over_http(tmp_path: Path, store: Store) -> None:
     set_user(store, "auditor", "viewer pass", role="viewer")
     app = create_app(store, keys)
     c = _client(app, ts)
-    c.pair(new_pairing_code(store))
+    c.pair(new_pairing_code(store, role="cashier"))  # the terminal issues cards
     c.sync_once()
     http = TestClient(app)
     assert http.post("/api/v1/cards/1/replacement", json={}, auth=("auditor", "viewer pass")).status_code == 403

@@ -90,7 +90,7 @@ def online(demo_template: Path, tmp_path: Path, face_pipeline: Any) -> Iterator[
     keys = load_config(config).keys_path
     collector = Collector(tmp_path / "collector.db", keys)
     init_event(open_store(collector.db), load_config(config).event.id, "EUR")
-    code = new_pairing_code(open_store(collector.db), vendor="Demo Stall")
+    code = new_pairing_code(open_store(collector.db), role="admin", vendor="Demo Stall")  # it issues too
     collector.start()
     CollectorClient(collector.url, open_terminal(config), attempts=2, backoff_s=0.1).pair(code)
     set_collector(config, url=collector.url, sync_interval_s=0.2)

@@ -97,7 +97,8 @@ def test_card_cli_on_a_card_attached_from_outside(pcscd, tmp_path: Path) -> None
     """A technician's shell: the emulator is another program; the CLI only knows the PC/SC reader's name."""
     env = {**os.environ}
     cli = [sys.executable, "-m", "terminal.cli"]
-    subprocess.run([*cli, "init", "--dir", str(tmp_path), "--event", "ext"], check=True, capture_output=True)
+    subprocess.run([*cli, "init", "--dir", str(tmp_path), "--event", "ext", "--mode", "cashier"], check=True,
+                   capture_output=True)
     config = str(tmp_path / "terminal.toml")
     attached = _attach("--product", "NTAG215", "--state", str(tmp_path / "band.json"))
     try:

@@ -220,9 +220,9 @@ class NtagEmulator(InField):
             "signature": self.signature.hex(),
             "image": self.snapshot().hex(),
         }
-        tmp = Path(f"{os.fspath(path)}.tmp")
-        tmp.write_text(json.dumps(state, indent=1))
-        tmp.replace(path)
+        from sync.private_files import write_private
+
+        write_private(os.fspath(path), json.dumps(state, indent=1).encode())  # the image holds the card password
 
     load = _LoadDescriptor()
 
