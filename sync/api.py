@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from pydantic import BaseModel, Field
 
-from sync.auth import REQUEST_WINDOW_S, check_terminal_signature, check_user, first_use, request_fresh
+from sync.auth import READ_ONLY_ROLES, REQUEST_WINDOW_S, check_terminal_signature, check_user, first_use, request_fresh
 from sync.bundle import build_bundle, collector_public_key, encode_bundle
 from sync.enrollment import EnrollmentError, code_for_request, get_terminal, new_pairing_code, pair, revoke
 from sync.event import now_iso, require_event
@@ -133,7 +133,7 @@ def create_app(db: str | Store, keys: EventKeys, *, request_window_s: float = RE
         return role
 
     def may_change(role: Annotated[str, Depends(organizer)]) -> str:
-        if role == "viewer":
+        if role in READ_ONLY_ROLES:
             raise HTTPException(403, "this login may only read")
         return role
 
@@ -339,4 +339,7 @@ def create_app(db: str | Store, keys: EventKeys, *, request_window_s: float = RE
                               [vendor, p.id, p.name, p.price])
         return {"vendor": vendor, "products": len({p.id for p in products})}
 
+    from sync.backoffice import mount
+
+    mount(app, store, keys)  # the back office at / and the guest portal at /portal
     return app

@@ -63,7 +63,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     c = cmd("user", "add or change an organizer login", run_user)
     c.add_argument("--username", required=True)
     c.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
-    c.add_argument("--role", default="organizer", choices=["organizer", "technician", "viewer"])
+    c.add_argument("--role", default="organizer",
+                   choices=["organizer", "technician", "viewer", "admin", "finance", "support", "readonly"])
     c = cmd("serve", "run the HTTP API for terminals and organizers", run_serve)
     c.add_argument("--keys", required=True, type=Path, help="event key file (signs bundles)")
     c.add_argument("--host", default="127.0.0.1")
