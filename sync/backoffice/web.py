@@ -44,7 +44,7 @@ def environment(language: str) -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                              extensions=["jinja2.ext.i18n"])
     env.install_gettext_callables(  # type: ignore[attr-defined]
-        lambda m: gettext(language, m), lambda s, p, n: gettext(language, s if n == 1 else p), newstyle=True)
+        lambda m: gettext(language, m), lambda s, p, n: gettext(language, s if n == 1 else p), newstyle=False)
     env.globals.update(language=language, languages=LANGUAGES)
     return env
 

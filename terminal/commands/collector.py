@@ -297,7 +297,8 @@ def run_serve(args: argparse.Namespace) -> int:
     if not 10 <= args.request_window <= 86400:
         return _fail("--request-window must be between 10 and 86400 seconds")
     app = create_app(args.db, keys, request_window_s=args.request_window)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    # open dashboards keep a live stream: give them 5 s, not forever, when the collector stops
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", timeout_graceful_shutdown=5)
     return 0
 
 
