@@ -13,6 +13,7 @@ from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from pydantic import BaseModel, Field
 
 from sync.auth import READ_ONLY_ROLES, REQUEST_WINDOW_S, check_terminal_signature, check_user, first_use, request_fresh
+from sync.backoffice.accounts import token_role
 from sync.bundle import build_bundle, collector_public_key, encode_bundle
 from sync.enrollment import EnrollmentError, code_for_request, get_terminal, new_pairing_code, pair, revoke
 from sync.event import now_iso, require_event
@@ -120,7 +121,13 @@ def create_app(db: str | Store, keys: EventKeys, *, request_window_s: float = RE
     basic = HTTPBasic(auto_error=False)
     login_cache: dict[tuple[str, str], tuple[str, float]] = {}
 
-    def organizer(credentials: Annotated[HTTPBasicCredentials | None, Depends(basic)]) -> str:
+    def organizer(request: Request, credentials: Annotated[HTTPBasicCredentials | None, Depends(basic)]) -> str:
+        bearer = request.headers.get("authorization", "")
+        if bearer[:7].lower() == "bearer ":  # an API token made in the back office (scripts)
+            found = token_role(store, bearer[7:].strip())
+            if found is None:
+                raise HTTPException(401, "unknown API token")
+            return found[1]
         if credentials is None:
             raise HTTPException(401, "organizer login required", headers={"WWW-Authenticate": "Basic"})
         key = (credentials.username, hashlib.sha256(credentials.password.encode()).hexdigest())
