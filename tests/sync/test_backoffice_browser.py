@@ -22,12 +22,10 @@ from sync.terminal_side import TerminalSync, open_terminal
 from terminal.config import new_keys_text, write_config, write_secret_file
 from tests.sync.backoffice_server import PASSWORD, SIM_EVENT, Collector, start_collector
 from tests.sync.conftest import _free_port
+from tests.ui.test_browser import ARGS, CHROMIUM
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--disable-quic"]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "back-office"
 DESK = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
