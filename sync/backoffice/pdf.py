@@ -10,25 +10,25 @@ from fpdf import FPDF
 FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/truetype/wqy"))
 
 
-def _fonts(pdf: FPDF) -> str:
+def _fonts(pdf: FPDF, cjk: bool) -> str:
     """DejaVu (Latin, Cyrillic, Turkish) with WenQuanYi as fallback for Chinese; core Helvetica without them."""
     dejavu = FONT_DIRS[0] / "DejaVuSans.ttf"
     if not dejavu.exists():
         return "helvetica"
     pdf.add_font("dejavu", "", str(dejavu))
     pdf.add_font("dejavu", "B", str(FONT_DIRS[0] / "DejaVuSans-Bold.ttf"))
-    cjk = FONT_DIRS[1] / "wqy-zenhei.ttc"
-    if cjk.exists():
-        pdf.add_font("wqy", "", str(cjk))
+    wqy = FONT_DIRS[1] / "wqy-zenhei.ttc"
+    if cjk and wqy.exists():  # a large font: loaded only for Chinese pages
+        pdf.add_font("wqy", "", str(wqy))
         pdf.set_fallback_fonts(["wqy"])
     return "dejavu"
 
 
 def table_pdf(title: str, context: str, headers: Sequence[str], rows: Sequence[Sequence[str]],
-              *, right_aligned: Sequence[int] = (), footer: str = "") -> bytes:
+              *, right_aligned: Sequence[int] = (), footer: str = "", cjk: bool = False) -> bytes:
     pdf = FPDF(orientation="L" if len(headers) > 5 else "P", format="A4")
     pdf.set_auto_page_break(True, margin=15)
-    font = _fonts(pdf)
+    font = _fonts(pdf, cjk)
     pdf.add_page()
     pdf.set_font(font, "B", 16)
     pdf.cell(0, 10, title, new_x="LMARGIN", new_y="NEXT")

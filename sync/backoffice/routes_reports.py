@@ -68,7 +68,7 @@ def routes(web: Web) -> APIRouter:
                      {"net", "total", "gross", "commission", "cash_in", "cash_out", "expected_drawer"}]
             data = table_pdf(gettext(language, view.title), f"{web.event_label()} · {currency}",
                              [gettext(language, c) for c in cols], [[show(r, c) for c in cols] for r in rows],
-                             right_aligned=right)
+                             right_aligned=right, cjk=language == "zh_CN")
             return Response(data, media_type="application/pdf",
                             headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'})
         chart = ""
@@ -93,7 +93,8 @@ def routes(web: Web) -> APIRouter:
                  [t("net"), money(row["net"], currency, language)]]
         data = table_pdf(f"{t('Vendor settlement')}: {vendor}", f"{web.event_label()} · {currency}",
                          [t("item"), t("amount")], lines, right_aligned=[1],
-                         footer=f"{t('To pay to the vendor')}: {money(row['net'], currency, language)}")
+                         footer=f"{t('To pay to the vendor')}: {money(row['net'], currency, language)}",
+                         cjk=language == "zh_CN")
         audit.record(store, request.state.session.username, "settlement printed", f"vendor:{vendor}",
                      commission=commission, net=row["net"])
         return Response(data, media_type="application/pdf",
