@@ -74,7 +74,8 @@ def routes(web: Web) -> APIRouter:
         chart = ""
         if view.value and rows:
             shown = rows[:40]
-            chart = bars([str(r[view.label]) for r in shown], [int(r[view.value] or 0) for r in shown],
+            labels = [str(r[view.label] or f"terminal {r.get('terminal_id', '?')}") for r in shown]
+            chart = bars(labels, [int(r[view.value] or 0) for r in shown],
                          lambda v: money(v, currency, language), title=view.title)
         return web.render(request, "report.html", view=view, rows=rows, cols=cols, show=show, chart=chart,
                           commission=commission)
