@@ -21,12 +21,16 @@ def version(store: Store) -> tuple:
     return tuple(row.values())
 
 
+def figures_of_books(books: dict[str, Any]) -> dict[str, Any]:
+    return {k: books[k] for k in ("deposited", "spent", "refunded", "forfeited_complimentary", "outstanding",
+                                  "corrections", "books_balance", "entries", "pending")}
+
+
 def figures(store: Store) -> dict[str, Any]:
     books = summary(store)
     terminals = sync_status(store)
     return {
-        "books": {k: books[k] for k in ("deposited", "spent", "refunded", "forfeited_complimentary",
-                                        "outstanding", "corrections", "books_balance", "entries", "pending")},
+        "books": figures_of_books(books),
         "deposited_by_method": books["deposited_by_method"],
         "anomalies": books["anomalies"],
         "cards_by_status": books["cards_by_status"],
@@ -48,6 +52,19 @@ class DashboardCache:
         self._lock = threading.Lock()
         self._version: tuple | None = None
         self._figures: dict[str, Any] = {}
+        self._books_version: tuple | None = None
+        self._books: dict[str, Any] = {}
+
+    def books(self) -> tuple[tuple, dict[str, Any]]:
+        """Only the summary's figures (for the live feed): fresh at every change, without the slower charts."""
+        with self._lock:
+            now = version(self.store)
+            if now == self._version:
+                return now, self._figures["books"]
+            if now != self._books_version:
+                self._books = figures_of_books(summary(self.store))
+                self._books_version = now
+            return now, self._books
 
     def get(self) -> tuple[tuple, dict[str, Any]]:
         with self._lock:

@@ -23,9 +23,8 @@ def routes(web: Web) -> APIRouter:
     router = APIRouter()
     cache = DashboardCache(web.store)
 
-    def live_payload(version: tuple, figures: dict, language: str) -> str:
+    def live_payload(version: tuple, books: dict, language: str) -> str:
         currency = web.currency
-        books = figures["books"]
         shown = {k: money(books[k], currency, language) for k in LIVE_FIGURES if k != "entries"}
         shown["entries"] = str(books["entries"])
         return json.dumps({"version": str(version), "figures": shown, "raw": {k: books[k] for k in LIVE_FIGURES},
@@ -59,10 +58,10 @@ def routes(web: Web) -> APIRouter:
         async def stream() -> AsyncIterator[str]:
             sent = ""
             while not await request.is_disconnected():
-                version, figures = await run_in_threadpool(cache.get)
+                version, books = await run_in_threadpool(cache.books)
                 if str(version) != sent:
                     sent = str(version)
-                    yield f"event: figures\ndata: {live_payload(version, figures, language)}\n\n"
+                    yield f"event: figures\ndata: {live_payload(version, books, language)}\n\n"
                 else:
                     yield ": still here\n\n"
                 await asyncio.sleep(POLL_S)
