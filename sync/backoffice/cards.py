@@ -41,12 +41,28 @@ def known_card(store: Store, card_id: int) -> bool:
     return bool(store.scalar("SELECT 1 FROM entries WHERE card_id = ? LIMIT 1", [card_id]))
 
 
+def refundable_card(store: Store, card_id: int) -> dict[str, Any] | None:
+    """`sync.refunds.refundable` for one card. A card that never held complimentary credit (no comp entry, not a
+    replacement) has none left, so the event-wide comp replay is skipped: it walks every comp card's entries."""
+    comp_possible = store.scalar("SELECT 1 FROM entries WHERE card_id = ? AND phase = 'commit' AND (method = 'comp' "
+                                 "OR op = 'replace') LIMIT 1", [card_id])
+    if comp_possible:
+        rows = refundable(store, [card_id])
+        return rows[0] if rows else None
+    if store.scalar("SELECT 1 FROM cards WHERE card_id = ? AND status = 'refunded'", [card_id]) or card_id in {
+            old for old, _n, _a in replace_moves(store)}:
+        return None
+    balance = card_balances(store, [card_id]).get(card_id, 0)
+    return {"card_id": card_id, "balance": balance, "complimentary_left": 0, "refundable": balance} if balance > 0 \
+        else None
+
+
 def card_page(store: Store, card_id: int) -> dict[str, Any] | None:
     if not known_card(store, card_id):
         return None
-    refund = refundable(store, [card_id])
+    refund = refundable_card(store, card_id)
     return {"card_id": card_id, "balance": card_balances(store, [card_id]).get(card_id, 0),
-            "history": card_history(store, card_id), "refundable": refund[0] if refund else None,
+            "history": card_history(store, card_id), "refundable": refund,
             "anomalies": store.query("SELECT kind, terminal_id, seq, detail FROM anomalies WHERE card_id = ? "
                                      "ORDER BY kind", [card_id]),
             "payouts": store.query("SELECT request_id, holder, amount, status, requested_at FROM payout_requests "

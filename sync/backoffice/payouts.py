@@ -13,10 +13,10 @@ from typing import Any
 from schwifty import BIC, IBAN
 from schwifty.exceptions import SchwiftyException
 
-from sync.backoffice.language import money_plain
+from sync.backoffice.cards import refundable_card
 from sync.event import get_meta, get_setting, now_iso, set_setting
 from sync.ledger import block_card
-from sync.refunds import refund_cards, refundable
+from sync.refunds import refund_cards
 from sync.storage import Store
 
 OPEN = ("requested", "approved", "exported")
@@ -51,16 +51,16 @@ def request_payout(store: Store, card_id: int, holder: str, iban: str, bic: str 
     if store.scalar(f"SELECT 1 FROM payout_requests WHERE card_id = ? AND status IN ({', '.join('?' * len(OPEN))})",
                     [card_id, *OPEN]):
         raise PayoutError("a refund for this card is already requested")
-    rows = refundable(store, [card_id])
-    if not rows or rows[0]["refundable"] <= 0:
+    due = refundable_card(store, card_id)
+    if due is None or due["refundable"] <= 0:
         raise PayoutError("there is nothing to refund on this card")
     request_id = "PR" + secrets.token_hex(8).upper()
     with store.transaction():
         store.execute("INSERT INTO payout_requests (request_id, card_id, holder, iban, bic, amount, status, "
                       "requested_at) VALUES (?, ?, ?, ?, ?, ?, 'requested', ?)",
-                      [request_id, card_id, holder, iban, bic, rows[0]["refundable"], now_iso()])
+                      [request_id, card_id, holder, iban, bic, due["refundable"], now_iso()])
         block_card(store, card_id, "refund requested by the guest", source="portal")
-    return {"request_id": request_id, "amount": rows[0]["refundable"]}
+    return {"request_id": request_id, "amount": due["refundable"]}
 
 
 def payouts(store: Store, status: str | None = None) -> list[dict]:
@@ -78,8 +78,8 @@ def decide(store: Store, request_id: str, *, approve: bool, by: str) -> dict[str
         raise PayoutError("this request is not waiting for a decision")
     amount = rows[0]["amount"]
     if approve:  # the amount is what the books say now (late syncs may have changed it)
-        now = refundable(store, [rows[0]["card_id"]])
-        amount = now[0]["refundable"] if now else 0
+        now = refundable_card(store, rows[0]["card_id"])
+        amount = now["refundable"] if now else 0
         if amount <= 0:
             raise PayoutError("the card has nothing left to refund")
     store.execute("UPDATE payout_requests SET status = ?, amount = ?, decided_by = ?, decided_at = ? "
@@ -154,6 +154,3 @@ def mark_paid(store: Store, export_id: str, *, by: str) -> list[dict]:
                      "refunded_in_books": result[0]["refunded"] if result else 0})
     return done
 
-
-def amount_text(amount: int, currency: str) -> str:
-    return money_plain(amount, currency)
