@@ -14,7 +14,7 @@ from sync.backoffice import audit
 from sync.backoffice.cards import card_page, known_card
 from sync.backoffice.guest_access import RateLimiter, cookie_card, guest_cookie, secret_matches
 from sync.backoffice.payouts import PayoutError, request_payout
-from sync.backoffice.web import Web
+from sync.backoffice.web import Web, form_token_ok
 from sync.ledger import block_card
 
 PORTAL_COOKIE = "stallpay_guest"
@@ -65,8 +65,7 @@ def routes(web: Web) -> APIRouter:
     @router.post("/login", include_in_schema=False)
     async def post_login(request: Request) -> Response:
         form = await request.form()
-        sent, expected = str(form.get("csrf") or ""), request.cookies.get(PORTAL_LOGIN) or ""
-        if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
+        if not form_token_ok(form, request.cookies.get(PORTAL_LOGIN)):
             return login(request, "The form was out of date; please try again.", 403)
         typed = "".join(str(form.get("card") or "").split()).replace("-", "")
         client = request.client.host if request.client else "?"

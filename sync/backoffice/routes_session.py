@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import secrets
 
 from fastapi import APIRouter, Request
@@ -20,7 +19,7 @@ from sync.backoffice.accounts import (
     unlock,
 )
 from sync.backoffice.language import LANGUAGES
-from sync.backoffice.web import LANGUAGE_COOKIE, SESSION_COOKIE, Web
+from sync.backoffice.web import LANGUAGE_COOKIE, SESSION_COOKIE, Web, form_token_ok
 
 LOGIN_CSRF_COOKIE = "stallpay_login"
 
@@ -47,8 +46,7 @@ def routes(web: Web) -> APIRouter:
     @router.post("/login", include_in_schema=False)
     async def post_login(request: Request) -> Response:
         form = await request.form()
-        sent, expected = str(form.get("csrf") or ""), request.cookies.get(LOGIN_CSRF_COOKIE) or ""
-        if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
+        if not form_token_ok(form, request.cookies.get(LOGIN_CSRF_COOKIE)):
             return login_page(request, "The login form was out of date; please try again.", 403)
         username = str(form.get("username") or "").strip()
         try:

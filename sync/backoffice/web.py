@@ -29,6 +29,12 @@ SESSION_COOKIE = "stallpay_office"
 LANGUAGE_COOKIE = "stallpay_lang"
 
 
+def form_token_ok(form: object, expected: str | None) -> bool:
+    """A form's `csrf` field equals the token the page was given (a cookie or the session's)."""
+    sent = str(getattr(form, "get", lambda _k: "")("csrf") or "")
+    return bool(expected) and hmac.compare_digest(sent.encode(), (expected or "").encode())
+
+
 class NotLoggedIn(Exception):
     """No valid session: pages redirect to the login, other answers are 401 with nothing else."""
 
