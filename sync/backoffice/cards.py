@@ -6,8 +6,7 @@ import re
 from typing import Any
 
 from sync.face_keys import phone_hash
-from sync.ledger import card_balances, replace_moves
-from sync.refunds import refundable
+from sync.ledger import card_balances, comp_left, replace_moves
 from sync.reports import card_history
 from sync.storage import Store
 
@@ -42,19 +41,16 @@ def known_card(store: Store, card_id: int) -> bool:
 
 
 def refundable_card(store: Store, card_id: int) -> dict[str, Any] | None:
-    """`sync.refunds.refundable` for one card. A card that never held complimentary credit (no comp entry, not a
-    replacement) has none left, so the event-wide comp replay is skipped: it walks every comp card's entries."""
-    comp_possible = store.scalar("SELECT 1 FROM entries WHERE card_id = ? AND phase = 'commit' AND (method = 'comp' "
-                                 "OR op = 'replace') LIMIT 1", [card_id])
-    if comp_possible:
-        rows = refundable(store, [card_id])
-        return rows[0] if rows else None
+    """`sync.refunds.refundable` for one card, replaying only its own comp credit (and its replaced cards'),
+    not every comp card of the event."""
     if store.scalar("SELECT 1 FROM cards WHERE card_id = ? AND status = 'refunded'", [card_id]) or card_id in {
             old for old, _n, _a in replace_moves(store)}:
         return None
     balance = card_balances(store, [card_id]).get(card_id, 0)
-    return {"card_id": card_id, "balance": balance, "complimentary_left": 0, "refundable": balance} if balance > 0 \
-        else None
+    if balance <= 0:
+        return None
+    comp = min(comp_left(store, [card_id]).get(card_id, 0), balance)
+    return {"card_id": card_id, "balance": balance, "complimentary_left": comp, "refundable": balance - comp}
 
 
 def card_page(store: Store, card_id: int) -> dict[str, Any] | None:
