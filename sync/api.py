@@ -12,7 +12,8 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from pydantic import BaseModel, Field
 
-from sync.auth import REQUEST_WINDOW_S, check_terminal_signature, check_user, first_use, request_fresh
+from sync.auth import READ_ONLY_ROLES, REQUEST_WINDOW_S, check_terminal_signature, check_user, first_use, request_fresh
+from sync.backoffice.accounts import token_role
 from sync.bundle import build_bundle, collector_public_key, encode_bundle
 from sync.enrollment import EnrollmentError, code_for_request, get_terminal, new_pairing_code, pair, revoke
 from sync.event import now_iso, require_event
@@ -125,7 +126,13 @@ def create_app(db: str | Store, keys: EventKeys, *, request_window_s: float = RE
     basic = HTTPBasic(auto_error=False)
     login_cache: dict[tuple[str, str], tuple[str, float]] = {}
 
-    def organizer(credentials: Annotated[HTTPBasicCredentials | None, Depends(basic)]) -> str:
+    def organizer(request: Request, credentials: Annotated[HTTPBasicCredentials | None, Depends(basic)]) -> str:
+        bearer = request.headers.get("authorization", "")
+        if bearer[:7].lower() == "bearer ":  # an API token made in the back office (scripts)
+            found = token_role(store, bearer[7:].strip())
+            if found is None:
+                raise HTTPException(401, "unknown API token")
+            return found[1]
         if credentials is None:
             raise HTTPException(401, "organizer login required", headers={"WWW-Authenticate": "Basic"})
         key = (credentials.username, hashlib.sha256(credentials.password.encode()).hexdigest())
@@ -138,7 +145,7 @@ def create_app(db: str | Store, keys: EventKeys, *, request_window_s: float = RE
         return role
 
     def may_change(role: Annotated[str, Depends(organizer)]) -> str:
-        if role == "viewer":
+        if role in READ_ONLY_ROLES:
             raise HTTPException(403, "this login may only read")
         return role
 
@@ -355,4 +362,7 @@ def create_app(db: str | Store, keys: EventKeys, *, request_window_s: float = RE
                               [vendor, p.id, p.name, p.price])
         return {"vendor": vendor, "products": len({p.id for p in products})}
 
+    from sync.backoffice import mount
+
+    mount(app, store, keys)  # the back office at / and the guest portal at /portal
     return app

@@ -15,7 +15,9 @@ from sync.keys import verify
 from sync.storage import Store
 
 REQUEST_WINDOW_S = 300  # default: a signed request is valid ±5 min (terminals set their clock from GET /time)
-ROLES = ("organizer", "technician", "viewer")
+# organizer/technician/viewer came first (REST scripts); admin, finance, support and readonly are the back office's
+ROLES = ("organizer", "technician", "viewer", "admin", "finance", "support", "readonly")
+READ_ONLY_ROLES = ("viewer", "readonly")
 
 
 def request_message(method: str, path: str, timestamp: str, body: bytes) -> bytes:

@@ -70,14 +70,24 @@ class LedgerError(Exception):
     """A ledger action that cannot be done; the message says why."""
 
 
-def comp_left(store: Store) -> dict[int, int]:
+def comp_left(store: Store, card_ids: Iterable[int] | None = None) -> dict[int, int]:
     """Complimentary credit still on each card, replayed in on-card order with the wallet's rules: comp is
     spent first, a void restores the comp before the sale, a close empties it, a replacement carries the old
-    card's comp over (up to the moved balance)."""
+    card's comp over (up to the moved balance). `card_ids`: only these cards (and the cards they replaced)."""
     moves = {new: old for old, new, _a in replace_moves(store)}
-    wanted = {r["card_id"] for r in store.query(
-        "SELECT DISTINCT card_id FROM entries WHERE phase = 'commit' AND method = 'comp' AND card_id IS NOT NULL")}
-    grew = True
+    if card_ids is not None:
+        wanted: set[int] = set()
+        for cid in card_ids:
+            chain: int | None = cid
+            while chain is not None and chain not in wanted:
+                wanted.add(chain)
+                chain = moves.get(chain)
+        grew = False
+    else:
+        wanted = {r["card_id"] for r in store.query(
+            "SELECT DISTINCT card_id FROM entries WHERE phase = 'commit' AND method = 'comp' "
+            "AND card_id IS NOT NULL")}
+        grew = True
     while grew:  # replacements of cards with comp credit carry it over, through any chain of replacements
         more = {new for new, old in moves.items() if old in wanted} - wanted
         wanted |= more

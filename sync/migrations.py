@@ -97,4 +97,22 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         # money an anomaly is about (exposure on a band, a negative ledger balance), summed by the summary
         "ALTER TABLE anomalies ADD COLUMN amount BIGINT",
     ]),
+    (7, [
+        # the back office (sync/backoffice): lock-out, sessions, audit log, API tokens, guest payout requests
+        "ALTER TABLE users ADD COLUMN failed_logins BIGINT NOT NULL DEFAULT 0",
+        "ALTER TABLE users ADD COLUMN locked_until TEXT",
+        """CREATE TABLE office_sessions (
+            session_hash TEXT PRIMARY KEY, username TEXT NOT NULL, csrf TEXT NOT NULL, created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL)""",
+        """CREATE TABLE audit_log (
+            audit_id TEXT PRIMARY KEY, at TEXT NOT NULL, username TEXT NOT NULL, action TEXT NOT NULL,
+            target TEXT NOT NULL, detail TEXT NOT NULL)""",
+        "CREATE INDEX audit_log_at ON audit_log (at)",
+        """CREATE TABLE api_tokens (
+            token_hash TEXT PRIMARY KEY, username TEXT NOT NULL, name TEXT NOT NULL, created_at TEXT NOT NULL)""",
+        """CREATE TABLE payout_requests (
+            request_id TEXT PRIMARY KEY, card_id BIGINT NOT NULL, holder TEXT NOT NULL, iban TEXT NOT NULL,
+            bic TEXT NOT NULL, amount BIGINT NOT NULL, status TEXT NOT NULL, requested_at TEXT NOT NULL,
+            decided_by TEXT, decided_at TEXT, export_id TEXT, paid_at TEXT)""",
+    ]),
 ]  # fmt: skip

@@ -64,7 +64,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     c = cmd("user", "add or change an organizer login", run_user)
     c.add_argument("--username", required=True)
     c.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
-    c.add_argument("--role", default="organizer", choices=["organizer", "technician", "viewer"])
+    c.add_argument("--role", default="organizer",
+                   choices=["organizer", "technician", "viewer", "admin", "finance", "support", "readonly"])
     c = cmd("serve", "run the HTTP API for terminals and organizers", run_serve)
     c.set_defaults(log_default="info")  # a service: its info lines belong in the journal
     c.add_argument("--keys", required=True, type=Path, help="event key file (signs bundles)")
@@ -314,7 +315,8 @@ def run_serve(args: argparse.Namespace) -> int:
     if not 10 <= args.request_window <= 86400:
         return _fail("--request-window must be between 10 and 86400 seconds", 2)
     app = create_app(args.db, keys, request_window_s=args.request_window)
-    uvicorn.run(app, host=args.host, port=args.port, log_config=None)  # logs through terminal.logconfig
+    # logs through terminal.logconfig; open dashboards keep a live stream: give them 5 s, not forever, at stop
+    uvicorn.run(app, host=args.host, port=args.port, log_config=None, timeout_graceful_shutdown=5)
     return 0
 
 

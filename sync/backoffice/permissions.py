@@ -1,0 +1,21 @@
+"""Which back-office role may do what. Every route names one permission; tests walk them all."""
+
+from __future__ import annotations
+
+ALL = ("admin", "finance", "support", "readonly")
+
+PERMISSIONS: dict[str, tuple[str, ...]] = {
+    "view": ALL,                                    # dashboard, cards, terminals, reports
+    "cards.block": ("admin", "finance", "support"),  # block / unblock a band
+    "cards.replace": ("admin", "support"),
+    "cards.refund": ("admin", "finance"),
+    "payouts.view": ("admin", "finance", "support"),
+    "payouts.approve": ("admin", "finance"),         # approve, reject, export SEPA, mark paid
+    "terminals.manage": ("admin",),                  # pairing codes, revoke, bundles
+    "accounts.manage": ("admin",),
+    "audit.view": ("admin", "finance"),
+}
+
+
+def allowed(role: str, permission: str) -> bool:
+    return role in PERMISSIONS[permission]

@@ -1,0 +1,20 @@
+// Dashboard figures follow the collector as batches arrive (server-sent events from /live).
+(function () {
+  var dot = document.getElementById("live");
+  if (!window.EventSource || !dot) return;
+  var source = new EventSource("/live");
+  source.addEventListener("open", function () { dot.classList.add("on"); });
+  source.addEventListener("error", function () { dot.classList.remove("on"); });
+  source.addEventListener("figures", function (e) {
+    var data = JSON.parse(e.data);
+    Object.keys(data.figures).forEach(function (key) {
+      var el = document.getElementById("fig-" + key);
+      if (!el || el.textContent === data.figures[key]) return;
+      el.textContent = data.figures[key];
+      if (data.raw && key in data.raw) el.setAttribute("data-minor", data.raw[key]);
+      el.classList.remove("flash"); void el.offsetWidth; el.classList.add("flash");
+    });
+    var ok = document.getElementById("fig-books_balance");
+    if (ok) { ok.classList.toggle("ok", data.books_balance); ok.classList.toggle("bad", !data.books_balance); }
+  });
+})();

@@ -1,0 +1,154 @@
+"""Who may do what in the back office: every guarded route for every role and for nobody, CSRF, lock-out,
+the portal kept apart, and API tokens for scripts. In-process on SQLite (the browser tests use PostgreSQL)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from sync.api import create_app
+from sync.auth import set_user
+from sync.backoffice import mount
+from sync.backoffice.accounts import MAX_FAILED_LOGINS
+from sync.backoffice.permissions import PERMISSIONS
+from sync.backoffice.web import Web
+from sync.storage import Store
+from terminal.config import load_keys
+from tests.sync.journals import configured_terminal
+
+PASSWORD = "correct horse 1"
+ROLES = ("admin", "finance", "support", "readonly")
+# path parameters that name nothing: an allowed request is refused for that, never for the role
+SAMPLE = {"card_id": "999999999", "terminal_id": "65000", "username": "nobody", "request_id": "PR" + "0" * 16,
+          "export_id": "SP" + "0" * 20, "name": "summary", "vendor": "no-such-vendor"}
+
+
+@pytest.fixture
+def office(store: Store, tmp_path: Path) -> Iterator[tuple[FastAPI, Web]]:
+    cfg, _ = configured_terminal(tmp_path, 2)
+    keys = load_keys(cfg.parent / "keys.toml")
+    for role in ROLES:
+        set_user(store, role, PASSWORD, role=role)
+    app = create_app(store, keys)
+    web = mount(FastAPI(), store, keys)  # the same routes on a bare app give their permission table
+    yield app, web
+
+
+def login(app: FastAPI, username: str, password: str = PASSWORD) -> tuple[TestClient, str]:
+    client = TestClient(app, follow_redirects=False)
+    token = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text)
+    assert token
+    answer = client.post("/login", data={"csrf": token.group(1), "username": username, "password": password})
+    if answer.status_code != 303:
+        return client, ""
+    csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/cards").text)
+    assert csrf
+    return client, csrf.group(1)
+
+
+def url(path: str) -> str:
+    return re.sub(r"\{(\w+)\}", lambda m: SAMPLE[m.group(1)], path)
+
+
+def test_every_route_for_every_role(office: tuple[FastAPI, Web]) -> None:
+    app, web = office
+    assert len(web.permissions) >= 25 and set(web.permissions.values()) == set(PERMISSIONS)
+    nobody = TestClient(app, follow_redirects=False)
+    clients = {role: login(app, role) for role in ROLES}
+    for (method, path), permission in sorted(web.permissions.items()):
+        if path == "/logout":
+            continue  # below: it ends the session the other checks use
+        # nobody: no data at all (a page redirects to the login, anything else is 401)
+        answer = nobody.request(method, url(path), headers={"accept": "text/html"})
+        assert answer.status_code in (303, 401), (method, path)
+        assert answer.status_code == 401 or answer.headers["location"].startswith("/login")
+        assert len(answer.content) < 40
+        if path == "/live":
+            continue  # an endless event stream: the browser tests read it from a real server
+        for role, (client, csrf) in clients.items():
+            data = {"csrf": csrf} if method == "POST" else None
+            answer = client.request(method, url(path), data=data)
+            if role in PERMISSIONS[permission]:
+                assert answer.status_code != 403, (role, method, path, answer.text[:300])
+                assert answer.status_code < 500, (role, method, path)
+            else:
+                assert answer.status_code == 403, (role, method, path, answer.status_code)
+            if method == "POST" and role in PERMISSIONS[permission]:
+                # the same request without the session's CSRF token is refused
+                assert client.request(method, url(path), data={"csrf": "forged"}).status_code == 403
+    for role, (client, csrf) in clients.items():
+        assert client.post("/logout", data={"csrf": csrf}).status_code == 303
+        assert client.get("/", headers={"accept": "text/html"}).status_code == 303, role
+
+
+def test_support_cannot_approve_payouts_or_refund(office: tuple[FastAPI, Web]) -> None:
+    app, _ = office
+    client, csrf = login(app, "support")
+    assert client.post(f"/payouts/PR{'0' * 16}/approve", data={"csrf": csrf}).status_code == 403
+    assert client.post("/payouts/export", data={"csrf": csrf}).status_code == 403
+    assert client.post("/cards/1/refund", data={"csrf": csrf, "reason": "cash"}).status_code == 403
+    assert "Approve" not in client.get("/payouts").text
+
+
+def test_lock_out_after_wrong_passwords_and_admin_unlocks(office: tuple[FastAPI, Web], store: Store) -> None:
+    app, _ = office
+    for _ in range(MAX_FAILED_LOGINS):
+        assert login(app, "finance", "wrong password")[1] == ""
+    client, csrf = login(app, "finance")  # right password, but locked
+    assert csrf == ""
+    page = client.get("/login")
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    refused = client.post("/login", data={"csrf": token, "username": "finance", "password": PASSWORD})
+    assert refused.status_code == 401 and "locked" in refused.text
+    admin, admin_csrf = login(app, "admin")
+    assert admin.post("/accounts/finance/unlock", data={"csrf": admin_csrf}).status_code == 303
+    assert login(app, "finance")[1]
+    actions = [r["action"] for r in store.query("SELECT action FROM audit_log WHERE target = 'user:finance'")]
+    assert actions.count("login refused") == MAX_FAILED_LOGINS + 2 and "account unlocked" in actions
+
+
+def test_login_form_needs_its_token_and_sessions_are_not_stored_in_clear(office: tuple[FastAPI, Web],
+                                                                         store: Store) -> None:
+    app, _ = office
+    client = TestClient(app, follow_redirects=False)
+    assert client.post("/login", data={"csrf": "x", "username": "admin", "password": PASSWORD}).status_code == 403
+    client, _csrf = login(app, "admin")
+    cookie = client.cookies.get("stallpay_office")
+    assert cookie and not store.query("SELECT 1 FROM office_sessions WHERE session_hash = ?", [cookie])
+    assert client.get("/login?next=//evil.example").status_code == 200
+    token = re.search(r'name="next" value="([^"]*)"', client.get("/login?next=//evil.example").text)
+    assert token and token.group(1) == "/"
+
+
+def test_api_token_works_for_scripts_with_its_role(office: tuple[FastAPI, Web]) -> None:
+    app, _ = office
+    admin, csrf = login(app, "admin")
+    page = admin.post("/accounts/readonly/token", data={"csrf": csrf, "name": "nightly export"})
+    token = re.search(r'id="token">([^<]+)<', page.text)
+    assert token
+    api = TestClient(app)
+    headers = {"authorization": f"Bearer {token.group(1)}"}
+    assert api.get("/api/v1/reports/summary", headers=headers).json()["books_balance"] is True
+    assert api.post("/api/v1/cards/5/block", json={"reason": "lost"}, headers=headers).status_code == 403
+    assert api.get("/api/v1/reports/summary", headers={"authorization": "Bearer spt_nope"}).status_code == 401
+
+
+def test_the_portal_is_apart_from_the_back_office(office: tuple[FastAPI, Web]) -> None:
+    app, _ = office
+    admin, _csrf = login(app, "admin")
+    page = admin.get("/portal")
+    assert page.status_code == 200 and "Card number" in page.text and "Log out" not in page.text
+    guest = TestClient(app, follow_redirects=False)
+    assert guest.post("/portal/block", data={"csrf": "x"}).status_code == 401
+    codes = []
+    for _ in range(7):
+        token = re.search(r'name="csrf" value="([^"]+)"', guest.get("/portal").text)
+        assert token
+        codes.append(guest.post("/portal/login", data={"csrf": token.group(1), "card": "1",
+                                                       "secret": "AAAA-AAAA"}).status_code)
+    assert codes[:5] == [401] * 5 and codes[5:] == [429, 429]  # five guesses per card, then wait

@@ -1,0 +1,277 @@
+"""The back office and the guest portal in Chromium against a real `collector serve` on PostgreSQL with a
+`stallpay sim` event: login, dashboard = summary (live as a terminal syncs), card search -> block -> the
+terminal's next bundle carries it -> the terminal refuses the band, portal refund -> finance approval ->
+SEPA pain.001 valid against the XSD -> paid -> books balance. Screenshots go to artifacts/back-office/."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lxml import etree
+
+from sync.backoffice.guest_access import card_secret
+from sync.client import CollectorClient
+from sync.storage import open_store
+from sync.summary import summary
+from sync.terminal_side import TerminalSync, open_terminal
+from terminal.config import new_keys_text, write_config, write_secret_file
+from tests.sync.backoffice_server import PASSWORD, SIM_EVENT, Collector, start_collector
+from tests.sync.conftest import _free_port
+from tests.ui.test_browser import ARGS, CHROMIUM
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "back-office"
+DESK = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+VALID_IBAN = "DE89370400440532013000"
+
+
+@pytest.fixture(scope="module")
+def collector(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Collector]:
+    import psycopg
+
+    schema = f"office{os.getpid()}"
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        conn.execute(f"CREATE SCHEMA {schema}")
+    c = start_collector(f"{pg_server}?options=-csearch_path%3D{schema}", tmp_path_factory.mktemp("office"),
+                        _free_port())
+    yield c
+    c.proc.terminate()
+    c.proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} missing: run scripts/setup.sh (Debian package 'chromium')")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with playwright_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+def desk(browser: Any, collector: Collector, username: str) -> Any:
+    """A logged-in back-office page at 1280x800."""
+    page = browser.new_context(viewport=DESK, accept_downloads=True).new_page()
+    page.goto(f"{collector.url}/")
+    assert "/login" in page.url
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button.primary")
+    page.wait_for_url(f"{collector.url}/")
+    return page
+
+
+def shot(page: Any, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=False)
+
+
+class Till:
+    """A cashier terminal of the sim event with a real wallet and an emulated wristband reader."""
+
+    def __init__(self, tmp: Path, collector: Collector, terminal_id: int) -> None:
+        from terminal.nfc.emulated import EmulatedReader
+        from terminal.wallet.operations import Wallet
+        from terminal.wallet.rules import Limits
+
+        d = tmp / f"till{terminal_id}"
+        write_secret_file(d / "keys.toml", new_keys_text(SIM_EVENT, collector.master_key))
+        write_config(d / "terminal.toml", {"event": {"id": SIM_EVENT, "currency": "EUR"},
+                                           "terminal": {"id": terminal_id, "vendor": "Desk"},
+                                           "paths": {"data": "data", "keys": "keys.toml"}})
+        self.ts: TerminalSync = open_terminal(d / "terminal.toml")
+        self.wallet = Wallet(journal=self.ts.journal, master_key=collector.master_key, event_id=SIM_EVENT,
+                             terminal_id=terminal_id, limits=Limits(max_balance=100_000, max_sale=20_000))
+        self.reader = EmulatedReader("office test reader")
+        self.client = CollectorClient(collector.url, self.ts, attempts=3, backoff_s=0.1)
+
+    def tap(self, band: Any, action: str, *args: Any, **kwargs: Any) -> Any:
+        from terminal.nfc.ntag import identify
+
+        self.reader.place(band)
+        try:
+            return getattr(self.wallet, action)(identify(self.reader.wait_for_card(1)), *args, **kwargs)
+        finally:
+            self.reader.remove()
+
+
+def figure(page: Any, key: str) -> int:
+    return int(page.get_attribute(f"#fig-{key}", "data-minor"))
+
+
+def test_dashboard_equals_summary_and_follows_a_syncing_terminal(browser: Any, collector: Collector,
+                                                                  tmp_path: Path) -> None:
+    from terminal.nfc.emulator import NtagEmulator
+
+    page = desk(browser, collector, "admin")
+    store = open_store(collector.dsn, migrate=False)
+    books = summary(store)
+    assert books["books_balance"] and books["deposited"] > 0
+    for key in ("deposited", "spent", "refunded", "forfeited_complimentary", "outstanding"):
+        assert figure(page, key) == books[key], key
+    assert page.text_content("#fig-deposited") == f"€{books['deposited'] // 100:,}.{books['deposited'] % 100:02d}"
+    page.wait_for_selector("#live.on")
+    shot(page, "dashboard")
+
+    # the admin pairs a terminal from the terminals page (code and QR), the terminal pairs with it
+    page.click("nav >> text=Terminals")
+    page.select_option("select[name=role]", "cashier")
+    page.fill("input[name=vendor]", "Desk")
+    page.click("text=New pairing code")
+    code = page.text_content("#pairing-code").strip()
+    assert page.locator(".qr svg").count() == 1
+    shot(page, "terminals-pairing")
+    till = Till(tmp_path, collector, 20)
+    assert till.client.pair(code)["role"] == "cashier"
+
+    # a wristband is issued and synced while the dashboard is open: the figures follow without a reload
+    page.click("nav >> text=Dashboard")
+    page.wait_for_selector("#live.on")
+    band = NtagEmulator("NTAG215", uid=bytes.fromhex("04a1b2c3d4e5f6"))
+    card_id = till.tap(band, "issue", 5000, method="cash").state.card_id
+    till.client.sync_once()
+    page.wait_for_function(f"document.getElementById('fig-deposited').dataset.minor == '{books['deposited'] + 5000}'",
+                           timeout=15_000)
+    assert figure(page, "outstanding") == books["outstanding"] + 5000
+    after = summary(store)
+    assert after["books_balance"] and after["deposited"] == books["deposited"] + 5000
+
+    # support desk: search the card, block it; the terminal's next bundle carries it and the band is refused
+    support = desk(browser, collector, "support")
+    support.click("nav >> text=Cards")
+    support.fill("input[name=q]", str(card_id))
+    support.press("input[name=q]", "Enter")
+    support.wait_for_url(re.compile(rf".*/cards/{card_id}$"))
+    assert support.text_content("#card-status").strip() == "active"
+    assert support.text_content("#card-balance").strip() == "€50.00"
+    shot(support, "card")
+    support.fill("form[action$='/block'] input[name=reason]", "lost at the stage")
+    support.click("form[action$='/block'] button")
+    support.wait_for_selector("#card-status.blocked")
+    assert support.locator("form[action$='/refund']").count() == 0  # support cannot refund
+    shot(support, "card-blocked")
+    from terminal.wallet.rules import Declined
+
+    result = till.client.sync_once()
+    assert result["bundle"]
+    with pytest.raises(Declined) as refused:
+        till.tap(band, "charge", 500)
+    assert refused.value.code == "blocked"
+    assert card_id in {r["card_id"] for r in store.query("SELECT card_id FROM hotlist")}
+
+    # the audit log names who blocked it, and when
+    page.click("nav >> text=Audit log")
+    row = page.locator("#audit tr", has_text=f"card:{card_id}").first
+    assert "support" in row.text_content() and "lost at the stage" in row.text_content()
+    shot(page, "audit")
+    s = summary(store)
+    assert s["books_balance"] and not {"clone", "rollback", "balance_jump"} & set(s["anomalies"])
+
+
+def test_portal_refund_approved_exported_as_valid_sepa_and_paid(browser: Any, collector: Collector) -> None:
+    import sepaxml
+
+    store = open_store(collector.dsn, migrate=False)
+    row = store.query("SELECT r.card_id FROM (SELECT DISTINCT card_id FROM entries WHERE op = 'issue' AND "
+                      "phase = 'commit' AND method = 'cash') r WHERE r.card_id NOT IN (SELECT card_id FROM hotlist) "
+                      "AND r.card_id NOT IN (SELECT card_id FROM cards) ORDER BY r.card_id")
+    from sync.refunds import refundable
+
+    card_id = next(r["card_id"] for r in row if refundable(store, [r["card_id"]])
+                   and refundable(store, [r["card_id"]])[0]["refundable"] > 0)
+    due = refundable(store, [card_id])[0]["refundable"]
+
+    phone = browser.new_context(viewport=PHONE, is_mobile=True).new_page()
+    phone.goto(f"{collector.url}/portal")
+    shot(phone, "portal-login")
+    phone.fill("input[name=card]", str(card_id))
+    phone.fill("input[name=secret]", "WRON-GONE")
+    phone.click("button.primary")
+    assert "not recognised" in phone.text_content(".error")
+    phone.fill("input[name=card]", str(card_id))
+    phone.fill("input[name=secret]", card_secret(store, card_id).lower())
+    phone.click("button.primary")
+    phone.wait_for_selector("#balance")
+    assert phone.text_content("#status").strip() == "active"
+    shot(phone, "portal-card")
+    phone.fill("input[name=holder]", "Ayşe Yılmaz")
+    phone.fill("input[name=iban]", "DE89 3704 0044 0532 0130 01")  # one digit wrong
+    phone.click("text=Request refund")
+    assert "IBAN is not valid" in phone.text_content(".error")
+    assert phone.input_value("input[name=holder]") == "Ayşe Yılmaz"  # nothing typed is lost
+    phone.fill("input[name=iban]", "DE89 3704 0044 0532 0130 00")
+    phone.click("text=Request refund")
+    phone.wait_for_selector(".message")
+    assert phone.text_content("#status").strip() == "blocked"
+    shot(phone, "portal-refund-requested")
+
+    # support desk sees it but cannot approve; finance approves, exports, marks paid
+    support = desk(browser, collector, "support")
+    support.goto(f"{collector.url}/payouts")
+    assert support.locator("text=Approve").count() == 0
+    finance = desk(browser, collector, "finance")
+    finance.goto(f"{collector.url}/payouts")
+    finance.fill("form[action='/payouts/debtor'] input[name=name]", "Festival GmbH")
+    finance.fill("form[action='/payouts/debtor'] input[name=iban]", "DE02120300000000202051")
+    finance.fill("form[action='/payouts/debtor'] input[name=bic]", "BYLADEM1001")
+    finance.click("form[action='/payouts/debtor'] button")
+    finance.locator("#payouts tr", has_text=str(card_id)).locator("text=Approve").click()
+    finance.wait_for_selector("#payouts >> text=approved")
+    shot(finance, "payouts")
+    with finance.expect_download() as download:
+        finance.click("#export")
+    xml = Path(download.value.path()).read_bytes()
+    schema = etree.XMLSchema(etree.parse(str(Path(sepaxml.__file__).parent / "schemas" / "pain.001.001.03.xsd")))
+    doc = etree.fromstring(xml)
+    assert schema.validate(doc), schema.error_log
+    ns = {"p": "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"}
+    assert doc.findtext(".//p:CdtTrfTxInf/p:CdtrAcct/p:Id/p:IBAN", namespaces=ns) == VALID_IBAN
+    assert doc.findtext(".//p:CdtTrfTxInf/p:Amt/p:InstdAmt", namespaces=ns) == f"{due // 100}.{due % 100:02d}"
+    finance.goto(f"{collector.url}/payouts")
+    finance.click("text=Mark paid: close the cards")
+    finance.wait_for_selector(".message")
+    shot(finance, "payouts-paid")
+    s = summary(store)
+    assert s["books_balance"], s
+    assert store.scalar("SELECT refunded FROM cards WHERE card_id = ?", [card_id]) == due
+    phone.reload()
+    assert phone.text_content("#status").strip() == "refunded"
+    assert phone.text_content("#balance").strip() == "€0.00"
+
+
+def test_every_page_renders_and_reports_download(browser: Any, collector: Collector) -> None:
+    page = desk(browser, collector, "admin")
+    for name, path in (("cards-search", "/cards?q=vendor"), ("accounts", "/accounts"), ("reports", "/reports")):
+        page.goto(f"{collector.url}{path}")
+        shot(page, name)
+    page.goto(f"{collector.url}/reports")
+    names = [a.get_attribute("href").split("/")[-1] for a in page.locator("ul.reports > li > a").all()]
+    assert {"summary", "days", "months", "vendors", "settlement", "cash"} <= set(names)
+    store = open_store(collector.dsn, migrate=False)
+    books = summary(store)
+    for name in names:
+        answer = page.goto(f"{collector.url}/reports/{name}")
+        assert answer.status == 200, name
+        shot(page, f"report-{name}")
+        csv_text = page.request.get(f"{collector.url}/reports/{name}?format=csv").text()
+        assert csv_text.splitlines()[0].endswith("currency")
+        pdf = page.request.get(f"{collector.url}/reports/{name}?format=pdf")
+        assert pdf.headers["content-type"] == "application/pdf" and pdf.body()[:4] == b"%PDF"
+    summary_csv = page.request.get(f"{collector.url}/reports/summary?format=csv").text()
+    assert f"deposited,{books['deposited'] // 100}.{books['deposited'] % 100:02d},EUR" in summary_csv
+    vendor = store.query("SELECT vendor FROM terminals WHERE role = 'sale' ORDER BY terminal_id")[0]["vendor"]
+    pdf = page.request.get(f"{collector.url}/reports/settlement/{vendor}/pdf?commission=10")
+    assert pdf.status == 200 and pdf.body()[:4] == b"%PDF"
+    (ARTIFACTS / f"settlement-{vendor}.pdf").write_bytes(pdf.body())
+    page.goto(f"{collector.url}/language/tr")
+    page.goto(f"{collector.url}/")
+    assert page.locator("nav >> text=Kartlar").count() == 1
+    shot(page, "dashboard-tr")
