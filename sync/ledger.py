@@ -220,6 +220,7 @@ def reconcile(store: Store, card_ids: Iterable[int] | None = None) -> dict[str, 
         for r in rows:
             per_card[r["card_id"]].append(r)
         with store.transaction():
+            store.execute(f"DELETE FROM reconcile_pending WHERE card_id IN ({marks})", chunk)
             store.execute(f"DELETE FROM anomalies WHERE card_id IN ({marks})", chunk)
             inserts = []
             for cid in chunk:
@@ -237,6 +238,13 @@ def reconcile(store: Store, card_ids: Iterable[int] | None = None) -> dict[str, 
         if card_ids is None or old in cards or _new in cards:
             block_card(store, old, "replaced", source="replacement")
     return dict(counts)
+
+
+def reconcile_pending(store: Store) -> dict[str, int]:
+    """Reconcile every card an ingest stored entries for and nobody reconciled yet (also those of an ingest that
+    was killed after its commit): a re-run then finds the anomalies and hotlist a clean run would have."""
+    cards = [r["card_id"] for r in store.query("SELECT card_id FROM reconcile_pending")]
+    return reconcile(store, cards) if cards else {}
 
 
 def block_card(store: Store, card_id: int, reason: str, *, source: str = "organizer") -> None:

@@ -93,4 +93,9 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         # key derived from the pairing code (scrypt): the collector checks the terminal's HMAC with it
         "ALTER TABLE pairing_codes ADD COLUMN code_key TEXT",
     ]),
+    (6, [
+        # cards whose new entries are stored but not yet reconciled: written in the ingest's own transaction and
+        # cleared by reconcile, so an ingest killed between the two is reconciled by whatever runs next
+        "CREATE TABLE reconcile_pending (card_id BIGINT PRIMARY KEY)",
+    ]),
 ]  # fmt: skip

@@ -120,7 +120,7 @@ def run_init(args: argparse.Namespace) -> int:
 def run_ingest(args: argparse.Namespace) -> int:
     from sync.event import require_event
     from sync.ingest import ingest_paths
-    from sync.ledger import reconcile
+    from sync.ledger import reconcile_pending
 
     store = _store(args)
     require_event(store)
@@ -133,10 +133,7 @@ def run_ingest(args: argparse.Namespace) -> int:
             print(f"ingest {i}/{n}", file=sys.stderr)
 
     results = ingest_paths(store, args.paths, progress)
-    cards: set[int] = set()
-    for r in results:
-        cards |= r.card_ids
-    anomalies = reconcile(store, cards) if cards else {}
+    anomalies = reconcile_pending(store)  # also what a killed earlier run stored and never reconciled
     refused = [r for r in results if not r.ok]
     for r in refused:
         print(f"refused {r.source}: {r.reason}", file=sys.stderr)
