@@ -171,6 +171,7 @@ class NtagEmulator:
         self.in_field = True
         self._tear_in: int | None = None
         self._tear_partial: int | None = None
+        self.backing: Path | None = None  # state file written through on every change (`write_through`)
         self._reset_session()
 
     # ----------------------------------------------------------------- helpers for tests and backends
@@ -238,6 +239,13 @@ class NtagEmulator:
         tmp = Path(f"{os.fspath(path)}.tmp")
         tmp.write_text(json.dumps(state, indent=1))
         tmp.replace(path)
+
+    def write_through(self, path: str | os.PathLike[str]) -> None:
+        """Persist to `path` now and after every command that changes the chip, before its answer goes back:
+        like a real tag's EEPROM, a write is on the card before the terminal can journal it, whatever happens to
+        the process afterwards."""
+        self.backing = Path(path)
+        self.save(self.backing)
 
     load = _LoadDescriptor()
 
@@ -325,21 +333,28 @@ class NtagEmulator:
     def transmit(self, apdu: bytes) -> bytes:
         """Answer one APDU as an ACR122U with this tag on it would; raises CardRemoved once torn/removed."""
         with self._lock:
-            apdu = bytes(apdu)
-            if not self.in_field:
-                raise CardRemoved("card left the field")
-            if self._tear_in is not None:
-                self._tear_in -= 1
-                if self._tear_in == 0:
-                    partial = self._tear_partial
-                    self._tear_in = self._tear_partial = None
-                    self._torn(apdu, partial)
-                    self.in_field = False
-                    self._reset_session()
-                    raise CardRemoved("card left the field during the exchange")
-            answer = self._dispatch(apdu)
-            self.commands += 1
-            return answer
+            before = self.snapshot() if self.backing is not None else None
+            try:
+                return self._transmit(bytes(apdu))
+            finally:
+                if before is not None and self.backing is not None and self.snapshot() != before:
+                    self.save(self.backing)
+
+    def _transmit(self, apdu: bytes) -> bytes:
+        if not self.in_field:
+            raise CardRemoved("card left the field")
+        if self._tear_in is not None:
+            self._tear_in -= 1
+            if self._tear_in == 0:
+                partial = self._tear_partial
+                self._tear_in = self._tear_partial = None
+                self._torn(apdu, partial)
+                self.in_field = False
+                self._reset_session()
+                raise CardRemoved("card left the field during the exchange")
+        answer = self._dispatch(apdu)
+        self.commands += 1
+        return answer
 
     def _torn(self, apdu: bytes, partial: int | None) -> None:
         if partial is None:
