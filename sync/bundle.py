@@ -110,7 +110,7 @@ def verify_bundle(data: bytes, event_public_key: str, event_id: str,
     try:
         raw = json.loads(data)
         body, signature = raw["body"], raw["signature"]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):  # RecursionError: JSON nested too deeply
         raise BundleError("not a StallPay bundle") from None
     if not isinstance(body, dict) or not isinstance(signature, str):
         raise BundleError("not a StallPay bundle")
