@@ -1,0 +1,104 @@
+"""Tearing: a card pulled from the in-process reader at a random exchange (and a random byte of a write), over
+every operation and chip type. After each tear the next tap settles it: nothing pending, journal = card; at the
+end the collector's books balance with no anomaly and no innocent card blocked."""
+
+from __future__ import annotations
+
+import random
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench.reliability.books import books_ok, collector_books
+from terminal.nfc.emulator import NtagEmulator
+from terminal.wallet.card import CardError
+from terminal.wallet.operations import TapAgain
+from terminal.wallet.rules import Declined
+from tests.wallet.conftest import Till, make_till
+
+# chip name -> emulator factory; a DESFire emulator adds itself here when it exists
+CHIPS: dict[str, Callable[[], Any]] = {name: (lambda n=name: NtagEmulator(product=n))
+                                       for name in ("NTAG213", "NTAG215", "NTAG216", "MF0UL21")}
+OPS = ("issue", "topup", "sale", "void", "close", "replace")
+
+
+def _prepare(till: Till, chip: str, op: str, rng: random.Random) -> Any:
+    card = CHIPS[chip]()
+    till.cards.append(card)
+    if op in ("issue", "replace"):
+        return card
+    till.wallet.issue(till.tap(card), rng.randrange(1000, 5000), method=rng.choice(["cash", "comp"]))
+    if op == "void":
+        till.wallet.charge(till.tap(card), rng.randrange(1, 900))
+    return card
+
+
+def _run(till: Till, op: str, tag: Any, rng: random.Random) -> None:
+    w = till.wallet
+    if op == "issue":
+        w.issue(tag, rng.randrange(0, 5000), method="cash")
+    elif op == "replace":
+        w.replace(tag, old_card_id=rng.randrange(1, 2**31), balance=rng.randrange(0, 5000))
+    elif op == "topup":
+        w.topup(tag, rng.randrange(1, 3000), method=rng.choice(["cash", "card", "voucher", "comp"]))
+    elif op == "sale":
+        w.charge(tag, rng.randrange(1, 1000))
+    elif op == "void":
+        w.void(tag)
+    else:
+        w.close(tag)
+
+
+def tear_once(till: Till, chip: str, op: str, rng: random.Random) -> str | None:
+    """One torn operation and the tap that settles it; returns a failure description or None."""
+    card = _prepare(till, chip, op, rng)
+    tag = till.tap(card)
+    card.tear_after(rng.randrange(1, 18), rng.choice([None, 0, 1, 2, 3, 4]))
+    try:
+        _run(till, op, tag, rng)
+    except (TapAgain, CardError):
+        pass
+    except Declined as exc:
+        return f"{chip} {op}: declined {exc.code} on a torn tap"
+    card.tear_after(10**9)  # cancel a tear point the operation did not reach
+    try:
+        state = till.wallet.read(till.tap(card))
+        balance: int | None = state.balance
+        card_id = state.card_id
+    except Declined as exc:
+        if exc.code != "blank":
+            return f"{chip} {op}: next tap declined {exc.code}: {exc.message}"
+        balance, card_id = None, None
+    if till.wallet.pending():
+        return f"{chip} {op}: intent left pending"
+    if card_id is not None and till.journal_balance(card_id) != balance:
+        return f"{chip} {op}: journal {till.journal_balance(card_id)} != card {balance}"
+    return None
+
+
+def run(tears: int, seed: int = 15) -> dict[str, Any]:
+    rng = random.Random(seed)
+    started = time.monotonic()
+    failures: list[str] = []
+    per_chip = dict.fromkeys(CHIPS, 0)
+    books_checks = books_failed = 0
+    with tempfile.TemporaryDirectory(prefix="campaign-tear-") as tmp:
+        till = make_till(Path(tmp))
+        for i in range(tears):
+            chip, op = rng.choice(list(CHIPS)), OPS[i % len(OPS)]
+            per_chip[chip] += 1
+            failure = tear_once(till, chip, op, rng)
+            if failure:
+                failures.append(failure)
+            if (i + 1) % 2000 == 0 or i + 1 == tears:  # the collector's view of everything so far
+                books_checks += 1
+                books = collector_books(till.wallet.journal, Path(tmp) / f"collector-{i}.db")
+                if not books_ok(books):
+                    books_failed += 1
+                    failures.append(f"books after {i + 1} tears: {books}")
+        till.reader.close()
+    return {"tears": tears, "per_chip": per_chip, "ops": list(OPS), "books_checks": books_checks,
+            "books_failed": books_failed, "failures": len(failures), "failure_samples": failures[:5],
+            "seconds": round(time.monotonic() - started, 1)}
