@@ -19,10 +19,12 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 QUICK = {"tears": 300, "card_kills": 6, "collector_kills": 2, "power_cuts": 20, "fuzz_execs": 2000,
-         "load_terminals": 10, "load_backlog": 200, "load_seconds": 3.0, "postgres": False}
+         "load_terminals": 10, "load_backlog": 200, "load_seconds": 3.0, "fault_entries": 10,
+         "fault_cells": "drop_response,duplicate_request,collector_restart", "postgres": False}
 FULL = {"tears": 10_000, "card_kills": 1000, "collector_kills": 200, "power_cuts": 1000, "fuzz_execs": 10_000_000,
-        "load_terminals": 50, "load_backlog": 2000, "load_seconds": 120.0, "postgres": True}
-PARTS = ("tearing", "card_kills", "collector_crashes", "power_cuts", "fuzz", "load")
+        "load_terminals": 50, "load_backlog": 500, "load_seconds": 120.0, "fault_entries": 200, "fault_cells": "all",
+        "postgres": True}
+PARTS = ("tearing", "card_kills", "collector_crashes", "power_cuts", "faults", "fuzz", "load")
 
 
 def _part(name: str, counts: dict[str, Any], dsn: str | None) -> dict[str, Any]:
@@ -42,6 +44,11 @@ def _part(name: str, counts: dict[str, Any], dsn: str | None) -> dict[str, Any]:
         from bench.reliability import power
 
         return power.run(counts["power_cuts"])
+    if name == "faults":
+        from bench.reliability import faults
+
+        cells = faults.CELLS if counts["fault_cells"] == "all" else tuple(counts["fault_cells"].split(","))
+        return faults.run(counts["fault_entries"], cells=cells)
     if name == "fuzz":
         from tests.fuzz.fuzzer import fuzz
         from tests.fuzz.targets import TARGETS

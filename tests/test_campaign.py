@@ -21,6 +21,8 @@ def test_quick_campaign() -> None:
     assert report["collector_crashes"]["sqlite"]["orphans"] == 0
     assert report["power_cuts"]["cuts"] == 20 and report["power_cuts"]["writes_per_run"] > 0
     assert report["fuzz"]["executions"] == 5 * 2000
+    assert set(report["faults"]["cells"]) == {"drop_response", "duplicate_request", "collector_restart"}
+    assert all(c["exactly_once"] and c["books_balance"] for c in report["faults"]["cells"].values())
     assert report["load"]["exactly_once"] is True and report["load"]["books_balance"] is True
     assert report["failures"] == 0, json.dumps(report, indent=1)
     assert proc.returncode == 0, proc.stderr[-2000:]
