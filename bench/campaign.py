@@ -18,13 +18,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-QUICK = {"tears": 300, "card_kills": 6, "collector_kills": 2, "power_cuts": 20, "fuzz_execs": 2000,
+QUICK = {"tears": 300, "card_kills": 6, "serve_kills": 1, "collector_kills": 2, "power_cuts": 20, "fuzz_execs": 2000,
          "load_terminals": 10, "load_backlog": 200, "load_seconds": 3.0, "fault_entries": 10,
          "fault_cells": "drop_response,duplicate_request,collector_restart", "postgres": False}
-FULL = {"tears": 10_000, "card_kills": 1000, "collector_kills": 200, "power_cuts": 1000, "fuzz_execs": 10_000_000,
+FULL = {"tears": 10_000, "card_kills": 1000, "serve_kills": 1000, "collector_kills": 200, "power_cuts": 1000,
+        "fuzz_execs": 10_000_000,
         "load_terminals": 50, "load_backlog": 500, "load_seconds": 120.0, "fault_entries": 200, "fault_cells": "all",
         "postgres": True}
-PARTS = ("tearing", "card_kills", "collector_crashes", "power_cuts", "faults", "fuzz", "load")
+PARTS = ("tearing", "card_kills", "serve_kills", "collector_crashes", "power_cuts", "faults", "fuzz", "load")
 
 
 def _part(name: str, counts: dict[str, Any], dsn: str | None) -> dict[str, Any]:
@@ -36,6 +37,10 @@ def _part(name: str, counts: dict[str, Any], dsn: str | None) -> dict[str, Any]:
         from bench.reliability import kills
 
         return kills.run(counts["card_kills"])
+    if name == "serve_kills":
+        from bench.reliability import serve_kills
+
+        return serve_kills.run(counts["serve_kills"])
     if name == "collector_crashes":
         from bench.reliability import collector_crashes
 

@@ -18,6 +18,7 @@ def test_quick_campaign() -> None:
     assert report["tearing"]["tears"] == 300 and report["tearing"]["books_checks"] >= 1
     assert set(report["tearing"]["per_chip"]) >= {"NTAG213", "NTAG215", "NTAG216", "MF0UL21"}
     assert report["card_kills"]["runs"] == 6 and report["card_kills"]["books_balance"] is True
+    assert report["serve_kills"]["kills"] == 1 and report["serve_kills"]["books_balance"] is True
     assert report["collector_crashes"]["sqlite"]["orphans"] == 0
     assert report["power_cuts"]["cuts"] == 20 and report["power_cuts"]["writes_per_run"] > 0
     assert report["fuzz"]["executions"] == 5 * 2000
