@@ -46,6 +46,23 @@ def _journal_balance(journal: Journal, card_id: int) -> int:
     return sum(SIGN[e["op"]] * e["amount"] for e in journal.entries(card_id=card_id) if e["phase"] == "commit")
 
 
+def next_tap(config: str, card_id: int, label: str) -> list[str]:
+    """`stallpay card read` (it settles anything pending) and what disagrees afterwards; tops the band up when
+    it runs low so the campaign can go on."""
+    code, state = _cli("card", "read", "--config", config, "--json")
+    if code != 0:
+        return [f"{label}: next tap refused: {state}"]
+    problems = []
+    journal = _journal(config)
+    if journal.pending():
+        problems.append(f"{label}: intent left pending")
+    if _journal_balance(journal, card_id) != state["balance"]:
+        problems.append(f"{label}: journal {_journal_balance(journal, card_id)} != card {state['balance']}")
+    if state["balance"] < 5000:
+        _cli("card", "topup", "--config", config, "--amount", "30000", "--json")
+    return problems
+
+
 def run(kills: int, seed: int = 15) -> dict[str, Any]:
     rng = random.Random(seed)
     started = time.monotonic()
@@ -73,17 +90,10 @@ def run(kills: int, seed: int = 15) -> dict[str, Any]:
             else:
                 outcomes["finished_first"] += 1
             proc.wait()
-            code, state = _cli("card", "read", "--config", config, "--json")  # the next tap
-            if code != 0:
-                failures.append(f"kill {i}: next tap refused: {state}")
+            problems = next_tap(config, card_id, f"kill {i}")
+            failures.extend(problems)
+            if problems and "refused" in problems[0]:
                 break
-            journal = _journal(config)
-            if journal.pending():
-                failures.append(f"kill {i}: intent left pending")
-            if _journal_balance(journal, card_id) != state["balance"]:
-                failures.append(f"kill {i}: journal {_journal_balance(journal, card_id)} != card {state['balance']}")
-            if state["balance"] < 5000:
-                _cli("card", "topup", "--config", config, "--amount", "30000", "--json")
         books = collector_books(_journal(config), Path(tmp) / "collector.db")
         if not books_ok(books):
             failures.append(f"books: {books}")

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.reliability.books import books_ok, collector_books
-from bench.reliability.kills import _cli, _journal, _journal_balance
+from bench.reliability.kills import _cli, _journal, next_tap
 
 SHIM = Path(__file__).with_name("powercut.c")
 SALES_PER_RUN = 12
@@ -146,17 +146,10 @@ def run(cuts: int, seed: int = 15) -> dict[str, Any]:
                 break
             if shown and head < max(shown):
                 failures.append(f"cut {i}: entry {max(shown)} was shown but the journal ends at {head}")
-            code, state = _cli("card", "read", "--config", config, "--json")  # the next tap
-            if code != 0:
-                failures.append(f"cut {i}: next tap refused: {state}")
+            problems = next_tap(config, card_id, f"cut {i}")
+            failures.extend(problems)
+            if problems and "refused" in problems[0]:
                 break
-            journal = _journal(config)
-            if journal.pending():
-                failures.append(f"cut {i}: intent left pending")
-            if _journal_balance(journal, card_id) != state["balance"]:
-                failures.append(f"cut {i}: journal {_journal_balance(journal, card_id)} != card {state['balance']}")
-            if state["balance"] < 500:
-                _cli("card", "topup", "--config", config, "--amount", "40000", "--json")
         books = collector_books(_journal(config), tmp / "collector.db")
         if not books_ok(books):
             failures.append(f"books: {books}")

@@ -17,6 +17,7 @@ from terminal.wallet.card import CardError
 from terminal.wallet.operations import TapAgain
 from terminal.wallet.rules import Declined
 from tests.wallet.conftest import Till, make_till
+from tests.wallet.test_tearing import _run
 
 # chip name -> emulator factory; a DESFire emulator adds itself here when it exists
 CHIPS: dict[str, Callable[[], Any]] = {name: (lambda n=name: NtagEmulator(product=n))
@@ -35,29 +36,13 @@ def _prepare(till: Till, chip: str, op: str, rng: random.Random) -> Any:
     return card
 
 
-def _run(till: Till, op: str, tag: Any, rng: random.Random) -> None:
-    w = till.wallet
-    if op == "issue":
-        w.issue(tag, rng.randrange(0, 5000), method="cash")
-    elif op == "replace":
-        w.replace(tag, old_card_id=rng.randrange(1, 2**31), balance=rng.randrange(0, 5000))
-    elif op == "topup":
-        w.topup(tag, rng.randrange(1, 3000), method=rng.choice(["cash", "card", "voucher", "comp"]))
-    elif op == "sale":
-        w.charge(tag, rng.randrange(1, 1000))
-    elif op == "void":
-        w.void(tag)
-    else:
-        w.close(tag)
-
-
 def tear_once(till: Till, chip: str, op: str, rng: random.Random) -> str | None:
     """One torn operation and the tap that settles it; returns a failure description or None."""
     card = _prepare(till, chip, op, rng)
     tag = till.tap(card)
     card.tear_after(rng.randrange(1, 18), rng.choice([None, 0, 1, 2, 3, 4]))
     try:
-        _run(till, op, tag, rng)
+        _run(till, op, card, tag, rng)
     except (TapAgain, CardError):
         pass
     except Declined as exc:
