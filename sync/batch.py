@@ -34,10 +34,9 @@ MAX_SEQ = 2**62  # a journal position; leaves room for seq + 1 in the collector'
 MAX_AMOUNT = 10**12
 _NEEDED = frozenset((*FIELDS, "hash"))
 _INT_FIELDS = ("amount", "card_id", "card_seq", "balance_before", "balance_after", "ref")
-_MONEY_FIELDS = ("amount", "balance_before", "balance_after")
 _TEXT_FIELDS = ("operator", "uid", "method")
 _ints = itemgetter(*_INT_FIELDS)
-_money = itemgetter(*_MONEY_FIELDS)
+_INT_LIMITS = tuple(MAX_AMOUNT if n in ("amount", "balance_before", "balance_after") else BIGINT for n in _INT_FIELDS)
 _texts = itemgetter("op", "phase", "time", "currency")
 _optional_texts = itemgetter(*_TEXT_FIELDS)
 
@@ -127,6 +126,7 @@ def decode(data: bytes) -> Batch:
             raw = orjson.loads(body)
         except orjson.JSONDecodeError:  # orjson is stricter (e.g. integers wider than 64 bits): let json decide
             raw = json.loads(body)
+            canonical_json(raw)  # lone surrogates (json accepts "\ud800") cannot be hashed or signed: refuse here
         header, entries, signature = raw["header"], raw["entries"], raw["signature"]
     except RecursionError:  # nesting deeper than orjson's limit: the fallback parser would exhaust the stack
         raise BatchError("batch is corrupt (JSON nested too deeply)") from None
@@ -214,16 +214,13 @@ def check_chain(batch: Batch) -> None:
 
 
 def _check_entry_types(entry: dict[str, Any], seq: int, check_nul: bool = True) -> None:
-    for value in _ints(entry):
-        if value is not None and (type(value) is not int or value > BIGINT or value < -BIGINT):
-            bad = next(n for n in _INT_FIELDS if entry[n] is value)
-            raise BatchError(f"entry {seq}: {bad} must be an integer within 64 bits")
-    amount, *balances = _money(entry)
-    if type(amount) is not int:
+    for name, value, limit in zip(_INT_FIELDS, _ints(entry), _INT_LIMITS, strict=True):
+        if value is not None and (type(value) is not int or not -limit <= value <= limit):
+            if type(value) is int and limit == MAX_AMOUNT and -BIGINT <= value <= BIGINT:
+                raise BatchError(f"entry {seq}: {name} beyond {MAX_AMOUNT} minor units")
+            raise BatchError(f"entry {seq}: {name} must be an integer within 64 bits")
+    if entry["amount"] is None:
         raise BatchError(f"entry {seq}: amount is required")
-    if not -MAX_AMOUNT <= amount <= MAX_AMOUNT or any(b is not None and not -MAX_AMOUNT <= b <= MAX_AMOUNT
-                                                      for b in balances):
-        raise BatchError(f"entry {seq}: amount or balance beyond {MAX_AMOUNT} minor units")
     texts = _texts(entry)
     for value in texts:
         if type(value) is not str:

@@ -72,3 +72,17 @@ def test_one_bad_file_never_stops_a_usb_ingest(tmp_path: Path, capsys: pytest.Ca
     assert main(["collector", "report", "summary", "--db", db, "--json"]) == 0
     s = json.loads(capsys.readouterr().out)
     assert s["books_balance"] is True and s["outstanding"] == 9 * 1850
+
+
+def test_lone_surrogates_are_refused_by_the_batch_and_bundle_decoders() -> None:
+    import zlib
+
+    from sync.batch import MAGIC
+    from sync.bundle import BundleError, verify_bundle
+
+    with pytest.raises(BatchError, match="corrupt"):
+        decode(MAGIC + zlib.compress(b'{"header": {"event_id": "\\ud800"}, "entries": [], "signature": ""}'))
+    with pytest.raises(BundleError, match="not a StallPay bundle"):
+        verify_bundle(b'{"body": {"event_id": "\\udbb4"}, "signature": ""}', "00" * 32, EVENT)
+    with pytest.raises(BundleError, match="not a StallPay bundle"):
+        verify_bundle(b'{"body": ' + b"[" * 100_000, "00" * 32, EVENT)
