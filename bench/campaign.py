@@ -18,14 +18,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-QUICK = {"tears": 300, "card_kills": 6, "serve_kills": 1, "collector_kills": 2, "power_cuts": 20, "fuzz_execs": 2000,
-         "load_terminals": 10, "load_backlog": 200, "load_seconds": 3.0, "fault_entries": 10,
-         "fault_cells": "drop_response,duplicate_request,collector_restart", "postgres": False}
-FULL = {"tears": 10_000, "card_kills": 1000, "serve_kills": 1000, "collector_kills": 200, "power_cuts": 1000,
-        "fuzz_execs": 10_000_000,
-        "load_terminals": 50, "load_backlog": 500, "load_seconds": 120.0, "fault_entries": 200, "fault_cells": "all",
-        "postgres": True}
-PARTS = ("tearing", "card_kills", "serve_kills", "collector_crashes", "power_cuts", "faults", "fuzz", "load")
+QUICK = {"tears": 300, "pcsc_tears": 0, "card_kills": 6, "serve_kills": 1, "collector_kills": 2,
+         "power_cuts": 20, "fuzz_execs": 2000, "load_terminals": 10, "load_backlog": 200, "load_seconds": 3.0,
+         "fault_entries": 10, "fault_cells": "drop_response,duplicate_request,collector_restart", "postgres": False}
+FULL = {"tears": 10_000, "pcsc_tears": 500, "card_kills": 1000, "serve_kills": 1000, "collector_kills": 200,
+        "power_cuts": 1000, "fuzz_execs": 10_000_000, "load_terminals": 50, "load_backlog": 500,
+        "load_seconds": 120.0, "fault_entries": 200, "fault_cells": "all", "postgres": True}
+PARTS = ("tearing", "pcsc_tearing", "card_kills", "serve_kills", "collector_crashes", "power_cuts", "faults", "fuzz",
+         "load")
 
 
 def _part(name: str, counts: dict[str, Any], dsn: str | None) -> dict[str, Any]:
@@ -33,6 +33,12 @@ def _part(name: str, counts: dict[str, Any], dsn: str | None) -> dict[str, Any]:
         from bench.reliability import tearing
 
         return tearing.run(counts["tears"])
+    if name == "pcsc_tearing":
+        from bench.reliability import tearing
+
+        if not counts["pcsc_tears"]:  # quick mode: tests/wallet/test_pcsc_wallet.py tears through pcscd already
+            return {"tears": 0, "failures": 0}
+        return tearing.run_pcsc(counts["pcsc_tears"])
     if name == "card_kills":
         from bench.reliability import kills
 

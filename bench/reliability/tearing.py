@@ -25,21 +25,24 @@ CHIPS: dict[str, Callable[[], Any]] = {name: (lambda n=name: NtagEmulator(produc
 OPS = ("issue", "topup", "sale", "void", "close", "replace")
 
 
-def _prepare(till: Till, chip: str, op: str, rng: random.Random) -> Any:
+def _prepare(till: Till, chip: str, op: str, rng: random.Random, tap: Callable[[Any], Any]) -> Any:
     card = CHIPS[chip]()
     till.cards.append(card)
     if op in ("issue", "replace"):
         return card
-    till.wallet.issue(till.tap(card), rng.randrange(1000, 5000), method=rng.choice(["cash", "comp"]))
+    till.wallet.issue(tap(card), rng.randrange(1000, 5000), method=rng.choice(["cash", "comp"]))
     if op == "void":
-        till.wallet.charge(till.tap(card), rng.randrange(1, 900))
+        till.wallet.charge(tap(card), rng.randrange(1, 900))
     return card
 
 
-def tear_once(till: Till, chip: str, op: str, rng: random.Random) -> str | None:
-    """One torn operation and the tap that settles it; returns a failure description or None."""
-    card = _prepare(till, chip, op, rng)
-    tag = till.tap(card)
+def tear_once(till: Till, chip: str, op: str, rng: random.Random, tap: Callable[[Any], Any] | None = None
+              ) -> str | None:
+    """One torn operation and the tap that settles it (`tap`: how a card reaches the wallet, the in-process
+    reader by default); returns a failure description or None."""
+    tap = tap or till.tap
+    card = _prepare(till, chip, op, rng, tap)
+    tag = tap(card)
     card.tear_after(rng.randrange(1, 18), rng.choice([None, 0, 1, 2, 3, 4]))
     try:
         _run(till, op, card, tag, rng)
@@ -49,7 +52,7 @@ def tear_once(till: Till, chip: str, op: str, rng: random.Random) -> str | None:
         return f"{chip} {op}: declined {exc.code} on a torn tap"
     card.tear_after(10**9)  # cancel a tear point the operation did not reach
     try:
-        state = till.wallet.read(till.tap(card))
+        state = till.wallet.read(tap(card))
         balance: int | None = state.balance
         card_id = state.card_id
     except Declined as exc:
@@ -84,6 +87,45 @@ def run(tears: int, seed: int = 15) -> dict[str, Any]:
                     books_failed += 1
                     failures.append(f"books after {i + 1} tears: {books}")
         till.reader.close()
-    return {"tears": tears, "per_chip": per_chip, "ops": list(OPS), "books_checks": books_checks,
-            "books_failed": books_failed, "failures": len(failures), "failure_samples": failures[:5],
-            "seconds": round(time.monotonic() - started, 1)}
+    return {"tears": tears, "reader": "in-process", "per_chip": per_chip, "ops": list(OPS),
+            "books_checks": books_checks, "books_failed": books_failed, "failures": len(failures),
+            "failure_samples": failures[:5], "seconds": round(time.monotonic() - started, 1)}
+
+
+def run_pcsc(tears: int, seed: int = 16) -> dict[str, Any]:
+    """Tears through the real stack: pyscard -> pcscd -> vpcd -> emulated card (pcscd as the tests start it)."""
+    import fcntl
+
+    from terminal.nfc.pcsc import PcscReader
+    from terminal.nfc.vpcd import VpcdBridge
+    from tests.conftest import PCSC_SESSION_LOCK, VPCD_PORT, Pcscd
+    from tests.wallet.test_pcsc_wallet import PcscTill
+
+    rng = random.Random(seed)
+    started = time.monotonic()
+    failures: list[str] = []
+    per_chip = dict.fromkeys(CHIPS, 0)
+    with open(PCSC_SESSION_LOCK, "a") as lock, tempfile.TemporaryDirectory(prefix="campaign-pcsc-") as tmp:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # pytest sessions using pcscd take turns with us
+        daemon = Pcscd()
+        daemon.ensure()
+        bridge = VpcdBridge(port=VPCD_PORT).start()
+        try:
+            with PcscReader(bridge.reader_name) as reader:
+                ptill = PcscTill(make_till(Path(tmp)), bridge, reader)
+                for i in range(tears):
+                    chip, op = rng.choice(list(CHIPS)), OPS[i % len(OPS)]
+                    per_chip[chip] += 1
+                    failure = tear_once(ptill.till, chip, op, rng, ptill.tap)
+                    if failure:
+                        failures.append(failure)
+                if ptill.connection is not None:
+                    ptill.connection.close()
+                books = collector_books(ptill.till.wallet.journal, Path(tmp) / "collector.db")
+                if not books_ok(books):
+                    failures.append(f"books: {books}")
+        finally:
+            bridge.stop()
+            daemon.close()
+    return {"tears": tears, "reader": "pcscd+vpcd", "per_chip": per_chip, "books_balance": books["books_balance"],
+            "failures": len(failures), "failure_samples": failures[:5], "seconds": round(time.monotonic() - started, 1)}
