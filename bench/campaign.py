@@ -20,12 +20,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 QUICK = {"tears": 300, "pcsc_tears": 0, "card_kills": 6, "serve_kills": 1, "collector_kills": 2,
          "power_cuts": 20, "fuzz_execs": 2000, "load_terminals": 10, "load_backlog": 200, "load_seconds": 3.0,
-         "fault_entries": 10, "fault_cells": "drop_response,duplicate_request,collector_restart", "postgres": False}
+         "fault_entries": 10, "fault_cells": "drop_response,duplicate_request,collector_restart", "soak_seconds": 0.0,
+         "postgres": False}
 FULL = {"tears": 10_000, "pcsc_tears": 500, "card_kills": 1000, "serve_kills": 1000, "collector_kills": 200,
         "power_cuts": 1000, "fuzz_execs": 10_000_000, "load_terminals": 50, "load_backlog": 500,
-        "load_seconds": 120.0, "fault_entries": 200, "fault_cells": "all", "postgres": True}
+        "load_seconds": 120.0, "fault_entries": 200, "fault_cells": "all", "soak_seconds": 7200.0,
+        "postgres": True}
 PARTS = ("tearing", "pcsc_tearing", "card_kills", "serve_kills", "collector_crashes", "power_cuts", "faults", "fuzz",
-         "load")
+         "load", "soak")
 
 
 def _part(name: str, counts: dict[str, Any], dsn: str | None) -> dict[str, Any]:
@@ -67,6 +69,12 @@ def _part(name: str, counts: dict[str, Any], dsn: str | None) -> dict[str, Any]:
         results = {t: fuzz(t, counts["fuzz_execs"], seconds=counts.get("fuzz_seconds")) for t in sorted(TARGETS)}
         return {"targets": results, "executions": sum(r["executions"] for r in results.values()),
                 "failures": sum(r["crashes"] for r in results.values())}
+    if name == "soak":
+        from bench.reliability import soak
+
+        if not counts["soak_seconds"]:  # quick mode
+            return {"seconds": 0, "failures": 0}
+        return soak.run(counts["soak_seconds"])
     from bench.reliability import load
 
     return load.run(counts["load_terminals"], counts["load_backlog"], counts["load_seconds"])

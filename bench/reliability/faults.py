@@ -154,7 +154,7 @@ def cell(fault: str, entries: int, rng: random.Random, rate: float = 0.3) -> dic
         port = _free_port()
         keys = cfg.parent / "keys.toml"
         server = _serve(db, keys, port)
-        in_proxy = fault not in ("collector_restart", "clock_skew")
+        in_proxy = fault not in ("none", "collector_restart", "clock_skew")
         proxy = FaultProxy(port, fault if in_proxy else "none", rate if in_proxy else 0.0, rng)
         url = f"http://127.0.0.1:{proxy.port}"
         rounds = restarts = 0
