@@ -30,6 +30,15 @@ from tests.sync.test_serve import _free_port
 CARD = "alice"
 
 
+def demo_dir(tmp: Path) -> tuple[Path, int, str]:
+    """A demo terminal set up under `tmp` and a free port for it: (folder, port, url)."""
+    folder = tmp / "demo"
+    stallpay = Path(sys.executable).with_name("stallpay")
+    subprocess.run([str(stallpay), "demo", "--dir", str(folder), "--setup-only"], check=True, capture_output=True)
+    port = _free_port()
+    return folder, port, f"http://127.0.0.1:{port}"
+
+
 def _start(folder: Path, port: int) -> subprocess.Popen:
     stallpay = Path(sys.executable).with_name("stallpay")
     return subprocess.Popen([str(stallpay), "demo", "--dir", str(folder), "--port", str(port), "--no-browser"],
@@ -85,12 +94,7 @@ def run(kills: int, seed: int = 15) -> dict[str, Any]:
     failures: list[str] = []
     counts = {"killed": 0, "sale_finished_first": 0}
     with tempfile.TemporaryDirectory(prefix="campaign-serve-") as tmp_name:
-        folder = Path(tmp_name) / "demo"
-        stallpay = Path(sys.executable).with_name("stallpay")
-        subprocess.run([str(stallpay), "demo", "--dir", str(folder), "--setup-only"], check=True,
-                       capture_output=True)
-        port = _free_port()
-        url = f"http://127.0.0.1:{port}"
+        folder, port, url = demo_dir(Path(tmp_name))
         window = 0.0
         for i in range(kills + 1):
             proc = _start(folder, port)

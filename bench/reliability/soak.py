@@ -5,8 +5,6 @@ soak is not driven yet."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -15,8 +13,7 @@ from typing import Any
 import httpx
 
 from bench.reliability.load import _pct, _rss_mb
-from bench.reliability.serve_kills import _ready, _settle, _start
-from tests.sync.test_serve import _free_port
+from bench.reliability.serve_kills import _ready, _settle, _start, demo_dir
 
 
 def _fds(pid: int) -> int:
@@ -27,12 +24,7 @@ def run(seconds: float, rate: float = 1.0, warmup_s: float = 30.0, window: int =
     """`window`: sales per sample of RSS, descriptors and latency."""
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="campaign-soak-") as tmp_name:
-        folder = Path(tmp_name) / "demo"
-        stallpay = Path(sys.executable).with_name("stallpay")
-        subprocess.run([str(stallpay), "demo", "--dir", str(folder), "--setup-only"], check=True,
-                       capture_output=True)
-        port = _free_port()
-        url = f"http://127.0.0.1:{port}"
+        folder, port, url = demo_dir(Path(tmp_name))
         proc = _start(folder, port)
         samples: list[tuple[float, float, int]] = []
         windows: list[list[float]] = [[]]
