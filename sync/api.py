@@ -8,6 +8,7 @@ import time
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from pydantic import BaseModel, Field
@@ -29,13 +30,14 @@ from sync.face import (
     record_confirmations,
     upload_template,
 )
+from sync.http_limits import BodyLimit
 from sync.ingest import contiguous_seq, ingest_bytes
 from sync.ledger import (
     LedgerError,
     block_card,
     card_balances,
     hotlist,
-    reconcile,
+    reconcile_pending,
     replacement_quote,
     unblock_card,
 )
@@ -46,6 +48,8 @@ from sync.storage import Store, open_store
 from terminal.config import EventKeys, desfire_for_mode
 
 MAX_BATCH_BYTES = 32 * 1024 * 1024
+MAX_PAIR_BYTES = 16 * 1024  # pairing requests are a few hundred bytes and come from anyone
+MAX_TERMINAL_ID = 65535
 
 
 MODE_PATTERN = r"^(sale|cashier|admin)$"
@@ -123,6 +127,8 @@ def create_app(db: str | Store, keys: EventKeys, *, request_window_s: float = RE
     require_event(store)
     app = FastAPI(title="StallPay collector", version="1",
                   description="Batches in, bundles out; reports for organizers.")
+    # bodies are counted while they stream; the limits cover every route, including ones mounted later
+    app.add_middleware(BodyLimit, limits=[("/api/v1/batches", MAX_BATCH_BYTES), ("/api/v1/pair", MAX_PAIR_BYTES)])
     basic = HTTPBasic(auto_error=False)
     login_cache: dict[tuple[str, str], tuple[str, float]] = {}
 
@@ -150,17 +156,17 @@ def create_app(db: str | Store, keys: EventKeys, *, request_window_s: float = RE
         return role
 
     async def terminal(request: Request) -> int:
+        """Who signed the request. The terminal is looked up before the body is read (an unknown sender's body is
+        never buffered), and every database call runs off the event loop (an ingest holding the store must not
+        stall `/api/v1/time`)."""
         h = request.headers
-        try:
-            tid = int(h.get("x-terminal-id", ""))
-        except ValueError:
-            raise HTTPException(401, "terminal signature required (X-Terminal-Id, X-Timestamp, X-Signature)") from None
-        body = await request.body()
-        if len(body) > MAX_BATCH_BYTES:
-            raise HTTPException(413, "batch too large")
-        t = get_terminal(store, tid)
+        tid = _terminal_id(h.get("x-terminal-id", ""))
+        if tid is None:
+            raise HTTPException(401, "terminal signature required (X-Terminal-Id, X-Timestamp, X-Signature)")
+        t = await run_in_threadpool(get_terminal, store, tid)
         if t is None:
             raise HTTPException(401, f"terminal {tid} is not enrolled")
+        body = await request.body()  # BodyLimit stops it at MAX_BATCH_BYTES
         ts, sig = h.get("x-timestamp", ""), h.get("x-signature", "")
         # the signed path includes the query string, so parameters (e.g. gallery_after) cannot be changed in transit
         path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -168,14 +174,14 @@ def create_app(db: str | Store, keys: EventKeys, *, request_window_s: float = RE
             raise HTTPException(401, "bad terminal signature")
         if not request_fresh(ts, window_s=request_window_s):
             raise HTTPException(401, "request timestamp too far from the collector's clock (see GET /api/v1/time)")
-        if not first_use(store, tid, sig, request_window_s):
+        if not await run_in_threadpool(first_use, store, tid, sig, request_window_s):
             raise HTTPException(401, "replayed request: this signature was already used")
         if t["status"] == "revoked":
             raise HTTPException(403, f"terminal {tid} is revoked")
         return tid
 
     @app.get("/api/v1/time", summary="The collector's clock (public)")
-    def get_time() -> dict[str, str]:
+    async def get_time() -> dict[str, str]:  # on the loop: never queued behind busy worker threads
         return {"time": now_iso()}
 
     @app.post("/api/v1/pair", summary="Enroll a terminal with a pairing code")
@@ -271,11 +277,13 @@ def create_app(db: str | Store, keys: EventKeys, *, request_window_s: float = RE
               openapi_extra={"requestBody": {"required": True, "content": {"application/octet-stream": {
                   "schema": {"type": "string", "format": "binary"}}}}})
     async def post_batch(request: Request, tid: Annotated[int, Depends(terminal)]) -> dict[str, Any]:
-        result = ingest_bytes(store, await request.body(), source=f"upload t{tid}", terminal_id=tid)
+        return await run_in_threadpool(store_upload, await request.body(), tid)
+
+    def store_upload(data: bytes, tid: int) -> dict[str, Any]:
+        result = ingest_bytes(store, data, source=f"upload t{tid}", terminal_id=tid)
         if not result.ok:
             raise HTTPException(422, result.reason)
-        if result.card_ids:
-            reconcile(store, result.card_ids)
+        reconcile_pending(store)  # this batch's cards, and any an interrupted ingest left behind
         return {**result.as_dict(), "acked_seq": contiguous_seq(store, tid)}
 
     @app.get("/api/v1/bundle", summary="The signed bundle for the calling terminal")
@@ -366,3 +374,11 @@ def create_app(db: str | Store, keys: EventKeys, *, request_window_s: float = RE
 
     mount(app, store, keys)  # the back office at / and the guest portal at /portal
     return app
+
+
+def _terminal_id(text: str) -> int | None:
+    """The X-Terminal-Id header as a terminal id, or None (anything else is refused before the database)."""
+    if not text.isascii() or not text.isdigit() or len(text) > 5:
+        return None
+    tid = int(text)
+    return tid if 1 <= tid <= MAX_TERMINAL_ID else None

@@ -28,10 +28,15 @@ SUFFIX = ".spb"
 MAX_ENTRIES = 10_000
 MAX_BYTES = 64 * 1024 * 1024  # uncompressed; a bigger batch is refused rather than exhausting memory
 BIGINT = 2**63 - 1  # the collector stores integers as BIGINT: anything wider is refused, not truncated
+MAX_SEQ = 2**62  # a journal position; leaves room for seq + 1 in the collector's BIGINT lookups
+# amounts and balances: far above any event (10 billion in major units), and small enough that a batch's sums
+# (MAX_ENTRIES of them, and the running totals of many batches) stay inside BIGINT
+MAX_AMOUNT = 10**12
 _NEEDED = frozenset((*FIELDS, "hash"))
 _INT_FIELDS = ("amount", "card_id", "card_seq", "balance_before", "balance_after", "ref")
 _TEXT_FIELDS = ("operator", "uid", "method")
 _ints = itemgetter(*_INT_FIELDS)
+_INT_LIMITS = tuple(MAX_AMOUNT if n in ("amount", "balance_before", "balance_after") else BIGINT for n in _INT_FIELDS)
 _texts = itemgetter("op", "phase", "time", "currency")
 _optional_texts = itemgetter(*_TEXT_FIELDS)
 
@@ -121,7 +126,10 @@ def decode(data: bytes) -> Batch:
             raw = orjson.loads(body)
         except orjson.JSONDecodeError:  # orjson is stricter (e.g. integers wider than 64 bits): let json decide
             raw = json.loads(body)
+            canonical_json(raw)  # lone surrogates (json accepts "\ud800") cannot be hashed or signed: refuse here
         header, entries, signature = raw["header"], raw["entries"], raw["signature"]
+    except RecursionError:  # nesting deeper than orjson's limit: the fallback parser would exhaust the stack
+        raise BatchError("batch is corrupt (JSON nested too deeply)") from None
     except (ValueError, KeyError, TypeError):
         raise BatchError("batch is corrupt (not the batch JSON layout)") from None
     if not isinstance(header, dict) or not isinstance(entries, list) or not isinstance(signature, str):
@@ -144,7 +152,7 @@ def check_header(batch: Batch) -> None:
     for name, typ in _HEADER_TYPES.items():
         if not isinstance(h.get(name), typ) or (typ is int and isinstance(h.get(name), bool)):
             raise BatchError(f"batch header field {name!r} is missing or malformed")
-        if typ is int and not 0 <= h[name] <= BIGINT:
+        if typ is int and not 0 <= h[name] <= (MAX_SEQ if name.endswith("_seq") else BIGINT):
             raise BatchError(f"batch header field {name!r} is out of range")
     if h["format"] != FORMAT:
         raise BatchError(f"unsupported batch format {h['format']!r}")
@@ -206,10 +214,13 @@ def check_chain(batch: Batch) -> None:
 
 
 def _check_entry_types(entry: dict[str, Any], seq: int, check_nul: bool = True) -> None:
-    for value in _ints(entry):
-        if value is not None and (type(value) is not int or value > BIGINT or value < -BIGINT):
-            bad = next(n for n in _INT_FIELDS if entry[n] is value)
-            raise BatchError(f"entry {seq}: {bad} must be an integer within 64 bits")
+    for name, value, limit in zip(_INT_FIELDS, _ints(entry), _INT_LIMITS, strict=True):
+        if value is not None and (type(value) is not int or not -limit <= value <= limit):
+            if type(value) is int and limit == MAX_AMOUNT and -BIGINT <= value <= BIGINT:
+                raise BatchError(f"entry {seq}: {name} beyond {MAX_AMOUNT} minor units")
+            raise BatchError(f"entry {seq}: {name} must be an integer within 64 bits")
+    if entry["amount"] is None:
+        raise BatchError(f"entry {seq}: amount is required")
     texts = _texts(entry)
     for value in texts:
         if type(value) is not str:

@@ -119,14 +119,17 @@ def verify_bundle(data: bytes, event_public_key: str, event_id: str,
     try:
         raw = json.loads(data)
         body, signature = raw["body"], raw["signature"]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):  # RecursionError: JSON nested too deeply
         raise BundleError("not a StallPay bundle") from None
     if not isinstance(body, dict) or not isinstance(signature, str):
         raise BundleError("not a StallPay bundle")
-    if not verify(event_public_key, signature, canonical_json(body)):
+    try:
+        message = canonical_json(body)
+    except UnicodeEncodeError:  # a lone surrogate ("\ud800") is valid JSON but not text that was ever signed
+        raise BundleError("not a StallPay bundle (invalid text)") from None
+    if not verify(event_public_key, signature, message):
         raise BundleError("bundle signature is not the event key's: refused")
-    if collector_key is not None and not verify(collector_key, str(raw.get("collector_signature", "")),
-                                                canonical_json(body)):
+    if collector_key is not None and not verify(collector_key, str(raw.get("collector_signature", "")), message):
         raise BundleError("bundle is not signed by this event's collector key: refused")
     if body.get("format") != FORMAT:
         raise BundleError(f"unsupported bundle format {body.get('format')!r}")

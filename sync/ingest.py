@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import marshal
 import multiprocessing
+import os
 from collections import deque
 from collections.abc import Callable, Container, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -38,6 +39,7 @@ from sync.event import now_iso, require_event
 from sync.face import ingest_rows as ingest_face_rows
 from sync.face import record_confirmations
 from sync.storage import Store, decode_copy_text, encode_copy_text
+from sync.workers import exit_with_parent
 
 ENTRY_COLUMNS = ("terminal_id", "seq", "hash", "prev_hash", "time", "clock_synced", "operator", "op", "phase", "ref",
                  "card_id", "uid", "card_seq", "amount", "balance_before", "balance_after", "currency", "method",
@@ -292,7 +294,8 @@ def _prepared_stream(items: list[tuple[str, bytes | None]], workers: int, copy_t
             yield prepare(source, data, copy_text)
         return
     ctx = multiprocessing.get_context("spawn")  # no fork of a process holding database connections and threads
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=exit_with_parent,
+                             initargs=(os.getpid(),)) as pool:
         window: deque[Future] = deque()
         seen_batches = seen_entries = 0
         for source, data in items:
@@ -416,6 +419,10 @@ def _store_group(store: Store, group: list[Prepared], received_at: datetime | No
             out.append((i, IngestResult(source=p.source, status="stored", terminal_id=tid, first_seq=batch.first_seq,
                                         last_seq=batch.last_seq, new_entries=new.count, card_ids=new.card_ids)))
         if payload:
+            pending = sorted({c for _, r in out if r.status == "stored" for c in r.card_ids})
+            if pending:  # committed with the entries: a kill before reconcile leaves the mark (ledger.reconcile)
+                store.executemany("INSERT INTO reconcile_pending (card_id) VALUES (?) ON CONFLICT DO NOTHING",
+                                  [(c,) for c in pending])
             if copy_text:
                 store.load_copy_text("entries", ENTRY_COLUMNS, payload)
             else:

@@ -242,6 +242,7 @@ def reconcile(store: Store, card_ids: Iterable[int] | None = None) -> dict[str, 
             per_card[r["card_id"]].append(r)
         balances, closed = card_balances(store, chunk), closed_cards(store, chunk)
         with store.transaction():
+            store.execute(f"DELETE FROM reconcile_pending WHERE card_id IN ({marks})", chunk)
             store.execute(f"DELETE FROM anomalies WHERE card_id IN ({marks})", chunk)
             inserts = []
             for cid in chunk:
@@ -266,6 +267,13 @@ def reconcile(store: Store, card_ids: Iterable[int] | None = None) -> dict[str, 
             reason = str(json.loads(r["data"] or "{}").get("reason") or "lost")[:60]
             block_card(store, r["card_id"], f"{reason} (reported at terminal {r['terminal_id']})", source="terminal")
     return dict(counts)
+
+
+def reconcile_pending(store: Store) -> dict[str, int]:
+    """Reconcile every card an ingest stored entries for and nobody reconciled yet (also those of an ingest that
+    was killed after its commit): a re-run then finds the anomalies and hotlist a clean run would have."""
+    cards = [r["card_id"] for r in store.query("SELECT card_id FROM reconcile_pending")]
+    return reconcile(store, cards) if cards else {}
 
 
 def block_card(store: Store, card_id: int, reason: str, *, source: str = "organizer") -> None:

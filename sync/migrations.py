@@ -115,4 +115,9 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             bic TEXT NOT NULL, amount BIGINT NOT NULL, status TEXT NOT NULL, requested_at TEXT NOT NULL,
             decided_by TEXT, decided_at TEXT, export_id TEXT, paid_at TEXT)""",
     ]),
+    (8, [
+        # cards whose new entries are stored but not yet reconciled: written in the ingest's own transaction and
+        # cleared by reconcile, so an ingest killed between the two is reconciled by whatever runs next
+        "CREATE TABLE reconcile_pending (card_id BIGINT PRIMARY KEY)",
+    ]),
 ]  # fmt: skip

@@ -43,18 +43,8 @@ class Station:
             yield identify_card(connection, self.config)
         finally:
             connection.close()
-            self._save_emulated()
-
-    def _save_emulated(self) -> None:
-        if self.emulated_state is None:
-            return
-        from terminal.nfc.emulated import EmulatedReader
-
-        if isinstance(self.reader, EmulatedReader) and self.reader.card is not None:
-            self.reader.card.save(self.emulated_state)
 
     def close(self) -> None:
-        self._save_emulated()
         self.reader.close()
 
 
@@ -110,6 +100,6 @@ def open_configured_reader(config: Config, reader_name: str | None = None) -> tu
         else:
             card = new_card(config.reader.emulated_product)
             state.parent.mkdir(parents=True, exist_ok=True)
-            card.save(state)
+        card.write_through(state)  # every change reaches the file before the journal hears of it
         reader.place(card)
     return reader, state

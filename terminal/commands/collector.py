@@ -133,7 +133,7 @@ def _refused_face_credits(store) -> int:  # type: ignore[no-untyped-def]
 @_guard
 def run_ingest(args: argparse.Namespace) -> int:
     from sync.ingest import ingest_paths
-    from sync.ledger import reconcile
+    from sync.ledger import reconcile_pending
 
     store = _store(args)
     for path in args.paths:
@@ -146,10 +146,7 @@ def run_ingest(args: argparse.Namespace) -> int:
 
     refused_before = _refused_face_credits(store)
     results = ingest_paths(store, args.paths, progress)
-    cards: set[int] = set()
-    for r in results:
-        cards |= r.card_ids
-    anomalies = reconcile(store, cards) if cards else {}
+    anomalies = reconcile_pending(store)  # also what a killed earlier run stored and never reconciled
     refused_credits = _refused_face_credits(store) - refused_before
     if refused_credits:  # face top-ups from a terminal not paired as a cashier: booked nowhere, said loudly
         anomalies["refused_face_credit"] = refused_credits

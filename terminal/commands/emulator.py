@@ -19,6 +19,8 @@ from terminal.nfc.emulator import (
     PRODUCTS,
     BankCardEmulator,
     ClassicEmulator,
+    DesfireEmulator,
+    NtagEmulator,
     PhoneEmulator,
     load_card,
     new_card,
@@ -94,22 +96,6 @@ def build_card(product: str | None, uid: bytes | None, state: Path | None, rando
     return card
 
 
-class _Persister:
-    """Save the card after an exchange that changed it (writes, counters, failed PWD_AUTH attempts)."""
-
-    def __init__(self, card: Any, path: Path) -> None:
-        self.path = path
-        self.last = card.snapshot()
-        self.saves = 0
-
-    def __call__(self, card: Any) -> None:
-        image = card.snapshot()
-        if image != self.last:
-            card.save(self.path)  # write-then-rename: a kill mid-save leaves the previous state
-            self.last = image
-            self.saves += 1
-
-
 def run_attach(args: argparse.Namespace) -> int:
     if not 0 < args.port < 65536:
         print(f"stallpay emulator: --port must be 1..65535, got {args.port}", file=sys.stderr)
@@ -119,10 +105,11 @@ def run_attach(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"stallpay emulator: {exc}", file=sys.stderr)
         return 2
-    persist = _Persister(card, args.state) if args.state is not None else None
+    if args.state is not None and isinstance(card, NtagEmulator | DesfireEmulator):
+        card.write_through(args.state)  # each change reaches the file before its answer reaches the reader
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
-    bridge = VpcdBridge(args.host, args.port, on_exchange=persist).start()
+    bridge = VpcdBridge(args.host, args.port).start()
     try:
         bridge.insert(card)
         if not bridge.wait_attached(args.connect_timeout):
@@ -144,7 +131,6 @@ def run_attach(args: argparse.Namespace) -> int:
         bridge.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    if persist is not None:
-        card.save(args.state)
+    if args.state is not None:
         print(f"card saved to {args.state}", flush=True)
     return 0

@@ -227,11 +227,17 @@ class PrintQueue:
     # --- inside --------------------------------------------------------------------------
 
     def _next(self) -> Job | None:
-        with self._lock:
-            row = self._db.execute(
-                f"select {_COLUMNS} from jobs where state='pending' order by id limit 1"
-            ).fetchone()
-        return Job(*row) if row else None
+        while True:
+            with self._lock:
+                row = self._db.execute(
+                    f"select {_COLUMNS} from jobs where state='pending' order by id limit 1"
+                ).fetchone()
+                if row is None or isinstance(row[4], bytes):
+                    return Job(*row) if row else None
+                # a damaged record (an SD card's bad sector) is set aside, never allowed to stop the queue
+                log.warning("print job %s is damaged (payload is %s): cancelled", row[0], type(row[4]).__name__)
+                self._db.execute("update jobs set state='cancelled', last_error='damaged job record' where id=?",
+                                 (row[0],))
 
     def _deliver(self, job: Job) -> None:
         t = self.transport

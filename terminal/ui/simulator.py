@@ -2,8 +2,9 @@
 
 Each wristband is an emulated card (NTAG or DESFire) kept in a state file; a tap places it on
 the same `EmulatedReader` the card loop waits on (so the app cannot tell it
-from a real reader), waits until the loop has handled it, takes it away and
-saves the card. `tear` pulls it away part-way through the write, to show the
+from a real reader), waits until the loop has handled it and takes it away;
+the card writes through to its file on every change, like a real tag.
+`tear` pulls it away part-way through the write, to show the
 "tap the same wristband again" recovery.
 """
 
@@ -92,7 +93,6 @@ class Simulator:
             self.reader.place(card)
             handled = self.card_loop.wait_handled(before + 1, TAP_TIMEOUT_S)
             self.reader.remove()
-            card.save(self._path(name))
         return {"handled": handled}
 
     def place(self, name: str) -> dict[str, Any]:
@@ -118,7 +118,7 @@ class Simulator:
                 n += 1
                 name = f"new-{n}"
             card = new_card(self.product)
-            card.save(self._path(name))
+            card.write_through(self._path(name))
             entries.append({"name": name, "label": label.strip()[:40] or f"New wristband {n}"})
             self._write_manifest(entries)
             self._cards[name] = card
@@ -135,7 +135,6 @@ class Simulator:
     def _take_away(self) -> None:
         if self.on_reader is not None:
             self.reader.remove()
-            self._cards[self.on_reader].save(self._path(self.on_reader))
             self.on_reader = None
 
     def _card(self, name: str) -> NtagEmulator | DesfireEmulator:
@@ -144,7 +143,9 @@ class Simulator:
             return self._cards[name]
         if not any(e["name"] == name for e in self.manifest()):
             raise SimulatorError(f"no wristband {name!r} in the demo")
-        self._cards[name] = load_card(self._path(name))
+        card = load_card(self._path(name))
+        card.write_through(self._path(name))  # like a real tag: a write is kept whatever happens to us
+        self._cards[name] = card
         return self._cards[name]
 
     def _path(self, name: str) -> Path:

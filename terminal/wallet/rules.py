@@ -52,14 +52,21 @@ def check_amount(amount: object) -> int:
     return amount
 
 
+RECORD_MAX = 0xFFFFFFFF  # the sealed record's sequence and spent fields are 32-bit
+
+
 def check_usable(record: Record) -> None:
     if record.closed:
         raise Declined("closed", "this card was closed and refunded; it cannot be used")
+    if record.seq >= RECORD_MAX:
+        raise Declined("card_full", "this card has no transactions left: replace it at a cashier")
 
 
 def check_sale(record: Record, amount: int, limits: Limits, currency: str) -> None:
     check_amount(amount)
     check_usable(record)
+    if record.spent + amount > RECORD_MAX:
+        raise Declined("card_full", "this card cannot record more spending: replace it at a cashier")
     if amount > limits.max_sale:
         raise Declined("over_max_sale",
                        f"a single sale is limited to {format_money(limits.max_sale, currency)}")

@@ -32,12 +32,14 @@ def journal_env(**extra: str) -> dict[str, str]:
 
 def test_a_whole_run_logs_with_priorities_and_never_a_key_or_pin(tmp_path: Path) -> None:
     env = journal_env(STALLPAY_PIN=PIN)
-    runs = [stallpay("init", "--dir", str(tmp_path), "--event", "fest", "--terminal", "3", env=env)]
+    runs = [stallpay("init", "--dir", str(tmp_path), "--event", "fest", "--terminal", "3", "--mode", "cashier",
+                       env=env)]
     cfg = str(tmp_path / "terminal.toml")
     runs.append(stallpay("operator", "add", "--config", cfg, "--id", "ana", "--name", "Ana", "--role", "cashier",
                          env=env))
-    for op, *more in (("issue", "--amount", "3000"), ("topup", "--amount", "500"), ("charge", "--amount", "1250"),
-                      ("charge", "--amount", "3000"), ("close",)):
+    for op, *more in (("issue", "--amount-minor", "3000"), ("topup", "--amount-minor", "500"),
+                      ("charge", "--amount-minor", "1250"),
+                      ("charge", "--amount-minor", "3000"), ("close",)):
         runs.append(stallpay("card", op, "--config", cfg, "--operator", "ana", *more, "--json", env=env,
                              ok=op != "charge" or more[-1] != "3000"))
     db = str(tmp_path / "collector.db")

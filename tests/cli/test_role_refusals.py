@@ -45,15 +45,15 @@ def event(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     data = tomllib.loads((stall / "terminal.toml").read_text())
     data["reader"]["emulated_card"] = str(band)
     (stall / "terminal.toml").write_text(tomli_w.dumps(data))
-    code, issued = card(cashier / "terminal.toml", "issue", "--amount", "2000")
+    code, issued = card(cashier / "terminal.toml", "issue", "--amount-minor", "2000")
     assert code == 0 and issued["balance"] == 2000
     return {"cashier": cashier / "terminal.toml", "stall": stall / "terminal.toml"}
 
 
 @pytest.mark.parametrize("args", [
-    ("issue", "--amount", "1000"),
-    ("topup", "--amount", "500"),
-    ("topup", "--amount", "40000", "--method", "comp"),
+    ("issue", "--amount-minor", "1000"),
+    ("topup", "--amount-minor", "500"),
+    ("topup", "--amount-minor", "40000", "--method", "comp"),
     ("close",),
 ])
 def test_a_sale_terminal_cannot_create_or_pay_out_money(event: dict[str, Path], args: tuple[str, ...]) -> None:
@@ -69,16 +69,16 @@ def test_operator_roles_are_checked_by_the_wallet(event: dict[str, Path]) -> Non
         code, _ = stallpay("operator", "add", "--config", str(cashier), "--id", op_id, "--name", role,
                            "--role", role, env={"STALLPAY_PIN": "4711"})
         assert code == 0
-    code, refused = card(cashier, "topup", "--amount", "100", "--operator", "5")
+    code, refused = card(cashier, "topup", "--amount-minor", "100", "--operator", "5")
     assert code == 1 and refused["error"] == "not_permitted" and "vendor may not top up" in refused["message"]
-    code, refused = card(cashier, "topup", "--amount", "100", "--operator", "nobody")
+    code, refused = card(cashier, "topup", "--amount-minor", "100", "--operator", "nobody")
     assert code == 1 and refused["error"] == "unknown_operator"
-    code, done = card(cashier, "topup", "--amount", "100", "--operator", "6")
+    code, done = card(cashier, "topup", "--amount-minor", "100", "--operator", "6")
     assert code == 0 and done["balance"] == 2100
 
 
 def test_the_stall_still_sells_and_the_books_balance(event: dict[str, Path], tmp_path: Path) -> None:
-    code, sold = card(event["stall"], "charge", "--amount", "300")
+    code, sold = card(event["stall"], "charge", "--amount-minor", "300")
     assert code == 0 and sold["balance_after"] == sold["balance_before"] - 300
     db, usb = str(tmp_path / "books.db"), tmp_path / "usb"
     assert stallpay("collector", "init", "--db", db, "--event-id", "fest")[0] == 0

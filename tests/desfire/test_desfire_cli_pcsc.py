@@ -42,19 +42,19 @@ def test_desfire_band_issued_at_a_cashier_is_charged_at_a_vendor(pcscd, tmp_path
     attached = _attach("--product", "DESFIRE_EV2", "--state", str(state))
     try:
         assert "DESFIRE_EV2" in _first_line(attached)
-        code, out = _card(vendor, "issue", "--amount", "5000")
+        code, out = _card(vendor, "issue", "--amount-minor", "5000")
         assert (code, out["error"]) == (1, "no_key")
-        code, out = _card(cashier, "issue", "--amount", "5000", "--operator", "cash-1")
+        code, out = _card(cashier, "issue", "--amount-minor", "5000", "--operator", "cash-1")
         assert code == 0 and out["balance"] == 5000, out
-        code, out = _card(vendor, "charge", "--amount", "1250")
+        code, out = _card(vendor, "charge", "--amount-minor", "1250")
         assert code == 0 and out["balance"] == 3750, out
-        code, out = _card(vendor, "topup", "--amount", "100000")
+        code, out = _card(vendor, "topup", "--amount-minor", "100000")
         assert (code, out["error"]) == (1, "no_key")
         code, out = _card(vendor, "void")
         assert code == 0 and out["balance"] == 5000, out
-        code, out = _card(vendor, "charge", "--amount", "700")
+        code, out = _card(vendor, "charge", "--amount-minor", "700")
         assert code == 0 and out["balance"] == 4300, out
-        code, out = _card(cashier, "topup", "--amount", "1000", "--method", "comp")
+        code, out = _card(cashier, "topup", "--amount-minor", "1000", "--method", "comp")
         assert code == 0 and out["balance"] == 5300 and out["complimentary"] == 1000, out
         code, out = _card(vendor, "read")
         assert code == 0 and [h["op"] for h in out["history"]] == ["topup", "sale", "void", "sale"], out

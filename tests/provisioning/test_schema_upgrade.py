@@ -33,7 +33,7 @@ VERSIONS = {"journal.db": JOURNAL_SCHEMA, "catalogue.db": CATALOGUE_SCHEMA, "ope
 
 @pytest.fixture
 def terminal(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[str, Path]:
-    assert main(["init", "--dir", str(tmp_path), "--event", "fest", "--terminal", "3"]) == 0
+    assert main(["init", "--dir", str(tmp_path), "--event", "fest", "--terminal", "3", "--mode", "cashier"]) == 0
     capsys.readouterr()
     data = tmp_path / "data"
     make_release_0_1_0(data, {
@@ -52,7 +52,7 @@ def terminal(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[str, P
 def test_release_0_1_0_databases_upgrade_and_keep_their_data(terminal: tuple[str, Path], tmp_path: Path,
                                                              capsys: pytest.CaptureFixture[str]) -> None:
     cfg, data = terminal
-    assert main(["card", "issue", "--config", cfg, "--amount", "1500", "--json"]) == 0  # the wallet on the old file
+    assert main(["card", "issue", "--config", cfg, "--amount-minor", "1500", "--json"]) == 0  # old file
     assert '"balance": 1500' in capsys.readouterr().out
     assert OperatorStore(data / "operators.db").login("ana", "482193").role == "cashier"
     assert SettingsStore(data / "settings.db").get("language", "en") == "tr"

@@ -149,16 +149,18 @@ class DesfireEmulator(InField, CommandSet):
     # ----------------------------------------------------------------- APDU level
     def transmit(self, apdu: bytes) -> bytes:
         with self._lock:
-            apdu = bytes(apdu)
-            if not self.in_field:
-                raise CardRemoved("card left the field")
-            if apdu[:1] != b"\xff" and self._tear_due():  # reader pseudo-APDUs are not card commands
-                if self._tear_executed:
-                    self._dispatch(apdu)
-                self._torn_away()
-            answer = self._dispatch(apdu)
-            self.commands += 1
-            return answer
+            return self._written_through(bytes(apdu), self._transmit)
+
+    def _transmit(self, apdu: bytes) -> bytes:
+        if not self.in_field:
+            raise CardRemoved("card left the field")
+        if apdu[:1] != b"\xff" and self._tear_due():  # reader pseudo-APDUs are not card commands
+            if self._tear_executed:
+                self._dispatch(apdu)
+            self._torn_away()
+        answer = self._dispatch(apdu)
+        self.commands += 1
+        return answer
 
     def _dispatch(self, apdu: bytes) -> bytes:
         if len(apdu) < 4:

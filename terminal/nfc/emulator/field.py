@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import threading
+from collections.abc import Callable
+from pathlib import Path
 from typing import NoReturn
 
 from terminal.wallet.card import CardRemoved
@@ -14,6 +17,29 @@ class InField:
     _lock: threading.Lock
     in_field: bool
     _tear_in: int | None
+    backing: Path | None = None  # state file written through on every change (`write_through`)
+
+    def snapshot(self) -> bytes:
+        raise NotImplementedError
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        raise NotImplementedError
+
+    def write_through(self, path: str | os.PathLike[str]) -> None:
+        """Persist to `path` now and after every command that changes the chip, before its answer goes back:
+        like a real tag's EEPROM, a write is on the card before the terminal can journal it, whatever happens to
+        the process afterwards."""
+        self.backing = Path(path)
+        self.save(self.backing)
+
+    def _written_through(self, apdu: bytes, run: Callable[[bytes], bytes]) -> bytes:
+        """`run(apdu)`, then the card saved to its backing file if the command changed it (torn ones included)."""
+        before = self.snapshot() if self.backing is not None else None
+        try:
+            return run(apdu)
+        finally:
+            if before is not None and self.backing is not None and self.snapshot() != before:
+                self.save(self.backing)
 
     def _reset_session(self) -> None:
         raise NotImplementedError

@@ -172,6 +172,7 @@ class NtagEmulator(InField):
         self.in_field = True
         self._tear_in: int | None = None
         self._tear_partial: int | None = None
+        self.backing: Path | None = None  # state file written through on every change (`write_through`)
         self._reset_session()
 
     # ----------------------------------------------------------------- helpers for tests and backends
@@ -311,16 +312,18 @@ class NtagEmulator(InField):
     def transmit(self, apdu: bytes) -> bytes:
         """Answer one APDU as an ACR122U with this tag on it would; raises CardRemoved once torn/removed."""
         with self._lock:
-            apdu = bytes(apdu)
-            if not self.in_field:
-                raise CardRemoved("card left the field")
-            if self._tear_due():
-                partial, self._tear_partial = self._tear_partial, None
-                self._torn(apdu, partial)
-                self._torn_away()
-            answer = self._dispatch(apdu)
-            self.commands += 1
-            return answer
+            return self._written_through(bytes(apdu), self._transmit)
+
+    def _transmit(self, apdu: bytes) -> bytes:
+        if not self.in_field:
+            raise CardRemoved("card left the field")
+        if self._tear_due():
+            partial, self._tear_partial = self._tear_partial, None
+            self._torn(apdu, partial)
+            self._torn_away()
+        answer = self._dispatch(apdu)
+        self.commands += 1
+        return answer
 
     def _torn(self, apdu: bytes, partial: int | None) -> None:
         if partial is None:

@@ -1,0 +1,42 @@
+"""The collector's view after a campaign part: a terminal's journal synced into a fresh collector, reconciled."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from sync.batch import encode
+from sync.enrollment import enroll
+from sync.event import init_event
+from sync.export import batches
+from sync.ingest import ingest_bytes
+from sync.keys import public_hex
+from sync.ledger import hotlist, reconcile
+from sync.storage import open_store
+from sync.summary import summary
+from terminal.wallet.journal import Journal
+
+
+def collector_books(journal: Journal, db: Path) -> dict[str, Any]:
+    """Upload every entry of `journal` to a new SQLite collector at `db`; its summary and hotlist."""
+    store = open_store(db)
+    try:
+        init_event(store, journal.event_id, "EUR")
+        key = Ed25519PrivateKey.from_private_bytes(secrets.token_bytes(32))
+        enroll(store, journal.terminal_id, public_hex(key), role="cashier", vendor="campaign")
+        refused = [r.reason for b in batches(journal, key) if not (r := ingest_bytes(store, encode(b))).ok]
+        reconcile(store)
+        s = summary(store, check_cards=True)
+        return {"books_balance": s["books_balance"], "anomalies": s["anomalies"], "hotlist": hotlist(store),
+                "refused": refused, "entries": s["entries"], "outstanding": s["outstanding"]}
+    finally:
+        store.close()
+
+
+def books_ok(books: dict[str, Any]) -> bool:
+    """Books balance, nothing unexplained, no card blocked except the old cards of replacements."""
+    innocent = [c for c, reason in books["hotlist"] if reason != "replaced"]
+    return bool(books["books_balance"] and not books["anomalies"] and not innocent and not books["refused"])

@@ -1,0 +1,176 @@
+"""Collector crashes: `stallpay collector ingest` SIGKILLed at a random moment of a USB import, on SQLite and
+PostgreSQL. The re-run must store every entry exactly once and reconcile as a clean run does (same anomalies,
+same hotlist, same books), and no worker process may outlive the killed ingest."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from sync.batch import encode
+from sync.export import batches
+from sync.keys import public_hex
+from sync.ledger import hotlist
+from sync.storage import open_store
+from sync.summary import summary
+from terminal.cli import main
+from tests.sync.journals import Cards, Term, make_terminal
+
+EVENT = "test-event"
+
+
+def make_usb(folder: Path, terminals: int = 6, sales: int = 60) -> list[Term]:
+    """Terminals' batches on a stick: ordinary sales, plus a cloned card and a rolled-back one (anomalies)."""
+    cards = Cards()
+    terms = [make_terminal(folder / "terms", t, cards) for t in range(1, terminals + 1)]
+    for t in terms:
+        for c in range(3):
+            t.book("issue", t.terminal_id * 100 + c, 20_000, method="cash")
+        for i in range(sales):
+            t.book("sale", t.terminal_id * 100 + i % 3, 10 + i)
+    terms[0].book("issue", 5, 5000, method="cash")
+    terms[0].book("sale", 5, 1000)
+    terms[1].book("sale", 5, 2000, card_seq=2, balance_before=5000)  # a clone spent twice
+    terms[0].book("issue", 6, 5000, method="cash")
+    terms[0].book("sale", 6, 1000)
+    terms[0].book("sale", 6, 500, card_seq=2, balance_before=5000)  # rolled back
+    usb = folder / "usb"
+    usb.mkdir(parents=True)
+    for t in terms:
+        for b in batches(t.journal, t.key, batch_size=10):
+            (usb / b.filename()).write_bytes(encode(b))
+    return terms
+
+
+def _quiet(*args: str) -> int:
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        return main(list(args))
+
+
+def _new_db(target: str, terms: list[Term]) -> None:
+    assert _quiet("collector", "init", "--db", target, "--event-id", EVENT) == 0
+    for t in terms:
+        assert _quiet("collector", "enroll", "--db", target, "--terminal", str(t.terminal_id), "--public-key",
+                      public_hex(t.key)) == 0
+
+
+def outcome(target: str) -> dict[str, Any]:
+    store = open_store(target)
+    try:
+        s = summary(store, check_cards=True)
+        return {"entries": s["entries"], "stored_rows": store.scalar("SELECT COUNT(*) FROM entries"),
+                "books_balance": s["books_balance"], "outstanding": s["outstanding"],
+                "anomalies": sorted((r["card_id"], r["kind"]) for r in store.query("SELECT card_id, kind FROM "
+                                                                                    "anomalies")),
+                "hotlist": hotlist(store)}
+    finally:
+        store.close()
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
+
+
+def _targets(kind: str, tmp: Path, dsn: str | None) -> Iterator[str]:
+    n = 0
+    while True:
+        n += 1
+        if kind == "sqlite":
+            yield str(tmp / f"c{n}.db")
+        else:
+            import psycopg
+
+            assert dsn is not None
+            with psycopg.connect(dsn, autocommit=True) as conn:
+                conn.execute(f"CREATE SCHEMA k{n}")
+            yield f"{dsn}?options=-csearch_path%3Dk{n}"
+
+
+def run(kills: int, dsn: str | None, seed: int = 15) -> dict[str, Any]:
+    """`kills` per database kind (SQLite always, PostgreSQL when `dsn` is given)."""
+    rng = random.Random(seed)
+    started = time.monotonic()
+    stallpay = str(Path(sys.executable).with_name("stallpay"))
+    report: dict[str, Any] = {}
+    failures: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="campaign-collector-") as tmp_name:
+        tmp = Path(tmp_name)
+        terms = make_usb(tmp)
+        usb = tmp / "usb"
+        for kind in ("sqlite", "postgresql") if dsn else ("sqlite",):
+            targets = _targets(kind, tmp, dsn)
+            clean = next(targets)
+            _new_db(clean, terms)
+            t0 = time.monotonic()
+            subprocess.run([stallpay, "collector", "ingest", "--db", clean, "--quiet", str(usb)], check=True,
+                           capture_output=True)
+            window = time.monotonic() - t0
+            expected = outcome(clean)
+            counts = {"kills": 0, "finished_first": 0, "orphans": 0, "mismatches": 0}
+            for i in range(kills):
+                target = next(targets)
+                _new_db(target, terms)
+                proc = subprocess.Popen([stallpay, "collector", "ingest", "--db", target, "--quiet", str(usb)],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                time.sleep(rng.uniform(0, window))
+                workers = _children(proc.pid)
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGKILL)
+                    counts["kills"] += 1
+                else:
+                    counts["finished_first"] += 1
+                proc.wait()
+                deadline = time.monotonic() + 10
+                while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                orphans = [w for w in workers if _alive(w)]
+                if orphans:
+                    counts["orphans"] += len(orphans)
+                    failures.append(f"{kind} kill {i}: workers {orphans} outlived the ingest")
+                    for w in orphans:
+                        os.kill(w, signal.SIGKILL)
+                rerun = subprocess.run([stallpay, "collector", "ingest", "--db", target, "--quiet", str(usb)],
+                                       capture_output=True, text=True)
+                got = outcome(target)
+                if rerun.returncode != 0 or got != expected:
+                    counts["mismatches"] += 1
+                    failures.append(f"{kind} kill {i}: rc {rerun.returncode} {rerun.stderr[-300:]} {got} != "
+                                    f"{expected}")
+                if kind == "sqlite":
+                    for suffix in ("", "-wal", "-shm"):
+                        Path(f"{target}{suffix}").unlink(missing_ok=True)
+            report[kind] = {**counts, "window_s": round(window, 3), "clean_run": {
+                "entries": expected["entries"], "anomalies": len(expected["anomalies"]),
+                "hotlist": len(expected["hotlist"]), "books_balance": expected["books_balance"]}}
+    return {**report, "failures": len(failures), "failure_samples": failures[:5],
+            "seconds": round(time.monotonic() - started, 1)}
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(int(sys.argv[1]) if len(sys.argv) > 1 else 5, None)))

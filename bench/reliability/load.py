@@ -1,0 +1,150 @@
+"""Load: many terminals uploading to one real `collector serve` at once, while a client polls `/api/v1/time`.
+
+Each terminal comes back online with a backlog, then keeps selling and syncing every second for the duration.
+Reports entries/s stored, upload request latency p50/p99, `/api/v1/time` p50/p99/max during the uploads, the
+server's peak RSS, and whether every entry arrived exactly once with the books balanced."""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from sync.client import CollectorClient, SyncFailed
+from sync.enrollment import enroll
+from sync.event import init_event
+from sync.storage import open_store
+from sync.summary import summary
+from sync.terminal_side import open_terminal
+from tests.sync.journals import EVENT, configured_terminal
+from tests.sync.test_serve import _free_port, _wait_ready
+
+
+class _Timed(httpx.Client):
+    """Records the wall time of every upload request."""
+
+    def __init__(self, latencies: list[float], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.latencies = latencies
+
+    def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:  # type: ignore[override]
+        t0 = time.perf_counter()
+        try:
+            return super().send(request, **kwargs)
+        finally:
+            if request.url.path == "/api/v1/batches":
+                self.latencies.append(time.perf_counter() - t0)
+
+
+def _pct(values: list[float], p: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000, 1)
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def run(terminals: int, backlog: int, seconds: float, rate: float = 1.0) -> dict[str, Any]:
+    """`backlog` entries per terminal before it comes online, then `rate` sales/s each for `seconds`."""
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="campaign-load-") as tmp_name:
+        tmp = Path(tmp_name)
+        db = tmp / "collector.db"
+        store = open_store(db)
+        init_event(store, EVENT, "EUR")
+        terms = []
+        for tid in range(1, terminals + 1):
+            cfg, term = configured_terminal(tmp, tid)
+            enroll(store, tid, open_terminal(cfg).public_key, role="sale", vendor="Grill")
+            term.book("issue", tid, 10**9 // 100, method="cash")
+            for i in range(backlog):
+                term.book("sale", tid, 1 + i % 50)
+            terms.append((cfg, term))
+        store.close()
+        port = _free_port()
+        url = f"http://127.0.0.1:{port}"
+        stallpay = Path(sys.executable).with_name("stallpay")
+        proc = subprocess.Popen([str(stallpay), "collector", "serve", "--db", str(db), "--keys",
+                                 str(terms[0][0].parent / "keys.toml"), "--host", "127.0.0.1", "--port", str(port)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        upload_ms: list[float] = []
+        time_ms: list[float] = []
+        rss: list[float] = []
+        errors: list[str] = []
+        stop = threading.Event()
+        try:
+            _wait_ready(url, proc)
+            rss_before = _rss_mb(proc.pid)
+
+            def poll_time() -> None:
+                with httpx.Client(base_url=url, timeout=10) as http:
+                    while not stop.is_set():
+                        t0 = time.perf_counter()
+                        http.get("/api/v1/time")
+                        time_ms.append(time.perf_counter() - t0)
+                        rss.append(_rss_mb(proc.pid))
+                        stop.wait(0.02)
+
+            def terminal(cfg: Path, term: Any) -> None:
+                client = CollectorClient(url, open_terminal(cfg), attempts=5, backoff_s=0.2,
+                                         http=_Timed(upload_ms, base_url=url, timeout=60))
+                deadline = time.monotonic() + seconds
+                due = time.monotonic()
+                while True:
+                    try:
+                        client.sync_once()
+                    except SyncFailed as exc:
+                        errors.append(str(exc))
+                    if time.monotonic() >= deadline:
+                        break
+                    while due <= time.monotonic():  # the sales made meanwhile
+                        term.book("sale", term.terminal_id, 7)
+                        due += 1 / rate
+                    stop.wait(1.0)
+                try:
+                    client.sync_once()
+                except SyncFailed as exc:
+                    errors.append(str(exc))
+
+            poller = threading.Thread(target=poll_time, daemon=True)
+            poller.start()
+            t0 = time.monotonic()
+            threads = [threading.Thread(target=terminal, args=t) for t in terms]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            elapsed = time.monotonic() - t0
+            stop.set()
+            poller.join(10)
+        finally:
+            proc.terminate()
+            proc.wait(30)
+        store = open_store(db)
+        s = summary(store, check_cards=True)
+        stored = int(store.scalar("SELECT COUNT(*) FROM entries"))
+        store.close()
+        expected = sum(t.journal.head()[0] for _, t in terms)
+        return {"terminals": terminals, "backlog_per_terminal": backlog, "seconds": round(elapsed, 1),
+                "entries": stored, "entries_expected": expected, "exactly_once": stored == expected == s["entries"],
+                "entries_per_s": round(stored / elapsed, 1), "uploads": len(upload_ms),
+                "upload_p50_ms": _pct(upload_ms, 50), "upload_p99_ms": _pct(upload_ms, 99),
+                "time_requests": len(time_ms), "time_p50_ms": _pct(time_ms, 50), "time_p99_ms": _pct(time_ms, 99),
+                "time_max_ms": _pct(time_ms, 100), "time_mean_ms": round(statistics.fmean(time_ms) * 1000, 1)
+                if time_ms else 0, "rss_before_mb": round(rss_before, 1), "rss_peak_mb": round(max(rss or [0]), 1),
+                "books_balance": s["books_balance"], "sync_errors": len(errors), "error_samples": errors[:3],
+                "failures": int(stored != expected) + int(not s["books_balance"]) + len(errors),
+                "wall_s": round(time.monotonic() - started, 1)}

@@ -1,0 +1,61 @@
+"""Request bodies limited while they stream: a body over its path's limit is refused with 413 as soon as it is
+announced (Content-Length) or as soon as the bytes read cross the limit, so a hostile client cannot make the
+collector hold more than the limit in memory (a 200 MB POST is never buffered).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from typing import Any
+
+from fastapi import HTTPException
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+DEFAULT_LIMIT = 1024 * 1024
+
+
+class BodyLimit:
+    """ASGI middleware; `limits` are (path prefix, bytes), the first matching prefix wins, else `default`."""
+
+    def __init__(self, app: ASGIApp, limits: Sequence[tuple[str, int]] = (), default: int = DEFAULT_LIMIT) -> None:
+        self.app = app
+        self.limits = tuple(limits)
+        self.default = default
+
+    def limit_for(self, path: str) -> int:
+        return next((n for prefix, n in self.limits if path.startswith(prefix)), self.default)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit_for(scope.get("path", ""))
+        announced = dict(scope.get("headers") or ()).get(b"content-length")
+        if announced is not None and (not announced.isdigit() or int(announced) > limit):
+            await _refuse(send, limit)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:  # chunked or lying about its length: stop reading here
+                    raise HTTPException(413, f"request body larger than {limit} bytes")
+            return message
+
+        await self.app(scope, limited, send)
+
+
+async def _refuse(send: Send, limit: int) -> None:
+    body = b'{"detail":"request body larger than %d bytes"}' % limit
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,88 @@
+"""Findings of the reliability campaign (issue 15), each reproduced first: hostile batches are refused with a
+reason, never an uncaught exception, and one bad file never stops an import."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sync.batch import BatchError, decode
+from sync.ingest import ingest_bytes
+from sync.storage import Store
+from terminal.cli import main
+from tests.fuzz.forge import forged_batch, nested_json_batch
+from tests.sync.journals import EVENT, Cards, configured_terminal, make_terminal
+
+
+def test_deeply_nested_json_is_a_batch_error() -> None:
+    data = nested_json_batch()
+    assert len(data) < 1000
+    with pytest.raises(BatchError, match="nested too deeply"):
+        decode(data)
+
+
+def _entries(tmp_path: Path, store: Store, n: int = 3):  # type: ignore[no-untyped-def]
+    term = make_terminal(tmp_path, 7, Cards(), store)
+    term.book("issue", 1, 5000, method="cash")
+    for _ in range(n):
+        term.book("sale", 1, 100)
+    return term, term.journal.export()
+
+
+@pytest.mark.parametrize(("changes", "reason"), [
+    ({"seq": 2**63 - 1}, "out of range"),
+    ({"seq": 2**62 + 1}, "out of range"),
+    ({"amount": 2**62, "balance_before": None, "balance_after": None}, "beyond"),
+    ({"amount": None}, "amount is required"),
+    ({"balance_after": -(2**62)}, "beyond"),
+])
+def test_signed_hostile_batches_are_refused_with_a_reason(tmp_path: Path, store: Store, changes: dict,
+                                                          reason: str) -> None:
+    term, entries = _entries(tmp_path, store)
+    data = forged_batch(entries[:1] if "seq" in changes else entries, term.key, **changes)
+    result = ingest_bytes(store, data, source="hostile", terminal_id=7)
+    assert result.status == "refused" and reason in result.reason
+    refusals = store.query("SELECT reason FROM refusals")
+    assert [r["reason"] for r in refusals] == [result.reason]
+    assert store.scalar("SELECT COUNT(*) FROM entries") == 0
+
+
+def test_one_bad_file_never_stops_a_usb_ingest(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = str(tmp_path / "collector.db")
+    assert main(["collector", "init", "--db", db, "--event-id", EVENT]) == 0
+    usb = tmp_path / "usb"
+    for tid in range(1, 10):  # enough files for the worker processes to be used
+        cfg, term = configured_terminal(tmp_path, tid)
+        term.book("issue", tid, 2000, method="cash")
+        term.book("sale", tid, 150)
+        assert main(["sync", "--config", str(cfg), "export", "--to", str(usb)]) == 0
+        from sync.keys import public_hex
+
+        assert main(["collector", "enroll", "--db", db, "--terminal", str(tid), "--public-key",
+                     public_hex(term.key)]) == 0
+    (usb / "nested.spb").write_bytes(nested_json_batch())
+    capsys.readouterr()
+    assert main(["collector", "ingest", "--db", db, str(usb)]) == 1  # some were refused
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
+    assert out["stored"] == 9 and out["refused"] == 1 and out["new_entries"] == 9 * 4
+    assert "nested.spb" in captured.err and "nested too deeply" in captured.err
+    assert main(["collector", "report", "summary", "--db", db, "--json"]) == 0
+    s = json.loads(capsys.readouterr().out)
+    assert s["books_balance"] is True and s["outstanding"] == 9 * 1850
+
+
+def test_lone_surrogates_are_refused_by_the_batch_and_bundle_decoders() -> None:
+    import zlib
+
+    from sync.batch import MAGIC
+    from sync.bundle import BundleError, verify_bundle
+
+    with pytest.raises(BatchError, match="corrupt"):
+        decode(MAGIC + zlib.compress(b'{"header": {"event_id": "\\ud800"}, "entries": [], "signature": ""}'))
+    with pytest.raises(BundleError, match="not a StallPay bundle"):
+        verify_bundle(b'{"body": {"event_id": "\\udbb4"}, "signature": ""}', "00" * 32, EVENT)
+    with pytest.raises(BundleError, match="not a StallPay bundle"):
+        verify_bundle(b'{"body": ' + b"[" * 100_000, "00" * 32, EVENT)

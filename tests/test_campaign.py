@@ -1,0 +1,29 @@
+"""The reliability campaign's quick mode (issue 15) as CI runs it: every part runs and nothing fails."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_quick_campaign() -> None:
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "campaign.py")], capture_output=True, text=True,
+                          timeout=600, cwd=ROOT)
+    report = json.loads(proc.stdout)
+    assert report["mode"] == "quick"
+    assert report["tearing"]["tears"] == 300 and report["tearing"]["books_checks"] >= 1
+    assert set(report["tearing"]["per_chip"]) >= {"NTAG213", "NTAG215", "NTAG216", "MF0UL21"}
+    assert report["card_kills"]["runs"] == 6 and report["card_kills"]["books_balance"] is True
+    assert report["serve_kills"]["kills"] == 1 and report["serve_kills"]["books_balance"] is True
+    assert report["collector_crashes"]["sqlite"]["orphans"] == 0
+    assert report["power_cuts"]["cuts"] == 20 and report["power_cuts"]["writes_per_run"] > 0
+    assert report["fuzz"]["executions"] == 5 * 2000
+    assert set(report["faults"]["cells"]) == {"drop_response", "duplicate_request", "collector_restart"}
+    assert all(c["exactly_once"] and c["books_balance"] for c in report["faults"]["cells"].values())
+    assert report["load"]["exactly_once"] is True and report["load"]["books_balance"] is True
+    assert report["failures"] == 0, json.dumps(report, indent=1)
+    assert proc.returncode == 0, proc.stderr[-2000:]
