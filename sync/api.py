@@ -28,6 +28,7 @@ from sync.face import (
     record_confirmations,
     upload_template,
 )
+from sync.face_gallery import scrub
 from sync.ingest import contiguous_seq, ingest_bytes
 from sync.ledger import (
     LedgerError,
@@ -53,6 +54,7 @@ class PairRequest(BaseModel):
     terminal_id: int = Field(ge=1, le=65535)
     public_key: str = Field(pattern=r"^[0-9a-f]{64}$")
     name: str = Field(default="", max_length=100)
+    face_key: str = Field(default="", pattern=r"^([0-9a-f]{64})?$", description="X25519 box key for templates")
 
 
 class SecurePairRequest(BaseModel):
@@ -61,6 +63,8 @@ class SecurePairRequest(BaseModel):
     public_key: str = Field(pattern=r"^[0-9a-f]{64}$", description="the terminal's Ed25519 public key")
     ephemeral_key: str = Field(pattern=r"^[0-9a-f]{64}$", description="a fresh X25519 public key")
     name: str = Field(default="", max_length=100)
+    face_key: str = Field(default="", pattern=r"^([0-9a-f]{64})?$",
+                          description="the terminal's X25519 box key: templates are sealed for it alone")
     mac: str = Field(pattern=r"^[0-9a-f]{64}$", description="HMAC-SHA256 keyed by scrypt(pairing code)")
 
 
@@ -170,7 +174,7 @@ def create_app(db: str | Store, keys: EventKeys, *, request_window_s: float = RE
     def post_pair(req: PairRequest) -> dict[str, Any]:
         try:
             t = pair(store, code=req.code, event_id=req.event_id, terminal_id=req.terminal_id,
-                     public_key=req.public_key, name=req.name)
+                     public_key=req.public_key, name=req.name, face_key=req.face_key)
         except EnrollmentError as exc:
             raise HTTPException(403, str(exc)) from None
         return {"terminal_id": t["terminal_id"], "role": t["role"], "vendor": t["vendor"]}
@@ -181,7 +185,7 @@ def create_app(db: str | Store, keys: EventKeys, *, request_window_s: float = RE
         try:
             code_hash, key = code_for_request(store, raw)
             t = pair(store, code="", code_hash=code_hash, event_id=req.event_id, terminal_id=req.terminal_id,
-                     public_key=req.public_key, name=req.name)
+                     public_key=req.public_key, name=req.name, face_key=req.face_key)
             bundle = build_bundle(store, keys, terminal_id=t["terminal_id"])
             # every role gets the master key (the wallet needs it for wristbands) and the collector's PUBLIC bundle
             # key; no role gets a key that signs balances or templates (those stay at the collector)
@@ -249,6 +253,8 @@ def create_app(db: str | Store, keys: EventKeys, *, request_window_s: float = RE
                   "schema": {"type": "string", "format": "binary"}}}}})
     async def post_batch(request: Request, tid: Annotated[int, Depends(terminal)]) -> dict[str, Any]:
         result = ingest_bytes(store, await request.body(), source=f"upload t{tid}", terminal_id=tid)
+        if store.scrub_pending:  # a checkout in this batch erased a template inside the ingest transaction
+            scrub(store)
         if not result.ok:
             raise HTTPException(422, result.reason)
         if result.card_ids:

@@ -100,7 +100,8 @@ class CollectorClient:
 
         cfg = self.t.config
         req, ephemeral, key = make_request(code, event_id=cfg.event.id, terminal_id=cfg.terminal.id,
-                                           public_key=self.t.public_key, name=cfg.terminal.name)
+                                           public_key=self.t.public_key, name=cfg.terminal.name,
+                                           face_key=self.t.face_key)
         resp = self._send("POST", "/api/v1/pair/keys", json.dumps(req).encode(), signed=False,
                           content_type="application/json")
         if resp.status_code != 200:

@@ -6,6 +6,7 @@ collector (`SyncState.acknowledge`) marks entries delivered.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,8 +33,11 @@ def batches(journal: Journal, key: Ed25519PrivateKey, *, after: int = 0, batch_s
 
 
 def write_atomic(path: Path, data: bytes) -> None:
+    """Write through a temporary file, 0600 (batches hold journals; bundles may hold sealed templates)."""
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())

@@ -93,4 +93,8 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         # key derived from the pairing code (scrypt): the collector checks the terminal's HMAC with it
         "ALTER TABLE pairing_codes ADD COLUMN code_key TEXT",
     ]),
+    (6, [
+        # the terminal's X25519 box key from pairing: bundle templates are sealed for it alone (sync.face_gallery)
+        "ALTER TABLE terminals ADD COLUMN face_key TEXT",
+    ]),
 ]  # fmt: skip

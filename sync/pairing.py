@@ -57,7 +57,8 @@ def _canonical(value: Any) -> bytes:
 
 
 def request_body(req: dict[str, Any]) -> dict[str, Any]:
-    return {k: req[k] for k in REQUEST_FIELDS}
+    # face_key: the terminal's X25519 box key, so templates can be sealed for it alone (sync.face_keys)
+    return {**{k: req[k] for k in REQUEST_FIELDS}, "face_key": str(req.get("face_key") or "")}
 
 
 def request_mac(key: bytes, req: dict[str, Any]) -> str:
@@ -69,11 +70,11 @@ def _raw(public: X25519PublicKey) -> bytes:
 
 
 def make_request(code: str, *, event_id: str, terminal_id: int, public_key: str,
-                 name: str = "") -> tuple[dict[str, Any], X25519PrivateKey, bytes]:
+                 name: str = "", face_key: str = "") -> tuple[dict[str, Any], X25519PrivateKey, bytes]:
     """(request to send, ephemeral X25519 secret, code key): keep the last two to open the answer."""
     ephemeral = X25519PrivateKey.generate()
     req: dict[str, Any] = {"event_id": event_id, "terminal_id": terminal_id, "public_key": public_key,
-                           "ephemeral_key": _raw(ephemeral.public_key()).hex(), "name": name}
+                           "ephemeral_key": _raw(ephemeral.public_key()).hex(), "name": name, "face_key": face_key}
     key = code_key(code, event_id)
     req["mac"] = request_mac(key, req)
     return req, ephemeral, key

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from sync.keys import event_signing_key, public_hex, signing_key
 from sync.terminal_state import SyncPolicy, SyncState
@@ -66,11 +67,14 @@ class TerminalSync:
 
     def face_pay(self) -> FacePay:
         if self.face is None:
-            from terminal.camera.gallery import Gallery, gallery_key
+            from sync.face_window import gate
+            from terminal.camera.gallery import Gallery, board_gallery_key
             from terminal.camera.service import FacePay
 
-            key = gallery_key(self.keys.master_key, self.keys.terminal_signing_key, self.keys.event_id)
+            key = board_gallery_key(self.keys)
             self.face = FacePay(Gallery(self.config.data_dir / "face.db", key), self.config.camera, None)
+            self.face.refusal = gate(self.state, self.config.camera)
+            self.face.purge_expired()  # the sync-only path expires templates too
         return self.face
 
     # --- face data waiting for the collector (cashier enrollments and checkouts made offline) ----------------
@@ -92,6 +96,7 @@ class TerminalSync:
             self.state.set(PENDING_ERASURES, [*pending, {"account_id": account_id, "reason": reason}])
             self.state.set(PENDING_ENROLLMENTS, [p for p in self.state.get(PENDING_ENROLLMENTS, [])
                                                  if p["account_id"] != account_id])
+            scrub_journal(self.journal)
 
     def _unqueue(self, key: str, account_id: str) -> None:
         with self.db_lock:
@@ -112,6 +117,8 @@ class TerminalSync:
             client.erase_face(item["account_id"], item.get("reason", "checkout"))
             self._unqueue(PENDING_ERASURES, item["account_id"])
             sent["erasures"] += 1
+        if sent["enrollments"] or sent["erasures"]:
+            scrub_journal(self.journal)
         return sent
 
     @property
@@ -163,6 +170,21 @@ class TerminalSync:
         return queued + local
 
     @property
+    def box(self) -> X25519PrivateKey:
+        """This terminal's X25519 box key (templates are sealed for it): from the signing key and the board's device
+        secret, never stored; its public half goes to the collector at pairing (`face_key`)."""
+        from sync.face_keys import box_private
+        from terminal.device_secret import device_secret
+
+        return box_private(self.keys.terminal_signing_key + device_secret().read())
+
+    @property
+    def face_key(self) -> str:
+        from sync.face_keys import box_public
+
+        return box_public(self.box)
+
+    @property
     def key(self) -> Ed25519PrivateKey:
         return signing_key(self.keys.terminal_signing_key)
 
@@ -181,7 +203,7 @@ class TerminalSync:
 
     def pairing_request(self, code: str) -> dict:
         return {"code": code, "event_id": self.keys.event_id, "terminal_id": self.config.terminal.id,
-                "public_key": self.public_key, "name": self.config.terminal.name}
+                "public_key": self.public_key, "name": self.config.terminal.name, "face_key": self.face_key}
 
     def write_pairing_request(self, code: str, directory: Path) -> Path:
         directory.mkdir(parents=True, exist_ok=True)
@@ -203,9 +225,22 @@ def open_terminal_config(config: Config) -> TerminalSync:
 
 
 def terminal_for_app(config: Config, keys: EventKeys, journal: Journal, face: FacePay | None) -> TerminalSync:
-    """Sync's view of a running terminal: the application's own journal and FacePay (one gallery, one camera)."""
-    return TerminalSync(config=config, keys=keys, journal=journal, state=GuardedSyncState(journal.db, journal._lock),
+    """Sync's view of a running terminal: the application's own journal and FacePay (one gallery, one camera).
+    Face pay is gated on the face-sync window (`sync.face_window`)."""
+    from sync.face_window import gate
+
+    state = GuardedSyncState(journal.db, journal._lock)
+    if face is not None:
+        face.refusal = gate(state, config.camera)
+    return TerminalSync(config=config, keys=keys, journal=journal, state=state,
                         policy=SyncPolicy(), collector_key=read_collector_key(config.keys_path), face=face)
+
+
+def scrub_journal(journal: Journal) -> None:
+    """The journal database holds queued sealed templates until they are uploaded. `terminal.store` opens it with
+    secure_delete; truncating the WAL after the queue changed leaves no copy of a sent or cancelled template."""
+    with journal._lock:
+        journal.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def read_collector_key(keys_path: Path) -> str | None:

@@ -22,4 +22,6 @@ def open_database(path: Path | str) -> sqlite_utils.Database:
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=FULL")
     db.execute("PRAGMA foreign_keys=ON")
+    # freed pages are zeroed: an uploaded sealed template or an erased record leaves no copy in the file
+    db.execute("PRAGMA secure_delete=ON")
     return db

@@ -76,7 +76,7 @@ def open_face(config: Any, keys: Any, *, demo: bool = False, pipeline: Any = Non
     (shared by several terminals in one process: tests). Every face decision, consent, enrollment and erasure is
     journaled as an info entry with its scores (never an image or a template)."""
     from terminal.camera.frames import NoCamera, open_source
-    from terminal.camera.gallery import Gallery, gallery_key
+    from terminal.camera.gallery import Gallery, board_gallery_key
     from terminal.camera.service import FacePay
 
     def journal(kind: str, record: dict[str, object]) -> None:
@@ -89,8 +89,7 @@ def open_face(config: Any, keys: Any, *, demo: bool = False, pipeline: Any = Non
     settings = config.camera
     if settings.source.strip() and pipeline is None:
         return FacePay.from_config(config, keys, journal=journal, demo=demo)
-    gallery = Gallery(config.data_dir / "face.db", gallery_key(keys.master_key, keys.terminal_signing_key,
-                                                                keys.event_id))
+    gallery = Gallery(config.data_dir / "face.db", board_gallery_key(keys))
     source = open_source(settings.source) if settings.source.strip() else NoCamera()
     return FacePay(gallery, settings, pipeline, source, journal, demo=demo)
 
@@ -148,7 +147,14 @@ def open_kiosk(config_path: Path | str, *, demo: bool = False, printer: bool = T
 
     loop = CardLoop(station.reader, kiosk.handle_tap, identify=identify_tag, on_unsupported=kiosk.unsupported_tap,
                     on_reader=kiosk.reader_state)
-    return Terminal(station=station, kiosk=kiosk, card_loop=loop)
+    terminal = Terminal(station=station, kiosk=kiosk, card_loop=loop)
+    if face is not None:  # expiry while running: purge now and daily (sync.face_window)
+        from sync.face_window import DailyPurge
+
+        purge = DailyPurge(face)
+        purge.start()
+        terminal.extras.append(purge.stop)
+    return terminal
 
 
 # --- request bodies -----------------------------------------------------------------------------------

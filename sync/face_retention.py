@@ -1,0 +1,106 @@
+"""How long the collector keeps face data, and the schedule that enforces it.
+
+Settings (`stallpay collector settings`): `event_end` (unix time), `face_retention_days`
+(templates expire that long after the event end; shown in the consent text),
+`face_sync_window_h` (terminals refuse face pay after this long without a sync)
+and `consent_keep_days` (consent records of people never enrolled). They travel
+to terminals in every bundle (`settings.face`).
+
+`purge` runs when `collector serve` starts and then hourly (`CollectorPurge`), and
+on demand with `stallpay collector face expire`: expired templates are erased
+(an `erase` change for every terminal), and the database is scrubbed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from sync.event import get_setting, set_setting
+from sync.face import expire_templates
+from sync.face_gallery import scrub
+from sync.storage import Store
+
+log = logging.getLogger(__name__)
+
+FACE_SETTINGS: dict[str, Any] = {"event_end": 0, "face_retention_days": 7, "face_sync_window_h": 24,
+                                 "consent_keep_days": 0}
+
+
+class SettingsError(ValueError):
+    """A setting value that cannot be used; the message says which and why."""
+
+
+def face_settings(store: Store) -> dict[str, Any]:
+    out = {}
+    for key, default in FACE_SETTINGS.items():
+        value = get_setting(store, key)
+        out[key] = default if value is None else value
+    return out
+
+
+def parse_event_end(text: str) -> int:
+    """Unix seconds, or an ISO date/time (UTC unless it says otherwise)."""
+    text = text.strip()
+    if text.isdigit():
+        return int(text)
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise SettingsError(f"event end {text!r}: give unix seconds or an ISO date such as 2026-08-09T23:00") from None
+    return int((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp())
+
+
+def change_face_settings(store: Store, **values: Any) -> dict[str, Any]:
+    """Set the given face settings (None = unchanged); checks ranges, returns all of them."""
+    limits = {"event_end": (0, 2**40), "face_retention_days": (0, 3650), "face_sync_window_h": (0.01, 24 * 365),
+              "consent_keep_days": (0, 3650)}
+    for key, value in values.items():
+        if value is None:
+            continue
+        low, high = limits[key]
+        if not low <= value <= high:
+            raise SettingsError(f"{key} must be between {low} and {high}")
+        set_setting(store, key, value)
+    return face_settings(store)
+
+
+def purge(store: Store, now: datetime | None = None) -> dict[str, Any]:
+    """Erase expired templates and scrub the database; what was done."""
+    expired = expire_templates(store, now)
+    scrubbed = scrub(store)
+    return {"expired": expired, "scrubbed": scrubbed, "time": (now or datetime.now(UTC)).isoformat()}
+
+
+class CollectorPurge:
+    """`purge` now and every `interval_s` on its own connection, until stopped (in `collector serve`)."""
+
+    def __init__(self, open_store: Callable[[], Store], interval_s: float = 3600) -> None:
+        self.open_store = open_store
+        self.interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="collector-face-purge", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        store = self.open_store()
+        try:
+            while True:
+                try:
+                    done = purge(store)
+                    if done["expired"]:
+                        log.info("face purge: %d expired templates erased", len(done["expired"]))
+                except Exception as exc:  # logged and retried at the next round; the API keeps serving
+                    log.warning("face purge failed: %s", exc)
+                if self._stop.wait(self.interval_s):
+                    return
+        finally:
+            store.close()
+
+    def stop(self) -> None:
+        self._stop.set()
