@@ -59,8 +59,8 @@ def refusal(synced_at: float | None, now: float, window: float, until: int | Non
     """Why face pay is refused now ("" = it may go on). Pure, for the screens and the matcher alike."""
     if until is not None and now >= until:
         return "face pay has ended: the event's retention period is over (templates are erased)"
-    if synced_at is None:
-        return "face pay starts after this terminal's first sync with the collector"
+    if synced_at is None:  # never received face data: its gallery holds only its own enrollments, erased here
+        return ""
     if now - synced_at > window:
         hours = (now - synced_at) / HOUR
         return (f"face pay is paused: no sync with the collector for {hours:.1f} h (limit {window / HOUR:g} h); "

@@ -50,8 +50,16 @@ class FaceCashierDesk:
         self._lock = threading.Lock()
 
     def consent_texts(self) -> dict[str, str]:
-        days = self.kiosk.config.camera.retention_days
+        days = self.retention_days()
         return {lang: gettext(lang, CONSENT_TEXT) % {"days": days} for lang in LANGUAGES}
+
+    def retention_days(self) -> int:
+        """The collector's retention (from the last bundle) when known, else the configuration's."""
+        from sync.face_consent import retention_days
+
+        sync = self.kiosk.sync
+        return retention_days(sync.state.get("bundle_settings") if sync is not None else None,
+                              self.kiosk.config.camera.retention_days)
 
     def _face(self) -> Any:
         from terminal.ui.kiosk import KioskError
@@ -65,7 +73,11 @@ class FaceCashierDesk:
     def record_consent(self, operator: str, language: str) -> dict[str, Any]:
         """A new face account with the guest's consent recorded (the text id and the language shown)."""
         account_id = f"F{self.kiosk.config.terminal.id}-{secrets.token_hex(4)}"
-        self._face().record_consent(account_id, f"{CONSENT_TEXT_ID}/{language}", operator)
+        from sync.face_consent import consent_record_id
+
+        text = self.consent_texts().get(language, "")
+        self._face().record_consent(account_id, consent_record_id(CONSENT_TEXT_ID, language, text,
+                                                                  self.retention_days()), operator)
         return {"account_id": account_id}
 
     def link_next_tap(self, account_id: str) -> None:
