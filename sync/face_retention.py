@@ -56,7 +56,7 @@ def parse_event_end(text: str) -> int:
 
 def change_face_settings(store: Store, **values: Any) -> dict[str, Any]:
     """Set the given face settings (None = unchanged); checks ranges, returns all of them."""
-    limits = {"event_end": (0, 2**40), "face_retention_days": (0, 3650), "face_sync_window_h": (0.01, 24 * 365),
+    limits = {"event_end": (0, 2**40), "face_retention_days": (0, 3650), "face_sync_window_h": (0.001, 24 * 365),
               "consent_keep_days": (0, 3650)}
     for key, value in values.items():
         if value is None:

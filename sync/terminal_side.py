@@ -64,6 +64,7 @@ class TerminalSync:
     collector_key: str | None = None
     # the application's FacePay, when it runs one; sync otherwise opens the gallery alone (no camera, no models)
     face: FacePay | None = field(default=None, repr=False)
+    _box: X25519PrivateKey | None = field(default=None, repr=False)
 
     def face_pay(self) -> FacePay:
         if self.face is None:
@@ -173,10 +174,12 @@ class TerminalSync:
     def box(self) -> X25519PrivateKey:
         """This terminal's X25519 box key (templates are sealed for it): from the signing key and the board's device
         secret, never stored; its public half goes to the collector at pairing (`face_key`)."""
-        from sync.face_keys import box_private
-        from terminal.device_secret import device_secret
+        if self._box is None:
+            from sync.face_keys import box_private
+            from terminal.device_secret import device_secret
 
-        return box_private(self.keys.terminal_signing_key + device_secret().read())
+            self._box = box_private(self.keys.terminal_signing_key + device_secret().read())
+        return self._box
 
     @property
     def face_key(self) -> str:
