@@ -215,7 +215,7 @@ def create_app(db: str | Store, keys: EventKeys, *, request_window_s: float = RE
         try:
             change = upload_template(store, keys.master_key, keys.event_id, req.account_id, req.template,
                                      holder=req.holder, phone_hash=req.phone_hash, wristband_uid=req.wristband_uid,
-                                     expires_at=req.expires_at)
+                                     expires_at=req.expires_at, terminal_id=tid)
         except FaceError as exc:
             raise HTTPException(422, str(exc)) from None
         return {"account_id": req.account_id, "change_id": change}

@@ -202,6 +202,8 @@ def _apply_face(t: TerminalSync, body: dict[str, Any]) -> dict[str, Any]:
         raise BundleError(f"bundle carries gallery changes after {after!r}, this terminal has applied up to {seen}")
     peer = face.get("box_key")
     key = box_key(t.box, peer, t.keys.event_id, t.config.terminal.id) if isinstance(peer, str) else None
+    if isinstance(peer, str):
+        t.state.set("collector_box_key", peer)  # enrollment uploads are sealed for it (TerminalSync.seal_enrollment)
     changes, last = [], seen
     for c in face.get("gallery") or []:
         if not isinstance(c, dict) or not isinstance(c.get("change_id"), int) or c["change_id"] <= seen:

@@ -26,7 +26,7 @@ from typing import Any
 
 from sync.event import get_meta, get_setting, now_iso
 from sync.face_gallery import scrub, uid_digest
-from sync.face_keys import SealError, open_template, transport_key
+from sync.face_keys import SealError
 from sync.storage import Store
 
 ACCOUNT_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
@@ -222,15 +222,15 @@ def template_expiry(store: Store, now: datetime | None = None) -> int:
 
 def upload_template(store: Store, master_key: bytes, event_id: str, account_id: str, sealed: str, *,
                     holder: str = "", phone_hash: str = "", wristband_uid: str | None = None,
-                    expires_at: int | None = None) -> int:
+                    expires_at: int | None = None, terminal_id: int | None = None) -> int:
     """Store an enrolled template (sealed for the event's terminals) and register the account; returns the change id.
 
     The seal is checked here, so a template no terminal could open is refused at once, with a reason."""
-    from sync.face_gallery import phone_digest, seal_at_rest
+    from sync.face_gallery import open_upload, phone_digest, seal_at_rest
 
     check_account_id(account_id)
     try:
-        opened = open_template(transport_key(master_key, event_id), event_id, account_id, sealed)
+        opened = open_upload(store, master_key, event_id, account_id, sealed, terminal_id)
     except SealError as exc:
         raise FaceError(str(exc)) from None
     # kept under the collector's own key (no terminal can open the row); the digits only as a slow keyed hash

@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from sync.event import get_meta
-from sync.face_keys import SealError, box_key, box_private, box_public, open_template, seal_template
+from sync.face_keys import SealError, box_key, box_private, box_public, open_template, seal_template, transport_key
 from sync.storage import Store
 
 FACE_ROLES = ("sale", "cashier")  # roles that take face payments (cashier: duplicate check at enrollment too)
@@ -66,6 +66,22 @@ def seal_at_rest(store: Store, event_id: str, account_id: str, opened: dict[str,
 
 def open_at_rest(store: Store, event_id: str, account_id: str, sealed: str) -> dict[str, Any]:
     return open_template(_derive(store, AT_REST_LABEL), event_id, account_id, sealed)
+
+
+def open_upload(store: Store, master_key: bytes, event_id: str, account_id: str, sealed: str,
+                terminal_id: int | None) -> dict[str, Any]:
+    """An enrollment upload: sealed for the collector alone (the uploading terminal's box key, "up"), or - from a
+    terminal that has not yet received the collector's box key - with the event's transport key."""
+    from sync.enrollment import get_terminal
+
+    terminal = get_terminal(store, terminal_id) if terminal_id is not None else None
+    if terminal is not None and terminal.get("face_key"):
+        try:
+            key = box_key(collector_box(store), terminal["face_key"], event_id, int(terminal_id or 0), b"up")
+            return open_template(key, event_id, account_id, sealed)
+        except SealError:
+            pass
+    return open_template(transport_key(master_key, event_id), event_id, account_id, sealed)
 
 
 def phone_digest(store: Store, digits: str, salt: bytes | None = None) -> str:

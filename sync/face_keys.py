@@ -52,14 +52,16 @@ def box_public(private: X25519PrivateKey) -> str:
     return private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw).hex()
 
 
-def box_key(private: X25519PrivateKey, peer_public: str, event_id: str, terminal_id: int) -> bytes:
-    """The AES key templates for `terminal_id` are sealed with (same on both ends); SealError for a bad peer key."""
+def box_key(private: X25519PrivateKey, peer_public: str, event_id: str, terminal_id: int,
+            direction: bytes = b"down") -> bytes:
+    """The AES key templates for `terminal_id` are sealed with (same on both ends); SealError for a bad peer key.
+    `direction`: b"down" for bundles to the terminal, b"up" for its enrollment uploads to the collector."""
     try:
         shared = private.exchange(X25519PublicKey.from_public_bytes(bytes.fromhex(peer_public)))
     except (ValueError, TypeError):
         raise SealError("not an X25519 public key") from None
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=event_id.encode(),
-                info=BOX_LABEL + b"|terminal %d" % terminal_id).derive(shared)
+                info=BOX_LABEL + b"|terminal %d|" % terminal_id + direction).derive(shared)
 
 
 def phone_hash(master_key: bytes, event_id: str, account_id: str, digits: str) -> str:

@@ -85,6 +85,18 @@ class TerminalSync:
         return client.upload_enrollment(item["account_id"], item["template"], phone_hash=item.get("phone_hash", ""),
                                         wristband_uid=item.get("wristband_uid"), expires_at=item.get("expires_at"))
 
+    def seal_enrollment(self, account_id: str, template: tuple[float, ...], phone_digits: str = "",
+                        wristband_uid: str = "") -> str:
+        """An enrolled template sealed for the collector alone (its box key, from the last bundle), so no other
+        terminal holding the event keys can open the upload or the queued copy; the transport key until then."""
+        from sync.face_keys import box_key, seal_template, transport_key
+
+        peer = self.state.get("collector_box_key")
+        event = self.keys.event_id
+        key = box_key(self.box, peer, event, self.config.terminal.id, b"up") if isinstance(peer, str) else \
+            transport_key(self.keys.master_key, event)
+        return seal_template(key, event, account_id, template, phone_digits=phone_digits, wristband_uid=wristband_uid)
+
     def queue_enrollment(self, item: dict[str, Any]) -> None:
         """Keep a sealed template for the next sync (it is sealed with the event's transport key)."""
         with self.db_lock:  # read-modify-write: the background sync edits the same list

@@ -3,8 +3,8 @@
 Consent is shown (in the guest's language) and recorded before the camera
 takes a frame. Enrollment reads several frames, which `FacePay.enroll` gates
 on quality and checks against the gallery for a face already enrolled. The
-template then travels to the collector sealed with the event's transport key:
-at once when the collector answers, otherwise queued for the next sync.
+template then travels to the collector sealed for the collector alone
+(`TerminalSync.seal_enrollment`): at once when the collector answers, otherwise queued for the next sync.
 Checkout pays out what is left and erases the template here at once, and on
 the collector (which erases it on every terminal) now or at the next sync.
 """
@@ -121,17 +121,13 @@ class FaceCashierDesk:
     def _send_template(self, account_id: str, template: tuple[float, ...], phone_digits: str, wristband_uid: str,
                        expires_at: int) -> str:
         """Seal the template for the collector; upload now or queue it for the next sync. Returns "sent"/"queued"."""
-        from sync.face_keys import phone_hash, seal_template, transport_key
-
-        keys = self.kiosk.station.keys
-        sealed = seal_template(transport_key(keys.master_key, keys.event_id), keys.event_id, account_id, template,
-                               phone_digits=phone_digits, wristband_uid=wristband_uid)
-        item = {"account_id": account_id, "template": sealed, "wristband_uid": wristband_uid.lower() or None,
-                "phone_hash": phone_hash(keys.master_key, keys.event_id, account_id, phone_digits)
-                if phone_digits else "", "expires_at": expires_at}
         sync = self.kiosk.sync
         if sync is None:
             return "kept"
+        # sealed for the collector alone; the digits travel only inside (the collector keeps a slow keyed hash)
+        sealed = sync.seal_enrollment(account_id, template, phone_digits, wristband_uid)
+        item = {"account_id": account_id, "template": sealed, "wristband_uid": wristband_uid.lower() or None,
+                "expires_at": expires_at}
         client = self.kiosk.collector
         if client is not None:
             from sync.client import SyncFailed

@@ -27,7 +27,7 @@ import tomli_w
 
 from sync.client import CollectorClient
 from sync.face_consent import consent_record_id
-from sync.face_keys import seal_template, transport_key
+from sync.face_keys import SealError, open_template, transport_key
 from sync.terminal_side import TerminalSync, open_terminal
 from terminal.camera.decision import Outcome
 from terminal.camera.frames import Frame
@@ -151,6 +151,7 @@ def test_checkout_erases_everywhere_and_a_stale_terminal_stops(tmp_path: Path, c
     cfg_b, board_b = terminal(tmp_path, 2, "b", {"face_sync_window_h": WINDOW_H})
     pair(url, db, cfg_a, board_a, "cashier")
     pair(url, db, cfg_b, board_b, "sale")
+    sync(cfg_a, board_a, url)  # A learns the collector's box key: its uploads are sealed for the collector alone
     carried: dict[str, bytes] = {}  # every sealed form the guest's template took, to carve for at the end
 
     # --- consent and enrollment at A (the cashier), upload sealed for the collector ----------------------------
@@ -166,8 +167,9 @@ def test_checkout_erases_everywhere_and_a_stale_terminal_stops(tmp_path: Path, c
     assert other.outcome is EnrollOutcome.ENROLLED
     client_a = CollectorClient(url, a, attempts=2, backoff_s=0.1)
     for account, result in ((GUEST, enrolled), (OTHER, other)):
-        upload = seal_template(transport_key(a.keys.master_key, EVENT), EVENT, account, result.template,
-                               phone_digits="4321" if account == GUEST else "")
+        upload = a.seal_enrollment(account, result.template, "4321" if account == GUEST else "")
+        with pytest.raises(SealError):  # not with the event keys every terminal holds
+            open_template(transport_key(a.keys.master_key, EVENT), EVENT, account, upload)
         if account == GUEST:
             carried["upload"] = upload[40:104].encode()
         client_a.upload_enrollment(account, upload)
