@@ -87,7 +87,7 @@ class FaceEnrollmentRequest(BaseModel):
 
 
 class FaceEraseRequest(BaseModel):
-    reason: str = Field(default="request", pattern=r"^(request|checkout)$")
+    reason: str = Field(default="request", pattern=r"^(request|checkout|withdrawn)$")
 
 
 class FaceConfirmRequest(BaseModel):

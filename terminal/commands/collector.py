@@ -55,7 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--by", default="organizer")
     c = cmd("face-erase", "erase a guest's face template at once (terminals follow at their next sync)", run_face_erase)
     c.add_argument("--account", required=True)
-    c.add_argument("--reason", default="request", choices=["request", "checkout"])
+    c.add_argument("--reason", default="request", choices=["request", "checkout", "withdrawn"])
     c = cmd("settings", "show or change the event's face settings (event end, retention, sync window)",
             run_settings)
     c.add_argument("--event-end", help="when the event ends: unix seconds or ISO time (UTC)")

@@ -486,6 +486,13 @@ def create_app(terminal: Terminal) -> FastAPI:
         kiosk.require(current, Permission.REFUND)
         return kiosk.face_cashier.checkout(current.operator, body.account_id)
 
+    @app.post("/api/face/withdraw")
+    def face_withdraw(body: FaceAccountBody, current: Current) -> dict[str, Any]:
+        from terminal.ui.face_withdrawal import withdraw_consent
+
+        kiosk.require(current, Permission.TOPUP)
+        return withdraw_consent(kiosk, current.operator, body.account_id)
+
     @app.post("/api/start")
     def start(body: StartBody, current: Current) -> dict[str, Any]:
         amount = _amount(kiosk, body.amount) if body.kind in ("topup", "issue") else 0

@@ -51,3 +51,6 @@ def carve(files: Iterable[Path], needles: dict[str, bytes]) -> dict[str, list[st
 def sqlite_files(*databases: Path) -> list[Path]:
     """Each database with its -wal and -shm companions (those that exist)."""
     return [p for db in databases for p in (db, Path(f"{db}-wal"), Path(f"{db}-shm")) if p.exists()]
+
+
+from tests.ui.conftest import demo, demo_template, face_pipeline  # noqa: E402,F401  (the real demo terminal)
