@@ -3,8 +3,8 @@
 Settings (`stallpay collector settings`): `event_end` (unix time), `face_retention_days`
 (templates expire that long after the event end; shown in the consent text),
 `face_sync_window_h` (terminals refuse face pay after this long without a sync)
-and `consent_keep_days` (consent records of people never enrolled). They travel
-to terminals in every bundle (`settings.face`).
+and `erasure_keep_days` (erasure records, after retention ends). The first three
+travel to terminals in every bundle (`settings.face`).
 
 `purge` runs when `collector serve` starts and then hourly (`CollectorPurge`), and
 on demand with `stallpay collector face expire`: expired templates are erased
@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sync.event import get_setting, set_setting
@@ -27,7 +27,8 @@ from sync.storage import Store
 log = logging.getLogger(__name__)
 
 FACE_SETTINGS: dict[str, Any] = {"event_end": 0, "face_retention_days": 7, "face_sync_window_h": 24,
-                                 "consent_keep_days": 0}
+                                 "erasure_keep_days": 30}
+DAY = 86_400
 
 
 class SettingsError(ValueError):
@@ -57,7 +58,7 @@ def parse_event_end(text: str) -> int:
 def change_face_settings(store: Store, **values: Any) -> dict[str, Any]:
     """Set the given face settings (None = unchanged); checks ranges, returns all of them."""
     limits = {"event_end": (0, 2**40), "face_retention_days": (0, 3650), "face_sync_window_h": (0.001, 24 * 365),
-              "consent_keep_days": (0, 3650)}
+              "erasure_keep_days": (0, 3650)}
     for key, value in values.items():
         if value is None:
             continue
@@ -69,10 +70,25 @@ def change_face_settings(store: Store, **values: Any) -> dict[str, Any]:
 
 
 def purge(store: Store, now: datetime | None = None) -> dict[str, Any]:
-    """Erase expired templates and scrub the database; what was done."""
+    """Erase expired templates, forget what outlives its purpose, and scrub the database; what was done.
+
+    `erasure_keep_days` after the end of retention (event end + face_retention_days), when every template has
+    expired on every terminal, the erasure records and confirmations are deleted and the closed accounts lose
+    their holder name and second-factor digests (the ledger keeps the money, under the pseudonymous id)."""
+    now = now or datetime.now(UTC)
     expired = expire_templates(store, now)
-    scrubbed = scrub(store)
-    return {"expired": expired, "scrubbed": scrubbed, "time": (now or datetime.now(UTC)).isoformat()}
+    forgotten = 0
+    s = face_settings(store)
+    if s["event_end"] and now.timestamp() > s["event_end"] + (s["face_retention_days"] + s["erasure_keep_days"]) * DAY:
+        cutoff = (now - timedelta(days=s["erasure_keep_days"])).isoformat(timespec="milliseconds")
+        cutoff = cutoff.replace("+00:00", "Z")
+        with store.transaction():
+            forgotten = store.execute("DELETE FROM gallery_changes WHERE action = 'erase' AND changed_at < ?", [cutoff])
+            forgotten += store.execute("DELETE FROM face_erasure_confirmations WHERE confirmed_at < ?", [cutoff])
+            forgotten += store.execute("UPDATE face_accounts SET holder = '', phone_hash = '', wristband_uid = NULL "
+                                       "WHERE holder <> '' OR phone_hash <> '' OR wristband_uid IS NOT NULL")
+    scrubbed = scrub(store) if expired or forgotten or store.scrub_pending else False
+    return {"expired": expired, "forgotten": forgotten, "scrubbed": scrubbed, "time": now.isoformat()}
 
 
 class CollectorPurge:

@@ -61,7 +61,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--event-end", help="when the event ends: unix seconds or ISO time (UTC)")
     c.add_argument("--face-retention-days", type=int, help="templates expire this many days after the event end")
     c.add_argument("--face-sync-window-hours", type=float, help="terminals refuse face pay after this long unsynced")
-    c.add_argument("--consent-keep-days", type=int, help="keep consents of people never enrolled this long")
+    c.add_argument("--erasure-keep-days", type=int, help="keep erasure records this long after retention ends")
     face = s.add_parser("face", help="face data: expire templates past their retention")
     fs = face.add_subparsers(dest="face_command", metavar="ACTION")
     fs.required = True
@@ -270,7 +270,7 @@ def run_settings(args: argparse.Namespace) -> int:
     print(json.dumps(change_face_settings(
         _store(args), event_end=None if args.event_end is None else parse_event_end(args.event_end),
         face_retention_days=args.face_retention_days, face_sync_window_h=args.face_sync_window_hours,
-        consent_keep_days=args.consent_keep_days)))
+        erasure_keep_days=args.erasure_keep_days)))
     return 0
 
 

@@ -80,7 +80,7 @@ def open_face(config: Any, keys: Any, *, demo: bool = False, pipeline: Any = Non
     from terminal.camera.service import FacePay
 
     def journal(kind: str, record: dict[str, object]) -> None:
-        log.info("%s %s", kind, record)
+        log.debug("%s %s", kind, record)  # the journal keeps it; no per-decision lines in the system log
         if wallet_journal is not None:
             operator = record.get("operator")
             wallet_journal.append("face", "info", operator=operator if isinstance(operator, str) else None,

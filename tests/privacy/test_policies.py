@@ -80,7 +80,7 @@ def test_collector_expires_by_schedule_and_by_command(tmp_path: Path, store: Sto
     assert main(["collector", "settings", "--db", store_target, "--event-end", "2026-08-09T23:00",
                  "--face-retention-days", "2"]) == 0
     assert json.loads(capsys.readouterr().out)["event_end"] == int(datetime(2026, 8, 9, 23, tzinfo=UTC).timestamp())
-    _upload(store, "g-exp", 3)
+    _upload(store, "g-exp", 3, holder="Ada")
     expiry = store.scalar("SELECT expires_at FROM gallery_changes WHERE account_id = 'g-exp'")
     assert expiry >= int(time.time()) + 2 * DAY - 5  # retention counts from the event end (or now, if later)
     assert purge(store)["expired"] == []
@@ -90,6 +90,13 @@ def test_collector_expires_by_schedule_and_by_command(tmp_path: Path, store: Sto
     _upload(store, "g-past", 4, expires_at=int(time.time()) - 1)
     assert main(["collector", "face", "expire", "--db", store_target]) == 0
     assert json.loads(capsys.readouterr().out)["expired"] == ["g-past"]
+    # long after retention ended (event end + 2 + 30 days): old erasure records go, closed accounts lose names
+    store.execute("UPDATE gallery_changes SET changed_at = '2026-08-10T00:00:00.000Z' WHERE account_id = 'g-exp'")
+    assert store.query("SELECT holder FROM face_accounts WHERE holder <> ''") == [{"holder": "Ada"}]
+    assert purge(store)["forgotten"] >= 1
+    assert [r["account_id"] for r in store.query("SELECT account_id FROM gallery_changes WHERE action = 'erase'")] \
+        == ["g-past"]  # recent erasures stay until erasure_keep_days passed
+    assert store.query("SELECT holder FROM face_accounts WHERE holder <> ''") == []
     assert main(["collector", "settings", "--db", store_target, "--face-sync-window-hours", "0"]) == 1
     assert "between" in capsys.readouterr().err
 
