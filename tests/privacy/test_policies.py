@@ -83,7 +83,9 @@ def test_collector_expires_by_schedule_and_by_command(tmp_path: Path, store: Sto
     _upload(store, "g-exp", 3, holder="Ada")
     expiry = store.scalar("SELECT expires_at FROM gallery_changes WHERE account_id = 'g-exp'")
     assert expiry >= int(time.time()) + 2 * DAY - 5  # retention counts from the event end (or now, if later)
-    assert purge(store)["expired"] == []
+    assert store.query("SELECT holder FROM face_accounts WHERE holder <> ''") == [{"holder": "Ada"}]
+    assert purge(store)["expired"] == []  # the event ended in August: its retention is long over
+    assert store.query("SELECT holder FROM face_accounts WHERE holder <> ''") == []  # names go after retention
     moved = datetime.fromtimestamp(expiry + 1, UTC)  # the clock moved past the expiry: the hourly purge erases it
     assert purge(store, moved)["expired"] == ["g-exp"]
     assert store.scalar("SELECT COUNT(*) FROM gallery_changes WHERE account_id = 'g-exp' AND action = 'put'") == 0
@@ -92,11 +94,9 @@ def test_collector_expires_by_schedule_and_by_command(tmp_path: Path, store: Sto
     assert json.loads(capsys.readouterr().out)["expired"] == ["g-past"]
     # long after retention ended (event end + 2 + 30 days): old erasure records go, closed accounts lose names
     store.execute("UPDATE gallery_changes SET changed_at = '2026-08-10T00:00:00.000Z' WHERE account_id = 'g-exp'")
-    assert store.query("SELECT holder FROM face_accounts WHERE holder <> ''") == [{"holder": "Ada"}]
     assert purge(store)["forgotten"] >= 1
     assert [r["account_id"] for r in store.query("SELECT account_id FROM gallery_changes WHERE action = 'erase'")] \
         == ["g-past"]  # recent erasures stay until erasure_keep_days passed
-    assert store.query("SELECT holder FROM face_accounts WHERE holder <> ''") == []
     assert main(["collector", "settings", "--db", store_target, "--face-sync-window-hours", "0"]) == 1
     assert "between" in capsys.readouterr().err
 
