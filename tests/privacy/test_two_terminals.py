@@ -129,9 +129,10 @@ def done(ts: TerminalSync) -> None:
     ts.journal.db.close()
 
 
-def sealed_rows(face_db: Path) -> list[bytes]:
+def sealed_row(face_db: Path, account: str) -> bytes:
+    """The guest's sealed row as it is on disk now (a re-put from a bundle replaces the blob)."""
     with sqlite3.connect(face_db) as conn:
-        return [bytes(r[0]) for r in conn.execute("SELECT sealed FROM face_templates")]
+        return bytes(conn.execute("SELECT sealed FROM face_templates WHERE account_id = ?", [account]).fetchone()[0])
 
 
 def sync(cfg: Path, board: dict[str, str], url: str) -> dict[str, Any]:
@@ -175,7 +176,6 @@ def test_checkout_erases_everywhere_and_a_stale_terminal_stops(tmp_path: Path, c
         client_a.upload_enrollment(account, upload)
     FaceAccounts(a.journal).topup(GUEST, 2000, method="cash", operator="cashier-2")
     carried["template float32"] = np.asarray(enrolled.template, "<f4").tobytes()[:64]
-    carried["sealed at A"] = sealed_rows(a.config.data_dir / "face.db")[0][12:60]
     done(a)
     assert sync(cfg_a, board_a, url)["batches"] >= 1
     # the SD card alone (no board secret) does not open A's gallery
@@ -196,12 +196,13 @@ def test_checkout_erases_everywhere_and_a_stale_terminal_stops(tmp_path: Path, c
     assert decision.account_id == GUEST and decision.outcome in (Outcome.ACCEPT, Outcome.SECOND_FACTOR), decision
     FaceAccounts(b.journal, allowance=5000).sale(GUEST, 450, score=decision.score, second_factor=None,
                                                  operator="vendor-1")
-    carried["sealed at B"] = next(s for s in sealed_rows(b.config.data_dir / "face.db"))[12:60]
+    carried["sealed at B"] = sealed_row(b.config.data_dir / "face.db", GUEST)[12:60]
     done(b)
     sync(cfg_b, board_b, url)  # the sale reaches the books
     with sqlite3.connect(db) as conn:
         at_rest = conn.execute("SELECT template FROM gallery_changes WHERE account_id = ?", [GUEST]).fetchone()[0]
     carried["sealed at the collector"] = at_rest[40:104].encode()
+    carried["sealed at A"] = sealed_row(cfg_a.parent / "data" / "face.db", GUEST)[12:60]
     before = carve(sqlite_files(db), carried) | carve(sqlite_files(a.config.data_dir / "face.db"), carried) | \
         carve(sqlite_files(b.config.data_dir / "face.db"), carried)
     assert {"sealed at A", "sealed at B", "sealed at the collector"} <= set(before), before  # the carver sees them
