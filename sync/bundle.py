@@ -17,7 +17,6 @@ bundles it signed. A terminal that does not know it still gets everything else.
 from __future__ import annotations
 
 import json
-import secrets
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from sync.batch import canonical_json
 from sync.enrollment import get_terminal
-from sync.event import get_meta, get_setting, require_event
+from sync.event import get_meta, get_setting, meta_seed, require_event
 from sync.face import confirmed_by, expire_templates, gallery_changes, snapshot_balances
 from sync.face_gallery import collector_box_public, gallery_for
 from sync.face_keys import SealError, box_key, open_template
@@ -47,13 +46,7 @@ class BundleError(Exception):
 
 def collector_signing_key(store: Store) -> Ed25519PrivateKey:
     """The collector's own bundle key (made on first use, kept in its database, never sent to a terminal)."""
-    seed = get_meta(store, "collector_bundle_seed")
-    if seed is None:
-        store.execute("INSERT INTO meta (key, value) VALUES ('collector_bundle_seed', ?) ON CONFLICT (key) DO NOTHING",
-                      [secrets.token_bytes(32).hex()])
-        seed = get_meta(store, "collector_bundle_seed")
-    assert seed is not None
-    return signing_key(bytes.fromhex(seed))
+    return signing_key(meta_seed(store, "collector_bundle_seed"))
 
 
 def collector_public_key(store: Store) -> str:

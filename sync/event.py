@@ -36,6 +36,19 @@ def get_meta(store: Store, key: str) -> str | None:
     return store.scalar("SELECT value FROM meta WHERE key = ?", [key])
 
 
+def meta_seed(store: Store, key: str) -> bytes:
+    """32 random bytes kept in `meta` under `key`, made on first use (collector-only key material)."""
+    import secrets
+
+    seed = get_meta(store, key)
+    if seed is None:
+        store.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
+                      [key, secrets.token_bytes(32).hex()])
+        seed = get_meta(store, key)
+    assert seed is not None
+    return bytes.fromhex(seed)
+
+
 def require_event(store: Store) -> str:
     event_id = get_meta(store, "event_id")
     if event_id is None:

@@ -19,14 +19,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-import secrets
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from sync.event import get_meta
+from sync.event import meta_seed
 from sync.face_keys import SealError, box_key, box_private, box_public, open_template, seal_template, transport_key
 from sync.storage import Store
 
@@ -37,13 +36,7 @@ PHONE_LABEL = b"stallpay collector phone digest v1"
 
 
 def _seed(store: Store) -> bytes:
-    seed = get_meta(store, "collector_face_seed")
-    if seed is None:
-        store.execute("INSERT INTO meta (key, value) VALUES ('collector_face_seed', ?) ON CONFLICT (key) DO NOTHING",
-                      [secrets.token_bytes(32).hex()])
-        seed = get_meta(store, "collector_face_seed")
-    assert seed is not None
-    return bytes.fromhex(seed)
+    return meta_seed(store, "collector_face_seed")
 
 
 def _derive(store: Store, label: bytes) -> bytes:

@@ -6,7 +6,7 @@ Settings (`stallpay collector settings`): `event_end` (unix time), `face_retenti
 and `erasure_keep_days` (erasure records, after retention ends). The first three
 travel to terminals in every bundle (`settings.face`).
 
-`purge` runs when `collector serve` starts and then hourly (`CollectorPurge`), and
+`purge` runs when `collector serve` starts and then hourly (`collector_purge`), and
 on demand with `stallpay collector face expire`: expired templates are erased
 (an `erase` change for every terminal), and the database is scrubbed.
 """
@@ -14,7 +14,6 @@ on demand with `stallpay collector face expire`: expired templates are erased
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,6 +21,7 @@ from typing import Any
 from sync.event import get_setting, set_setting
 from sync.face import expire_templates
 from sync.face_gallery import scrub
+from sync.periodic import Periodic
 from sync.storage import Store
 
 log = logging.getLogger(__name__)
@@ -91,32 +91,19 @@ def purge(store: Store, now: datetime | None = None) -> dict[str, Any]:
     return {"expired": expired, "forgotten": forgotten, "scrubbed": scrubbed, "time": now.isoformat()}
 
 
-class CollectorPurge:
+def collector_purge(open_store: Callable[[], Store], interval_s: float = 3600) -> Periodic:
     """`purge` now and every `interval_s` on its own connection, until stopped (in `collector serve`)."""
+    store: list[Store] = []
 
-    def __init__(self, open_store: Callable[[], Store], interval_s: float = 3600) -> None:
-        self.open_store = open_store
-        self.interval_s = interval_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="collector-face-purge", daemon=True)
+    def run() -> None:
+        if not store:
+            store.append(open_store())
+        done = purge(store[0])
+        if done["expired"]:
+            log.info("face purge: %d expired templates erased", len(done["expired"]))
 
-    def start(self) -> None:
-        self._thread.start()
+    def close() -> None:
+        for opened in store:
+            opened.close()
 
-    def _run(self) -> None:
-        store = self.open_store()
-        try:
-            while True:
-                try:
-                    done = purge(store)
-                    if done["expired"]:
-                        log.info("face purge: %d expired templates erased", len(done["expired"]))
-                except Exception as exc:  # logged and retried at the next round; the API keeps serving
-                    log.warning("face purge failed: %s", exc)
-                if self._stop.wait(self.interval_s):
-                    return
-        finally:
-            store.close()
-
-    def stop(self) -> None:
-        self._stop.set()
+    return Periodic(run, interval_s, "collector-face-purge", cleanup=close)

@@ -11,7 +11,7 @@ The window is `[camera] face_sync_window_h` (default 24 h), or the collector's
 never reaches past the event end + retention days: after that no template may
 be used at all, synced or not.
 
-A daily purge (`DailyPurge`) runs in `stallpay serve`: expired templates,
+A daily purge (`daily_purge`) runs in `stallpay serve`: expired templates,
 consents of people never enrolled and confirmed erasure records past their
 retention (`FacePay.purge_expired`).
 """
@@ -19,11 +19,12 @@ retention (`FacePay.purge_expired`).
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+
+from sync.periodic import Periodic
 
 if TYPE_CHECKING:
     from terminal.camera.service import FacePay
@@ -84,30 +85,12 @@ def mark_synced(state: Any, now: datetime | None = None) -> None:
     state.set(FACE_SYNCED_AT, (now or datetime.now(UTC)).timestamp())
 
 
-class DailyPurge:
-    """Runs `FacePay.purge_expired` now and then every `interval_s` (an hour: "daily" with margin) until stopped."""
+def daily_purge(face_pay: FacePay, interval_s: float = HOUR) -> Periodic:
+    """`FacePay.purge_expired` now and then every `interval_s` (an hour: "daily" with margin); call `.start()`."""
 
-    def __init__(self, face_pay: FacePay, interval_s: float = HOUR) -> None:
-        self.face_pay = face_pay
-        self.interval_s = interval_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="face-purge", daemon=True)
+    def run() -> None:
+        expired = face_pay.purge_expired()
+        if expired:
+            log.info("face purge: %d expired templates erased", len(expired))
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def _run(self) -> None:
-        while True:
-            try:
-                expired = self.face_pay.purge_expired()
-                if expired:
-                    log.info("face purge: %d expired templates erased", len(expired))
-            except Exception as exc:  # a purge failure is logged and retried; it never stops the terminal
-                log.warning("face purge failed: %s", exc)
-            if self._stop.wait(self.interval_s):
-                return
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(5)
+    return Periodic(run, interval_s, "face-purge")

@@ -327,10 +327,10 @@ def run_serve(args: argparse.Namespace) -> int:
     if not 10 <= args.request_window <= 86400:
         return _fail("--request-window must be between 10 and 86400 seconds")
     app = create_app(args.db, keys, request_window_s=args.request_window)
-    from sync.face_retention import CollectorPurge
+    from sync.face_retention import collector_purge
     from sync.storage import open_store
 
-    purge = CollectorPurge(lambda: open_store(args.db))  # expired templates erased hourly, not only in bundles
+    purge = collector_purge(lambda: open_store(args.db))  # expired templates erased hourly, not only in bundles
     purge.start()
     try:
         uvicorn.run(app, host=args.host, port=args.port, log_level="info")

@@ -149,9 +149,9 @@ def open_kiosk(config_path: Path | str, *, demo: bool = False, printer: bool = T
                     on_reader=kiosk.reader_state)
     terminal = Terminal(station=station, kiosk=kiosk, card_loop=loop)
     if face is not None:  # expiry while running: purge now and daily (sync.face_window)
-        from sync.face_window import DailyPurge
+        from sync.face_window import daily_purge
 
-        purge = DailyPurge(face)
+        purge = daily_purge(face)
         purge.start()
         terminal.extras.append(purge.stop)
     return terminal
