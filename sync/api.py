@@ -30,6 +30,7 @@ from sync.face import (
     record_confirmations,
     upload_template,
 )
+from sync.face_gallery import scrub
 from sync.http_limits import BodyLimit
 from sync.ingest import contiguous_seq, ingest_bytes
 from sync.ledger import (
@@ -62,6 +63,7 @@ class PairRequest(BaseModel):
     public_key: str = Field(pattern=r"^[0-9a-f]{64}$")
     name: str = Field(default="", max_length=100)
     mode: str = Field(default="sale", pattern=MODE_PATTERN, description="the role an `auto` pairing code grants")
+    face_key: str = Field(default="", pattern=r"^([0-9a-f]{64})?$", description="X25519 box key for templates")
 
 
 class SecurePairRequest(BaseModel):
@@ -71,6 +73,8 @@ class SecurePairRequest(BaseModel):
     ephemeral_key: str = Field(pattern=r"^[0-9a-f]{64}$", description="a fresh X25519 public key")
     name: str = Field(default="", max_length=100)
     mode: str | None = Field(default=None, pattern=MODE_PATTERN, description="covered by the MAC when sent")
+    face_key: str = Field(default="", pattern=r"^([0-9a-f]{64})?$",
+                          description="the terminal's X25519 box key: templates are sealed for it alone")
     mac: str = Field(pattern=r"^[0-9a-f]{64}$", description="HMAC-SHA256 keyed by scrypt(pairing code)")
 
 
@@ -93,7 +97,7 @@ class FaceEnrollmentRequest(BaseModel):
 
 
 class FaceEraseRequest(BaseModel):
-    reason: str = Field(default="request", pattern=r"^(request|checkout)$")
+    reason: str = Field(default="request", pattern=r"^(request|checkout|withdrawn)$")
 
 
 class FaceConfirmRequest(BaseModel):
@@ -188,7 +192,8 @@ def create_app(db: str | Store, keys: EventKeys, *, request_window_s: float = RE
     def post_pair(req: PairRequest) -> dict[str, Any]:
         try:
             t = pair(store, code=req.code, event_id=req.event_id, terminal_id=req.terminal_id,
-                     public_key=req.public_key, name=req.name, mode=req.mode)
+                     public_key=req.public_key, name=req.name, mode=req.mode,
+                     face_key=req.face_key)
         except EnrollmentError as exc:
             raise HTTPException(403, str(exc)) from None
         return {"terminal_id": t["terminal_id"], "role": t["role"], "vendor": t["vendor"]}
@@ -199,7 +204,8 @@ def create_app(db: str | Store, keys: EventKeys, *, request_window_s: float = RE
         try:
             code_hash, key = code_for_request(store, raw)
             t = pair(store, code="", code_hash=code_hash, event_id=req.event_id, terminal_id=req.terminal_id,
-                     public_key=req.public_key, name=req.name, mode=req.mode or "sale")
+                     public_key=req.public_key, name=req.name, mode=req.mode or "sale",
+                     face_key=req.face_key)
             bundle = build_bundle(store, keys, terminal_id=t["terminal_id"])
             # every role gets the master key (the wallet needs it for wristbands) and the collector's PUBLIC bundle
             # key; no role gets a key that signs balances or templates (those stay at the collector); DESFire
@@ -240,7 +246,7 @@ def create_app(db: str | Store, keys: EventKeys, *, request_window_s: float = RE
         try:
             change = upload_template(store, keys.master_key, keys.event_id, req.account_id, req.template,
                                      holder=req.holder, phone_hash=req.phone_hash, wristband_uid=req.wristband_uid,
-                                     expires_at=req.expires_at)
+                                     expires_at=req.expires_at, terminal_id=tid)
         except FaceError as exc:
             raise HTTPException(422, str(exc)) from None
         return {"account_id": req.account_id, "change_id": change}
@@ -281,6 +287,8 @@ def create_app(db: str | Store, keys: EventKeys, *, request_window_s: float = RE
 
     def store_upload(data: bytes, tid: int) -> dict[str, Any]:
         result = ingest_bytes(store, data, source=f"upload t{tid}", terminal_id=tid)
+        if store.scrub_pending:  # a checkout in this batch erased a template inside the ingest transaction
+            scrub(store)
         if not result.ok:
             raise HTTPException(422, result.reason)
         reconcile_pending(store)  # this batch's cards, and any an interrupted ingest left behind

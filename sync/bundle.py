@@ -17,16 +17,17 @@ bundles it signed. A terminal that does not know it still gets everything else.
 from __future__ import annotations
 
 import json
-import secrets
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from sync.batch import canonical_json
-from sync.event import get_meta, get_setting, require_event
+from sync.enrollment import get_terminal
+from sync.event import get_meta, get_setting, meta_seed, require_event
 from sync.face import confirmed_by, expire_templates, gallery_changes, refused_credits, snapshot_balances
-from sync.face_keys import SealError, open_template, transport_key
+from sync.face_gallery import collector_box_public, gallery_for
+from sync.face_keys import SealError, box_key, open_template
 from sync.ingest import contiguous_seq
 from sync.keys import event_signing_key, public_hex, signing_key, verify
 from sync.ledger import hotlist
@@ -45,21 +46,8 @@ class BundleError(Exception):
 
 def collector_signing_key(store: Store) -> Ed25519PrivateKey:
     """The collector's own bundle key (made on first use, never sent to a terminal), kept in its database only
-    sealed under the collector's key file (`sync.sealing`); a plaintext seed of an older database is sealed
-    and removed at first use."""
-    from sync.sealing import seal, unseal
-
-    sealed = get_meta(store, "collector_bundle_seed_sealed")
-    if sealed is None:
-        legacy = get_meta(store, "collector_bundle_seed")
-        seed = bytes.fromhex(legacy) if legacy is not None else secrets.token_bytes(32)
-        with store.transaction():
-            store.execute("INSERT INTO meta (key, value) VALUES ('collector_bundle_seed_sealed', ?) "
-                          "ON CONFLICT (key) DO NOTHING", [seal(store, "bundle seed", seed)])
-            store.execute("DELETE FROM meta WHERE key = 'collector_bundle_seed'")
-        sealed = get_meta(store, "collector_bundle_seed_sealed")
-    assert sealed is not None
-    return signing_key(unseal(store, "bundle seed", sealed))
+    sealed under the collector's key file (`meta_seed`)."""
+    return signing_key(meta_seed(store, "collector_bundle_seed"))
 
 
 def collector_public_key(store: Store) -> str:
@@ -89,13 +77,18 @@ def build_bundle(store: Store, keys: EventKeys, *, terminal_id: int | None = Non
         "catalogue": catalogue,
         "operators": store.query("SELECT operator_id, name, role, vendor, pin_hash FROM operators "
                                  "ORDER BY operator_id"),
-        "settings": {"max_days_unsynced": get_setting(store, "max_days_unsynced")},
+        "settings": {"max_days_unsynced": get_setting(store, "max_days_unsynced"),
+                     "face": {k: get_setting(store, k) for k in ("event_end", "face_retention_days",
+                                                                 "face_sync_window_h")}},
         "acks": {str(t): contiguous_seq(store, t) for t in terminals},
         "face": {
             # available balance per active account (ledger balance minus open authorizations), as of `acks`
             "balances": snapshot_balances(store),
             "gallery_after": gallery_after,
-            "gallery": gallery_changes(store, gallery_after),
+            # templates sealed for this terminal alone, and only when its role takes face payments
+            "gallery": gallery_for(store, event_id, gallery_changes(store, gallery_after),
+                                   get_terminal(store, terminal_id) if terminal_id is not None else None),
+            "box_key": collector_box_public(store),
             "erasures_confirmed": confirmed_by(store, terminal_id) if terminal_id is not None else [],
             "refused_credits": refused_credits(store, terminal_id) if terminal_id is not None else [],
         },
@@ -152,8 +145,9 @@ def apply_bundle(t: TerminalSync, body: dict[str, Any], *, face_trusted: bool = 
     last = t.state.get("bundle_issued_at")
     if last is not None and body["issued_at"] < last:
         raise BundleError(f"bundle from {body['issued_at']} is older than the one applied ({last}): refused")
-    Hotlist(t.journal.db).replace_all([(int(cid), str(reason)) for cid, reason in body["hotlist"]])
+    # face first: a checked-out guest's template is gone before anything else of the bundle is applied
     face = _apply_face(t, body) if face_trusted else {"face": "skipped: collector key unknown (pair by code)"}
+    Hotlist(t.journal.db).replace_all([(int(cid), str(reason)) for cid, reason in body["hotlist"]])
     for key in ("catalogue", "operators", "settings"):
         t.state.set(f"bundle_{key}", body.get(key))
     catalogue = _apply_catalogue(t, body.get("catalogue"))
@@ -204,7 +198,10 @@ def _apply_face(t: TerminalSync, body: dict[str, Any]) -> dict[str, Any]:
     after = face.get("gallery_after", 0)
     if not isinstance(after, int) or after > seen:
         raise BundleError(f"bundle carries gallery changes after {after!r}, this terminal has applied up to {seen}")
-    key = transport_key(t.keys.master_key, t.keys.event_id)
+    peer = face.get("box_key")
+    key = box_key(t.box, peer, t.keys.event_id, t.config.terminal.id) if isinstance(peer, str) else None
+    if isinstance(peer, str):
+        t.state.set("collector_box_key", peer)  # enrollment uploads are sealed for it (TerminalSync.seal_enrollment)
     changes, last = [], seen
     for c in face.get("gallery") or []:
         if not isinstance(c, dict) or not isinstance(c.get("change_id"), int) or c["change_id"] <= seen:
@@ -212,7 +209,7 @@ def _apply_face(t: TerminalSync, body: dict[str, Any]) -> dict[str, Any]:
         account = str(c.get("account_id"))
         if c.get("action") == "erase":
             changes.append(GalleryChange(account, erase=True))
-        elif c.get("action") == "put":
+        elif c.get("action") == "put" and key is not None:
             try:
                 opened = open_template(key, t.keys.event_id, account, str(c.get("template")))
             except SealError as exc:
@@ -229,5 +226,8 @@ def _apply_face(t: TerminalSync, body: dict[str, Any]) -> dict[str, Any]:
     t.state.set("face_gallery_seen", last)
     refused = [r for r in face.get("refused_credits") or [] if isinstance(r, dict)]
     t.state.set("face_refused_credits", refused)
+    from sync.face_window import mark_synced
+
+    mark_synced(t.state)
     return {"face_accounts": len(balances), "templates_stored": stored, "templates_erased": erased,
             "face_refused_credits": len(refused)}

@@ -101,7 +101,7 @@ class CollectorClient:
         cfg = self.t.config
         req, ephemeral, key = make_request(code, event_id=cfg.event.id, terminal_id=cfg.terminal.id,
                                            public_key=self.t.public_key, name=cfg.terminal.name,
-                                           mode=self.t.requested_role())
+                                           mode=self.t.requested_role(), face_key=self.t.face_key)
         resp = self._send("POST", "/api/v1/pair/keys", json.dumps(req).encode(), signed=False,
                           content_type="application/json")
         if resp.status_code != 200:

@@ -70,7 +70,7 @@ def code_for_request(store: Store, req: dict) -> tuple[str, bytes]:
 
 
 def pair(store: Store, *, code: str, event_id: str, terminal_id: int, public_key: str, name: str = "",
-         code_hash: str | None = None, mode: str = "sale") -> dict:
+         code_hash: str | None = None, mode: str = "sale", face_key: str = "") -> dict:
     """Enroll a terminal with a pairing code (or its hash, once a request MAC proved the code); returns the terminal
     record. Re-pairing the same key is a no-op."""
     own_event = require_event(store)
@@ -97,9 +97,10 @@ def pair(store: Store, *, code: str, event_id: str, terminal_id: int, public_key
         if existing:
             raise EnrollmentError(f"terminal {terminal_id} is already enrolled with another key")
         store.execute("UPDATE pairing_codes SET used_by = ? WHERE code_hash = ?", [terminal_id, row["code_hash"]])
-        store.execute("INSERT INTO terminals (terminal_id, public_key, role, vendor, name, status, enrolled_at) "
-                      "VALUES (?, ?, ?, ?, ?, 'active', ?)",
-                      [terminal_id, public_key, _role(row["role"], mode), row["vendor"], name, now_iso()])
+        store.execute("INSERT INTO terminals (terminal_id, public_key, role, vendor, name, status, enrolled_at, "
+                      "face_key) VALUES (?, ?, ?, ?, ?, 'active', ?, ?)",
+                      [terminal_id, public_key, _role(row["role"], mode), row["vendor"], name, now_iso(),
+                       _face_key(face_key)])
     return get_terminal(store, terminal_id) or {}
 
 
@@ -109,13 +110,21 @@ def _role(code_role: str, mode: object) -> str:
     return mode if isinstance(mode, str) and mode in AUTO_ROLES else "sale"
 
 
+def _face_key(face_key: object) -> str | None:
+    if not face_key:
+        return None
+    if not isinstance(face_key, str) or not re.fullmatch(r"[0-9a-f]{64}", face_key):
+        raise EnrollmentError("face key must be 64 hex digits (X25519)")
+    return face_key
+
+
 def enroll(store: Store, terminal_id: int, public_key: str, *, role: str = "sale", vendor: str = "",
-           name: str = "") -> None:
+           name: str = "", face_key: str = "") -> None:
     """Direct enrollment by the organizer (no code), e.g. from a technician's list."""
     require_event(store)
-    store.execute("INSERT INTO terminals (terminal_id, public_key, role, vendor, name, status, enrolled_at) "
-                  "VALUES (?, ?, ?, ?, ?, 'active', ?) ON CONFLICT (terminal_id) DO NOTHING",
-                  [terminal_id, public_key, role, vendor, name, now_iso()])
+    store.execute("INSERT INTO terminals (terminal_id, public_key, role, vendor, name, status, enrolled_at, face_key) "
+                  "VALUES (?, ?, ?, ?, ?, 'active', ?, ?) ON CONFLICT (terminal_id) DO NOTHING",
+                  [terminal_id, public_key, role, vendor, name, now_iso(), _face_key(face_key)])
     current = get_terminal(store, terminal_id)
     if current is None or current["public_key"] != public_key:
         raise EnrollmentError(f"terminal {terminal_id} is already enrolled with another key")

@@ -73,6 +73,28 @@ def get_meta(store: Store, key: str) -> str | None:
     return store.scalar("SELECT value FROM meta WHERE key = ?", [key])
 
 
+def meta_seed(store: Store, key: str) -> bytes:
+    """32 random bytes of collector-only key material, made on first use and kept in `meta` only sealed under the
+    collector's key file (`sync.sealing`, meta key `KEY_sealed`); a plaintext seed of an older database is sealed
+    and removed at first use, so reading the database alone gives nothing."""
+    import secrets
+
+    from sync.sealing import seal, unseal
+
+    purpose = key.removeprefix("collector_").replace("_", " ")
+    sealed = get_meta(store, f"{key}_sealed")
+    if sealed is None:
+        legacy = get_meta(store, key)
+        seed = bytes.fromhex(legacy) if legacy is not None else secrets.token_bytes(32)
+        with store.transaction():
+            store.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
+                          [f"{key}_sealed", seal(store, purpose, seed)])
+            store.execute("DELETE FROM meta WHERE key = ?", [key])
+        sealed = get_meta(store, f"{key}_sealed")
+    assert sealed is not None
+    return unseal(store, purpose, sealed)
+
+
 def require_event(store: Store) -> str:
     event_id = get_meta(store, "event_id")
     if event_id is None:

@@ -26,8 +26,9 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sync.event import get_setting, now_iso
-from sync.face_keys import SealError, open_template, transport_key
+from sync.event import get_meta, get_setting, now_iso
+from sync.face_gallery import scrub, uid_digest
+from sync.face_keys import SealError
 from sync.storage import Store
 
 ACCOUNT_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
@@ -68,12 +69,13 @@ def register_account(store: Store, account_id: str, *, holder: str = "", phone_h
                      wristband_uid: str | None = None) -> dict:
     """Create or update an account's holder data; a closed account stays closed."""
     check_account_id(account_id)
-    if phone_hash and not re.fullmatch(r"[0-9a-f]{64}", phone_hash):
+    if phone_hash and not re.fullmatch(r"[0-9a-f]{64}|s1\$[0-9a-f]{32}\$[0-9a-f]{64}", phone_hash):
         raise FaceError("phone hash must be 64 hex digits")
     store.execute("INSERT INTO face_accounts (account_id, holder, phone_hash, wristband_uid, status, created_at) "
                   "VALUES (?, ?, ?, ?, 'active', ?) ON CONFLICT (account_id) DO UPDATE SET holder = excluded.holder, "
                   "phone_hash = excluded.phone_hash, wristband_uid = excluded.wristband_uid",
-                  [account_id, holder[:200], phone_hash, (wristband_uid or None) and wristband_uid.lower(), now_iso()])
+                  [account_id, holder[:200], phone_hash, uid_digest(store, wristband_uid) if wristband_uid else None,
+                   now_iso()])
     return get_account(store, account_id) or {}
 
 
@@ -188,8 +190,8 @@ def ingest_rows(store: Store, rows: list[tuple]) -> int:
         if op == "sale" and auth:
             store.execute("UPDATE face_ledger SET settled = 1 WHERE kind = 'hold' AND auth_id = ?", [auth])
         if op == "close" and roles.get(tid) in CREDIT_ROLES:
-            store.execute("UPDATE face_accounts SET status = 'closed', closed_at = ? WHERE account_id = ?",
-                          [when, account_id])
+            store.execute("UPDATE face_accounts SET status = 'closed', closed_at = ?, phone_hash = '', "
+                          "wristband_uid = NULL WHERE account_id = ?", [when, account_id])
             erase_account(store, account_id, "checkout", by=f"terminal {tid}")
         taken += 1
     return taken
@@ -216,14 +218,18 @@ def refused_credits(store: Store, terminal_id: int) -> list[dict[str, Any]]:
 
 
 def _drop_template(store: Store, account_id: str) -> int:
-    """Delete the stored template at once; the row stays (without it) so change ids are never reused."""
-    return store.execute("UPDATE gallery_changes SET action = 'dropped', template = NULL WHERE account_id = ? "
-                         "AND action = 'put'", [account_id])
+    """Delete the stored template's row at once (deleted, not nulled: no old version keeps it after the scrub)."""
+    return store.execute("DELETE FROM gallery_changes WHERE account_id = ? AND action = 'put'", [account_id])
 
 
 def _next_change(store: Store) -> int:
+    """The next change id; a counter in `meta`, so the id of a deleted row is never given out again."""
     _lock(store, "gallery-changes")
-    return int(store.scalar("SELECT COALESCE(MAX(change_id), 0) + 1 FROM gallery_changes") or 1)
+    last = max(int(store.scalar("SELECT COALESCE(MAX(change_id), 0) FROM gallery_changes") or 0),
+               int(get_meta(store, "gallery_last_change") or 0))
+    store.execute("INSERT INTO meta (key, value) VALUES ('gallery_last_change', ?) ON CONFLICT (key) DO UPDATE "
+                  "SET value = excluded.value", [str(last + 1)])
+    return last + 1
 
 
 def template_expiry(store: Store, now: datetime | None = None) -> int:
@@ -236,15 +242,20 @@ def template_expiry(store: Store, now: datetime | None = None) -> int:
 
 def upload_template(store: Store, master_key: bytes, event_id: str, account_id: str, sealed: str, *,
                     holder: str = "", phone_hash: str = "", wristband_uid: str | None = None,
-                    expires_at: int | None = None) -> int:
+                    expires_at: int | None = None, terminal_id: int | None = None) -> int:
     """Store an enrolled template (sealed for the event's terminals) and register the account; returns the change id.
 
     The seal is checked here, so a template no terminal could open is refused at once, with a reason."""
+    from sync.face_gallery import open_upload, phone_digest, seal_at_rest
+
     check_account_id(account_id)
     try:
-        open_template(transport_key(master_key, event_id), event_id, account_id, sealed)
+        opened = open_upload(store, master_key, event_id, account_id, sealed, terminal_id)
     except SealError as exc:
         raise FaceError(str(exc)) from None
+    # kept under the collector's own key (no terminal can open the row); the digits only as a slow keyed hash
+    sealed = seal_at_rest(store, event_id, account_id, opened)
+    phone_hash = phone_digest(store, opened["phone_digits"]) if opened["phone_digits"] else ""
     with store.transaction():
         account = get_account(store, account_id)
         if account is not None and account["status"] != "active":
@@ -271,6 +282,7 @@ def erase_account(store: Store, account_id: str, reason: str, *, by: str) -> int
         change = _next_change(store)
         store.execute("INSERT INTO gallery_changes (change_id, account_id, action, template, changed_at, reason) "
                       "VALUES (?, ?, 'erase', NULL, ?, ?)", [change, account_id, now_iso(), f"{reason} ({by})"[:200]])
+    scrub(store)
     return change
 
 
@@ -293,9 +305,10 @@ def checkout(store: Store, account_id: str, *, by: str, pay_out_here: bool) -> d
             store.execute("INSERT INTO face_ledger (entry_key, account_id, kind, amount, time, note) "
                           "VALUES (?, ?, 'refund', ?, ?, ?)",
                           [f"refund:{account_id}:{secrets.token_hex(4)}", account_id, -balance, now_iso(), by])
-        store.execute("UPDATE face_accounts SET status = 'closed', closed_at = ? WHERE account_id = ?",
-                      [now_iso(), account_id])
+        store.execute("UPDATE face_accounts SET status = 'closed', closed_at = ?, phone_hash = '', "
+                      "wristband_uid = NULL WHERE account_id = ?", [now_iso(), account_id])
         erase_account(store, account_id, "checkout", by=by)
+    scrub(store)
     return {"account_id": account_id, "refund": balance, "paid_by": "collector" if pay_out_here else "terminal"}
 
 
@@ -331,21 +344,35 @@ def confirmed_by(store: Store, terminal_id: int) -> list[str]:
         "SELECT account_id FROM face_erasure_confirmations WHERE terminal_id = ? ORDER BY account_id", [terminal_id])]
 
 
-def pending_erasures(store: Store) -> list[dict]:
-    """Per active terminal, the erasures it has not confirmed yet (what `report erasures` lists)."""
+def pending_erasures(store: Store, now: datetime | None = None) -> list[dict]:
+    """Per terminal, the erasures it has not confirmed yet (what `report erasures` lists), with the age of the
+    oldest; `alarm` once that age passes the face-sync window. A revoked terminal that never confirmed stays listed
+    as "holds templates, unreachable": revoking it stops its requests, not what is on its SD card."""
+    now = now or datetime.now(UTC)
+    window_h = float(get_setting(store, "face_sync_window_h") or 24)
     erasures = store.query("SELECT account_id, changed_at, reason FROM gallery_changes WHERE action = 'erase' "
                            "ORDER BY change_id")
     confirmed: dict[int, set[str]] = {}
     for r in store.query("SELECT account_id, terminal_id FROM face_erasure_confirmations"):
         confirmed.setdefault(r["terminal_id"], set()).add(r["account_id"])
     out = []
-    for t in store.query("SELECT terminal_id, name, vendor, role, last_sync FROM terminals WHERE status = 'active' "
+    for t in store.query("SELECT terminal_id, name, vendor, role, status, last_sync FROM terminals "
                          "ORDER BY terminal_id"):
         mine = confirmed.get(t["terminal_id"], set())
         waiting = [e for e in erasures if e["account_id"] not in mine]
+        revoked = t["status"] != "active"
+        if revoked and not waiting:
+            continue
         oldest = waiting[0]["changed_at"] if waiting else None
-        out.append({"terminal_id": t["terminal_id"], "name": t["name"], "vendor": t["vendor"],
+        age_h = None if oldest is None else round(
+            (now - datetime.fromisoformat(oldest.replace("Z", "+00:00"))).total_seconds() / 3600, 2)
+        alarm = revoked or (age_h is not None and age_h > window_h)
+        note = ("holds templates, unreachable" if revoked else
+                f"erasure waiting {age_h:g} h, past the {window_h:g} h window: face pay is refused there until it "
+                "syncs" if alarm else "")
+        out.append({"terminal_id": t["terminal_id"], "name": t["name"], "vendor": t["vendor"], "status": t["status"],
                     "last_sync": t["last_sync"], "pending": len(waiting), "oldest_erasure": oldest,
+                    "oldest_age_h": age_h, "window_h": window_h, "alarm": alarm, "note": note,
                     "accounts": " ".join(e["account_id"] for e in waiting[:50])})
     return out
 

@@ -1,9 +1,13 @@
 """Keys and sealing for face data that travels between terminals and the collector.
 
-Templates travel (enrollment upload, bundles, USB) sealed with AES-256-GCM under
-the *gallery transport key*, derived from the event master key with HKDF: every
-terminal of the event can open them (it must, to match faces), nobody without the
-event keys can. The account id and the event id are the associated data, so a
+Enrollment uploads are sealed with AES-256-GCM under the *gallery transport
+key*, derived from the event master key with HKDF. Templates going *to*
+terminals (bundles, USB) are sealed per receiving terminal under a *box key*:
+HKDF of the X25519 shared secret between the collector's box key and the
+terminal's box key (its public half registered at pairing; its private half
+derived from the terminal's signing key and the board's device secret, never
+stored). A terminal can open only what was sealed for it; another terminal's
+bundle, captured or replayed, does not open. The account id and the event id are the associated data, so a
 sealed template cannot be moved to another account or event. The phone digits
 (second factor) ride inside the sealed payload; the collector's account record
 only holds a keyed hash of them.
@@ -19,11 +23,13 @@ import struct
 from collections.abc import Sequence
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 TRANSPORT_LABEL = b"stallpay gallery transport v1"
+BOX_LABEL = b"stallpay gallery box v1"
 PHONE_LABEL = b"stallpay face phone digits v1"
 MAX_DIM = 4096
 
@@ -34,6 +40,28 @@ class SealError(Exception):
 
 def transport_key(master_key: bytes, event_id: str) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=event_id.encode(), info=TRANSPORT_LABEL).derive(master_key)
+
+
+def box_private(seed: bytes) -> X25519PrivateKey:
+    """An X25519 key derived from secret seed material (terminal: signing key + device secret)."""
+    return X25519PrivateKey.from_private_bytes(
+        HKDF(algorithm=hashes.SHA256(), length=32, salt=BOX_LABEL, info=b"x25519").derive(seed))
+
+
+def box_public(private: X25519PrivateKey) -> str:
+    return private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw).hex()
+
+
+def box_key(private: X25519PrivateKey, peer_public: str, event_id: str, terminal_id: int,
+            direction: bytes = b"down") -> bytes:
+    """The AES key templates for `terminal_id` are sealed with (same on both ends); SealError for a bad peer key.
+    `direction`: b"down" for bundles to the terminal, b"up" for its enrollment uploads to the collector."""
+    try:
+        shared = private.exchange(X25519PublicKey.from_public_bytes(bytes.fromhex(peer_public)))
+    except (ValueError, TypeError):
+        raise SealError("not an X25519 public key") from None
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=event_id.encode(),
+                info=BOX_LABEL + b"|terminal %d|" % terminal_id + direction).derive(shared)
 
 
 def phone_hash(master_key: bytes, event_id: str, account_id: str, digits: str) -> str:

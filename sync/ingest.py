@@ -557,7 +557,8 @@ def read_pairing_file(store: Store, path: Path) -> IngestResult:
     try:
         req = json.loads(path.read_text(encoding="utf-8"))
         result = pair(store, code=req["code"], event_id=req["event_id"], terminal_id=req["terminal_id"],
-                      public_key=req["public_key"], name=req.get("name", ""), mode=req.get("mode", "sale"))
+                      public_key=req["public_key"], name=req.get("name", ""), mode=req.get("mode", "sale"),
+                      face_key=req.get("face_key") or "")
     except (OSError, ValueError, KeyError, TypeError) as exc:
         return _refuse(store, str(path), f"pairing file is unreadable ({exc.__class__.__name__})")
     except EnrollmentError as exc:

@@ -120,4 +120,8 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         # cleared by reconcile, so an ingest killed between the two is reconciled by whatever runs next
         "CREATE TABLE reconcile_pending (card_id BIGINT PRIMARY KEY)",
     ]),
+    (9, [
+        # the terminal's X25519 box key from pairing: bundle templates are sealed for it alone (sync.face_gallery)
+        "ALTER TABLE terminals ADD COLUMN face_key TEXT",
+    ]),
 ]  # fmt: skip

@@ -57,8 +57,10 @@ def _canonical(value: Any) -> bytes:
 
 
 def request_body(req: dict[str, Any]) -> dict[str, Any]:
-    """The MAC'd fields; `mode` (the role an `auto` code grants) only when the terminal sent it."""
-    return {k: req[k] for k in (*REQUEST_FIELDS, "mode") if k in REQUEST_FIELDS or k in req}
+    """The MAC'd fields; `mode` (the role an `auto` code grants) only when the terminal sent it; `face_key`, the
+    terminal's X25519 box key, so templates can be sealed for it alone (sync.face_keys)."""
+    body = {k: req[k] for k in (*REQUEST_FIELDS, "mode") if k in REQUEST_FIELDS or k in req}
+    return {**body, "face_key": str(req.get("face_key") or "")}
 
 
 def request_mac(key: bytes, req: dict[str, Any]) -> str:
@@ -70,11 +72,12 @@ def _raw(public: X25519PublicKey) -> bytes:
 
 
 def make_request(code: str, *, event_id: str, terminal_id: int, public_key: str, name: str = "",
-                 mode: str = "sale") -> tuple[dict[str, Any], X25519PrivateKey, bytes]:
+                 mode: str = "sale", face_key: str = "") -> tuple[dict[str, Any], X25519PrivateKey, bytes]:
     """(request to send, ephemeral X25519 secret, code key): keep the last two to open the answer."""
     ephemeral = X25519PrivateKey.generate()
     req: dict[str, Any] = {"event_id": event_id, "terminal_id": terminal_id, "public_key": public_key,
-                           "ephemeral_key": _raw(ephemeral.public_key()).hex(), "name": name, "mode": mode}
+                           "ephemeral_key": _raw(ephemeral.public_key()).hex(), "name": name, "mode": mode,
+                           "face_key": face_key}
     key = code_key(code, event_id)
     req["mac"] = request_mac(key, req)
     return req, ephemeral, key

@@ -98,6 +98,10 @@ class Store:
 
     dialect: str = ""
     copy_text: bool = False  # whether `load_copy_text` is available (bulk loads as `encode_copy_text` output)
+    scrub_pending: bool = False  # an erasure happened inside a transaction: scrub once it is over (sync.face_gallery)
+
+    def in_transaction(self) -> bool:
+        raise NotImplementedError
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         raise NotImplementedError
@@ -171,8 +175,12 @@ class SQLiteStore(Store):
             self.conn.close()
             raise StoreError(f"{path} is not a collector database ({exc})") from None
         self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.execute("PRAGMA secure_delete=ON")  # erased templates and phone digests leave no free-page copy
         self._lock = threading.RLock()
         self._depth = 0
+
+    def in_transaction(self) -> bool:
+        return self.conn.in_transaction
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         with self._lock:
@@ -229,6 +237,11 @@ class PostgresStore(Store):
         self._lock = threading.RLock()
         self._depth = 0
         self._tx: Any = None
+
+    def in_transaction(self) -> bool:
+        from psycopg.pq import TransactionStatus
+
+        return self.conn.info.transaction_status != TransactionStatus.IDLE
 
     @staticmethod
     def _sql(sql: str) -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from sync.keys import event_signing_key, public_hex, signing_key
 from sync.private_files import write_private
@@ -64,14 +65,18 @@ class TerminalSync:
     collector_key: str | None = None
     # the application's FacePay, when it runs one; sync otherwise opens the gallery alone (no camera, no models)
     face: FacePay | None = field(default=None, repr=False)
+    _box: X25519PrivateKey | None = field(default=None, repr=False)
 
     def face_pay(self) -> FacePay:
         if self.face is None:
-            from terminal.camera.gallery import Gallery, gallery_key
+            from sync.face_window import gate
+            from terminal.camera.gallery import Gallery, board_gallery_key
             from terminal.camera.service import FacePay
 
-            key = gallery_key(self.keys.master_key, self.keys.terminal_signing_key, self.keys.event_id)
+            key = board_gallery_key(self.keys)
             self.face = FacePay(Gallery(self.config.data_dir / "face.db", key), self.config.camera, None)
+            self.face.refusal = gate(self.state, self.config.camera)
+            self.face.purge_expired()  # the sync-only path expires templates too
         return self.face
 
     # --- face data waiting for the collector (cashier enrollments and checkouts made offline) ----------------
@@ -80,6 +85,18 @@ class TerminalSync:
         """Upload one sealed enrollment (`item` as queued); SyncFailed when the collector refuses or is away."""
         return client.upload_enrollment(item["account_id"], item["template"], phone_hash=item.get("phone_hash", ""),
                                         wristband_uid=item.get("wristband_uid"), expires_at=item.get("expires_at"))
+
+    def seal_enrollment(self, account_id: str, template: tuple[float, ...], phone_digits: str = "",
+                        wristband_uid: str = "") -> str:
+        """An enrolled template sealed for the collector alone (its box key, from the last bundle), so no other
+        terminal holding the event keys can open the upload or the queued copy; the transport key until then."""
+        from sync.face_keys import box_key, seal_template, transport_key
+
+        peer = self.state.get("collector_box_key")
+        event = self.keys.event_id
+        key = box_key(self.box, peer, event, self.config.terminal.id, b"up") if isinstance(peer, str) else \
+            transport_key(self.keys.master_key, event)
+        return seal_template(key, event, account_id, template, phone_digits=phone_digits, wristband_uid=wristband_uid)
 
     def queue_enrollment(self, item: dict[str, Any]) -> None:
         """Keep a sealed template for the next sync (it is sealed with the event's transport key)."""
@@ -93,6 +110,7 @@ class TerminalSync:
             self.state.set(PENDING_ERASURES, [*pending, {"account_id": account_id, "reason": reason}])
             self.state.set(PENDING_ENROLLMENTS, [p for p in self.state.get(PENDING_ENROLLMENTS, [])
                                                  if p["account_id"] != account_id])
+            scrub_journal(self.journal)
 
     def _unqueue(self, key: str, account_id: str) -> None:
         with self.db_lock:
@@ -113,6 +131,8 @@ class TerminalSync:
             client.erase_face(item["account_id"], item.get("reason", "checkout"))
             self._unqueue(PENDING_ERASURES, item["account_id"])
             sent["erasures"] += 1
+        if sent["enrollments"] or sent["erasures"]:
+            scrub_journal(self.journal)
         return sent
 
     @property
@@ -164,6 +184,23 @@ class TerminalSync:
         return queued + local
 
     @property
+    def box(self) -> X25519PrivateKey:
+        """This terminal's X25519 box key (templates are sealed for it): from the signing key and the board's device
+        secret, never stored; its public half goes to the collector at pairing (`face_key`)."""
+        if self._box is None:
+            from sync.face_keys import box_private
+            from terminal.device_secret import device_secret
+
+            self._box = box_private(self.keys.terminal_signing_key + device_secret().read())
+        return self._box
+
+    @property
+    def face_key(self) -> str:
+        from sync.face_keys import box_public
+
+        return box_public(self.box)
+
+    @property
     def key(self) -> Ed25519PrivateKey:
         return signing_key(self.keys.terminal_signing_key)
 
@@ -182,7 +219,8 @@ class TerminalSync:
 
     def pairing_request(self, code: str) -> dict:
         return {"code": code, "event_id": self.keys.event_id, "terminal_id": self.config.terminal.id,
-                "public_key": self.public_key, "name": self.config.terminal.name, "mode": self.requested_role()}
+                "public_key": self.public_key, "name": self.config.terminal.name, "mode": self.requested_role(),
+                "face_key": self.face_key}
 
     def requested_role(self) -> str:
         """The role this terminal asks an `auto` pairing code for: cashier when it is set up as a cashier point, or
@@ -213,9 +251,22 @@ def open_terminal_config(config: Config) -> TerminalSync:
 
 
 def terminal_for_app(config: Config, keys: EventKeys, journal: Journal, face: FacePay | None) -> TerminalSync:
-    """Sync's view of a running terminal: the application's own journal and FacePay (one gallery, one camera)."""
-    return TerminalSync(config=config, keys=keys, journal=journal, state=GuardedSyncState(journal.db, journal._lock),
+    """Sync's view of a running terminal: the application's own journal and FacePay (one gallery, one camera).
+    Face pay is gated on the face-sync window (`sync.face_window`)."""
+    from sync.face_window import gate
+
+    state = GuardedSyncState(journal.db, journal._lock)
+    if face is not None:
+        face.refusal = gate(state, config.camera)
+    return TerminalSync(config=config, keys=keys, journal=journal, state=state,
                         policy=SyncPolicy(), collector_key=read_collector_key(config.keys_path), face=face)
+
+
+def scrub_journal(journal: Journal) -> None:
+    """The journal database holds queued sealed templates until they are uploaded. `terminal.store` opens it with
+    secure_delete; truncating the WAL after the queue changed leaves no copy of a sent or cancelled template."""
+    with journal._lock:
+        journal.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def read_collector_key(keys_path: Path) -> str | None:

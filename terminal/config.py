@@ -99,6 +99,10 @@ class CameraSection(_Strict):
     retention_days: int = Field(default=7, ge=0, description="templates expire this long after the event ends")
     event_end: int = Field(default=0, ge=0, description="unix time the event ends; 0 = count from enrollment")
     offline_allowance: int = Field(default=5_000, ge=0, description="minor units a terminal may spend offline")
+    face_sync_window_h: float = Field(default=24.0, gt=0, description="refuse face pay after this long without "
+                                      "a face sync (erasures may be waiting); never past event end + retention")
+    consent_keep_days: int = Field(default=0, ge=0, description="keep consents of people never enrolled this long")
+    erasure_keep_days: int = Field(default=30, ge=0, description="keep confirmed erasure records this long")
     liveness: Literal["on", "demo-off"] = Field(
         default="on", description="'demo-off' skips the liveness challenge; refused unless the terminal runs the demo")
 

@@ -28,6 +28,8 @@ def open_database(path: Path | str, schema: Schema | None = None) -> sqlite_util
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=FULL")
     db.execute("PRAGMA foreign_keys=ON")
+    # freed pages are zeroed: an uploaded sealed template or an erased record leaves no copy in the file
+    db.execute("PRAGMA secure_delete=ON")
     if schema is not None:
         migrate(db, schema, where=str(path))
     return db

@@ -4,8 +4,15 @@ Storage: one SQLite file (`face.db` in the data directory). Each row holds an
 account's template (float32, L2-normalised) and its second factors (phone
 digits, wristband UID) sealed together with AES-256-GCM; the account id is the
 associated data, so a sealed row cannot be moved to another account. The key
-comes from the terminal's key file through HKDF (`gallery_key`), so the SD card
-alone does not reveal a template, and no photo is stored.
+comes from the terminal's key file *and the board's device secret*
+(`terminal.device_secret`: Raspberry Pi OTP key) through HKDF (`gallery_key`),
+so the SD card alone does not reveal a template where the board has one; no
+photo is stored.
+
+Expiry is enforced at match time: `matrix(now)` leaves out every template past
+its `expires_at`, whatever the daily purge has done yet. Every erasure is
+followed by `wal_checkpoint(TRUNCATE)`, and `secure_delete` is on, so the erased
+row is neither in a free page nor in the WAL file.
 
 In memory the templates are one contiguous float32 matrix (`matrix`, `ids`)
 rebuilt lazily after changes, which is what makes 1:N search over 100,000
@@ -28,6 +35,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from cryptography.exceptions import InvalidTag
@@ -38,6 +46,9 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from terminal.camera.decision import FactorRecord
 from terminal.camera.matcher import SearchResult, normalize, search
 from terminal.schema import Schema, Step, migrate
+
+if TYPE_CHECKING:
+    from terminal.config import EventKeys
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS face_templates (
@@ -69,10 +80,18 @@ class GalleryError(Exception):
     """The gallery cannot be read (wrong key, corrupt row); the message is for the operator."""
 
 
-def gallery_key(master_key: bytes, terminal_signing_key: bytes, event_id: str) -> bytes:
-    """AES-256 key for the gallery, derived from the terminal's key file (never stored)."""
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"stallpay face gallery v1",
-                info=event_id.encode()).derive(master_key + terminal_signing_key)
+def gallery_key(master_key: bytes, terminal_signing_key: bytes, event_id: str, device: bytes = b"") -> bytes:
+    """AES-256 key for the gallery, from the key file and the board's device secret (never stored)."""
+    salt = b"stallpay face gallery v2|board" if device else b"stallpay face gallery v1"
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=salt,
+                info=event_id.encode()).derive(master_key + terminal_signing_key + device)
+
+
+def board_gallery_key(keys: EventKeys) -> bytes:
+    """The gallery key of this board: the key file's keys plus the device secret `STALLPAY_DEVICE_SECRET` picks."""
+    from terminal.device_secret import device_secret
+
+    return gallery_key(keys.master_key, keys.terminal_signing_key, keys.event_id, device_secret().read())
 
 
 @dataclass(frozen=True)
@@ -101,6 +120,8 @@ class Gallery:
         migrate(self._db, FACE_SCHEMA, where=str(path))
         self._templates: dict[str, np.ndarray] = {}
         self._factors: dict[str, FactorRecord] = {}
+        self._expires: dict[str, int] = {}
+        self._matrix_until = 2**62  # the matrix is valid until the first template in it expires
         self._matrix = np.zeros((0, dim), np.float32)
         self._ids: list[str] = []
         self._dirty = False
@@ -129,8 +150,10 @@ class Gallery:
         return template, FactorRecord(phone_digits=meta["phone"], wristband_uid=meta["band"])
 
     def _load(self) -> None:
-        for account_id, sealed in self._db.execute("SELECT account_id, sealed FROM face_templates"):
+        for account_id, sealed, expires_at in self._db.execute(
+                "SELECT account_id, sealed, expires_at FROM face_templates"):
             self._templates[account_id], self._factors[account_id] = self._open(account_id, sealed)
+            self._expires[account_id] = int(expires_at)
         self._dirty = True
 
     # --- changes -------------------------------------------------------------------------------------------------
@@ -162,9 +185,10 @@ class Gallery:
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
-            for account_id, vector, factors, _, _ in prepared:
+            for account_id, vector, factors, _, expires_at in prepared:
                 self._templates[account_id] = vector
                 self._factors[account_id] = factors
+                self._expires[account_id] = expires_at
             self._dirty = True
         return len(prepared)
 
@@ -191,8 +215,16 @@ class Gallery:
             for account_id in erased:
                 self._templates.pop(account_id, None)
                 self._factors.pop(account_id, None)
+                self._expires.pop(account_id, None)
             self._dirty = True
+            if erased:
+                self.scrub()
         return erased
+
+    def scrub(self) -> None:
+        """Move the WAL into the database and truncate it: with secure_delete on, erased rows leave no copy."""
+        with self._lock:
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def purge_expired(self, now: int | None = None) -> list[str]:
         now = int(time.time()) if now is None else now
@@ -200,6 +232,19 @@ class Gallery:
             ids = [r[0] for r in self._db.execute("SELECT account_id FROM face_templates WHERE expires_at <= ?",
                                                   (now,))]
         return self.erase_many(ids, "expired", now) if ids else []
+
+    def purge_records(self, now: int, consent_keep_s: int, erasure_keep_s: int) -> tuple[int, int]:
+        """Retention of the small records: consents of people never enrolled (kept `consent_keep_s`, at least the
+        hour an enrollment takes) and erasure records the collector confirmed (kept `erasure_keep_s`)."""
+        with self._lock:
+            consents = self._db.execute(
+                "DELETE FROM face_consents WHERE given_at <= ? AND account_id NOT IN "
+                "(SELECT account_id FROM face_templates)", (now - max(consent_keep_s, 3600),)).rowcount
+            erasures = self._db.execute("DELETE FROM face_erasures WHERE confirmed_at IS NOT NULL AND "
+                                        "confirmed_at <= ?", (now - erasure_keep_s,)).rowcount
+            if consents or erasures:
+                self.scrub()
+        return consents, erasures
 
     def pending_erasures(self) -> list[Erasure]:
         with self._lock:
@@ -238,19 +283,26 @@ class Gallery:
     def factor_table(self) -> dict[str, FactorRecord]:
         return dict(self._factors)
 
-    def matrix(self) -> tuple[np.ndarray, list[str]]:
-        """The search matrix (rows = accounts, normalised float32) and the account id of each row."""
+    def expires_at(self, account_id: str) -> int | None:
+        return self._expires.get(account_id)
+
+    def matrix(self, now: int | None = None) -> tuple[np.ndarray, list[str]]:
+        """The search matrix (rows = accounts, normalised float32) and the account id of each row.
+
+        Templates past their expiry at `now` are never in it, whether or not the purge has run yet."""
+        now = int(time.time()) if now is None else now
         with self._lock:
-            if self._dirty:
-                self._ids = list(self._templates)
+            if self._dirty or now >= self._matrix_until:
+                self._ids = [a for a in self._templates if self._expires.get(a, 2**62) > now]
+                self._matrix_until = min((self._expires.get(a, 2**62) for a in self._ids), default=2**62)
                 self._matrix = (np.stack([self._templates[i] for i in self._ids]) if self._ids
                                 else np.zeros((0, self.dim), np.float32))
                 self._matrix = np.ascontiguousarray(self._matrix, dtype=np.float32)
                 self._dirty = False
             return self._matrix, self._ids
 
-    def search(self, probe: np.ndarray, top: int = 5) -> SearchResult:
-        matrix, ids = self.matrix()
+    def search(self, probe: np.ndarray, top: int = 5, now: int | None = None) -> SearchResult:
+        matrix, ids = self.matrix(now)
         return search(matrix, ids, probe, top)
 
     def close(self) -> None:

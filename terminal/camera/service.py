@@ -48,7 +48,7 @@ from terminal.camera.decision import (
     decide,
 )
 from terminal.camera.frames import CameraState, CameraStatus, Frame, FrameSource, NoCamera, open_source
-from terminal.camera.gallery import Erasure, Gallery, gallery_key
+from terminal.camera.gallery import Erasure, Gallery, board_gallery_key
 from terminal.camera.liveness import Challenge, LivenessCheck, LivenessRules, Status, pick_challenge
 from terminal.camera.matcher import normalize
 from terminal.camera.quality import Guidance
@@ -123,6 +123,8 @@ class FacePay:
         self.demo = demo
         # A still photo can never pass liveness; only the demo may switch it off, and it says so on both screens.
         self.liveness_off = settings.liveness == "demo-off" and demo
+        # why face pay must stop although the camera works (sync: erasures not received for too long); "" = go on
+        self.refusal: Callable[[], str] = lambda: ""
         if settings.liveness == "demo-off" and not demo:
             self.pipeline_problem = LIVENESS_OFF_REFUSED
 
@@ -130,8 +132,7 @@ class FacePay:
     def from_config(cls, config: Config, keys: EventKeys, journal: Journal | None = None, *,
                     demo: bool = False) -> FacePay:
         settings = config.camera
-        key = gallery_key(keys.master_key, keys.terminal_signing_key, keys.event_id)
-        gallery = Gallery(Path(config.data_dir) / "face.db", key)
+        gallery = Gallery(Path(config.data_dir) / "face.db", board_gallery_key(keys))
         pipeline, problem = None, ""
         try:
             from terminal.camera.antispoof import load_antispoof
@@ -191,7 +192,11 @@ class FacePay:
         return SecondFactor(decision, self.gallery.factor_table(), attempts_left=self.policy.second_factor_attempts)
 
     def decide_on(self, probe: np.ndarray) -> Decision:
-        return decide(self.gallery.search(probe), self.policy)
+        refused = self.refusal()
+        if refused:  # checked at the match itself, whatever screen asked
+            self.journal("face_refused", {"reason": refused})
+            return Decision(Outcome.UNAVAILABLE, reason=refused)
+        return decide(self.gallery.search(probe, now=int(self.clock())), self.policy)
 
     # --- enrollment --------------------------------------------------------------------------------------------
 
@@ -249,17 +254,16 @@ class FacePay:
     def apply_gallery_changes(self, changes: Iterable[GalleryChange]) -> tuple[int, int]:
         """Apply a bundle's changes; returns (templates stored, erasures). Erasures are confirmed later."""
         now = int(self.clock())
-        puts, erasures = [], []
-        for change in changes:
-            if change.erase:
-                erasures.append(change.account_id)
-            else:
-                puts.append((change.account_id, np.asarray(change.template, np.float32),
-                             FactorRecord(change.phone_digits, change.wristband_uid.lower()), now,
-                             change.expires_at or self.expiry(now)))
-        stored = self.gallery.put_many(puts) if puts else 0
+        changes = list(changes)
+        last = {c.account_id: c for c in changes}  # an erasure after a put wins, a re-enrollment after an erasure too
+        erasures = list(dict.fromkeys(c.account_id for c in changes if c.erase))
+        # erasures first (a checked-out guest is gone before anything else of the bundle is applied)
         if erasures:
             self.gallery.erase_many(erasures, "collector", now)
+        puts = [(c.account_id, np.asarray(c.template, np.float32),
+                 FactorRecord(c.phone_digits, c.wristband_uid.lower()), now, c.expires_at or self.expiry(now))
+                for c in changes if not c.erase and last[c.account_id] is c]
+        stored = self.gallery.put_many(puts) if puts else 0
         return stored, len(erasures)
 
     def pending_erasure_confirmations(self) -> list[Erasure]:
@@ -269,7 +273,11 @@ class FacePay:
         self.gallery.confirm_erasures_sent(account_ids, int(self.clock()))
 
     def purge_expired(self) -> list[str]:
-        return self.gallery.purge_expired(int(self.clock()))
+        """Expired templates, and consents and confirmed erasure records past their retention (daily and at start)."""
+        now = int(self.clock())
+        expired = self.gallery.purge_expired(now)
+        self.gallery.purge_records(now, self.settings.consent_keep_days * DAY, self.settings.erasure_keep_days * DAY)
+        return expired
 
     def close(self) -> None:
         self.source.close()

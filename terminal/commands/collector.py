@@ -56,7 +56,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--by", default="organizer")
     c = cmd("face-erase", "erase a guest's face template at once (terminals follow at their next sync)", run_face_erase)
     c.add_argument("--account", required=True)
-    c.add_argument("--reason", default="request", choices=["request", "checkout"])
+    c.add_argument("--reason", default="request", choices=["request", "checkout", "withdrawn"])
+    c = cmd("settings", "show or change the event's face settings (event end, retention, sync window)",
+            run_settings)
+    c.add_argument("--event-end", help="when the event ends: unix seconds or ISO time (UTC)")
+    c.add_argument("--face-retention-days", type=int, help="templates expire this many days after the event end")
+    c.add_argument("--face-sync-window-hours", type=float, help="terminals refuse face pay after this long unsynced")
+    c.add_argument("--erasure-keep-days", type=int, help="keep erasure records this long after retention ends")
+    face = s.add_parser("face", help="face data: expire templates past their retention")
+    fs = face.add_subparsers(dest="face_command", metavar="ACTION")
+    fs.required = True
+    c = fs.add_parser("expire", help="erase every template past its expiry now (serve also does it hourly)")
+    c.add_argument("--db", required=True, help="SQLite file or PostgreSQL DSN (postgresql://...)")
+    c.set_defaults(func=run_face_expire)
     c = cmd("bundle", "write the signed bundle for terminals (USB)", run_bundle)
     c.add_argument("--keys", required=True, type=Path, help="event key file")
     c.add_argument("--to", required=True, type=Path, metavar="DIR")
@@ -267,6 +279,25 @@ def run_face_erase(args: argparse.Namespace) -> int:
 
 
 @_guard
+def run_settings(args: argparse.Namespace) -> int:
+    from sync.face_retention import change_face_settings, parse_event_end
+
+    print(json.dumps(change_face_settings(
+        _store(args), event_end=None if args.event_end is None else parse_event_end(args.event_end),
+        face_retention_days=args.face_retention_days, face_sync_window_h=args.face_sync_window_hours,
+        erasure_keep_days=args.erasure_keep_days)))
+    return 0
+
+
+@_guard
+def run_face_expire(args: argparse.Namespace) -> int:
+    from sync.face_retention import purge
+
+    print(json.dumps(purge(_store(args))))
+    return 0
+
+
+@_guard
 def run_bundle(args: argparse.Namespace) -> int:
     from sync.bundle import build_bundle, encode_bundle
     from sync.export import write_atomic
@@ -312,8 +343,16 @@ def run_serve(args: argparse.Namespace) -> int:
     if not 10 <= args.request_window <= 86400:
         return _fail("--request-window must be between 10 and 86400 seconds", 2)
     app = create_app(args.db, keys, request_window_s=args.request_window)
-    # logs through terminal.logconfig; open dashboards keep a live stream: give them 5 s, not forever, at stop
-    uvicorn.run(app, host=args.host, port=args.port, log_config=None, timeout_graceful_shutdown=5)
+    from sync.face_retention import collector_purge
+    from sync.storage import open_store
+
+    purge = collector_purge(lambda: open_store(args.db))  # expired templates erased hourly, not only in bundles
+    purge.start()
+    try:
+        # logs through terminal.logconfig; open dashboards keep a live stream: give them 5 s, not forever, at stop
+        uvicorn.run(app, host=args.host, port=args.port, log_config=None, timeout_graceful_shutdown=5)
+    finally:
+        purge.stop()
     return 0
 
 

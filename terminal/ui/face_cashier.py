@@ -3,8 +3,8 @@
 Consent is shown (in the guest's language) and recorded before the camera
 takes a frame. Enrollment reads several frames, which `FacePay.enroll` gates
 on quality and checks against the gallery for a face already enrolled. The
-template then travels to the collector sealed with the event's transport key:
-at once when the collector answers, otherwise queued for the next sync.
+template then travels to the collector sealed for the collector alone
+(`TerminalSync.seal_enrollment`): at once when the collector answers, otherwise queued for the next sync.
 Checkout pays out what is left and erases the template here at once, and on
 the collector (which erases it on every terminal) now or at the next sync.
 """
@@ -50,8 +50,16 @@ class FaceCashierDesk:
         self._lock = threading.Lock()
 
     def consent_texts(self) -> dict[str, str]:
-        days = self.kiosk.config.camera.retention_days
+        days = self.retention_days()
         return {lang: gettext(lang, CONSENT_TEXT) % {"days": days} for lang in LANGUAGES}
+
+    def retention_days(self) -> int:
+        """The collector's retention (from the last bundle) when known, else the configuration's."""
+        from sync.face_consent import retention_days
+
+        sync = self.kiosk.sync
+        return retention_days(sync.state.get("bundle_settings") if sync is not None else None,
+                              self.kiosk.config.camera.retention_days)
 
     def _face(self) -> Any:
         from terminal.ui.kiosk import KioskError
@@ -65,7 +73,11 @@ class FaceCashierDesk:
     def record_consent(self, operator: str, language: str) -> dict[str, Any]:
         """A new face account with the guest's consent recorded (the text id and the language shown)."""
         account_id = f"F{self.kiosk.config.terminal.id}-{secrets.token_hex(4)}"
-        self._face().record_consent(account_id, f"{CONSENT_TEXT_ID}/{language}", operator)
+        from sync.face_consent import consent_record_id
+
+        text = self.consent_texts().get(language, "")
+        self._face().record_consent(account_id, consent_record_id(CONSENT_TEXT_ID, language, text,
+                                                                  self.retention_days()), operator)
         return {"account_id": account_id}
 
     def link_next_tap(self, account_id: str) -> None:
@@ -116,17 +128,13 @@ class FaceCashierDesk:
     def _send_template(self, account_id: str, template: tuple[float, ...], phone_digits: str, wristband_uid: str,
                        expires_at: int) -> str:
         """Seal the template for the collector; upload now or queue it for the next sync. Returns "sent"/"queued"."""
-        from sync.face_keys import phone_hash, seal_template, transport_key
-
-        keys = self.kiosk.station.keys
-        sealed = seal_template(transport_key(keys.master_key, keys.event_id), keys.event_id, account_id, template,
-                               phone_digits=phone_digits, wristband_uid=wristband_uid)
-        item = {"account_id": account_id, "template": sealed, "wristband_uid": wristband_uid.lower() or None,
-                "phone_hash": phone_hash(keys.master_key, keys.event_id, account_id, phone_digits)
-                if phone_digits else "", "expires_at": expires_at}
         sync = self.kiosk.sync
         if sync is None:
             return "kept"
+        # sealed for the collector alone; the digits travel only inside (the collector keeps a slow keyed hash)
+        sealed = sync.seal_enrollment(account_id, template, phone_digits, wristband_uid)
+        item = {"account_id": account_id, "template": sealed, "wristband_uid": wristband_uid.lower() or None,
+                "expires_at": expires_at}
         client = self.kiosk.collector
         if client is not None:
             from sync.client import SyncFailed

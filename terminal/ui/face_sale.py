@@ -100,6 +100,7 @@ class FaceSaleDesk:
                 "distance": DISTANCE.get(self.guidance, "ok") if self.guidance else "none",
                 "attempts_left": self.attempts_left,
                 "liveness_off": bool(fp is not None and fp.liveness_off),
+                "paused": fp.refusal() if fp is not None else "",
                 "factor_phone": second in ("phone", "either"), "factor_wristband": second in ("wristband", "either"),
                 "phone_digits": fp.settings.phone_digits if fp is not None else 4}
 
@@ -112,6 +113,9 @@ class FaceSaleDesk:
         fp = self.kiosk.face
         if fp is None or not fp.available:
             raise KioskError("no_camera", self.kiosk.tr(N_("Face pay is not available: pay with your wristband")))
+        if fp.refusal():  # privacy: erasures may be waiting (sync.face_window); the matcher refuses too
+            raise KioskError("face_sync_window", self.kiosk.tr(N_(
+                "Face pay is paused until this terminal syncs with the collector: pay with your wristband")))
         try:
             started = self.kiosk.flow.start_face(request)
         except FlowError as exc:

@@ -76,11 +76,11 @@ def open_face(config: Any, keys: Any, *, demo: bool = False, pipeline: Any = Non
     (shared by several terminals in one process: tests). Every face decision, consent, enrollment and erasure is
     journaled as an info entry with its scores (never an image or a template)."""
     from terminal.camera.frames import NoCamera, open_source
-    from terminal.camera.gallery import Gallery, gallery_key
+    from terminal.camera.gallery import Gallery, board_gallery_key
     from terminal.camera.service import FacePay
 
     def journal(kind: str, record: dict[str, object]) -> None:
-        log.info("%s %s", kind, record)
+        log.debug("%s %s", kind, record)  # the journal keeps it; no per-decision lines in the system log
         if wallet_journal is not None:
             operator = record.get("operator")
             wallet_journal.append("face", "info", operator=operator if isinstance(operator, str) else None,
@@ -89,8 +89,7 @@ def open_face(config: Any, keys: Any, *, demo: bool = False, pipeline: Any = Non
     settings = config.camera
     if settings.source.strip() and pipeline is None:
         return FacePay.from_config(config, keys, journal=journal, demo=demo)
-    gallery = Gallery(config.data_dir / "face.db", gallery_key(keys.master_key, keys.terminal_signing_key,
-                                                                keys.event_id))
+    gallery = Gallery(config.data_dir / "face.db", board_gallery_key(keys))
     source = open_source(settings.source) if settings.source.strip() else NoCamera()
     return FacePay(gallery, settings, pipeline, source, journal, demo=demo)
 
@@ -145,7 +144,14 @@ def open_kiosk(config_path: Path | str, *, demo: bool = False, printer: bool = T
 
     loop = CardLoop(station.reader, kiosk.handle_tap, identify=identify_tag, on_unsupported=kiosk.unsupported_tap,
                     on_reader=kiosk.reader_state)
-    return Terminal(station=station, kiosk=kiosk, card_loop=loop)
+    terminal = Terminal(station=station, kiosk=kiosk, card_loop=loop)
+    if face is not None:  # expiry while running: purge now and daily (sync.face_window)
+        from sync.face_window import daily_purge
+
+        purge = daily_purge(face)
+        purge.start()
+        terminal.extras.append(purge.stop)
+    return terminal
 
 
 # --- request bodies -----------------------------------------------------------------------------------
@@ -484,6 +490,13 @@ def create_app(terminal: Terminal) -> FastAPI:
     def face_checkout(body: FaceAccountBody, current: Current) -> dict[str, Any]:
         kiosk.require(current, Permission.REFUND)
         return kiosk.face_cashier.checkout(current.operator, body.account_id)
+
+    @app.post("/api/face/withdraw")
+    def face_withdraw(body: FaceAccountBody, current: Current) -> dict[str, Any]:
+        from terminal.ui.face_withdrawal import withdraw_consent
+
+        kiosk.require(current, Permission.TOPUP)
+        return withdraw_consent(kiosk, current.operator, body.account_id)
 
     from terminal.ui import card_routes
 

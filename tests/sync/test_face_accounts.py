@@ -31,7 +31,7 @@ from tests.sync.journals import EVENT, configured_terminal
 def _terminal(tmp_path: Path, store: Store, tid: int, role: str) -> tuple[TerminalSync, EventKeys]:
     cfg, _ = configured_terminal(tmp_path, tid)
     ts = open_terminal(cfg)
-    enroll(store, tid, ts.public_key, role=role, vendor="Grill")
+    enroll(store, tid, ts.public_key, role=role, vendor="Grill", face_key=ts.face_key)
     ts.collector_key = collector_public_key(store)
     return ts, load_keys(cfg.parent / "keys.toml")
 

@@ -1,0 +1,38 @@
+"""Consent at the cashier of a real demo terminal (HTTP): the record pins the text shown, and a withdrawal erases
+the template at once, is journaled, and is queued for the collector (no collector configured here)."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+
+from tests.ui.conftest import DemoServer
+
+
+def test_consent_record_pins_the_text_and_withdrawal_erases(demo: DemoServer) -> None:
+    with demo.client() as c:
+        demo.login(c, "2", "2222")
+        texts = c.get("/api/face/consent").json()
+        days = demo.kiosk.config.camera.retention_days
+        assert f"{days} days" in texts["en"]  # the retention is in the text the guest reads
+        account = c.post("/api/face/consent", json={"language": "bg", "agreed": True}).json()["account_id"]
+        assert c.post("/sim/api/face", json={"photo": "biden.jpg"}).status_code == 200
+        assert c.post("/api/face/enroll", json={"account_id": account}).json()["outcome"] == "enrolled"
+        with sqlite3.connect(demo.kiosk.config.data_dir / "face.db") as db:
+            (text_id, operator) = db.execute("SELECT consent_text_id, operator FROM face_consents "
+                                             "WHERE account_id = ?", [account]).fetchone()
+        digest = hashlib.sha256(texts["bg"].encode()).hexdigest()
+        assert text_id == f"face-consent-v1/bg/sha256:{digest}/{days}d" and operator == "2"
+        assert account in demo.kiosk.face.gallery
+        answer = c.post("/api/face/withdraw", json={"account_id": account}).json()
+        assert answer["erased"] and answer["collector"] == "queued", answer
+        assert account not in demo.kiosk.face.gallery
+        vendor = demo.client()
+        demo.login(vendor, "1", "1111")
+        assert vendor.post("/api/face/withdraw", json={"account_id": account}).status_code == 403
+    queued = demo.kiosk.sync.pending_face_uploads()
+    assert [e["account_id"] for e in queued["erasures"]] == [account]
+    assert [q["account_id"] for q in queued["enrollments"]] == []  # the queued template went with the withdrawal
+    events = [e["data"] for e in demo.kiosk.journal.entries() if e["op"] == "face"]
+    assert any(d.get("event") == "face_withdrawal" and d.get("account_id") == account for d in events)
+    assert [e.reason for e in demo.kiosk.face.pending_erasure_confirmations()] == ["withdrawn"]
