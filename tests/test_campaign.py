@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_quick_campaign() -> None:
     proc = subprocess.run([sys.executable, str(ROOT / "bench" / "campaign.py")], capture_output=True, text=True,
                           timeout=600, cwd=ROOT)
+    assert proc.stdout.strip(), proc.stderr[-3000:]
     report = json.loads(proc.stdout)
     assert report["mode"] == "quick"
     assert report["tearing"]["tears"] == 300 and report["tearing"]["books_checks"] >= 1

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from sync.batch import encode
 from sync.enrollment import enroll
-from sync.event import init_event
+from sync.event import init_event, set_setting
 from sync.export import batches
 from sync.ingest import ingest_bytes
 from sync.keys import public_hex
@@ -25,6 +25,10 @@ def collector_books(journal: Journal, db: Path) -> dict[str, Any]:
     store = open_store(db)
     try:
         init_event(store, journal.event_id, "EUR")
+        # the collector re-checks the limits the campaign's tills run with (tests/wallet/conftest.py: no NTAG cap
+        # beyond max_balance, no daily credit ceiling)
+        set_setting(store, "card_limits", {"max_balance": 100_000, "ntag_max_balance": 100_000,
+                                           "credit_per_day": 10**12})
         key = Ed25519PrivateKey.from_private_bytes(secrets.token_bytes(32))
         enroll(store, journal.terminal_id, public_hex(key), role="cashier", vendor="campaign")
         refused = [r.reason for b in batches(journal, key) if not (r := ingest_bytes(store, encode(b))).ok]

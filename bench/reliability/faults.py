@@ -22,7 +22,7 @@ from typing import Any
 import sync.client as client_module
 from sync.client import CollectorClient, SyncFailed
 from sync.enrollment import enroll
-from sync.event import init_event
+from sync.event import init_event, set_setting
 from sync.storage import open_store
 from sync.summary import summary
 from sync.terminal_side import open_terminal
@@ -147,8 +147,11 @@ def cell(fault: str, entries: int, rng: random.Random, rate: float = 0.3) -> dic
         db = tmp / "collector.db"
         store = open_store(db)
         init_event(store, EVENT, "EUR")
+        # the collector re-checks the limits these terminals run with (no daily credit ceiling here)
+        set_setting(store, "card_limits", {"max_balance": 1_000_000, "ntag_max_balance": 1_000_000,
+                                           "credit_per_day": 10**12})
         cfg, term = configured_terminal(tmp, 3)
-        enroll(store, 3, open_terminal(cfg).public_key, role="sale", vendor="Grill")
+        enroll(store, 3, open_terminal(cfg).public_key, role="cashier", vendor="Grill")
         store.close()
         term.book("issue", 1, 10**6, method="cash")
         port = _free_port()

@@ -59,7 +59,7 @@ def next_tap(config: str, card_id: int, label: str) -> list[str]:
     if _journal_balance(journal, card_id) != state["balance"]:
         problems.append(f"{label}: journal {_journal_balance(journal, card_id)} != card {state['balance']}")
     if state["balance"] < 5000:
-        _cli("card", "topup", "--config", config, "--amount-minor", "30000", "--json")
+        _cli("card", "topup", "--config", config, "--amount-minor", "15000", "--json")
     return problems
 
 
@@ -72,7 +72,7 @@ def run(kills: int, seed: int = 15) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="campaign-kill-") as tmp:
         assert _cli("init", "--dir", tmp, "--event", "campaign", "--terminal", "5", "--mode", "cashier")[0] == 0
         config = f"{tmp}/terminal.toml"
-        code, issued = _cli("card", "issue", "--config", config, "--amount-minor", "40000", "--json")
+        code, issued = _cli("card", "issue", "--config", config, "--amount-minor", "20000", "--json")
         assert code == 0, issued
         card_id = issued["card_id"]
         t0 = time.monotonic()  # one full run sets the window the kill moment is drawn from

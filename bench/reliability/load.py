@@ -19,7 +19,7 @@ import httpx
 
 from sync.client import CollectorClient, SyncFailed
 from sync.enrollment import enroll
-from sync.event import init_event
+from sync.event import init_event, set_setting
 from sync.storage import open_store
 from sync.summary import summary
 from sync.terminal_side import open_terminal
@@ -65,10 +65,13 @@ def run(terminals: int, backlog: int, seconds: float, rate: float = 1.0) -> dict
         db = tmp / "collector.db"
         store = open_store(db)
         init_event(store, EVENT, "EUR")
+        # the collector re-checks the limits these terminals run with (no daily credit ceiling here)
+        set_setting(store, "card_limits", {"max_balance": 10**8, "ntag_max_balance": 10**8,
+                                           "credit_per_day": 10**12})
         terms = []
         for tid in range(1, terminals + 1):
             cfg, term = configured_terminal(tmp, tid)
-            enroll(store, tid, open_terminal(cfg).public_key, role="sale", vendor="Grill")
+            enroll(store, tid, open_terminal(cfg).public_key, role="cashier", vendor="Grill")
             term.book("issue", tid, 10**9 // 100, method="cash")
             for i in range(backlog):
                 term.book("sale", tid, 1 + i % 50)

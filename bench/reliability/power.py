@@ -115,7 +115,7 @@ def run(cuts: int, seed: int = 15) -> dict[str, Any]:
         made = _cli("init", "--dir", str(tmp / "t"), "--event", "campaign", "--terminal", "6", "--mode", "cashier")
         assert made[0] == 0
         config = str(tmp / "t" / "terminal.toml")
-        code, issued = _cli("card", "issue", "--config", config, "--amount-minor", "45000", "--json")
+        code, issued = _cli("card", "issue", "--config", config, "--amount-minor", "20000", "--json")
         assert code == 0, issued
         card_id = issued["card_id"]
         data_dir = str((tmp / "t" / "data").resolve())

@@ -77,14 +77,17 @@ class Collector:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         run_cli("collector", "init", "--db", db, "--event-id", event_id, "--name", "Journey event")
-        self.proc = subprocess.Popen([STALLPAY, "collector", "serve", "--db", db, "--keys", str(keys),
-                                      "--host", "127.0.0.1", "--port", str(self.port)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        # its log goes to a file: an unread pipe fills up and stops a long-running server that logs
+        self.log = keys.parent / f"collector-{self.port}.log"
+        with open(self.log, "w") as log:
+            self.proc = subprocess.Popen([STALLPAY, "collector", "serve", "--db", db, "--keys", str(keys),
+                                          "--host", "127.0.0.1", "--port", str(self.port)],
+                                         stdout=subprocess.DEVNULL, stderr=log, text=True)
         wait_for(self._up, "collector serve answers")
 
     def _up(self) -> bool:
         if self.proc.poll() is not None:
-            raise AssertionError(f"collector serve exited: {self.proc.stderr.read() if self.proc.stderr else ''}")
+            raise AssertionError(f"collector serve exited: {self.log.read_text()[-3000:]}")
         try:
             return httpx.get(self.url + "/api/v1/time", timeout=1).status_code < 500
         except httpx.HTTPError:

@@ -45,7 +45,7 @@ def _second_terminal(template: Path, folder: Path) -> Path:
     write_secret_file(folder / "keys.toml", new_keys_text(event, master))
     config = folder / "terminal.toml"
     data = tomllib.loads(config.read_text())
-    data["terminal"].update({"id": 2, "name": "terminal-2", "vendor": "Pool Bar"})
+    data["terminal"].update({"id": 2, "name": "terminal-2", "vendor": "Pool Bar", "mode": "sale"})
     config.write_text(tomli_w.dumps(data))
     return config
 

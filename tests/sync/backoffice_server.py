@@ -43,8 +43,10 @@ def start_collector(dsn: str, tmp: Path, port: int) -> Collector:
     keys = tmp / "collector-keys.toml"
     write_secret_file(keys, new_keys_text(SIM_EVENT, master))
     url = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen([stallpay(), "collector", "serve", "--db", dsn, "--keys", str(keys), "--host",
-                             "127.0.0.1", "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    # the log goes to a file: an unread pipe fills up and stops a long-running server that logs
+    with open(tmp / "collector.log", "w") as log:
+        proc = subprocess.Popen([stallpay(), "collector", "serve", "--db", dsn, "--keys", str(keys), "--host",
+                                 "127.0.0.1", "--port", str(port)], stdout=subprocess.DEVNULL, stderr=log,
+                                text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     _wait_ready(url, proc)
     return Collector(url, dsn, keys, master, proc)

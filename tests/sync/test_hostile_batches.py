@@ -61,7 +61,7 @@ def test_one_bad_file_never_stops_a_usb_ingest(tmp_path: Path, capsys: pytest.Ca
         from sync.keys import public_hex
 
         assert main(["collector", "enroll", "--db", db, "--terminal", str(tid), "--public-key",
-                     public_hex(term.key)]) == 0
+                     public_hex(term.key), "--role", "cashier"]) == 0
     (usb / "nested.spb").write_bytes(nested_json_batch())
     capsys.readouterr()
     assert main(["collector", "ingest", "--db", db, str(usb)]) == 1  # some were refused
