@@ -31,6 +31,7 @@ CONSENT_TEXT_ID = "face-consent-v1"
 CONSENT_TEXT = N_("I agree that this event stores a template of my face (numbers, not a photo) so that I can pay "
                   "by looking at the camera. It is erased at checkout, or %(days)s days after the event at the "
                   "latest. I can pay with a wristband instead.")
+AGREE_TEXT, DECLINE_TEXT = N_("I agree"), N_("No")
 ENROLL_MAX_FRAMES = 45  # frames read while looking for enough good ones
 OUTCOME_TEXT = {
     "enrolled": N_("Face enrolled"),
@@ -80,7 +81,8 @@ class FaceCashierDesk:
         self._face()
         text = self.consent_texts().get(language, "")
         record_id = consent_record_id(CONSENT_TEXT_ID, language, text, self.retention_days())
-        self.guest.ask(PendingConsent(account_id, language, text, record_id, operator, 0.0))
+        self.guest.ask(PendingConsent(account_id, language, text, record_id, operator, 0.0,
+                                      gettext(language, AGREE_TEXT), gettext(language, DECLINE_TEXT)))
         self.kiosk.publish()
         return {"account_id": account_id, "status": "waiting",
                 "text": self.kiosk.tr(N_("Waiting for the guest to confirm on the customer display"))}

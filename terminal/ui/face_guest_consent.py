@@ -23,6 +23,8 @@ class PendingConsent:
     record_id: str
     operator: str
     deadline: float
+    agree: str = "I agree"  # the buttons' words, in the guest's language
+    decline: str = "No"
 
 
 class GuestConsent:
@@ -43,7 +45,8 @@ class GuestConsent:
 
     def view(self) -> dict[str, Any] | None:
         p = self.pending
-        return None if p is None else {"account_id": p.account_id, "language": p.language, "text": p.text}
+        return None if p is None else {"account_id": p.account_id, "language": p.language, "text": p.text,
+                                  "agree": p.agree, "decline": p.decline}
 
     def answer(self, account_id: str, agreed: bool) -> str:
         """The guest's tap on the display. Returns the status of that request."""
