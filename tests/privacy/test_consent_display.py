@@ -64,6 +64,7 @@ def test_guest_confirms_on_the_display_then_withdraws(demo: DemoServer, face_bro
     cashier.get_by_test_id("face-withdraw").click()
     expect(cashier.get_by_test_id("face-account-result")).to_have_attribute("data-withdrawn", "yes")
     expect(cashier.get_by_test_id("face-account-result")).to_contain_text(account)
+    cashier.get_by_test_id("face-account-result").scroll_into_view_if_needed()
     shot(cashier, "04-withdrawn")
     assert account not in demo.kiosk.face.gallery
     erasures = demo.kiosk.sync.pending_face_uploads()["erasures"]
