@@ -68,3 +68,26 @@ def test_enroll_needs_the_guests_own_yes_and_no_records_a_declined_consent(demo:
     with sqlite3.connect(demo.kiosk.config.data_dir / "face.db") as db:
         rows = db.execute("SELECT consent_text_id FROM face_consents WHERE account_id = ?", [account]).fetchall()
     assert len(rows) == 1 and rows[0][0].startswith("face-consent-v1/tr/sha256:") and rows[0][0].endswith("/declined")
+
+
+def test_no_answer_from_the_guest_times_out_as_declined(demo: DemoServer) -> None:
+    from terminal.ui.face_guest_consent import CONFIRM_TIMEOUT_S
+
+    now = [1000.0]
+    demo.kiosk.face_cashier.guest._clock = lambda: now[0]
+    with demo.client() as c:
+        demo.login(c, "2", "2222")
+        account = c.post("/api/face/consent", json={"language": "zh", "agreed": True}).json()["account_id"]
+        now[0] += CONFIRM_TIMEOUT_S - 1
+        assert c.get(f"/api/face/consent/{account}").json()["status"] == "waiting"
+        now[0] += 2
+        status = c.get(f"/api/face/consent/{account}").json()
+        assert status["status"] == "timeout" and status["text"]
+        assert demo.kiosk.snapshot()["face"]["consent"] is None
+        # the guest's tap after the timeout records nothing more
+        late = c.post("/api/display/consent", json={"account_id": account, "agreed": True}).json()
+        assert late["status"] == "timeout"
+        assert c.post("/api/face/enroll", json={"account_id": account}).status_code == 409
+    with sqlite3.connect(demo.kiosk.config.data_dir / "face.db") as db:
+        rows = db.execute("SELECT consent_text_id FROM face_consents WHERE account_id = ?", [account]).fetchall()
+    assert [r[0].rsplit("/", 1)[1] for r in rows] == ["declined"]
