@@ -8,7 +8,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from tests.journeys.face_fixtures import face_browser, new_page  # noqa: F401  (fixture)
+from tests.journeys.face_fixtures import face_browser, login, new_page  # noqa: F401  (fixture)
 from tests.ui.conftest import DemoServer
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "privacy"
@@ -24,11 +24,7 @@ def test_guest_confirms_on_the_display_then_withdraws(demo: DemoServer, face_bro
 
     cashier, display = new_page(face_browser), new_page(face_browser)
     display.goto(demo.url + "/display")
-    cashier.goto(demo.url + "/login")
-    cashier.get_by_test_id("login-operator").fill("2")
-    cashier.get_by_test_id("login-pin").fill("2222")
-    cashier.get_by_test_id("login-submit").click()
-    cashier.wait_for_url(lambda u: "/login" not in u)
+    login(cashier, demo.url, "2", "2222")
     cashier.goto(demo.url + "/cashier")
     cashier.get_by_test_id("tab-face").click()
     cashier.get_by_test_id("consent-bg").click()
