@@ -266,8 +266,9 @@ class Gallery:
 
     def has_consent(self, account_id: str) -> bool:
         with self._lock:
-            return self._db.execute("SELECT 1 FROM face_consents WHERE account_id = ?", (account_id,)).fetchone() \
-                is not None
+            row = self._db.execute("SELECT 1 FROM face_consents WHERE account_id = ? "
+                                   "AND consent_text_id NOT LIKE '%/declined'", (account_id,)).fetchone()
+            return row is not None
 
     # --- reading -------------------------------------------------------------------------------------------------
 

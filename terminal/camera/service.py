@@ -202,7 +202,10 @@ class FacePay:
 
     def record_consent(self, account_id: str, consent_text_id: str, operator: str) -> None:
         self.gallery.record_consent(account_id, consent_text_id, operator, int(self.clock()))
-        self.journal("face_consent", {"account_id": account_id, "text": consent_text_id, "operator": operator})
+        declined = consent_text_id.endswith("/declined")
+        self.journal("face_consent", {"account_id": account_id, "text": consent_text_id, "operator": operator,
+                                      "confirmed_by": None if declined else "guest_display",
+                                      "declined": declined})
 
     def enroll(self, account_id: str, frames: Iterable[Frame], phone_digits: str = "",
                wristband_uid: str = "") -> EnrollResult:

@@ -17,6 +17,7 @@ import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from terminal.ui.face_guest_consent import GuestConsent, PendingConsent
 from terminal.ui.i18n import N_, gettext, when
 from terminal.ui.settings import LANGUAGES
 
@@ -30,6 +31,7 @@ CONSENT_TEXT_ID = "face-consent-v1"
 CONSENT_TEXT = N_("I agree that this event stores a template of my face (numbers, not a photo) so that I can pay "
                   "by looking at the camera. It is erased at checkout, or %(days)s days after the event at the "
                   "latest. I can pay with a wristband instead.")
+AGREE_TEXT, DECLINE_TEXT = N_("I agree"), N_("No")
 ENROLL_MAX_FRAMES = 45  # frames read while looking for enough good ones
 OUTCOME_TEXT = {
     "enrolled": N_("Face enrolled"),
@@ -48,6 +50,7 @@ class FaceCashierDesk:
         self.linked_uid: str = ""
         self._done: dict[str, dict[str, Any]] = {}  # top-up request ids already booked (double click)
         self._lock = threading.Lock()
+        self.guest = GuestConsent(self._face)
 
     def consent_texts(self) -> dict[str, str]:
         days = self.retention_days()
@@ -71,14 +74,35 @@ class FaceCashierDesk:
     # --- enrollment --------------------------------------------------------------------------------------------
 
     def record_consent(self, operator: str, language: str) -> dict[str, Any]:
-        """A new face account with the guest's consent recorded (the text id and the language shown)."""
+        """A new face account whose consent text goes to the customer display, waiting for the guest's answer."""
         account_id = f"F{self.kiosk.config.terminal.id}-{secrets.token_hex(4)}"
         from sync.face_consent import consent_record_id
 
+        self._face()
         text = self.consent_texts().get(language, "")
-        self._face().record_consent(account_id, consent_record_id(CONSENT_TEXT_ID, language, text,
-                                                                  self.retention_days()), operator)
-        return {"account_id": account_id}
+        record_id = consent_record_id(CONSENT_TEXT_ID, language, text, self.retention_days())
+        self.guest.ask(PendingConsent(account_id, language, text, record_id, operator, 0.0,
+                                      gettext(language, AGREE_TEXT), gettext(language, DECLINE_TEXT)))
+        self.kiosk.publish()
+        return {"account_id": account_id, "status": "waiting",
+                "text": self.kiosk.tr(N_("Waiting for the guest to confirm on the customer display"))}
+
+    def guest_answer(self, account_id: str, agreed: bool) -> dict[str, Any]:
+        status = self.guest.answer(account_id, agreed)
+        self.kiosk.publish()
+        return {"account_id": account_id, "status": status}
+
+    def consent_status(self, account_id: str) -> dict[str, Any]:
+        expired = self.guest.expire()
+        if expired:
+            self.kiosk.publish()
+        status = self.guest.status(account_id)
+        texts = {"waiting": N_("Waiting for the guest to confirm on the customer display"),
+                 "agreed": N_("The guest agreed: capture the face"),
+                 "declined": N_("The guest declined: nothing is enrolled"),
+                 "timeout": N_("No answer from the guest: nothing is enrolled")}
+        return {"account_id": account_id, "status": status,
+                "text": self.kiosk.tr(texts[status]) if status in texts else ""}
 
     def link_next_tap(self, account_id: str) -> None:
         self.linking, self.linked_uid = account_id, ""
@@ -110,6 +134,9 @@ class FaceCashierDesk:
         from terminal.ui.kiosk import KioskError
 
         fp = self._face()
+        if not fp.gallery.has_consent(account_id):
+            raise KioskError("no_consent", self.kiosk.tr(
+                N_("The guest has not confirmed consent on the customer display: nothing was captured")), 409)
         try:
             result = fp.enroll(account_id, self.frames(), phone_digits=phone_digits.strip(),
                                wristband_uid=wristband_uid.strip())

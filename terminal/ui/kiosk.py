@@ -205,7 +205,8 @@ class Kiosk:
                 "recent": self.recent(5),
                 "demo": self.demo,
                 "face": self.face_sale.view() | {"linking": self.face_cashier.linking,
-                                                 "linked_uid": self.face_cashier.linked_uid},
+                                                 "linked_uid": self.face_cashier.linked_uid,
+                                                 "consent": self.face_cashier.guest.view()},
                 "sync": self.sync_panel.view() if self.sync_panel is not None else None,
             }
 

@@ -237,6 +237,11 @@ class ConsentBody(BaseModel):
     agreed: bool = False
 
 
+class GuestConsentBody(BaseModel):
+    account_id: str = Field(min_length=1, max_length=64)
+    agreed: bool = False
+
+
 class EnrollBody(BaseModel):
     account_id: str = Field(min_length=1, max_length=64)
     phone_digits: str = Field(default="", max_length=8)
@@ -453,6 +458,16 @@ def create_app(terminal: Terminal) -> FastAPI:
         if body.language not in LANGUAGES:
             raise KioskError("bad_request", f"language must be one of {', '.join(LANGUAGES)}", 400)
         return kiosk.face_cashier.record_consent(current.operator, body.language)
+
+    @app.get("/api/face/consent/{account_id}")
+    def face_consent_status(account_id: str, current: Current) -> dict[str, Any]:
+        kiosk.require(current, Permission.TOPUP)
+        return kiosk.face_cashier.consent_status(account_id)
+
+    @app.post("/api/display/consent")
+    def display_consent(body: GuestConsentBody) -> dict[str, Any]:
+        """The guest's own tap on the customer display (no operator session: the display has none)."""
+        return kiosk.face_cashier.guest_answer(body.account_id, body.agreed)
 
     @app.post("/api/face/link")
     def face_link(body: FaceAccountBody, current: Current) -> dict[str, Any]:

@@ -113,6 +113,12 @@ def test_resort_face_account(venue: tuple[DemoServer, DemoServer, Collector], fa
     shot(page, J, "01-consent")
     _show(cashier, "biden.jpg")
     page.get_by_test_id("consent-agree").click()
+    display = new_page(face_browser)  # the guest confirms on the customer display
+    display.goto(cashier.url + "/display")
+    expect(display.get_by_test_id("display-consent-text")).to_contain_text("template of my face")
+    shot(display, J, "01b-display-consent")
+    display.get_by_test_id("display-consent-agree").click()
+    display.context.close()
     expect(page.locator("#enroll-preview")).to_have_attribute("src", re.compile("/api/face/preview"))
     page.get_by_test_id("enroll-camera").scroll_into_view_if_needed()
     shot(page, J, "02-live-camera")

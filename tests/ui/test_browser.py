@@ -266,6 +266,11 @@ def test_enroll_a_face_with_consent(page, demo: DemoServer) -> None:
     with demo.client() as c:  # the simulator's camera: a guest in front of it
         assert c.post("/sim/api/face", json={"photo": "biden.jpg"}).status_code == 200
     page.get_by_test_id("consent-agree").click()
+    display = page.context.new_page()  # the guest answers on the customer display
+    display.goto(demo.url + "/display")
+    expect(display.get_by_test_id("display-consent-text")).to_contain_text("Съгласен съм")
+    display.get_by_test_id("display-consent-agree").click()
+    display.close()
     page.get_by_test_id("enroll-phone").fill("4321")
     page.get_by_test_id("enroll-capture").click()
     expect(page.get_by_test_id("enroll-result")).to_have_text("Face enrolled")

@@ -13,6 +13,15 @@ def show(c: Any, photo: str) -> None:
     assert c.post("/sim/api/face", json={"photo": photo}).status_code == 200
 
 
+def consent(c: Any, language: str) -> str:
+    """The cashier asks; the guest taps "I agree" on the customer display."""
+    asked = c.post("/api/face/consent", json={"language": language, "agreed": True}).json()
+    assert asked["status"] == "waiting", asked
+    agreed = c.post("/api/display/consent", json={"account_id": asked["account_id"], "agreed": True}).json()
+    assert agreed["status"] == "agreed", agreed
+    return str(asked["account_id"])
+
+
 def test_enrollment_needs_consent_and_finds_duplicates(demo: DemoServer) -> None:
     with demo.client() as c:
         demo.login(c, "2", "2222")
@@ -22,15 +31,16 @@ def test_enrollment_needs_consent_and_finds_duplicates(demo: DemoServer) -> None
         assert refused.status_code == 400
         # no consent recorded for this account: no capture
         show(c, "biden.jpg")
-        answer = c.post("/api/face/enroll", json={"account_id": "F9-nobody"}).json()
-        assert answer["outcome"] == "no consent recorded" and "F9-nobody" not in demo.kiosk.face.gallery
-        account = c.post("/api/face/consent", json={"language": "tr", "agreed": True}).json()["account_id"]
+        answer = c.post("/api/face/enroll", json={"account_id": "F9-nobody"})
+        assert answer.status_code == 409 and "customer display" in answer.json()["message"]
+        assert "F9-nobody" not in demo.kiosk.face.gallery
+        account = consent(c, "tr")
         answer = c.post("/api/face/enroll", json={"account_id": account, "phone_digits": "5678"}).json()
         assert answer["outcome"] == "enrolled", answer
         assert answer["collector"] == "queued" and answer["frames_used"] == 3
         assert account in demo.kiosk.face.gallery
         # the same face again under a new account: shown as a duplicate, not enrolled twice
-        other = c.post("/api/face/consent", json={"language": "en", "agreed": True}).json()["account_id"]
+        other = consent(c, "en")
         dup = c.post("/api/face/enroll", json={"account_id": other}).json()
         assert dup["outcome"] == "face already enrolled" and dup["duplicate_of"] == account
         assert dup["text"] == f"This face is already enrolled as {account}"

@@ -103,6 +103,7 @@
     body.dataset.sync = s.sync && s.sync.sales_blocked ? "blocked" : "ok";
     body.dataset.kind = s.flow.request ? s.flow.request.kind : "";
     body.dataset.queued = s.printer && s.printer.queued_text ? "yes" : "no";
+    body.dataset.consent = s.face && s.face.consent ? "yes" : "no";
     leaveTimer(s.flow);
     resultTimer(s);
     const link = document.querySelector("[data-face-linked]");
@@ -240,9 +241,39 @@
     async "face-consent"() {
       const box = document.getElementById("consent-box");
       const answer = await post("/api/face/consent", { language: box.dataset.language || "en", agreed: true });
-      document.getElementById("enroll-account").value = answer.account_id;
-      document.getElementById("enroll-step").hidden = false;
-      livePreview();
+      const out = document.getElementById("consent-status");
+      out.textContent = answer.text;
+      out.dataset.status = answer.status;
+      document.getElementById("enroll-step").hidden = true;
+      // capture opens only once the guest answered "I agree" on the customer display (the server enforces it too)
+      for (;;) {
+        await new Promise((r) => setTimeout(r, 500));
+        const res = await fetch(`/api/face/consent/${encodeURIComponent(answer.account_id)}`, { credentials: "same-origin" });
+        if (!res.ok) return;
+        const st = await res.json();
+        out.textContent = st.text;
+        out.dataset.status = st.status;
+        if (st.status === "waiting") continue;
+        if (st.status === "agreed") {
+          document.getElementById("enroll-account").value = answer.account_id;
+          document.getElementById("enroll-step").hidden = false;
+          livePreview();
+        }
+        return;
+      }
+    },
+    "guest-agree"() { return post("/api/display/consent", { account_id: state.face.consent.account_id, agreed: true }); },
+    "guest-decline"() { return post("/api/display/consent", { account_id: state.face.consent.account_id, agreed: false }); },
+    async "face-withdraw"() {
+      const id = document.getElementById("face-account-id").value.trim();
+      if (!id) return;
+      const res = await fetch(`/api/face/accounts/${encodeURIComponent(id)}`, { credentials: "same-origin" });
+      const a = await res.json();
+      if (!res.ok) { toast(a.message || texts.error); return; }
+      if (!window.confirm(`${document.getElementById("face-withdraw").dataset.confirm} ${id}`)) return;
+      const w = await post("/api/face/withdraw", { account_id: id });
+      document.getElementById("face-account-result").textContent = `${w.text} (${id})`;
+      document.getElementById("face-account-result").dataset.withdrawn = w.erased ? "yes" : "no";
     },
     "face-link"() { return post("/api/face/link", { account_id: document.getElementById("enroll-account").value }); },
     async "face-enroll"() {
