@@ -110,9 +110,11 @@ def day_report(
         elif op in ("topup", "issue") and amount:
             _add(rows["face_topups" if face else "topups"][field(e, "method") or "cash"], amount)
             _add(by_op["topups"], amount)
-        elif op == "close":
-            _add(rows["face_refunds" if face else "refunds"][field(e, "method") or "cash"], amount)
-            _add(by_op["refunds"], amount)
+        elif op == "close":  # what was paid out: complimentary credit cleared from the card is forfeited
+            paid = (field(e, "data") or {}).get("refund", amount)
+            paid = paid if isinstance(paid, int) and not isinstance(paid, bool) else amount
+            _add(rows["face_refunds" if face else "refunds"][field(e, "method") or "cash"], paid)
+            _add(by_op["refunds"], paid)
 
     def count(*names: str) -> int:
         return sum(c for name in names for c, _a in rows[name].values())

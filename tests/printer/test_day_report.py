@@ -97,6 +97,7 @@ def test_every_total_is_the_sum_of_its_breakdown_and_cash_is_what_the_drawer_hol
         _entry(11, "close", 800, method="cash", operator="ben"),
         _entry(12, "close", 1900, method="cash", face=True),
         _entry(13, "close", 100, method="card"),
+        _entry(14, "close", 600, method="cash", data={"refund": 400, "forfeited_comp": 200}),
     ]
     r = day_report(rows, HEADER)
     c = r.counts
@@ -107,17 +108,17 @@ def test_every_total_is_the_sum_of_its_breakdown_and_cash_is_what_the_drawer_hol
     assert (c.topups, r.topups_total) == (5, 7200)
     assert total(r.topups_by_method + r.face_topups_by_method) == (c.topups, r.topups_total)
     assert {t.key: t.amount for t in r.face_topups_by_method} == {"cash": 3000, "voucher": 700}
-    assert (c.refunds, r.refunds_total) == (3, 2800)
+    assert (c.refunds, r.refunds_total) == (4, 3200)  # forfeited complimentary credit is not paid out
     assert total(r.refunds_by_method + r.face_refunds_by_method) == (c.refunds, r.refunds_total)
     assert {t.key: (t.count, t.amount) for t in r.sales_by_method} == {"card": (1, 450), "face": (1, 1200)}
     assert sum(t.amount for t in r.sales_by_method) == r.net_sales == 1650
     assert (c.sales, c.voids, c.issues) == (3, 1, 2)
-    assert r.expected_cash == 2000 + 500 + 3000 - 800 - 1900
+    assert r.expected_cash == 2000 + 500 + 3000 - 800 - 1900 - 400
     ops = {o.operator: o for o in r.by_operator}
     assert set(ops) == {"anna", "ben"}
     assert (ops["anna"].topups.count, ops["anna"].topups.amount) == (2, 5000)
     assert (ops["ben"].sales.count, ops["ben"].sales.amount, ops["ben"].refunds.amount) == (1, 450, 800)
-    assert (ops["anna"].voids.count, ops["anna"].refunds.amount) == (1, 2000)
+    assert (ops["anna"].voids.count, ops["anna"].refunds.amount) == (1, 2400)
     for name in ("sales", "topups", "refunds", "voids"):
         assert sum(getattr(o, name).count for o in r.by_operator) == {
             "sales": c.sales, "topups": c.topups, "refunds": c.refunds, "voids": c.voids}[name]
