@@ -285,6 +285,8 @@ def _items(w: _Writer, items: tuple[SaleItem, ...], currency: str, _: ReceiptLan
 
 
 def _statement(w: _Writer, r: StatementReceipt, _: ReceiptLanguage) -> None:
+    if r.holder:
+        w.pair(_("Holder"), r.holder)
     w.pair(_("Balance"), _.money(r.balance, r.currency), bold=True, big=True)
     w.rule()
     if not r.lines:

@@ -110,6 +110,7 @@ class StatementReceipt(Receipt):
     card: str
     balance: int
     lines: tuple[StatementLine, ...]
+    holder: str | None = None  # name (and phone) given at issue, when this terminal knows it
 
 
 @dataclass(frozen=True, kw_only=True)
