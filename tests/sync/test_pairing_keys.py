@@ -32,6 +32,18 @@ def _collector_keys(tmp_path: Path) -> Path:
     return path
 
 
+def _serve(tmp_path: Path, db: Path) -> tuple[Path, str, subprocess.Popen]:
+    """A real `stallpay collector serve` on a free port, ready to answer."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    stallpay = Path(sys.executable).with_name("stallpay")
+    proc = subprocess.Popen([str(stallpay), "collector", "serve", "--db", str(db), "--keys",
+                             str(_collector_keys(tmp_path)), "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    _wait_ready(url, proc)
+    return stallpay, url, proc
+
+
 def _request(code: str, tid: int = 7) -> tuple[dict, object, bytes]:
     return make_request(code, event_id=EVENT, terminal_id=tid, public_key="ab" * 32, name="stall 7")
 
@@ -90,14 +102,8 @@ def test_provision_pair_with_code_against_collector_serve(tmp_path: Path) -> Non
     write_config(term / "terminal.toml", {"event": {"id": EVENT, "currency": "EUR"},
                                           "terminal": {"id": 21, "vendor": "Desk"},
                                           "paths": {"data": "data", "keys": "keys.toml"}})
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    stallpay = Path(sys.executable).with_name("stallpay")
-    proc = subprocess.Popen([str(stallpay), "collector", "serve", "--db", str(db), "--keys",
-                             str(_collector_keys(tmp_path)), "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    stallpay, url, proc = _serve(tmp_path, db)
     try:
-        _wait_ready(url, proc)
         cmd = [str(stallpay), "provision", "pair", "--root", str(tmp_path / "root"), "--config",
                str(term / "terminal.toml"), "--code", code, "--url", url]
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
@@ -132,15 +138,9 @@ def test_sync_pair_with_url_installs_the_collector_key_so_bundles_carry_face_dat
     write_config(term / "terminal.toml", {"event": {"id": EVENT, "currency": "EUR"},
                                           "terminal": {"id": 22, "vendor": "Grill"},
                                           "paths": {"data": "data", "keys": "keys.toml"}})
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    stallpay = Path(sys.executable).with_name("stallpay")
     cfg = ["--config", str(term / "terminal.toml")]
-    proc = subprocess.Popen([str(stallpay), "collector", "serve", "--db", str(db), "--keys",
-                             str(_collector_keys(tmp_path)), "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    stallpay, url, proc = _serve(tmp_path, db)
     try:
-        _wait_ready(url, proc)
         before = tomllib.loads((term / "keys.toml").read_text())["terminal"]["signing_key"]
         paired = subprocess.run([str(stallpay), "sync", *cfg, "pair", "--code", code, "--url", url],
                                 capture_output=True, text=True, timeout=60)
