@@ -26,6 +26,7 @@ import os
 import secrets
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import tomli_w
 
@@ -118,26 +119,28 @@ def _existing_signing_key(path: Path) -> str | None:
     return value if isinstance(value, str) and len(value) == 64 else None
 
 
+def _staged_config(root: Path, config: Path | None) -> tuple[Any, TargetRoot, Any]:
+    """The terminal's configuration, and a copy whose absolute paths live inside the (staging) root."""
+    try:
+        terminal_config = load_config(_config_path(root, config))
+    except ConfigError as exc:
+        raise PairingError(f"{exc} (provision the device first)") from None
+    target = TargetRoot(root)
+    rebased = terminal_config.model_copy(update={"paths": terminal_config.paths.model_copy(update={
+        k: target(v) if Path(v).is_absolute() else v for k, v in (("data", terminal_config.paths.data),
+                                                                  ("keys", terminal_config.paths.keys))})})
+    return terminal_config, target, rebased
+
+
 def pair_from_collector(root: Path, url: str, code: str, *, config: Path | None = None, timeout_s: float = 30) -> dict:
     """Pair by code (`sync.pairing`): the collector returns the event keys sealed for this terminal and the first
     bundle; the keys are installed 0600 for the service user and the bundle is verified and applied."""
     import httpx
 
-    from sync.bundle import BundleError, apply_bundle_bytes, encode_bundle, verify_bundle
-    from sync.keys import event_signing_key, public_hex, signing_key
+    from sync.keys import public_hex, signing_key
     from sync.pairing import PairingFailed, make_request, open_response
-    from sync.terminal_side import open_terminal_config
 
-    path = _config_path(root, config)
-    try:
-        terminal_config = load_config(path)
-    except ConfigError as exc:
-        raise PairingError(f"{exc} (provision the device first)") from None
-    target = TargetRoot(root)
-    # absolute paths of the configuration live inside the (staging) root
-    rebased = terminal_config.model_copy(update={"paths": terminal_config.paths.model_copy(update={
-        k: target(v) if Path(v).is_absolute() else v for k, v in (("data", terminal_config.paths.data),
-                                                                  ("keys", terminal_config.paths.keys))})})
+    terminal_config, _target, rebased = _staged_config(root, config)
     keys_file = rebased.keys_path
     seed = _existing_signing_key(keys_file) or secrets.token_bytes(32).hex()  # re-pairing keeps the identity
     own = public_hex(signing_key(bytes.fromhex(seed)))
@@ -156,12 +159,32 @@ def pair_from_collector(root: Path, url: str, code: str, *, config: Path | None 
         raise PairingError(f"pairing refused by the collector: {detail}")
     try:
         payload = open_response(key, ephemeral, req, resp.json())
+    except (PairingFailed, ValueError) as exc:
+        raise PairingError(str(exc) if isinstance(exc, PairingFailed) else "malformed pairing payload") from None
+    return install_pairing(root, url, payload, config=config, seed=seed)
+
+
+def install_pairing(root: Path, url: str, payload: dict, *, config: Path | None = None,
+                    seed: str | None = None) -> dict:
+    """Install what a code pairing returned (`sync.pairing` payload, from here or `CollectorClient.pair_keys`):
+    the first bundle is verified against the event's and the collector's keys before the key file (event master
+    key, collector bundle key, role-limited DESFire keys, this terminal's signing key) is written 0600 and the
+    bundle applied."""
+    from sync.bundle import BundleError, apply_bundle_bytes, encode_bundle, verify_bundle
+    from sync.keys import event_signing_key, public_hex, signing_key
+    from sync.terminal_side import open_terminal_config
+
+    terminal_config, target, rebased = _staged_config(root, config)
+    keys_file = rebased.keys_path
+    seed = seed or _existing_signing_key(keys_file) or secrets.token_bytes(32).hex()
+    own = public_hex(signing_key(bytes.fromhex(seed)))
+    try:
         master = bytes.fromhex(payload["master_key"])
         desfire = {str(k): bytes.fromhex(str(v)).hex() for k, v in dict(payload.get("desfire") or {}).items()}
         collector_key = str(payload["collector_key"])
         bundle = payload["bundle"]
-    except (PairingFailed, ValueError, KeyError, TypeError) as exc:
-        raise PairingError(str(exc) if isinstance(exc, PairingFailed) else "malformed pairing payload") from None
+    except (ValueError, KeyError, TypeError):
+        raise PairingError("malformed pairing payload") from None
     if payload.get("event_id") != terminal_config.event.id or payload.get("terminal_id") != terminal_config.terminal.id:
         raise PairingError(f"collector paired event {payload.get('event_id')!r} terminal {payload.get('terminal_id')}, "
                            f"this terminal is {terminal_config.event.id!r} / {terminal_config.terminal.id}")

@@ -128,9 +128,18 @@ def settlement(store: Store, commission_percent: float = 0.0) -> list[dict]:
 def card_history(store: Store, card_id: int | None) -> list[dict]:
     if card_id is None:
         raise ReportError("the card report needs --card ID")
-    return store.query("SELECT terminal_id, seq, time, op, phase, card_seq, amount, balance_before, balance_after, "
-                       "method, operator FROM entries WHERE card_id = ? ORDER BY card_seq, time, terminal_id, seq",
-                       [card_id])
+    rows = store.query("SELECT terminal_id, seq, time, op, phase, card_seq, amount, balance_before, balance_after, "
+                       "method, operator, data FROM entries WHERE card_id = ? "
+                       "ORDER BY card_seq, time, terminal_id, seq", [card_id])
+    holder = None  # the name (and phone) given at issue, on every row so a one-line view shows whose card it is
+    for r in rows:
+        try:
+            data = json.loads(r.pop("data") or "{}")
+        except ValueError:
+            data = {}
+        if r["op"] == "issue" and r["phase"] == "commit" and isinstance(data, dict) and data.get("holder"):
+            holder = str(data["holder"])
+    return [{**r, "holder": holder} for r in rows]
 
 
 def movements(store: Store) -> list[dict]:

@@ -109,11 +109,18 @@ def run_pair(args: argparse.Namespace) -> int:
         path = t.write_pairing_request(args.code, args.to)
         print(f"wrote {path}; run 'stallpay collector ingest' on the organizer's machine")
         return 0
+    from provisioning.pairing import PairingError, install_pairing
     from sync.client import CollectorClient, SyncFailed
 
-    try:
-        result = CollectorClient(args.url, t).pair(args.code)
+    try:  # the keys exchange: event keys and the collector's bundle key sealed for this terminal, first bundle
+        payload = CollectorClient(args.url, t).pair_keys(args.code)
     except SyncFailed as exc:
+        return _fail(str(exc))
+    finally:
+        t.journal.db.close()
+    try:
+        result = install_pairing(Path("/"), args.url, payload, config=args.config)
+    except PairingError as exc:
         return _fail(str(exc))
     print(json.dumps(result))
     return 0

@@ -13,9 +13,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from terminal.printer.journal_receipts import ReceiptDataError, parse_time, transaction_id
-from terminal.printer.receipt import Counts, DayReport, Header, Total
+from terminal.printer.receipt import Counts, DayReport, Header, OperatorTotals, Total
 
 MONEY_OPS = ("issue", "topup", "sale", "void", "close")
+BREAKDOWNS = ("sales", "topups", "refunds", "face_topups", "face_refunds")
+OPERATOR_ROWS = ("sales", "topups", "refunds", "voids")
+
+
+def _add(row: list[int], amount: int) -> None:
+    row[0] += 1
+    row[1] += amount
 
 
 def day_report(
@@ -73,23 +80,24 @@ def day_report(
                         voided.add(sale["seq"])
 
     products: dict[str, list] = {}
-    sales_m: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    topups_m: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    refunds_m: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    n = dict.fromkeys(("sales", "voids", "topups", "refunds", "issues"), 0)
-    sums = dict.fromkeys(("sales", "voids", "topups", "refunds"), 0)
+    rows: dict[str, dict[str, list[int]]] = {k: defaultdict(lambda: [0, 0]) for k in BREAKDOWNS}
+    ops: dict[str, dict[str, list[int]]] = {}
+    n = dict.fromkeys(("sales", "voids", "issues"), 0)
+    sums = dict.fromkeys(("sales", "voids"), 0)
     unsynced = 0
-    for e in commits:
+    for e in commits:  # the one pass: every total below is a sum of these rows
         op, amount = e["op"], int(e["amount"])
+        face = isinstance(e.get("data"), Mapping) and "face_account" in e["data"]
+        by_op = ops.setdefault(str(e.get("operator") or "-"), defaultdict(lambda: [0, 0]))
         unsynced += not e.get("clock_synced", True)
+        n["issues"] += op == "issue"
         if op == "sale":
             n["sales"] += 1
             sums["sales"] += amount
+            _add(by_op["sales"], amount)
             if e["seq"] in voided:
                 continue
-            method = field(e, "method") or "card"
-            sales_m[method][0] += 1
-            sales_m[method][1] += amount
+            _add(rows["sales"]["face" if face else field(e, "method") or "card"], amount)
             for item in field(e, "items") or ():
                 key = str(item.get("sku") or item["name"])
                 row = products.setdefault(key, [item["name"], 0, 0])
@@ -98,19 +106,24 @@ def day_report(
         elif op == "void":
             n["voids"] += 1
             sums["voids"] += amount
-        elif op in ("topup", "issue"):
-            n["topups" if op == "topup" else "issues"] += 1
-            if amount:
-                method = field(e, "method") or "cash"
-                topups_m[method][0] += 1
-                topups_m[method][1] += amount
-                sums["topups"] += amount
-        elif op == "close":
-            n["refunds"] += 1
-            sums["refunds"] += amount
-            method = field(e, "method") or "cash"
-            refunds_m[method][0] += 1
-            refunds_m[method][1] += amount
+            _add(by_op["voids"], amount)
+        elif op in ("topup", "issue") and amount:
+            _add(rows["face_topups" if face else "topups"][field(e, "method") or "cash"], amount)
+            _add(by_op["topups"], amount)
+        elif op == "close":  # what was paid out: complimentary credit cleared from the card is forfeited
+            paid = (field(e, "data") or {}).get("refund", amount)
+            paid = paid if isinstance(paid, int) and not isinstance(paid, bool) else amount
+            _add(rows["face_refunds" if face else "refunds"][field(e, "method") or "cash"], paid)
+            _add(by_op["refunds"], paid)
+
+    def count(*names: str) -> int:
+        return sum(c for name in names for c, _a in rows[name].values())
+
+    def amount(*names: str) -> int:
+        return sum(a for name in names for _c, a in rows[name].values())
+
+    def cash(name: str) -> int:
+        return rows[name]["cash"][1] if "cash" in rows[name] else 0
 
     def totals(rows: Mapping[str, list[int]]) -> tuple[Total, ...]:
         return tuple(Total(key=k, label=k, count=c, amount=a) for k, (c, a) in sorted(rows.items()))
@@ -125,14 +138,23 @@ def day_report(
         time=now or datetime.now(UTC),
         currency=currency,
         by_product=by_product,
-        sales_by_method=totals(sales_m),
-        topups_by_method=totals(topups_m),
-        refunds_by_method=totals(refunds_m),
-        counts=Counts(declines=declines, **n),
+        sales_by_method=totals(rows["sales"]),
+        topups_by_method=totals(rows["topups"]),
+        refunds_by_method=totals(rows["refunds"]),
+        face_topups_by_method=totals(rows["face_topups"]),
+        face_refunds_by_method=totals(rows["face_refunds"]),
+        counts=Counts(declines=declines, topups=count("topups", "face_topups"),
+                      refunds=count("refunds", "face_refunds"), **n),
         sales_total=sums["sales"],
         voids_total=sums["voids"],
-        topups_total=sums["topups"],
-        refunds_total=sums["refunds"],
+        topups_total=amount("topups", "face_topups"),
+        refunds_total=amount("refunds", "face_refunds"),
+        expected_cash=cash("sales") + cash("topups") + cash("face_topups") - cash("refunds") - cash("face_refunds"),
+        by_operator=tuple(
+            OperatorTotals(operator=name, **{k: Total(key=k, label=k, count=v[k][0], amount=v[k][1])
+                                             for k in OPERATOR_ROWS})
+            for name, v in sorted(ops.items())
+        ),
         first_transaction=transaction_id(first["terminal_id"], first["seq"]) if first else None,
         first_time=parse_time(first["time"]) if first else None,
         last_transaction=transaction_id(last["terminal_id"], last["seq"]) if last else None,

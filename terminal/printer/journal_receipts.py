@@ -143,6 +143,7 @@ def statement_receipt(
     balance: int,
     currency: str,
     time: datetime | None = None,
+    holder: str | None = None,
 ) -> StatementReceipt:
     """A card's on-card history records (seq, op, amount, balance, terminal_id, time), oldest first."""
     lines = []
@@ -168,4 +169,5 @@ def statement_receipt(
         card=card,
         balance=balance,
         lines=tuple(lines),
+        holder=holder or None,
     )

@@ -285,6 +285,8 @@ def _items(w: _Writer, items: tuple[SaleItem, ...], currency: str, _: ReceiptLan
 
 
 def _statement(w: _Writer, r: StatementReceipt, _: ReceiptLanguage) -> None:
+    if r.holder:
+        w.pair(_("Holder"), r.holder)
     w.pair(_("Balance"), _.money(r.balance, r.currency), bold=True, big=True)
     w.rule()
     if not r.lines:
@@ -326,6 +328,17 @@ def _day(w: _Writer, r: DayReport, _: ReceiptLanguage) -> None:
     _totals(w, _("Sales by payment method"), r.sales_by_method, cur, _, _.method)
     _totals(w, _("Top-ups by method"), r.topups_by_method, cur, _, _.method)
     _totals(w, _("Refunds by method"), r.refunds_by_method, cur, _, _.method)
+    _totals(w, _("Face top-ups by method"), r.face_topups_by_method, cur, _, _.method)
+    _totals(w, _("Face checkouts by method"), r.face_refunds_by_method, cur, _, _.method)
+    w.blank()
+    w.pair(_("Expected cash in drawer"), money(r.expected_cash, cur), bold=True)
+    for o in r.by_operator:
+        w.blank()
+        w.left(_("Operator") + f": {o.operator}", bold=True)
+        for title, t in ((_("Sales"), o.sales), (_("Top-ups"), o.topups), (_("Refunds"), o.refunds),
+                         (_("Voids"), o.voids)):
+            if t.count:
+                w.pair(f"{t.count} x {title}", money(t.amount, cur))
     w.blank()
     w.pair(_("Printed"), _.when(r.time))
 

@@ -110,6 +110,7 @@ class StatementReceipt(Receipt):
     card: str
     balance: int
     lines: tuple[StatementLine, ...]
+    holder: str | None = None  # name (and phone) given at issue, when this terminal knows it
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -133,6 +134,17 @@ class Counts:
 
 
 @dataclass(frozen=True, kw_only=True)
+class OperatorTotals:
+    """One operator's share of the day: counts and amounts of what they booked (net of nothing)."""
+
+    operator: str
+    sales: Total
+    topups: Total
+    refunds: Total
+    voids: Total
+
+
+@dataclass(frozen=True, kw_only=True)
 class DayReport(Receipt):
     """End-of-day figures of one terminal, from its own journal (works offline)."""
 
@@ -151,6 +163,10 @@ class DayReport(Receipt):
     last_transaction: str | None = None
     last_time: datetime | None = None
     unsynced_clock: int = field(default=0)
+    face_topups_by_method: tuple[Total, ...] = ()
+    face_refunds_by_method: tuple[Total, ...] = ()
+    expected_cash: int = 0
+    by_operator: tuple[OperatorTotals, ...] = ()
 
     @property
     def net_sales(self) -> int:

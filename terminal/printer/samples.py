@@ -92,7 +92,8 @@ def samples(kind: str, *, locale: str = "en", currency: str = "EUR", vendor: str
             {"seq": 5, "op": "void", "amount": 1550, "balance": 4300, "terminal_id": 5,
              "time": "2026-07-18T13:16:00Z"},
         ]
-        return statement_receipt(history, header, card="****E5F6", balance=4300, currency=currency, time=now)
+        return statement_receipt(history, header, card="****E5F6", balance=4300, currency=currency, time=now,
+                                 holder="Ayşe Y. · +90 555 0100")
     if kind == "day":
         return day_report(sample_journal(3, currency, locale), header, now=now)
     raise ValueError(f"unknown receipt kind {kind!r}")

@@ -16,10 +16,11 @@ EXPECTED = {
     "topup": ["TOP-UP", "Loaded", "€20.00", "Method", "cash", "Balance now", "€54.50", "Spent so far", "€45.50"],
     "void": ["VOID", "Cancels transaction", "3-42", "Returned to card", "€15.50", "Balance after", "€70.00"],
     "refund": ["REFUND", "Balance before", "Refunded", "€70.00", "Card closed", "€0.00"],
-    "statement": ["CARD STATEMENT", "Balance", "€43.00", "#2 top-up", "+€50.00", "#4 sale", "-€15.50", "#5 void"],
+    "statement": ["CARD STATEMENT", "Holder", "+90 555 0100",
+                  "Balance", "€43.00", "#2 top-up", "+€50.00", "#4 sale", "-€15.50", "#5 void"],
     "day": ["END OF DAY", "Sales", "3  €29.00", "Voids", "1  -€11.50", "Net sales", "€17.50",
             "Top-ups", "2  €70.00", "Refunds", "1  €9.50", "By product", "3 x Ice cream", "€10.50",
-            "Top-ups by method", "1 x cash", "€50.00", "3-1", "3-9"],
+            "Top-ups by method", "1 x cash", "€50.00", "Expected cash in drawer", "Operator: anna", "3-1", "3-9"],
 }
 
 

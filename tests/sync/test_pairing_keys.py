@@ -32,6 +32,18 @@ def _collector_keys(tmp_path: Path) -> Path:
     return path
 
 
+def _serve(tmp_path: Path, db: Path) -> tuple[Path, str, subprocess.Popen]:
+    """A real `stallpay collector serve` on a free port, ready to answer."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    stallpay = Path(sys.executable).with_name("stallpay")
+    proc = subprocess.Popen([str(stallpay), "collector", "serve", "--db", str(db), "--keys",
+                             str(_collector_keys(tmp_path)), "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    _wait_ready(url, proc)
+    return stallpay, url, proc
+
+
 def _request(code: str, tid: int = 7) -> tuple[dict, object, bytes]:
     return make_request(code, event_id=EVENT, terminal_id=tid, public_key="ab" * 32, name="stall 7")
 
@@ -90,14 +102,8 @@ def test_provision_pair_with_code_against_collector_serve(tmp_path: Path) -> Non
     write_config(term / "terminal.toml", {"event": {"id": EVENT, "currency": "EUR"},
                                           "terminal": {"id": 21, "vendor": "Desk"},
                                           "paths": {"data": "data", "keys": "keys.toml"}})
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    stallpay = Path(sys.executable).with_name("stallpay")
-    proc = subprocess.Popen([str(stallpay), "collector", "serve", "--db", str(db), "--keys",
-                             str(_collector_keys(tmp_path)), "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    stallpay, url, proc = _serve(tmp_path, db)
     try:
-        _wait_ready(url, proc)
         cmd = [str(stallpay), "provision", "pair", "--root", str(tmp_path / "root"), "--config",
                str(term / "terminal.toml"), "--code", code, "--url", url]
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
@@ -119,3 +125,39 @@ def test_provision_pair_with_code_against_collector_serve(tmp_path: Path) -> Non
     assert wrong.returncode == 1 and "no open pairing code" in wrong.stderr
     s = open_store(db)
     assert s.scalar("SELECT role FROM terminals WHERE terminal_id = 21") == "cashier"
+
+
+def test_sync_pair_with_url_installs_the_collector_key_so_bundles_carry_face_data(tmp_path: Path) -> None:
+    db = tmp_path / "collector.db"
+    store = open_store(db)
+    init_event(store, EVENT, "EUR")
+    code = new_pairing_code(store, role="sale", vendor="Grill")
+    store.close()
+    term = tmp_path / "stall"
+    write_secret_file(term / "keys.toml", new_keys_text(EVENT, MASTER))  # the stall's own key file, no collector key
+    write_config(term / "terminal.toml", {"event": {"id": EVENT, "currency": "EUR"},
+                                          "terminal": {"id": 22, "vendor": "Grill"},
+                                          "paths": {"data": "data", "keys": "keys.toml"}})
+    cfg = ["--config", str(term / "terminal.toml")]
+    stallpay, url, proc = _serve(tmp_path, db)
+    try:
+        before = tomllib.loads((term / "keys.toml").read_text())["terminal"]["signing_key"]
+        paired = subprocess.run([str(stallpay), "sync", *cfg, "pair", "--code", code, "--url", url],
+                                capture_output=True, text=True, timeout=60)
+        assert paired.returncode == 0, paired.stderr
+        upload = subprocess.run([str(stallpay), "sync", *cfg, "upload", "--url", url], capture_output=True,
+                                text=True, timeout=60)
+        assert upload.returncode == 0, upload.stderr
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    result = json.loads(paired.stdout)
+    assert (result["role"], result["terminal_id"]) == ("sale", 22)
+    raw = tomllib.loads((term / "keys.toml").read_text())
+    assert stat.S_IMODE((term / "keys.toml").stat().st_mode) == 0o600
+    assert raw["terminal"]["signing_key"] == before  # the terminal keeps its identity
+    assert len(raw["event"]["collector_key"]) == 64
+    assert set(raw["desfire"]) == {"debit", "read", "escrow_public"}  # a sale terminal never gets the credit key
+    bundle = json.loads(upload.stdout)["bundle"]
+    assert "face" not in bundle and "collector key unknown" not in upload.stdout  # the face part was applied
+    assert (bundle["face_accounts"], bundle["templates_stored"]) == (0, 0)

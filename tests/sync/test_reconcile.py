@@ -138,3 +138,22 @@ def test_checkout_at_a_terminal_splits_refund_and_forfeited_comp(tmp_path: Path,
     s = summary(store)
     assert (s["refunded"], s["forfeited_complimentary"], s["outstanding"]) == (2000, 300, 0)
     assert s["books_balance"]
+
+
+def test_card_report_names_the_holder_given_at_issue(tmp_path: Path, store: Store) -> None:
+    from sync.reports import run_named
+
+    desk = make_terminal(tmp_path, 1, Cards(), store)
+    intent = desk.journal.append("issue", "intent", amount=2000, card_id=5, uid="04aa", card_seq=1, balance_before=0,
+                                 balance_after=2000, method="cash", operator="op1",
+                                 data={"holder": "Ayşe Yılmaz · +90 555 0100"})
+    desk.journal.append("issue", "commit", amount=2000, ref=intent["seq"], card_id=5, uid="04aa", card_seq=1,
+                        balance_before=0, balance_after=2000, method="cash", operator="op1",
+                        data={"holder": "Ayşe Yılmaz · +90 555 0100"})
+    desk.cards.balance[5], desk.cards.seq[5] = 2000, 1
+    desk.book("sale", 5, 300)
+    _sync(store, desk)
+    rows = run_named(store, "card", card=5)
+    assert [r["op"] for r in rows if r["phase"] == "commit"] == ["issue", "sale"]
+    assert {r["holder"] for r in rows} == {"Ayşe Yılmaz · +90 555 0100"}
+    assert all("data" not in r for r in rows)

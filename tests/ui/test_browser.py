@@ -139,6 +139,8 @@ def test_void_the_last_sale(page, demo: DemoServer) -> None:
 def test_topup_with_each_method_then_close_and_refund(page, demo: DemoServer) -> None:
     login(page, demo, "2", "2222")
     expect(page).to_have_url(demo.url + "/sale")  # the terminal is in sale mode; the cashier moves on
+    page.goto(demo.url + "/report")  # the demo's seeded cards were issued against cash
+    drawer = page.get_by_test_id("expected-cash").inner_text()
     page.goto(demo.url + "/cashier")
     shot(page, "cashier-800x480")
     balance = 300
@@ -158,6 +160,16 @@ def test_topup_with_each_method_then_close_and_refund(page, demo: DemoServer) ->
     demo.tap("bob")
     expect(page.locator("#flow .p-approved .refund-only")).to_contain_text("€9.00")
     shot(page, "cashier-refund-800x480")
+    page.locator("#flow .p-approved button").click()
+    # The day's report: the drawer took €2 cash and paid out €9; the cashier booked four top-ups and a refund.
+    page.goto(demo.url + "/report")
+    cents = int(re.sub(r"[^0-9-]", "", drawer)) + 200 - 900
+    expect(page.get_by_test_id("expected-cash")).to_have_text(f"€{cents // 100}.{cents % 100:02d}")
+    mine = page.get_by_test_id("operator-2")
+    expect(mine).to_contain_text("4 × Top-ups €8.00")
+    expect(mine).to_contain_text("1 × Refunds €9.00")
+    expect(page.locator("img.receipt")).to_be_visible()
+    shot(page, "report-800x480")
 
 
 def test_balance_check_while_idle(page, demo: DemoServer) -> None:
