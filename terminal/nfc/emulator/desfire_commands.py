@@ -21,13 +21,16 @@ from terminal.nfc.emulator.desfire_files import (
     BOUNDARY_ERROR,
     COMMAND_ABORTED,
     DUPLICATE_ERROR,
+    FULL,
     ILLEGAL_COMMAND,
     INTEGRITY_ERROR,
     LENGTH_ERROR,
+    MAC,
     NO_SUCH_KEY,
     OK,
     PARAMETER_ERROR,
     PERMISSION_DENIED,
+    PLAIN,
     Access,
     AnyFile,
     Application,
@@ -36,14 +39,11 @@ from terminal.nfc.emulator.desfire_files import (
     StdFile,
     Transaction,
     ValueFile,
+    u24,
 )
 
-PLAIN, MAC, FULL = 0x00, 0x01, 0x03
 PICC = b"\x00\x00\x00"
 
-
-def _u24(raw: bytes) -> int:
-    return int.from_bytes(raw, "little")
 
 
 class CommandSet(FileCommands):
@@ -279,9 +279,9 @@ class CommandSet(FileCommands):
 
     def _create_std(self, data: bytes) -> tuple[int, bytes]:
         def build(rest: bytes, comm: int, access: Access) -> AnyFile:
-            if len(rest) != 3 or not 1 <= _u24(rest) <= 8192:
+            if len(rest) != 3 or not 1 <= u24(rest) <= 8192:
                 raise CardStatus(PARAMETER_ERROR)
-            return StdFile(comm, access, bytearray(_u24(rest)))
+            return StdFile(comm, access, bytearray(u24(rest)))
         return self._create_file(0xCD, data, build)
 
     def _create_value(self, data: bytes) -> tuple[int, bytes]:
@@ -296,7 +296,7 @@ class CommandSet(FileCommands):
 
     def _create_cyclic(self, data: bytes) -> tuple[int, bytes]:
         def build(rest: bytes, comm: int, access: Access) -> AnyFile:
-            if len(rest) != 6 or not 1 <= _u24(rest[:3]) <= 256 or not 2 <= _u24(rest[3:]) <= 64:
+            if len(rest) != 6 or not 1 <= u24(rest[:3]) <= 256 or not 2 <= u24(rest[3:]) <= 64:
                 raise CardStatus(PARAMETER_ERROR)
-            return RecordFile(comm, access, _u24(rest[:3]), _u24(rest[3:]))
+            return RecordFile(comm, access, u24(rest[:3]), u24(rest[3:]))
         return self._create_file(0xC0, data, build)

@@ -16,6 +16,7 @@ from terminal.nfc.emulator.desfire_files import (
     LENGTH_ERROR,
     PARAMETER_ERROR,
     PERMISSION_DENIED,
+    PLAIN,
     AnyFile,
     Application,
     CardStatus,
@@ -23,13 +24,8 @@ from terminal.nfc.emulator.desfire_files import (
     StdFile,
     Transaction,
     ValueFile,
+    u24,
 )
-
-PLAIN, MAC, FULL = 0x00, 0x01, 0x03
-
-
-def _u24(raw: bytes) -> int:
-    return int.from_bytes(raw, "little")
 
 
 class FileCommands:
@@ -74,7 +70,7 @@ class FileCommands:
     def _read_data(self, data: bytes) -> tuple[int, bytes]:
         plain, f, mode = self._file_command(0xBD, data, 7, ("read", "read_write"), StdFile)
         assert isinstance(f, StdFile)
-        offset, length = _u24(plain[1:4]), _u24(plain[4:7]) or len(f.data) - _u24(plain[1:4])
+        offset, length = u24(plain[1:4]), u24(plain[4:7]) or len(f.data) - u24(plain[1:4])
         if offset + length > len(f.data) or length <= 0:
             raise CardStatus(BOUNDARY_ERROR)
         return self._wrap(bytes(f.data[offset:offset + length]), mode)
@@ -82,7 +78,7 @@ class FileCommands:
     def _write_data(self, data: bytes) -> tuple[int, bytes]:
         plain, f, mode = self._file_command(0x3D, data, 7, ("write", "read_write"), StdFile)
         assert isinstance(f, StdFile)
-        offset, length, body = _u24(plain[1:4]), _u24(plain[4:7]), plain[7:]
+        offset, length, body = u24(plain[1:4]), u24(plain[4:7]), plain[7:]
         if len(body) != length or offset + length > len(f.data):
             raise CardStatus(BOUNDARY_ERROR)
         f.data[offset:offset + length] = body
@@ -135,7 +131,7 @@ class FileCommands:
     def _read_records(self, data: bytes) -> tuple[int, bytes]:
         plain, f, mode = self._file_command(0xBB, data, 7, ("read", "read_write"), RecordFile)
         assert isinstance(f, RecordFile)
-        newest_first, count, n = _u24(plain[1:4]), _u24(plain[4:7]), len(f.records)
+        newest_first, count, n = u24(plain[1:4]), u24(plain[4:7]), len(f.records)
         count = count or n - newest_first
         if n == 0 or count <= 0 or newest_first + count > n:
             raise CardStatus(BOUNDARY_ERROR, "no such records")
@@ -144,7 +140,7 @@ class FileCommands:
 
     def _write_record(self, data: bytes) -> tuple[int, bytes]:
         plain, _f, mode = self._file_command(0x3B, data, 7, ("write", "read_write"), RecordFile)
-        file_no, offset, length, body = plain[0], _u24(plain[1:4]), _u24(plain[4:7]), plain[7:]
+        file_no, offset, length, body = plain[0], u24(plain[1:4]), u24(plain[4:7]), plain[7:]
         staged = self._tx.stage(self._app(), file_no)
         assert isinstance(staged, RecordFile)
         if len(body) != length or length == 0 or offset + length > staged.record_size:

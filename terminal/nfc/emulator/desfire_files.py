@@ -35,6 +35,14 @@ COMMAND_ABORTED = 0xCA
 DUPLICATE_ERROR = 0xDE
 FILE_NOT_FOUND = 0xF0
 
+# communication modes of a file (plain, CMAC'd, enciphered)
+PLAIN, MAC, FULL = 0x00, 0x01, 0x03
+
+
+def u24(raw: bytes) -> int:
+    """DESFire's 3-byte little-endian sizes and offsets."""
+    return int.from_bytes(raw, "little")
+
 
 class CardStatus(Exception):
     """A DESFire error answer (status byte `code`)."""
