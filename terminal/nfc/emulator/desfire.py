@@ -35,7 +35,6 @@ from terminal.nfc.emulator.atr import iso_dep_atr
 from terminal.nfc.emulator.desfire_commands import CommandSet
 from terminal.nfc.emulator.desfire_files import Application, CardStatus, Transaction, app_from_json, app_to_json
 from terminal.nfc.emulator.field import InField
-from terminal.wallet.card import CardRemoved
 
 STATE_FORMAT = "stallpay-desfire-emulator/1"
 DESFIRE_HISTORICAL = b"\x80"  # ATS historical byte of DESFire EV1/EV2/EV3
@@ -147,20 +146,12 @@ class DesfireEmulator(InField, CommandSet):
         self._auth_pending = None
 
     # ----------------------------------------------------------------- APDU level
-    def transmit(self, apdu: bytes) -> bytes:
-        with self._lock:
-            return self._written_through(bytes(apdu), self._transmit)
+    def _tears_on(self, apdu: bytes) -> bool:
+        return apdu[:1] != b"\xff"  # reader pseudo-APDUs are not card commands
 
-    def _transmit(self, apdu: bytes) -> bytes:
-        if not self.in_field:
-            raise CardRemoved("card left the field")
-        if apdu[:1] != b"\xff" and self._tear_due():  # reader pseudo-APDUs are not card commands
-            if self._tear_executed:
-                self._dispatch(apdu)
-            self._torn_away()
-        answer = self._dispatch(apdu)
-        self.commands += 1
-        return answer
+    def _tear_effect(self, apdu: bytes) -> None:
+        if self._tear_executed:  # the card ran the command, the answer never reached the reader
+            self._dispatch(apdu)
 
     def _dispatch(self, apdu: bytes) -> bytes:
         if len(apdu) < 4:

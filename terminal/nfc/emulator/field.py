@@ -17,6 +17,7 @@ class InField:
     _lock: threading.Lock
     in_field: bool
     _tear_in: int | None
+    commands: int
     backing: Path | None = None  # state file written through on every change (`write_through`)
 
     def snapshot(self) -> bytes:
@@ -31,6 +32,32 @@ class InField:
         the process afterwards."""
         self.backing = Path(path)
         self.save(self.backing)
+
+    def transmit(self, apdu: bytes) -> bytes:
+        """Answer one APDU as a reader with this card on it would; raises CardRemoved once torn/removed. A change
+        reaches the backing file before the answer goes back."""
+        with self._lock:
+            return self._written_through(bytes(apdu), self._exchange)
+
+    def _exchange(self, apdu: bytes) -> bytes:
+        if not self.in_field:
+            raise CardRemoved("card left the field")
+        if self._tears_on(apdu) and self._tear_due():
+            self._tear_effect(apdu)
+            self._torn_away()
+        answer = self._dispatch(apdu)
+        self.commands += 1
+        return answer
+
+    def _tears_on(self, apdu: bytes) -> bool:
+        """Whether `apdu` counts towards an armed tear (every command by default)."""
+        return True
+
+    def _tear_effect(self, apdu: bytes) -> None:
+        """What the command during which the card leaves has done to the chip (nothing by default)."""
+
+    def _dispatch(self, apdu: bytes) -> bytes:
+        raise NotImplementedError
 
     def _written_through(self, apdu: bytes, run: Callable[[bytes], bytes]) -> bytes:
         """`run(apdu)`, then the card saved to its backing file if the command changed it (torn ones included)."""

@@ -38,7 +38,6 @@ from typing import Any, Protocol
 from terminal.nfc.emulator.atr import CARD_NAME_ULTRALIGHT, storage_card_atr
 from terminal.nfc.emulator.field import InField
 from terminal.nfc.originality import sign_originality
-from terminal.wallet.card import CardRemoved
 
 SW_OK = b"\x90\x00"
 SW_FAILED = b"\x63\x00"
@@ -309,21 +308,9 @@ class NtagEmulator(InField):
         return self.spec.pages
 
     # ----------------------------------------------------------------- APDU level
-    def transmit(self, apdu: bytes) -> bytes:
-        """Answer one APDU as an ACR122U with this tag on it would; raises CardRemoved once torn/removed."""
-        with self._lock:
-            return self._written_through(bytes(apdu), self._transmit)
-
-    def _transmit(self, apdu: bytes) -> bytes:
-        if not self.in_field:
-            raise CardRemoved("card left the field")
-        if self._tear_due():
-            partial, self._tear_partial = self._tear_partial, None
-            self._torn(apdu, partial)
-            self._torn_away()
-        answer = self._dispatch(apdu)
-        self.commands += 1
-        return answer
+    def _tear_effect(self, apdu: bytes) -> None:
+        partial, self._tear_partial = self._tear_partial, None
+        self._torn(apdu, partial)
 
     def _torn(self, apdu: bytes, partial: int | None) -> None:
         if partial is None:
