@@ -38,7 +38,7 @@ setup(
     packages=find_packages(include=["terminal", "terminal.*", "sync", "sync.*", "provisioning", "provisioning.*"]),
     include_package_data=True,
     package_data={"terminal": ["locale/*/LC_MESSAGES/*.mo", "ui/templates/*", "ui/static/*"],
-                  "sync.backoffice": ["templates/*", "static/*", "locale/*/LC_MESSAGES/*.po"]},
+                  "sync.collector.backoffice": ["templates/*", "static/*", "locale/*/LC_MESSAGES/*.po"]},
     install_requires=[
         "cryptography>=42",
         "pyscard>=2.0",  # on the Pi from Debian's python3-pyscard (no aarch64 wheel on PyPI); the venv sees it
@@ -91,5 +91,5 @@ setup(
         "antispoof": ["ai-edge-litert>=1.2"],
     },
     cmdclass={"build_py": BuildWithCatalogues},
-    entry_points={"console_scripts": ["stallpay=terminal.cli:main"]},
+    entry_points={"console_scripts": ["stallpay=terminal.cli:main", "stallpay-collector=sync.collector.cli:main"]},
 )

@@ -22,9 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ingest import temp_postgres
 from reports import EVENT, build_totals, load
 
-from sync.auth import set_user
-from sync.storage import open_store
-from sync.summary import summary
+from sync.collector.auth import set_user
+from sync.collector.storage import open_store
+from sync.collector.summary import summary
 
 PASSWORD = "bench password"
 
@@ -36,7 +36,7 @@ def main() -> None:
     args = ap.parse_args()
     from fastapi.testclient import TestClient
 
-    from sync.api import create_app
+    from sync.collector.api import create_app
     from terminal.config import EventKeys
 
     server = contextlib.nullcontext(args.dsn) if args.dsn else temp_postgres()

@@ -24,12 +24,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sync.batch import encode, make_batch
-from sync.enrollment import enroll
-from sync.event import init_event
-from sync.ingest import ENTRY_COLUMNS, entry_row, ingest_many
-from sync.keys import public_hex, signing_key
-from sync.storage import encode_copy_text, open_store
+from sync.collector.enrollment import enroll
+from sync.collector.event import init_event
+from sync.collector.ingest import ENTRY_COLUMNS, entry_row, ingest_many
+from sync.collector.storage import encode_copy_text, open_store
+from sync.format.batch import encode, make_batch
+from sync.format.keys import public_hex, signing_key
 from terminal.wallet.journal import GENESIS, entry_hash
 
 EVENT = "bench-event"

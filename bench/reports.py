@@ -22,11 +22,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from ingest import temp_postgres
 
-from sync.event import init_event
-from sync.ingest import rebuild_totals
-from sync.reports import by_vendor
-from sync.storage import Store, open_store
-from sync.summary import summary
+from sync.collector.event import init_event
+from sync.collector.ingest import rebuild_totals
+from sync.collector.reports import by_vendor
+from sync.collector.storage import Store, open_store
+from sync.collector.summary import summary
 
 EVENT = "bench-reports"
 TERMINALS = 500

@@ -5,7 +5,7 @@ master_key`; a `[terminal] signing_key` is made here when absent, since each
 terminal signs with its own key) is installed as /etc/stallpay/keys.toml,
 mode 0600, owned by the service user. Collector (`pair_from_collector`): the
 terminal proves it holds the one-time pairing code and gets the event keys
-sealed for it alone over plain HTTP (`sync.pairing`: X25519 + HMAC and AES-GCM
+sealed for it alone over plain HTTP (`sync.format.pairing`: X25519 + HMAC and AES-GCM
 keyed by the code), plus the first bundle, verified before anything is written.
 
 What a terminal receives, by role (the same for sale, cashier and admin):
@@ -17,7 +17,7 @@ What a terminal receives, by role (the same for sale, cashier and admin):
   mint face balances or templates for others;
 - its own Ed25519 signing key stays the one it made (only the public half is sent).
 Crediting a face account is decided by the collector from the terminal's enrolled
-role: top-ups journaled by sale terminals are not credited (`sync.face`).
+role: top-ups journaled by sale terminals are not credited (`sync.collector.face`).
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ def pair_from_key_file(root: Path, key_file: Path, *, config: Path | None = None
     except ConfigError as exc:
         existing.unlink()
         raise PairingError(str(exc)) from None
-    from sync.keys import public_hex, signing_key
+    from sync.format.keys import public_hex, signing_key
 
     return {"paired": True, "via": "key file", "event": keys.event_id, "keys": str(KEYS_PATH),
             "terminal_public_key": public_hex(signing_key(keys.terminal_signing_key)), "owner": owner}
@@ -133,12 +133,12 @@ def _staged_config(root: Path, config: Path | None) -> tuple[Any, TargetRoot, An
 
 
 def pair_from_collector(root: Path, url: str, code: str, *, config: Path | None = None, timeout_s: float = 30) -> dict:
-    """Pair by code (`sync.pairing`): the collector returns the event keys sealed for this terminal and the first
+    """Pair by code (`sync.format.pairing`): the collector returns the event keys sealed for this terminal and the first
     bundle; the keys are installed 0600 for the service user and the bundle is verified and applied."""
     import httpx
 
-    from sync.keys import public_hex, signing_key
-    from sync.pairing import PairingFailed, make_request, open_response
+    from sync.format.keys import public_hex, signing_key
+    from sync.format.pairing import PairingFailed, make_request, open_response
 
     terminal_config, _target, rebased = _staged_config(root, config)
     keys_file = rebased.keys_path
@@ -166,13 +166,14 @@ def pair_from_collector(root: Path, url: str, code: str, *, config: Path | None 
 
 def install_pairing(root: Path, url: str, payload: dict, *, config: Path | None = None,
                     seed: str | None = None) -> dict:
-    """Install what a code pairing returned (`sync.pairing` payload, from here or `CollectorClient.pair_keys`):
+    """Install what a code pairing returned (`sync.format.pairing` payload, from here or `CollectorClient.pair_keys`):
     the first bundle is verified against the event's and the collector's keys before the key file (event master
     key, collector bundle key, role-limited DESFire keys, this terminal's signing key) is written 0600 and the
     bundle applied."""
-    from sync.bundle import BundleError, apply_bundle_bytes, encode_bundle, verify_bundle
-    from sync.keys import event_signing_key, public_hex, signing_key
-    from sync.terminal_side import open_terminal_config
+    from sync.format.bundle import BundleError, encode_bundle, verify_bundle
+    from sync.format.keys import event_signing_key, public_hex, signing_key
+    from terminal.uplink.bundle_apply import apply_bundle_bytes
+    from terminal.uplink.terminal_side import open_terminal_config
 
     terminal_config, target, rebased = _staged_config(root, config)
     keys_file = rebased.keys_path

@@ -12,8 +12,8 @@ import importlib
 import sys
 from collections.abc import Callable, Sequence
 
+from sync.format.logconfig import ENV_LEVEL, LEVELS, LogLevelError, configure_logging
 from terminal.commands import exitcodes
-from terminal.logconfig import ENV_LEVEL, LEVELS, LogLevelError, configure_logging
 from terminal.schema import SchemaError
 
 # (subcommand, module that registers it). Add a line per new job.
@@ -22,7 +22,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("card", "terminal.commands.card"),
     ("receipt", "terminal.commands.receipt"),
     ("sync", "terminal.commands.sync"),
-    ("collector", "terminal.commands.collector"),
+    ("collector", "sync.collector.cli"),
     ("sim", "terminal.commands.sim"),
     ("emulator", "terminal.commands.emulator"),
     ("serve", "terminal.commands.serve"),

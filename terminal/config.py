@@ -307,6 +307,6 @@ def role_keys_text(keys: EventKeys, mode: str) -> str:
 
 def write_config(path: Path, data: dict) -> None:
     """terminal.toml: the service group reads it, nobody else (it names the event, the reader, the collector)."""
-    from sync.private_files import SHARED_WITH_GROUP, write_private
+    from sync.format.private_files import SHARED_WITH_GROUP, write_private
 
     write_private(path, tomli_w.dumps(data).encode(), SHARED_WITH_GROUP)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from sync.private_files import private_sqlite
+from sync.format.private_files import private_sqlite
 from terminal.schema import Schema, migrate, refuse_newer
 
 

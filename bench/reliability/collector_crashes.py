@@ -18,13 +18,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sync.batch import encode
-from sync.export import batches
-from sync.keys import public_hex
-from sync.ledger import hotlist
-from sync.storage import open_store
-from sync.summary import summary
+from sync.collector.ledger import hotlist
+from sync.collector.storage import open_store
+from sync.collector.summary import summary
+from sync.format.batch import encode
+from sync.format.keys import public_hex
 from terminal.cli import main
+from terminal.uplink.export import batches
 from tests.sync.journals import Cards, Term, make_terminal
 
 EVENT = "test-event"

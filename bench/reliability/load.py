@@ -17,12 +17,12 @@ from typing import Any
 
 import httpx
 
-from sync.client import CollectorClient, SyncFailed
-from sync.enrollment import enroll
-from sync.event import init_event, set_setting
-from sync.storage import open_store
-from sync.summary import summary
-from sync.terminal_side import open_terminal
+from sync.collector.enrollment import enroll
+from sync.collector.event import init_event, set_setting
+from sync.collector.storage import open_store
+from sync.collector.summary import summary
+from terminal.uplink.client import CollectorClient, SyncFailed
+from terminal.uplink.terminal_side import open_terminal
 from tests.sync.journals import EVENT, configured_terminal
 from tests.sync.test_serve import _free_port, _wait_ready
 

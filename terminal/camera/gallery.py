@@ -110,7 +110,7 @@ class Gallery:
         self._lock = threading.RLock()
         path = Path(path)
         if str(path) != ":memory:":
-            from sync.private_files import private_sqlite
+            from sync.format.private_files import private_sqlite
 
             private_sqlite(path)
         self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)

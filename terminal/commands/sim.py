@@ -1,4 +1,4 @@
-"""`stallpay sim`: a whole event through the real code paths (see sync/sim.py)."""
+"""`stallpay sim`: a whole event through the real code paths (see sync/sim/simulation.py)."""
 
 from __future__ import annotations
 

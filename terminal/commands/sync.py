@@ -46,7 +46,7 @@ def collector_url(args: argparse.Namespace, config) -> str:  # type: ignore[no-u
 
 
 def _open(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from sync.terminal_side import open_terminal
+    from terminal.uplink.terminal_side import open_terminal
 
     return open_terminal(args.config)
 
@@ -57,7 +57,7 @@ def _fail(message: str, code: int = 1) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from sync.export import export_to_dir
+    from terminal.uplink.export import export_to_dir
 
     try:
         t = _open(args)
@@ -110,7 +110,7 @@ def run_pair(args: argparse.Namespace) -> int:
         print(f"wrote {path}; run 'stallpay collector ingest' on the organizer's machine")
         return 0
     from provisioning.pairing import PairingError, install_pairing
-    from sync.client import CollectorClient, SyncFailed
+    from terminal.uplink.client import CollectorClient, SyncFailed
 
     try:  # the keys exchange: event keys and the collector's bundle key sealed for this terminal, first bundle
         payload = CollectorClient(args.url, t).pair_keys(args.code)
@@ -127,7 +127,8 @@ def run_pair(args: argparse.Namespace) -> int:
 
 
 def run_apply_bundle(args: argparse.Namespace) -> int:
-    from sync.bundle import BundleError, apply_bundle_bytes
+    from sync.format.bundle import BundleError
+    from terminal.uplink.bundle_apply import apply_bundle_bytes
 
     try:
         t = _open(args)
@@ -141,7 +142,7 @@ def run_apply_bundle(args: argparse.Namespace) -> int:
 
 
 def run_upload(args: argparse.Namespace) -> int:
-    from sync.client import CollectorClient, SyncFailed
+    from terminal.uplink.client import CollectorClient, SyncFailed
 
     try:
         t = _open(args)

@@ -92,7 +92,7 @@ class PrintQueue:
         self.check_status = check_status
         self.retry_delays = tuple(retry_delays)
         if str(db_path) != ":memory:":
-            from sync.private_files import private_sqlite
+            from sync.format.private_files import private_sqlite
 
             private_sqlite(db_path)  # receipts name cards and balances
         self._db = sqlite3.connect(str(db_path), check_same_thread=False, isolation_level=None)

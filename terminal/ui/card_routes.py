@@ -69,7 +69,7 @@ def register(app: FastAPI, kiosk: Kiosk, session: Callable[[Request], Session]) 
 
 
 def _quote(kiosk: Kiosk, card_id: int) -> ReplacementSource:
-    from sync.client import SyncFailed
+    from terminal.uplink.client import SyncFailed
 
     client = kiosk.collector
     if client is None:

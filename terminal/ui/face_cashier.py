@@ -58,7 +58,7 @@ class FaceCashierDesk:
 
     def retention_days(self) -> int:
         """The collector's retention (from the last bundle) when known, else the configuration's."""
-        from sync.face_consent import retention_days
+        from sync.collector.face_consent import retention_days
 
         sync = self.kiosk.sync
         return retention_days(sync.state.get("bundle_settings") if sync is not None else None,
@@ -76,7 +76,7 @@ class FaceCashierDesk:
     def record_consent(self, operator: str, language: str) -> dict[str, Any]:
         """A new face account whose consent text goes to the customer display, waiting for the guest's answer."""
         account_id = f"F{self.kiosk.config.terminal.id}-{secrets.token_hex(4)}"
-        from sync.face_consent import consent_record_id
+        from sync.collector.face_consent import consent_record_id
 
         self._face()
         text = self.consent_texts().get(language, "")
@@ -164,7 +164,7 @@ class FaceCashierDesk:
                 "expires_at": expires_at}
         client = self.kiosk.collector
         if client is not None:
-            from sync.client import SyncFailed
+            from terminal.uplink.client import SyncFailed
 
             try:
                 sync.send_enrollment(client, item)
@@ -209,7 +209,7 @@ class FaceCashierDesk:
         refund, online = None, False
         client = kiosk.collector
         if client is not None:
-            from sync.client import SyncFailed
+            from terminal.uplink.client import SyncFailed
 
             try:
                 refund, online = int(client.checkout_face(account_id)["refund"]), True

@@ -113,7 +113,7 @@ class FaceSaleDesk:
         fp = self.kiosk.face
         if fp is None or not fp.available:
             raise KioskError("no_camera", self.kiosk.tr(N_("Face pay is not available: pay with your wristband")))
-        if fp.refusal():  # privacy: erasures may be waiting (sync.face_window); the matcher refuses too
+        if fp.refusal():  # privacy: erasures may be waiting (terminal.uplink.face_window); the matcher refuses too
             raise KioskError("face_sync_window", self.kiosk.tr(N_(
                 "Face pay is paused until this terminal syncs with the collector: pay with your wristband")))
         try:

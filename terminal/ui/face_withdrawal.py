@@ -30,7 +30,7 @@ def withdraw_consent(kiosk: Kiosk, operator: str, account_id: str) -> dict[str, 
     kiosk.face.journal("face_withdrawal", {"account_id": account_id, "operator": operator, "held": erased})
     collector = "kept"
     if kiosk.collector is not None:
-        from sync.client import SyncFailed
+        from terminal.uplink.client import SyncFailed
 
         try:
             kiosk.collector.erase_face(account_id, "withdrawn")

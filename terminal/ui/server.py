@@ -120,8 +120,8 @@ def open_kiosk(config_path: Path | str, *, demo: bool = False, printer: bool = T
         face = None
     kiosk = Kiosk(station, operators, demo=demo, printer=receipt_printer, face=face)
     kiosk.face_shared_pipeline = face_pipeline is not None
-    from sync.terminal_side import terminal_for_app
     from terminal.ui.sync_status import SyncPanel
+    from terminal.uplink.terminal_side import terminal_for_app
 
     kiosk.sync = terminal_for_app(config, station.keys, station.wallet.journal, face)
     url = config.collector.url if collector_url is None else collector_url
@@ -145,8 +145,8 @@ def open_kiosk(config_path: Path | str, *, demo: bool = False, printer: bool = T
     loop = CardLoop(station.reader, kiosk.handle_tap, identify=identify_tag, on_unsupported=kiosk.unsupported_tap,
                     on_reader=kiosk.reader_state)
     terminal = Terminal(station=station, kiosk=kiosk, card_loop=loop)
-    if face is not None:  # expiry while running: purge now and daily (sync.face_window)
-        from sync.face_window import daily_purge
+    if face is not None:  # expiry while running: purge now and daily (terminal.uplink.face_window)
+        from terminal.uplink.face_window import daily_purge
 
         purge = daily_purge(face)
         purge.start()

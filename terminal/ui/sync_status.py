@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 from terminal.ui.i18n import N_
 
 if TYPE_CHECKING:
-    from sync.client import CollectorClient
-    from sync.terminal_side import TerminalSync
     from terminal.ui.kiosk import Kiosk
+    from terminal.uplink.client import CollectorClient
+    from terminal.uplink.terminal_side import TerminalSync
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ class SyncPanel:
         and back-off sleeps that end at once when the terminal shuts down."""
         import httpx
 
-        from sync.client import CollectorClient
+        from terminal.uplink.client import CollectorClient
 
         panel = cls(kiosk, sync, None, interval_s=interval_s)
         http = httpx.Client(base_url=url.rstrip("/"), timeout=httpx.Timeout(10.0, connect=3.0))

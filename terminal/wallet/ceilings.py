@@ -1,7 +1,7 @@
 """What this terminal has already credited today, for the per-terminal daily credit ceiling.
 
 Counted from the journal's commits (issue, top-up, replacement, on any method), so a restart or a second
-front end cannot reset it; the collector re-checks the same sum per terminal and UTC day (`sync.ledger`).
+front end cannot reset it; the collector re-checks the same sum per terminal and UTC day (`sync.collector.ledger`).
 """
 
 from __future__ import annotations

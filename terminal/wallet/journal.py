@@ -9,7 +9,6 @@ commit entries move money.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
 from collections.abc import Iterator
@@ -20,31 +19,10 @@ from typing import Any
 
 import sqlite_utils
 
+from sync.format.entry import FIELDS, GENESIS, OPS, PHASES, canonical, entry_hash  # noqa: F401
 from terminal.schema import migrate
 from terminal.store import open_database
 from terminal.wallet.journal_schema import JOURNAL_SCHEMA
-
-GENESIS = "0" * 64
-# "decline" and "face" are info entries (refusals; face decisions with their scores): they never move money.
-OPS = frozenset({"issue", "topup", "sale", "void", "close", "replace", "correct", "decline", "face",
-                 "block"})  # block: a lost card reported at this terminal (no money; the collector hotlists it)
-PHASES = frozenset({"intent", "commit", "abort", "info"})
-# Entry fields in canonical order; the hash covers all of them but `hash`.
-FIELDS = (
-    "seq", "terminal_id", "event_id", "time", "clock_synced", "operator", "op", "phase", "ref",
-    "card_id", "uid", "card_seq", "amount", "balance_before", "balance_after", "currency", "method",
-    "items", "data", "prev_hash",
-)  # fmt: skip
-
-
-def canonical(entry: dict[str, Any]) -> bytes:
-    """The bytes an entry's hash is computed over (also what the collector recomputes)."""
-    body = {k: entry[k] for k in FIELDS}
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def entry_hash(entry: dict[str, Any]) -> str:
-    return hashlib.sha256(canonical(entry)).hexdigest()
 
 
 def utc_now() -> str:

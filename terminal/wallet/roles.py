@@ -4,7 +4,7 @@ The kiosk hides buttons a role may not use, but the wallet is what every front e
 card ...`, a script using the modules) goes through, so the policy that protects the money is enforced here:
 a terminal enrolled for sales can never create money (issue, top up, complimentary credit, replace, refund or
 close), whoever is logged in and whatever screen is showing. Kept as data so a reviewer sees it at a glance; the
-collector re-checks the mode from the terminal's enrollment (`sync.ledger`).
+collector re-checks the mode from the terminal's enrollment (`sync.collector.ledger`).
 """
 
 from __future__ import annotations

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from sync.keys import public_hex
-from sync.storage import open_store
+from sync.collector.storage import open_store
+from sync.format.keys import public_hex
 from terminal.config import load_keys
 from tests.sync.test_serve import _free_port, _wait_ready
 

@@ -88,7 +88,7 @@ def serve_and_reset_pin(cfg: str, env: dict[str, str]) -> subprocess.CompletedPr
 
 def test_traceback_is_one_journal_line(tmp_path: Path) -> None:
     probe = ("import logging\n"
-             "from terminal.logconfig import configure_logging\n"
+             "from sync.format.logconfig import configure_logging\n"
              "configure_logging('info')\n"
              "log = logging.getLogger('terminal.probe')\n"
              "try:\n    1 / 0\nexcept ZeroDivisionError:\n    log.exception('settlement failed')\n"
@@ -105,7 +105,7 @@ def test_traceback_is_one_journal_line(tmp_path: Path) -> None:
 
 def test_plain_output_without_journald_and_a_bad_level_is_refused(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "JOURNAL_STREAM"}
-    probe = ("import logging\nfrom terminal.logconfig import configure_logging\nconfigure_logging('warning')\n"
+    probe = ("import logging\nfrom sync.format.logconfig import configure_logging\nconfigure_logging('warning')\n"
              "logging.getLogger('terminal.x').warning('paper low')\nlogging.getLogger('terminal.x').info('hidden')\n")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=60)
     assert re.fullmatch(r"\d\d:\d\d:\d\d WARNING terminal\.x: paper low\n", done.stderr)
@@ -116,6 +116,6 @@ def test_plain_output_without_journald_and_a_bad_level_is_refused(tmp_path: Path
 
 @pytest.mark.parametrize("levelno,prefix", [(10, 7), (20, 6), (30, 4), (40, 3), (50, 2), (25, 6)])
 def test_priority_mapping(levelno: int, prefix: int) -> None:
-    from terminal.logconfig import priority
+    from sync.format.logconfig import priority
 
     assert priority(levelno) == prefix

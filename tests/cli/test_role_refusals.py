@@ -14,9 +14,9 @@ import pytest
 import tomli_w
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from sync.keys import public_hex
-from sync.storage import open_store
-from sync.summary import summary
+from sync.collector.storage import open_store
+from sync.collector.summary import summary
+from sync.format.keys import public_hex
 from terminal.config import load_config, load_keys
 
 CLI = [sys.executable, "-m", "terminal.cli"]

@@ -9,7 +9,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from sync.batch import MAGIC, encode, make_batch
+from sync.format.batch import MAGIC, encode, make_batch
 from terminal.wallet.journal import FIELDS, entry_hash
 
 

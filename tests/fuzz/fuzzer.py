@@ -17,8 +17,8 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
-from sync.batch import MAGIC, canonical_json, encode, make_batch
-from sync.pairing import seal_response
+from sync.format.batch import MAGIC, canonical_json, encode, make_batch
+from sync.format.pairing import seal_response
 from terminal.wallet.journal import GENESIS
 from terminal.wallet.keys import event_tag
 from terminal.wallet.purse import (

@@ -16,10 +16,10 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from sync.batch import BatchError, check_chain, check_signature, decode
-from sync.bundle import BundleError, verify_bundle
-from sync.keys import public_hex
-from sync.pairing import PairingFailed, make_request, open_response
+from sync.format.batch import BatchError, check_chain, check_signature, decode
+from sync.format.bundle import BundleError, verify_bundle
+from sync.format.keys import public_hex
+from sync.format.pairing import PairingFailed, make_request, open_response
 from terminal.printer.device_file import DeviceFileTransport
 from terminal.printer.print_queue import PrintQueue
 from terminal.wallet.keys import purse_key

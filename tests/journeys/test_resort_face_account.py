@@ -16,13 +16,13 @@ from typing import Any
 import pytest
 import tomli_w
 
-from sync.client import CollectorClient
-from sync.enrollment import new_pairing_code
-from sync.event import init_event
-from sync.face import balances, pending_erasures
-from sync.storage import open_store
-from sync.terminal_side import open_terminal
+from sync.collector.enrollment import new_pairing_code
+from sync.collector.event import init_event
+from sync.collector.face import balances, pending_erasures
+from sync.collector.storage import open_store
 from terminal.config import load_config, new_keys_text, write_secret_file
+from terminal.uplink.client import CollectorClient
+from terminal.uplink.terminal_side import open_terminal
 from tests.journeys.face_fixtures import face_browser, login, new_page, shot  # noqa: F401  (fixture)
 from tests.sync.test_terminal_upload import Collector, await_until
 from tests.ui.conftest import DemoServer, demo_template, face_pipeline, serve_demo  # noqa: F401  (fixtures)

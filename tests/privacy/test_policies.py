@@ -12,20 +12,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sync.bundle import build_bundle
-from sync.enrollment import enroll, revoke
-from sync.face import erase_account, pending_erasures, upload_template
-from sync.face_gallery import open_at_rest
-from sync.face_keys import SealError, box_key, open_template, seal_template, transport_key
-from sync.face_retention import purge
-from sync.face_window import refusal
-from sync.storage import Store
-from sync.terminal_side import TerminalSync, open_terminal
+from sync.collector.bundle import build_bundle
+from sync.collector.enrollment import enroll, revoke
+from sync.collector.face import erase_account, pending_erasures, upload_template
+from sync.collector.face_gallery import open_at_rest
+from sync.collector.face_retention import purge
+from sync.collector.storage import Store
+from sync.format.face_keys import SealError, box_key, open_template, seal_template, transport_key
 from terminal.camera.decision import Outcome
 from terminal.camera.gallery import Gallery, gallery_key
 from terminal.camera.service import FacePay
 from terminal.config import CameraSection, load_keys
 from terminal.device_secret import ENV, DeviceSecretError, FileSecret, device_secret
+from terminal.uplink.face_window import refusal
+from terminal.uplink.terminal_side import TerminalSync, open_terminal
 from tests.sync.journals import EVENT, configured_terminal
 
 MASTER = bytes(16)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from sync.face import checkout, register_account, upload_template
-from sync.face_keys import seal_template, transport_key
-from sync.storage import Store
+from sync.collector.face import checkout, register_account, upload_template
+from sync.collector.storage import Store
+from sync.format.face_keys import seal_template, transport_key
 from tests.privacy.conftest import carve, sqlite_files
 from tests.sync.journals import EVENT
 

@@ -25,16 +25,16 @@ import numpy as np
 import pytest
 import tomli_w
 
-from sync.client import CollectorClient
-from sync.face_consent import consent_record_id
-from sync.face_keys import SealError, open_template, transport_key
-from sync.terminal_side import TerminalSync, open_terminal
+from sync.collector.face_consent import consent_record_id
+from sync.format.face_keys import SealError, open_template, transport_key
 from terminal.camera.decision import Outcome
 from terminal.camera.frames import Frame
 from terminal.camera.gallery import GalleryError
 from terminal.camera.service import EnrollOutcome
 from terminal.config import new_keys_text, write_config, write_secret_file
 from terminal.device_secret import ENV
+from terminal.uplink.client import CollectorClient
+from terminal.uplink.terminal_side import TerminalSync, open_terminal
 from terminal.wallet.face_accounts import FaceAccounts
 from tests.privacy.conftest import carve, sqlite_files
 from tests.sync.journals import EVENT

@@ -8,7 +8,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from sync.sim import _seeded
+from sync.sim.simulation import _seeded
 from terminal.config import new_keys_text, write_secret_file
 from tests.sync.test_serve import _wait_ready
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from sync.event import init_event
-from sync.storage import Store, open_store
+from sync.collector.event import init_event
+from sync.collector.storage import Store, open_store
 from tests.sync.journals import EVENT
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from sync.enrollment import enroll
-from sync.keys import public_hex
-from sync.storage import Store
+from sync.collector.enrollment import enroll
+from sync.collector.storage import Store
+from sync.format.keys import public_hex
 from terminal.wallet.journal import Journal, open_journal
 
 EVENT = "test-event"
@@ -62,8 +62,8 @@ def make_terminal(tmp: Path, terminal_id: int, cards: Cards, store: Store | None
 
 def configured_terminal(tmp_path: Path, tid: int, master_key: bytes = bytes(16)) -> tuple[Path, Term]:
     """A terminal with terminal.toml and keys.toml, as `stallpay sync` opens it; returns (config path, Term)."""
-    from sync.terminal_side import open_terminal
     from terminal.config import new_keys_text, write_config, write_secret_file
+    from terminal.uplink.terminal_side import open_terminal
 
     d = tmp_path / f"term{tid}"
     write_secret_file(d / "keys.toml", new_keys_text(EVENT, master_key))

@@ -8,14 +8,14 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from sync.api import create_app
-from sync.auth import set_user
-from sync.client import CollectorClient, SyncFailed
-from sync.enrollment import new_pairing_code, revoke
-from sync.storage import Store, open_store
-from sync.summary import summary
-from sync.terminal_side import open_terminal
+from sync.collector.api import create_app
+from sync.collector.auth import set_user
+from sync.collector.enrollment import new_pairing_code, revoke
+from sync.collector.storage import Store, open_store
+from sync.collector.summary import summary
 from terminal.config import load_keys
+from terminal.uplink.client import CollectorClient, SyncFailed
+from terminal.uplink.terminal_side import open_terminal
 from terminal.wallet.hotlist import Hotlist
 from tests.sync.journals import configured_terminal
 
@@ -113,7 +113,7 @@ def test_hotlist_reaches_terminal_over_http(tmp_path: Path, store: Store) -> Non
 def _signed(ts, method: str, path: str, body: bytes = b"", when=None) -> dict[str, str]:  # type: ignore[no-untyped-def]
     from datetime import UTC, datetime
 
-    from sync.auth import request_message
+    from sync.collector.auth import request_message
 
     stamp = (when or datetime.now(UTC)).isoformat()
     return {"x-terminal-id": str(ts.config.terminal.id), "x-timestamp": stamp,
@@ -143,8 +143,8 @@ def test_replayed_or_stale_requests_are_refused(tmp_path: Path, store: Store, st
     inside = http.get("/api/v1/bundle", headers=_signed(ts, "GET", "/api/v1/bundle", when=now - timedelta(minutes=1)))
     assert inside.status_code == 200
     # a replayed batch upload changes nothing either
-    from sync.batch import encode
-    from sync.export import batches
+    from sync.format.batch import encode
+    from terminal.uplink.export import batches
 
     body = encode(next(batches(ts.journal, ts.key)))
     up = _signed(ts, "POST", "/api/v1/batches", body)
@@ -155,7 +155,7 @@ def test_replayed_or_stale_requests_are_refused(tmp_path: Path, store: Store, st
 def test_default_request_window_is_five_minutes() -> None:
     from datetime import UTC, datetime, timedelta
 
-    from sync.auth import request_fresh
+    from sync.collector.auth import request_fresh
 
     now = datetime.now(UTC)
     assert request_fresh((now - timedelta(minutes=4)).isoformat(), now)

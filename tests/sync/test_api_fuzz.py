@@ -10,10 +10,10 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
-from sync.api import create_app
-from sync.auth import set_user
-from sync.event import init_event
-from sync.storage import open_store
+from sync.collector.api import create_app
+from sync.collector.auth import set_user
+from sync.collector.event import init_event
+from sync.collector.storage import open_store
 from terminal.config import EventKeys
 from tests.sync.journals import EVENT
 

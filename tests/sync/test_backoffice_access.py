@@ -11,13 +11,13 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from sync.api import create_app
-from sync.auth import set_user
-from sync.backoffice import mount
-from sync.backoffice.accounts import MAX_FAILED_LOGINS
-from sync.backoffice.permissions import PERMISSIONS
-from sync.backoffice.web import Web
-from sync.storage import Store
+from sync.collector.api import create_app
+from sync.collector.auth import set_user
+from sync.collector.backoffice import mount
+from sync.collector.backoffice.accounts import MAX_FAILED_LOGINS
+from sync.collector.backoffice.permissions import PERMISSIONS
+from sync.collector.backoffice.web import Web
+from sync.collector.storage import Store
 from terminal.config import load_keys
 from tests.sync.journals import configured_terminal
 

@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 from lxml import etree
 
-from sync.backoffice.guest_access import card_secret
-from sync.client import CollectorClient
-from sync.storage import open_store
-from sync.summary import summary
-from sync.terminal_side import TerminalSync, open_terminal
+from sync.collector.backoffice.guest_access import card_secret
+from sync.collector.storage import open_store
+from sync.collector.summary import summary
 from terminal.config import new_keys_text, write_config, write_secret_file
+from terminal.uplink.client import CollectorClient
+from terminal.uplink.terminal_side import TerminalSync, open_terminal
 from tests.sync.backoffice_server import PASSWORD, SIM_EVENT, Collector, start_collector
 from tests.sync.conftest import _free_port
 from tests.ui.test_browser import ARGS, CHROMIUM
@@ -183,7 +183,7 @@ def test_portal_refund_approved_exported_as_valid_sepa_and_paid(browser: Any, co
     row = store.query("SELECT r.card_id FROM (SELECT DISTINCT card_id FROM entries WHERE op = 'issue' AND "
                       "phase = 'commit' AND method = 'cash') r WHERE r.card_id NOT IN (SELECT card_id FROM hotlist) "
                       "AND r.card_id NOT IN (SELECT card_id FROM cards) ORDER BY r.card_id")
-    from sync.refunds import refundable
+    from sync.collector.refunds import refundable
 
     card_id = next(r["card_id"] for r in row if refundable(store, [r["card_id"]])
                    and refundable(store, [r["card_id"]])[0]["refundable"] > 0)

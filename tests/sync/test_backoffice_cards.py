@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sync.backoffice.cards import card_page, refundable_card, search
-from sync.refunds import refundable
+from sync.collector.backoffice.cards import card_page, refundable_card, search
+from sync.collector.refunds import refundable
+from sync.collector.storage import open_store
 from sync.sim import simulate
-from sync.storage import open_store
 
 
 def test_one_card_refundable_equals_the_refund_rule(tmp_path: Path) -> None:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from sync.batch import MAGIC, BatchError, check, decode, encode, make_batch
-from sync.export import batches, export_to_dir
-from sync.keys import public_hex
+from sync.format.batch import MAGIC, BatchError, check, decode, encode, make_batch
+from sync.format.keys import public_hex
+from terminal.uplink.export import batches, export_to_dir
 from terminal.wallet.journal import entry_hash
 from tests.sync.journals import Cards, make_terminal
 

@@ -6,14 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from sync.batch import encode
-from sync.bundle import BundleError, apply_bundle_bytes, build_bundle, encode_bundle
-from sync.export import batches
-from sync.ingest import ingest_bytes
-from sync.ledger import block_card, reconcile
-from sync.storage import Store
-from sync.terminal_side import open_terminal
+from sync.collector.bundle import build_bundle
+from sync.collector.ingest import ingest_bytes
+from sync.collector.ledger import block_card, reconcile
+from sync.collector.storage import Store
+from sync.format.batch import encode
+from sync.format.bundle import BundleError, encode_bundle
 from terminal.config import load_keys
+from terminal.uplink.bundle_apply import apply_bundle_bytes
+from terminal.uplink.export import batches
+from terminal.uplink.terminal_side import open_terminal
 from terminal.wallet.hotlist import Hotlist
 from tests.sync.journals import configured_terminal
 
@@ -21,7 +23,7 @@ from tests.sync.journals import configured_terminal
 def test_hotlist_and_ack_reach_the_terminal(tmp_path: Path, store: Store) -> None:
     cfg, term = configured_terminal(tmp_path, 2)
     ts = open_terminal(cfg)
-    from sync.enrollment import enroll
+    from sync.collector.enrollment import enroll
 
     enroll(store, 2, ts.public_key)
     term.book("issue", 5, 5000, method="cash")

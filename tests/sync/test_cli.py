@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sync.keys import public_hex
+from sync.format.keys import public_hex
 from terminal.cli import main
 from tests.sync.journals import EVENT
 from tests.sync.journals import configured_terminal as _terminal
@@ -111,7 +111,7 @@ def test_package_exports_public_names_only() -> None:
     import sync
 
     assert "ingest_many" in sync.__all__ and "_refuse" not in sync.__all__
-    assert sync.replacement_quote.__module__ == "sync.ledger"
+    assert sync.replacement_quote.__module__ == "sync.collector.ledger"
     with pytest.raises(AttributeError):
         sync.entry_row  # noqa: B018
 

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from sync.batch import encode
-from sync.export import batches
-from sync.ingest import ingest_paths
-from sync.keys import public_hex
-from sync.ledger import hotlist
-from sync.storage import open_store
+from sync.collector.ingest import ingest_paths
+from sync.collector.ledger import hotlist
+from sync.collector.storage import open_store
+from sync.format.batch import encode
+from sync.format.keys import public_hex
 from terminal.cli import main
+from terminal.uplink.export import batches
 from tests.sync.journals import EVENT, Cards, make_terminal
 
 
@@ -78,7 +78,7 @@ def test_rerun_after_a_kill_between_commit_and_reconcile_reconciles(tmp_path: Pa
 
 _SLOW_INGEST = """
 import multiprocessing, sys, time
-from sync.ingest import _prepared_stream
+from sync.collector.ingest import _prepared_stream
 items = [(f"missing-{i}.spb", None) for i in range(64)]
 stream = _prepared_stream(items, 2, False)
 next(stream)

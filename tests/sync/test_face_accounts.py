@@ -11,19 +11,21 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from sync.api import create_app
-from sync.batch import encode
-from sync.bundle import BundleError, apply_bundle_bytes, build_bundle, collector_public_key, encode_bundle
-from sync.client import CollectorClient
-from sync.enrollment import enroll
-from sync.export import batches
-from sync.face import authorize, balances, checkout, erase_account, pending_erasures, upload_template
-from sync.face_keys import seal_template, transport_key
-from sync.ingest import ingest_bytes
-from sync.storage import Store, open_store
-from sync.summary import summary
-from sync.terminal_side import TerminalSync, open_terminal
+from sync.collector.api import create_app
+from sync.collector.bundle import build_bundle, collector_public_key
+from sync.collector.enrollment import enroll
+from sync.collector.face import authorize, balances, checkout, erase_account, pending_erasures, upload_template
+from sync.collector.ingest import ingest_bytes
+from sync.collector.storage import Store, open_store
+from sync.collector.summary import summary
+from sync.format.batch import encode
+from sync.format.bundle import BundleError, encode_bundle
+from sync.format.face_keys import seal_template, transport_key
 from terminal.config import EventKeys, load_keys
+from terminal.uplink.bundle_apply import apply_bundle_bytes
+from terminal.uplink.client import CollectorClient
+from terminal.uplink.export import batches
+from terminal.uplink.terminal_side import TerminalSync, open_terminal
 from terminal.wallet.face_accounts import CollectorUnreachable, FaceAccounts, FaceDeclined
 from tests.sync.journals import EVENT, configured_terminal
 
@@ -192,8 +194,8 @@ def test_face_data_needs_the_collector_signature(tmp_path: Path, store: Store) -
     # a terminal holds the master key, so it can make the event signature, but not the collector's
     forged = dict(bundle)
     forged["body"] = {**bundle["body"], "face": {**bundle["body"]["face"], "balances": {"g7": 10**6}}}
-    from sync.batch import canonical_json
-    from sync.keys import event_signing_key
+    from sync.format.batch import canonical_json
+    from sync.format.keys import event_signing_key
 
     forged["signature"] = event_signing_key(keys.master_key, EVENT).sign(canonical_json(forged["body"])).hex()
     with pytest.raises(BundleError, match="collector key"):
@@ -204,7 +206,7 @@ def test_face_data_needs_the_collector_signature(tmp_path: Path, store: Store) -
 
 
 def test_templates_expire_after_the_event(tmp_path: Path, store: Store) -> None:
-    from sync.event import set_setting
+    from sync.collector.event import set_setting
 
     _terminal(tmp_path, store, 2, "sale")
     keys = load_keys(tmp_path / "term2" / "keys.toml")

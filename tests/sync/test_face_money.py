@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from sync.face import balances, checkout
-from sync.storage import Store
-from sync.summary import summary
+from sync.collector.face import balances, checkout
+from sync.collector.storage import Store
+from sync.collector.summary import summary
 from terminal.camera.allowance import BalanceSnapshot, Verdict, plan_face_debit
 from terminal.config import PrinterSection
 from terminal.printer.journal_receipts import refund_receipt, sale_receipt, topup_receipt
@@ -96,7 +96,7 @@ def test_a_refused_face_credit_is_an_anomaly_not_a_silence(tmp_path: Path, store
 
 
 def test_a_default_pairing_code_lets_a_cashier_point_credit(tmp_path: Path, store: Store) -> None:
-    from sync.enrollment import get_terminal, new_pairing_code, pair
+    from sync.collector.enrollment import get_terminal, new_pairing_code, pair
 
     cashier, _ = _terminal(tmp_path, store, 7, "sale")  # enrolled directly; re-pair fresh ids below
     FaceAccounts(cashier.journal).topup("g5", 500, method="cash")

@@ -8,16 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from sync.batch import encode
-from sync.export import batches
-from sync.ingest import ingest_bytes
-from sync.ledger import hotlist, reconcile
-from sync.storage import Store
-from sync.summary import summary
+from sync.collector.ingest import ingest_bytes
+from sync.collector.ledger import hotlist, reconcile
+from sync.collector.storage import Store
+from sync.collector.summary import summary
+from sync.format.batch import encode
 from terminal.config import load_keys
 from terminal.nfc.emulated import EmulatedReader
 from terminal.nfc.emulator.ntag import NtagEmulator
 from terminal.nfc.ntag import identify
+from terminal.uplink.export import batches
 from terminal.wallet.keys import card_password, purse_key
 from terminal.wallet.operations import READ_PAGES, Wallet
 from terminal.wallet.purse import (

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from sync.batch import BatchError, decode
-from sync.ingest import ingest_bytes
-from sync.storage import Store
+from sync.collector.ingest import ingest_bytes
+from sync.collector.storage import Store
+from sync.format.batch import BatchError, decode
 from terminal.cli import main
 from tests.fuzz.forge import forged_batch, nested_json_batch
 from tests.sync.journals import EVENT, Cards, configured_terminal, make_terminal
@@ -58,7 +58,7 @@ def test_one_bad_file_never_stops_a_usb_ingest(tmp_path: Path, capsys: pytest.Ca
         term.book("issue", tid, 2000, method="cash")
         term.book("sale", tid, 150)
         assert main(["sync", "--config", str(cfg), "export", "--to", str(usb)]) == 0
-        from sync.keys import public_hex
+        from sync.format.keys import public_hex
 
         assert main(["collector", "enroll", "--db", db, "--terminal", str(tid), "--public-key",
                      public_hex(term.key), "--role", "cashier"]) == 0
@@ -77,8 +77,8 @@ def test_one_bad_file_never_stops_a_usb_ingest(tmp_path: Path, capsys: pytest.Ca
 def test_lone_surrogates_are_refused_by_the_batch_and_bundle_decoders() -> None:
     import zlib
 
-    from sync.batch import MAGIC
-    from sync.bundle import BundleError, verify_bundle
+    from sync.format.batch import MAGIC
+    from sync.format.bundle import BundleError, verify_bundle
 
     with pytest.raises(BatchError, match="corrupt"):
         decode(MAGIC + zlib.compress(b'{"header": {"event_id": "\\ud800"}, "entries": [], "signature": ""}'))

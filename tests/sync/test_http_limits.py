@@ -15,10 +15,10 @@ import httpx
 import pytest
 import uvicorn
 
-from sync.api import create_app
-from sync.enrollment import enroll
-from sync.event import init_event
-from sync.storage import open_store
+from sync.collector.api import create_app
+from sync.collector.enrollment import enroll
+from sync.collector.event import init_event
+from sync.collector.storage import open_store
 from terminal.config import EventKeys
 from tests.sync.journals import EVENT
 from tests.sync.test_serve import _free_port, _wait_ready

@@ -5,13 +5,13 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from sync.batch import encode, make_batch
-from sync.enrollment import revoke
-from sync.export import batches
-from sync.ingest import contiguous_seq, ingest_bytes
-from sync.ledger import reconcile
-from sync.storage import Store
-from sync.summary import summary
+from sync.collector.enrollment import revoke
+from sync.collector.ingest import contiguous_seq, ingest_bytes
+from sync.collector.ledger import reconcile
+from sync.collector.storage import Store
+from sync.collector.summary import summary
+from sync.format.batch import encode, make_batch
+from terminal.uplink.export import batches
 from tests.sync.journals import Cards, make_terminal
 
 
@@ -142,7 +142,7 @@ def _totals(store: Store) -> list[tuple]:
 
 def test_grouped_parallel_ingest_with_overlaps_keeps_totals_exact(tmp_path: Path, store: Store) -> None:
     """Many batches through worker processes, in groups, with repeats and overlaps inside one group."""
-    from sync.ingest import ingest_many, rebuild_totals
+    from sync.collector.ingest import ingest_many, rebuild_totals
 
     terms, cards = _event(tmp_path, store, n_ops=200)
     small = [b for t in terms for b in _blobs(t, 7)]
@@ -161,7 +161,7 @@ def test_grouped_parallel_ingest_with_overlaps_keeps_totals_exact(tmp_path: Path
 
 
 def test_bad_batch_in_a_parallel_group_is_refused_alone(tmp_path: Path, store: Store) -> None:
-    from sync.ingest import ingest_many
+    from sync.collector.ingest import ingest_many
 
     terms, _ = _event(tmp_path, store, n_ops=100)
     blobs = [b for t in terms for b in _blobs(t, 7)]

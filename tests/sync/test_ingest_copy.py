@@ -12,9 +12,8 @@ import random
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from sync.batch import encode, make_batch
-from sync.enrollment import enroll
-from sync.ingest import (
+from sync.collector.enrollment import enroll
+from sync.collector.ingest import (
     ENTRY_COLUMNS,
     INT_COLUMNS,
     entry_columns,
@@ -23,9 +22,10 @@ from sync.ingest import (
     prepare,
     sum_totals,
 )
-from sync.keys import public_hex
-from sync.storage import SQLiteStore, Store, StoreError, decode_copy_text, encode_copy_text
-from sync.summary import summary
+from sync.collector.storage import SQLiteStore, Store, StoreError, decode_copy_text, encode_copy_text
+from sync.collector.summary import summary
+from sync.format.batch import encode, make_batch
+from sync.format.keys import public_hex
 from terminal.wallet.journal import GENESIS, entry_hash
 from tests.sync.journals import EVENT
 

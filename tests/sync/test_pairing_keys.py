@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from sync.api import create_app
-from sync.bundle import collector_public_key
-from sync.enrollment import new_pairing_code
-from sync.event import init_event
-from sync.pairing import PairingFailed, make_request, open_response
-from sync.storage import Store, open_store
+from sync.collector.api import create_app
+from sync.collector.bundle import collector_public_key
+from sync.collector.enrollment import new_pairing_code
+from sync.collector.event import init_event
+from sync.collector.storage import Store, open_store
+from sync.format.pairing import PairingFailed, make_request, open_response
 from terminal.config import load_keys, new_keys_text, write_config, write_secret_file
 from tests.sync.journals import EVENT
 from tests.sync.test_serve import _free_port, _wait_ready

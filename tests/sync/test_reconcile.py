@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sync.batch import encode
-from sync.event import set_setting
-from sync.export import batches
-from sync.ingest import ingest_bytes
-from sync.ledger import card_balances, hotlist, reconcile
-from sync.refunds import refund_cards, refundable
-from sync.storage import Store
-from sync.summary import summary
+from sync.collector.event import set_setting
+from sync.collector.ingest import ingest_bytes
+from sync.collector.ledger import card_balances, hotlist, reconcile
+from sync.collector.refunds import refund_cards, refundable
+from sync.collector.storage import Store
+from sync.collector.summary import summary
+from sync.format.batch import encode
+from terminal.uplink.export import batches
 from tests.sync.journals import Cards, make_terminal
 
 
@@ -141,7 +141,7 @@ def test_checkout_at_a_terminal_splits_refund_and_forfeited_comp(tmp_path: Path,
 
 
 def test_card_report_names_the_holder_given_at_issue(tmp_path: Path, store: Store) -> None:
-    from sync.reports import run_named
+    from sync.collector.reports import run_named
 
     desk = make_terminal(tmp_path, 1, Cards(), store)
     intent = desk.journal.append("issue", "intent", amount=2000, card_id=5, uid="04aa", card_seq=1, balance_before=0,

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import httpx
 
-from sync.client import CollectorClient
-from sync.enrollment import new_pairing_code
-from sync.event import init_event
-from sync.storage import open_store
-from sync.summary import summary
-from sync.terminal_side import open_terminal
+from sync.collector.enrollment import new_pairing_code
+from sync.collector.event import init_event
+from sync.collector.storage import open_store
+from sync.collector.summary import summary
+from terminal.uplink.client import CollectorClient
+from terminal.uplink.terminal_side import open_terminal
 from tests.sync.journals import EVENT, configured_terminal
 
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from sync.sim import EVENT, SimError, _seeded, _Station, simulate
-from sync.storage import open_store
+from sync.collector.storage import open_store
+from sync.sim.simulation import EVENT, SimError, _seeded, _Station, simulate
 
 
 @pytest.mark.parametrize(("seed", "tear", "offline"), [(1, 0.0, 0), (2, 0.2, 1), (3, 0.1, 2)])
@@ -34,7 +34,7 @@ def test_books_balance_with_replacements_and_collector_refunds(tmp_path: Path) -
 
 
 def _checkout_forfeits(out: Path) -> int:
-    from sync.summary import _checkouts
+    from sync.collector.summary import _checkouts
 
     return _checkouts(open_store(out / "collector.db"))[1]
 
@@ -46,10 +46,11 @@ def test_books_balance_on_postgresql(tmp_path: Path, store_target: str) -> None:
 
 
 def test_hotlisted_card_is_refused_by_the_wallet(tmp_path: Path) -> None:
-    from sync.bundle import build_bundle, encode_bundle, verify_bundle
-    from sync.event import init_event
-    from sync.keys import event_signing_key, public_hex
-    from sync.ledger import block_card
+    from sync.collector.bundle import build_bundle
+    from sync.collector.event import init_event
+    from sync.collector.ledger import block_card
+    from sync.format.bundle import encode_bundle, verify_bundle
+    from sync.format.keys import event_signing_key, public_hex
     from terminal.config import EventKeys
     from terminal.nfc.emulator import NtagEmulator
     from terminal.wallet.hotlist import Hotlist

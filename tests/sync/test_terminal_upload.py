@@ -18,14 +18,14 @@ import httpx
 import pytest
 import tomli_w
 
-from sync.client import CollectorClient, SyncFailed
-from sync.enrollment import new_pairing_code
-from sync.event import init_event
-from sync.storage import open_store
-from sync.summary import summary
-from sync.terminal_side import open_terminal
+from sync.collector.enrollment import new_pairing_code
+from sync.collector.event import init_event
+from sync.collector.storage import open_store
+from sync.collector.summary import summary
 from terminal.cli import main as cli
 from terminal.config import ConfigError, load_config
+from terminal.uplink.client import CollectorClient, SyncFailed
+from terminal.uplink.terminal_side import open_terminal
 from tests.sync.journals import EVENT, configured_terminal
 from tests.sync.test_serve import _free_port, _wait_ready
 from tests.ui.conftest import DemoServer, demo_template, face_pipeline, serve_demo  # noqa: F401  (fixtures)

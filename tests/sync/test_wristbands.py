@@ -12,20 +12,22 @@ from typing import Any
 
 import pytest
 
-from sync.batch import encode
-from sync.bundle import apply_bundle_bytes, build_bundle, encode_bundle
-from sync.enrollment import enroll
-from sync.export import batches
-from sync.ingest import ingest_bytes
-from sync.ledger import LedgerError, card_balances, hotlist, reconcile, replacement_quote
-from sync.refunds import refundable
-from sync.storage import Store
-from sync.summary import summary
-from sync.terminal_side import open_terminal
+from sync.collector.bundle import build_bundle
+from sync.collector.enrollment import enroll
+from sync.collector.ingest import ingest_bytes
+from sync.collector.ledger import LedgerError, card_balances, hotlist, reconcile, replacement_quote
+from sync.collector.refunds import refundable
+from sync.collector.storage import Store
+from sync.collector.summary import summary
+from sync.format.batch import encode
+from sync.format.bundle import encode_bundle
 from terminal.config import load_keys
 from terminal.nfc.emulated import EmulatedReader
 from terminal.nfc.emulator.ntag import NtagEmulator
 from terminal.nfc.ntag import identify
+from terminal.uplink.bundle_apply import apply_bundle_bytes
+from terminal.uplink.export import batches
+from terminal.uplink.terminal_side import open_terminal
 from terminal.wallet.operations import Wallet
 from terminal.wallet.rules import Declined
 from tests.sync.journals import EVENT, configured_terminal

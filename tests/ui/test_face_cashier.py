@@ -50,7 +50,7 @@ def test_enrollment_needs_consent_and_finds_duplicates(demo: DemoServer) -> None
     queued = demo.kiosk.sync.pending_face_uploads()["enrollments"]
     assert [q["account_id"] for q in queued] == [account]
     # sealed for the collector: it opens with the event's transport key, to this account only
-    from sync.face_keys import open_template, transport_key
+    from sync.format.face_keys import open_template, transport_key
 
     keys = demo.kiosk.station.keys
     opened = open_template(transport_key(keys.master_key, keys.event_id), keys.event_id, account,
@@ -111,7 +111,7 @@ def test_vendor_cannot_enroll(demo: DemoServer) -> None:
 
 
 def test_a_bundle_replaces_prices_on_the_running_sale_screen(demo: DemoServer) -> None:
-    from sync.bundle import apply_bundle
+    from terminal.uplink.bundle_apply import apply_bundle
 
     vendor = demo.kiosk.config.terminal.vendor
     body = {"issued_at": "2099-01-01T00:00:00.000000Z", "clock": "x", "hotlist": [], "acks": {},

@@ -13,15 +13,15 @@ import pytest
 import tomli_w
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from sync.batch import encode
-from sync.enrollment import enroll
-from sync.event import init_event
-from sync.export import batches
-from sync.ingest import ingest_bytes
-from sync.keys import public_hex
-from sync.ledger import reconcile
-from sync.storage import open_store
-from sync.summary import summary
+from sync.collector.enrollment import enroll
+from sync.collector.event import init_event
+from sync.collector.ingest import ingest_bytes
+from sync.collector.ledger import reconcile
+from sync.collector.storage import open_store
+from sync.collector.summary import summary
+from sync.format.batch import encode
+from sync.format.keys import public_hex
+from terminal.uplink.export import batches
 from tests.ui.conftest import DemoServer, serve_demo
 
 

@@ -220,7 +220,7 @@ class NtagEmulator(InField):
             "signature": self.signature.hex(),
             "image": self.snapshot().hex(),
         }
-        from sync.private_files import write_private
+        from sync.format.private_files import write_private
 
         write_private(os.fspath(path), json.dumps(state, indent=1).encode())  # the image holds the card password
 

@@ -1,0 +1,50 @@
+"""Mount the back office at / and the guest portal at /portal on the collector's FastAPI app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from sync.collector.backoffice import (
+    routes_cards,
+    routes_dashboard,
+    routes_payouts,
+    routes_portal,
+    routes_reports,
+    routes_session,
+    routes_terminals,
+)
+from sync.collector.backoffice.web import Forbidden, NotLoggedIn, Web
+from sync.collector.storage import Store
+
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+def mount(app: FastAPI, store: Store, keys: Any) -> Web:
+    """Add the back office and the portal; returns the `Web` whose `permissions` name every guarded route."""
+    web = Web(store)
+    app.mount("/static/office", StaticFiles(directory=STATIC), name="office-static")
+    for router in (routes_session.routes(web), routes_dashboard.routes(web),
+                   routes_cards.routes(web, getattr(keys, "master_key", None)), routes_terminals.routes(web, keys),
+                   routes_reports.routes(web), routes_payouts.routes(web), routes_portal.routes(web)):
+        app.include_router(router)
+
+    @app.exception_handler(NotLoggedIn)
+    def not_logged_in(request: Request, _exc: NotLoggedIn) -> Response:
+        if request.method == "GET" and "text/html" in request.headers.get("accept", ""):
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+        return PlainTextResponse("login required", status_code=401)
+
+    @app.exception_handler(Forbidden)
+    def forbidden(request: Request, exc: Forbidden) -> Response:
+        if "text/html" in request.headers.get("accept", ""):
+            return web.render(request, "forbidden.html", status_code=403, message=exc.message)
+        return HTMLResponse(exc.message, status_code=403)
+
+    return web

@@ -1,0 +1,28 @@
+"""The audit log: every change made in the back office or the portal, with who and when."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Any
+
+from sync.collector.event import now_iso
+from sync.collector.storage import Store
+
+
+def record(store: Store, username: str, action: str, target: str, **detail: Any) -> None:
+    store.execute("INSERT INTO audit_log (audit_id, at, username, action, target, detail) VALUES (?, ?, ?, ?, ?, ?)",
+                  [secrets.token_hex(12), now_iso(), username, action, target,
+                   json.dumps(detail, sort_keys=True, default=str)])
+
+
+def entries(store: Store, *, target: str | None = None, limit: int = 500) -> list[dict]:
+    sql = "SELECT at, username, action, target, detail FROM audit_log"
+    params: list[Any] = []
+    if target is not None:
+        sql += " WHERE target = ?"
+        params.append(target)
+    rows = store.query(sql + " ORDER BY at DESC, audit_id LIMIT ?", [*params, limit])
+    for r in rows:
+        r["detail"] = json.loads(r["detail"] or "{}")
+    return rows

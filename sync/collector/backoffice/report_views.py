@@ -1,0 +1,105 @@
+"""Every collector report as rows for a page, CSV and PDF: which columns are money, which one to chart.
+
+Adds what the organizer's office needs on top of `sync.collector.reports`: months, and the cash reconciliation per
+cashier (cash taken in at issue and top-up, cash paid out at checkout, the drawer that should be left).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from sync.collector.reports import ReportError, run_named
+from sync.collector.storage import Store
+
+MONEY = {"net", "total", "gross", "commission", "amount", "balance", "available", "refunded", "deposited", "cash_in",
+         "cash_out", "expected_drawer", "refundable", "complimentary_left"}
+SUMMARY_MONEY = {"deposited", "spent", "sales", "voids", "refunded", "refunded_at_checkout", "refunded_at_collector",
+                 "forfeited_complimentary", "corrections", "outstanding", "outstanding_per_card",
+                 "outstanding_face_accounts"}
+
+
+@dataclass(frozen=True)
+class View:
+    name: str
+    title: str
+    label: str = ""   # column charted as labels
+    value: str = ""   # column charted as bars
+
+
+VIEWS = [View("summary", "Summary"), View("days", "Daily", "day", "net"), View("months", "Monthly", "month", "net"),
+         View("hours", "Sales per hour", "hour", "net"), View("vendors", "Vendors", "vendor", "net"),
+         View("settlement", "Vendor settlement", "vendor", "net"), View("products", "Products", "product", "net"),
+         View("terminals", "Terminals", "terminal_id", "net"), View("cashiers", "Top-ups per cashier", "operator",
+                                                                    "total"),
+         View("cash", "Cash reconciliation", "operator", "expected_drawer"), View("anomalies", "Anomalies"),
+         View("sync", "Terminal sync"), View("face-accounts", "Face accounts", "account_id", "balance"),
+         View("erasures", "Face erasures pending")]
+BY_NAME = {v.name: v for v in VIEWS}
+
+
+def months(store: Store) -> list[dict]:
+    per: dict[str, dict[str, int]] = defaultdict(lambda: {"sales": 0, "net": 0, "deposited": 0, "refunded": 0})
+    for d in run_named(store, "days"):
+        m = per[d["day"][:7]]
+        for k in m:
+            m[k] += int(d[k] or 0)
+    return [{"month": k, **v} for k, v in sorted(per.items())]
+
+
+def cash(store: Store) -> list[dict]:
+    """Per terminal and operator: cash in (issue, top-up in cash), cash out (checkout payouts), expected drawer."""
+    rows: dict[tuple[int, str], dict[str, Any]] = {}
+
+    def row(tid: int, operator: str | None) -> dict[str, Any]:
+        key = (tid, operator or "")
+        return rows.setdefault(key, {"terminal_id": tid, "operator": operator or "", "cash_in": 0, "cash_out": 0})
+
+    for r in store.query("SELECT terminal_id, operator, SUM(amount) AS total FROM entries WHERE phase = 'commit' "
+                         "AND op IN ('issue', 'topup') AND method = 'cash' GROUP BY terminal_id, operator"):
+        row(r["terminal_id"], r["operator"])["cash_in"] += int(r["total"] or 0)
+    for r in store.query("SELECT terminal_id, operator, amount, data FROM entries WHERE phase = 'commit' "
+                         "AND op = 'close'"):
+        try:
+            paid = json.loads(r["data"] or "{}").get("refund", r["amount"])
+        except (ValueError, AttributeError):
+            paid = r["amount"]
+        paid = paid if isinstance(paid, int) and 0 <= paid <= r["amount"] else r["amount"]
+        row(r["terminal_id"], r["operator"])["cash_out"] += int(paid)
+    out = sorted(rows.values(), key=lambda r: (r["terminal_id"], r["operator"]))
+    for r in out:
+        r["expected_drawer"] = r["cash_in"] - r["cash_out"]
+    return out
+
+
+def report_rows(store: Store, name: str, *, commission: float = 0.0) -> list[dict]:
+    if name not in BY_NAME:
+        raise ReportError(f"unknown report {name!r}")
+    if name == "months":
+        return months(store)
+    if name == "cash":
+        return cash(store)
+    data = run_named(store, name, commission=commission)
+    if name == "summary":
+        rows = []
+        for key, value in data.items():
+            if isinstance(value, dict):
+                rows.extend({"item": f"{key}: {k}", "value": v, "money": key == "deposited_by_method"}
+                            for k, v in value.items())
+            else:
+                rows.append({"item": key, "value": value, "money": key in SUMMARY_MONEY})
+        return rows
+    return [{k: (int(v) if v is not None and not isinstance(v, (int, str, float)) else v) for k, v in r.items()}
+            for r in data]
+
+
+def is_money(row: dict, column: str) -> bool:
+    if column == "value":
+        return bool(row.get("money"))
+    return column in MONEY
+
+
+def columns(rows: list[dict]) -> list[str]:
+    return [k for k in rows[0] if k != "money"] if rows else []

@@ -1,0 +1,77 @@
+"""Building bundles on the collector: the books' hotlist, catalogue, operators, settings, face data and acks,
+signed with the event key and the collector's own key (format and checks: `sync.format.bundle`)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from sync.collector.enrollment import get_terminal
+from sync.collector.event import get_meta, get_setting, meta_seed, require_event
+from sync.collector.face import confirmed_by, expire_templates, gallery_changes, refused_credits, snapshot_balances
+from sync.collector.face_gallery import collector_box_public, gallery_for
+from sync.collector.ingest import contiguous_seq
+from sync.collector.ledger import hotlist
+from sync.collector.storage import Store
+from sync.format.batch import canonical_json
+from sync.format.bundle import FORMAT, BundleError
+from sync.format.keys import event_signing_key, public_hex, signing_key
+from terminal.config import EventKeys
+
+
+def collector_signing_key(store: Store) -> Ed25519PrivateKey:
+    """The collector's own bundle key (made on first use, never sent to a terminal), kept in its database only
+    sealed under the collector's key file (`meta_seed`)."""
+    return signing_key(meta_seed(store, "collector_bundle_seed"))
+
+
+def collector_public_key(store: Store) -> str:
+    return public_hex(collector_signing_key(store))
+
+
+def build_bundle(store: Store, keys: EventKeys, *, terminal_id: int | None = None,
+                 gallery_after: int = 0) -> dict[str, Any]:
+    """`gallery_after`: the last gallery change the terminal applied (only later ones are sent)."""
+    event_id = require_event(store)
+    if keys.event_id != event_id:
+        raise BundleError(f"keys are for event {keys.event_id!r}, the database for {event_id!r}")
+    catalogue: dict[str, list[dict]] = {}
+    for r in store.query("SELECT vendor, product_id, name, price FROM catalogue ORDER BY vendor, product_id"):
+        catalogue.setdefault(r["vendor"], []).append({"id": r["product_id"], "name": r["name"], "price": r["price"]})
+    expire_templates(store)
+    terminals = [terminal_id] if terminal_id is not None else [
+        r["terminal_id"] for r in store.query("SELECT terminal_id FROM terminals WHERE status = 'active'")]
+    issued = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    body = {
+        "format": FORMAT,
+        "event_id": event_id,
+        "currency": get_meta(store, "currency"),
+        "issued_at": issued,
+        "clock": issued,
+        "hotlist": [[cid, reason] for cid, reason in hotlist(store)],
+        "catalogue": catalogue,
+        "operators": store.query("SELECT operator_id, name, role, vendor, pin_hash FROM operators "
+                                 "ORDER BY operator_id"),
+        "settings": {"max_days_unsynced": get_setting(store, "max_days_unsynced"),
+                     "face": {k: get_setting(store, k) for k in ("event_end", "face_retention_days",
+                                                                 "face_sync_window_h")}},
+        "acks": {str(t): contiguous_seq(store, t) for t in terminals},
+        "face": {
+            # available balance per active account (ledger balance minus open authorizations), as of `acks`
+            "balances": snapshot_balances(store),
+            "gallery_after": gallery_after,
+            # templates sealed for this terminal alone, and only when its role takes face payments
+            "gallery": gallery_for(store, event_id, gallery_changes(store, gallery_after),
+                                   get_terminal(store, terminal_id) if terminal_id is not None else None),
+            "box_key": collector_box_public(store),
+            "erasures_confirmed": confirmed_by(store, terminal_id) if terminal_id is not None else [],
+            "refused_credits": refused_credits(store, terminal_id) if terminal_id is not None else [],
+        },
+    }
+    key = event_signing_key(keys.master_key, keys.event_id)
+    collector = collector_signing_key(store)
+    message = canonical_json(body)
+    return {"body": body, "signature": key.sign(message).hex(), "public_key": public_hex(key),
+            "collector_signature": collector.sign(message).hex(), "collector_key": public_hex(collector)}

@@ -1,0 +1,595 @@
+"""Collector ingest: verify a batch and store its entries exactly once, whatever the order of arrival.
+
+A batch is refused as a whole, with a reason, when it is corrupt, foreign, from an
+unknown or revoked terminal, badly signed, truncated, altered, or when it
+contradicts entries already stored (a forked journal). Refusals are logged and
+change nothing else. Entries already stored are skipped, so the same batch, or
+overlapping batches, can arrive any number of times.
+
+Speed (`ingest_many`): decoding and chain/hash checks run in worker processes
+(they need no key and no database), which also build each batch's bulk-load
+payload (COPY text for PostgreSQL, row tuples for SQLite) and what the collector
+needs besides (totals contribution, card ids, face-account rows). The collector
+checks who sent each batch (one signature per batch), looks up stored
+neighbours once per group, and stores groups of batches with one bulk load and
+one commit per group, folding new entries into `entry_totals` for reports. A
+batch overlapping stored entries takes the slow path: its rows are read back
+from the payload and only the new ones are loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import marshal
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Callable, Container, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from operator import itemgetter
+from pathlib import Path
+
+import orjson
+
+from sync.collector.enrollment import EnrollmentError, get_terminal, pair
+from sync.collector.event import now_iso, require_event
+from sync.collector.face import ingest_rows as ingest_face_rows
+from sync.collector.face import record_confirmations
+from sync.collector.storage import Store, decode_copy_text, encode_copy_text
+from sync.collector.workers import exit_with_parent
+from sync.format.batch import SUFFIX, Batch, BatchError, check_chain, check_signature, decode
+
+ENTRY_COLUMNS = ("terminal_id", "seq", "hash", "prev_hash", "time", "clock_synced", "operator", "op", "phase", "ref",
+                 "card_id", "uid", "card_seq", "amount", "balance_before", "balance_after", "currency", "method",
+                 "items", "data")
+GROUP_ENTRIES = 20_000  # entries committed per transaction by `ingest_many`
+PARALLEL_FROM = 8  # batches: below this, worker processes cost more than they save
+MAX_AHEAD = 256  # batches in flight at most (prepared ahead of the database)
+QUERY_TERMS = 200  # ranges or ids per lookup query (SQLite allows 32766 parameters)
+
+
+@dataclass
+class IngestResult:
+    source: str
+    status: str  # stored | duplicate | refused | paired
+    reason: str = ""
+    terminal_id: int | None = None
+    first_seq: int | None = None
+    last_seq: int | None = None
+    new_entries: int = 0
+    card_ids: set[int] = field(default_factory=set)
+
+    @property
+    def ok(self) -> bool:
+        return self.status != "refused"
+
+    def as_dict(self) -> dict:
+        return {"source": self.source, "status": self.status, "reason": self.reason, "terminal_id": self.terminal_id,
+                "first_seq": self.first_seq, "last_seq": self.last_seq, "new_entries": self.new_entries}
+
+
+def _json_text(value: object) -> str:
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def entry_row(e: dict) -> tuple:
+    """An entry as a row of the `entries` table (columns `ENTRY_COLUMNS`)."""
+    return (e["terminal_id"], e["seq"], e["hash"], e["prev_hash"], e["time"], int(bool(e["clock_synced"])),
+            e["operator"], e["op"], e["phase"], e["ref"], e["card_id"], e["uid"], e["card_seq"], e["amount"],
+            e["balance_before"], e["balance_after"], e["currency"], e["method"], _json_text(e["items"]),
+            _json_text(e["data"]))
+
+
+INT_COLUMNS = frozenset(i for i, c in enumerate(ENTRY_COLUMNS) if c in (
+    "terminal_id", "seq", "clock_synced", "ref", "card_id", "card_seq", "amount", "balance_before", "balance_after"))
+_PLAIN_COLUMNS = [(i, itemgetter(c)) for i, c in enumerate(ENTRY_COLUMNS) if c not in ("clock_synced", "items", "data")]
+_CLOCK, _ITEMS, _DATA = (ENTRY_COLUMNS.index(c) for c in ("clock_synced", "items", "data"))
+
+
+def _json_column(values: list) -> list[str]:
+    try:
+        return [orjson.dumps(v, option=orjson.OPT_SORT_KEYS).decode() for v in values]
+    except TypeError:
+        return [_json_text(v) for v in values]
+
+
+def entry_columns(entries: list[dict]) -> list[list]:
+    """The entries as `entry_row` rows, column by column (one C-level pass per column instead of one call per row)."""
+    columns: list[list] = [[]] * len(ENTRY_COLUMNS)
+    for i, get in _PLAIN_COLUMNS:
+        columns[i] = list(map(get, entries))
+    columns[_CLOCK] = [1 if e["clock_synced"] else 0 for e in entries]
+    columns[_ITEMS] = _json_column([e["items"] for e in entries])
+    columns[_DATA] = _json_column([e["data"] for e in entries])
+    return columns
+
+
+def sum_totals(columns: list[list]) -> dict[tuple, list[int]]:
+    """What rows add to `entry_totals`: key (terminal, hour, op, phase, method) -> [n, amount, delta]."""
+    sums: dict[tuple, list[int]] = {}
+    for tid, time, op, phase, method, amount, before, after in zip(
+            columns[0], columns[4], columns[7], columns[8], columns[17], columns[13], columns[14], columns[15],
+            strict=True):
+        key = (tid, time[:13], op, phase, method or "")
+        t = sums.get(key)
+        delta = (after or 0) - (before or 0)
+        if t is None:
+            sums[key] = [1, amount or 0, delta]
+        else:
+            t[0] += 1
+            t[1] += amount or 0
+            t[2] += delta
+    return sums
+
+
+@dataclass
+class Prepared:
+    """A batch decoded and chain-checked (in a worker process); the collector still checks who sent it.
+
+    Its entries travel as one payload ready for the bulk load: COPY text (`encode_copy_text`) for PostgreSQL, or
+    row tuples for SQLite; with them what the collector needs when every entry is new (the usual case): the totals
+    contribution, the card ids, and the rows that may concern face accounts. Hashes are read back from the payload
+    only when the batch overlaps stored entries."""
+
+    source: str
+    batch: Batch | None = None
+    error: str = ""
+    count: int = 0
+    copy: bytes | None = None
+    rows: list[tuple] = field(default_factory=list)
+    totals: dict[tuple, list[int]] = field(default_factory=dict)
+    card_ids: set[int] = field(default_factory=set)
+    face: list[tuple] = field(default_factory=list)
+    _hashes: list[str] | None = field(default=None, repr=False, compare=False)
+
+    def __getstate__(self) -> dict:
+        # row tuples cross the process boundary as one marshal blob: about twice as fast to write as pickle
+        return {**self.__dict__, "rows": marshal.dumps(self.rows), "_hashes": None}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state, rows=marshal.loads(state["rows"]))
+
+    def row_tuples(self) -> list[tuple]:
+        return self.rows if self.copy is None else decode_copy_text(self.copy, INT_COLUMNS)
+
+    def hash_at(self, seq: int) -> str:
+        """Hash of this batch's entry `seq`."""
+        assert self.batch is not None
+        if seq == self.batch.last_seq:
+            return self.batch.header["last_hash"]
+        if self._hashes is None:
+            self._hashes = ([r[2] for r in self.rows] if self.copy is None else
+                            [line.split(b"\t", 3)[2].decode() for line in self.copy.split(b"\n")[:-1]])
+        return self._hashes[seq - self.batch.first_seq]
+
+    def prev_hash_at(self, seq: int) -> str:
+        assert self.batch is not None
+        if seq == self.batch.first_seq:
+            return self.batch.header["prev_hash"]
+        return self.hash_at(seq - 1)
+
+    def without(self, seqs: Container[int]) -> Prepared:
+        """The same batch with only the entries whose seq is not in `seqs` (those already stored)."""
+        rows = [r for r in self.row_tuples() if r[1] not in seqs]
+        columns = [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in ENTRY_COLUMNS]
+        return _with_columns(Prepared(self.source, batch=self.batch), columns, self.copy is not None)
+
+
+def _with_columns(p: Prepared, columns: list[list], copy_text: bool) -> Prepared:
+    cards, data = columns[10], columns[_DATA]
+    p.count = len(cards)
+    p.totals = sum_totals(columns)
+    p.card_ids = set(cards)
+    p.card_ids.discard(None)  # type: ignore[arg-type]
+    face = [i for i, (card, d) in enumerate(zip(cards, data, strict=True)) if card is None and "face_account" in d]
+    if face:  # a superset of what `sync.collector.face.ingest_rows` takes: it applies its own rule
+        p.face = [tuple(c[i] for c in columns) for i in face]
+    if copy_text:
+        p.copy = encode_copy_text(columns)
+    else:
+        p.rows = list(zip(*columns, strict=True))
+    return p
+
+
+def _prepared(source: str, batch: Batch, copy_text: bool) -> Prepared:
+    # entries are dropped from the batch: the payload carries them, and pickling both would double the traffic
+    slim = Batch(header=batch.header, entries=[], signature=batch.signature)
+    return _with_columns(Prepared(source, batch=slim), entry_columns(batch.entries), copy_text)
+
+
+def prepare(source: str, data: bytes | None = None, copy_text: bool = False) -> Prepared:
+    """Decode and chain-check one batch, and build its payload; `data` None reads `source` as a file. `copy_text`:
+    the payload as COPY text (a store whose `copy_text` is true), else as row tuples."""
+    if data is None:
+        try:
+            data = Path(source).read_bytes()
+        except OSError as exc:
+            return Prepared(source, error=f"cannot read batch: {exc.strerror}")
+    try:
+        batch = decode(data)
+        check_chain(batch)
+    except BatchError as exc:
+        return Prepared(source, batch=_maybe(data), error=str(exc))
+    return _prepared(source, batch, copy_text)
+
+
+def _maybe(data: bytes) -> Batch | None:
+    try:
+        b = decode(data)
+    except BatchError:
+        return None
+    return Batch(header=b.header, entries=[], signature=b.signature)
+
+
+def _refuse(store: Store, source: str, reason: str, terminal_id: int | None = None,
+            batch: Batch | None = None) -> IngestResult:
+    store.execute("INSERT INTO refusals (received_at, terminal_id, source, reason) VALUES (?, ?, ?, ?)",
+                  [now_iso(), terminal_id, source, reason])
+    return IngestResult(source=source, status="refused", reason=reason, terminal_id=terminal_id,
+                        first_seq=batch.first_seq if batch else None, last_seq=batch.last_seq if batch else None)
+
+
+def _terminal_id(batch: Batch | None) -> int | None:
+    tid = batch.header.get("terminal_id") if batch else None
+    return tid if isinstance(tid, int) and not isinstance(tid, bool) and 0 < tid <= 65535 else None
+
+
+def _admit(store: Store, event_id: str, p: Prepared, sender: int | None) -> IngestResult | None:
+    """Who sent it: refuse foreign, unknown, revoked, impersonated or badly signed batches (None = admitted)."""
+    batch = p.batch
+    tid = _terminal_id(batch)
+    if batch is not None and batch.header.get("event_id") != event_id:
+        return _refuse(store, p.source, f"foreign batch: it belongs to event {batch.header.get('event_id')!r}, "
+                                        f"this collector holds {event_id!r}", tid)
+    if p.error:
+        return _refuse(store, p.source, p.error, sender if sender is not None else tid)
+    assert batch is not None
+    if tid is None:
+        return _refuse(store, p.source, "batch header has no valid terminal id")
+    if sender is not None and sender != tid:
+        return _refuse(store, p.source, f"terminal {sender} may not upload batches of terminal {tid}", sender)
+    terminal = get_terminal(store, tid)
+    if terminal is None:
+        return _refuse(store, p.source, f"terminal {tid} is not enrolled with this collector (pair it first)", tid)
+    if terminal["status"] == "revoked":
+        return _refuse(store, p.source, f"terminal {tid} is revoked; its batches are refused", tid)
+    try:
+        check_signature(batch, terminal["public_key"])
+    except BatchError as exc:
+        return _refuse(store, p.source, str(exc), tid)
+    return None
+
+
+def ingest_bytes(store: Store, data: bytes, *, source: str = "upload", terminal_id: int | None = None,
+                 received_at: datetime | None = None) -> IngestResult:
+    """Ingest one encoded batch. `terminal_id`, when given, is the authenticated sender (HTTP)."""
+    return ingest_many(store, [(source, data)], sender=terminal_id, received_at=received_at, workers=0)[0]
+
+
+def ingest_batch(store: Store, batch: Batch, *, source: str = "upload", sender: int | None = None,
+                 received_at: datetime | None = None) -> IngestResult:
+    """Ingest an already decoded batch (tests, tools)."""
+    try:
+        check_chain(batch)
+    except BatchError as exc:
+        p = Prepared(source, batch=batch, error=str(exc))
+    else:
+        p = _prepared(source, batch, store.copy_text)
+    return _ingest_prepared(store, iter([p]), sender=sender, received_at=received_at)[0]
+
+
+def _prepared_stream(items: list[tuple[str, bytes | None]], workers: int, copy_text: bool,
+                     ahead: int = 2 * GROUP_ENTRIES) -> Iterator[Prepared]:
+    """Prepare batches in worker processes, in order, with a bounded number in flight (memory stays flat).
+
+    About `ahead` entries are kept in flight (at least two batches per worker, at most `MAX_AHEAD` batches), so
+    that the workers keep preparing the next group while the collector loads one into the database."""
+    if workers <= 0 or len(items) < PARALLEL_FROM:
+        for source, data in items:
+            yield prepare(source, data, copy_text)
+        return
+    ctx = multiprocessing.get_context("spawn")  # no fork of a process holding database connections and threads
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=exit_with_parent,
+                             initargs=(os.getpid(),)) as pool:
+        window: deque[Future] = deque()
+        seen_batches = seen_entries = 0
+        for source, data in items:
+            window.append(pool.submit(prepare, source, data, copy_text))
+            per_batch = seen_entries // seen_batches if seen_batches else 1000
+            if len(window) >= min(MAX_AHEAD, max(2 * workers, ahead // max(per_batch, 1))):
+                p = window.popleft().result()
+                seen_batches, seen_entries = seen_batches + 1, seen_entries + p.count
+                yield p
+        while window:
+            yield window.popleft().result()
+
+
+def ingest_many(store: Store, items: Iterable[tuple[str, bytes | None]], *, sender: int | None = None,
+                received_at: datetime | None = None, workers: int = 2, group_entries: int = GROUP_ENTRIES,
+                progress: Callable[[int, int, IngestResult], None] | None = None) -> list[IngestResult]:
+    """Ingest many batches, (source, bytes) or (path, None): checked in `workers` processes, stored in groups of
+    about `group_entries` entries per transaction with one bulk load per group. Results are in input order."""
+    todo = list(items)
+    stream = _prepared_stream(todo, workers, store.copy_text, 2 * group_entries)
+    return _ingest_prepared(store, stream, sender=sender, received_at=received_at, group_entries=group_entries,
+                            progress=progress, total=len(todo))
+
+
+def _ingest_prepared(store: Store, stream: Iterator[Prepared], *, sender: int | None = None,
+                     received_at: datetime | None = None, group_entries: int = GROUP_ENTRIES,
+                     progress: Callable[[int, int, IngestResult], None] | None = None,
+                     total: int = 0) -> list[IngestResult]:
+    event_id = require_event(store)
+    results: list[IngestResult | None] = []
+    group: list[tuple[int, Prepared]] = []
+    group_rows = 0
+    done = 0
+
+    def report(i: int, res: IngestResult) -> None:
+        nonlocal done
+        results[i] = res
+        done += 1
+        if progress:
+            progress(done, total or len(results), res)
+
+    def flush() -> None:
+        nonlocal group_rows
+        if group:
+            for i, res in _store_group(store, [p for _, p in group], received_at):
+                report(group[i][0], res)
+            group.clear()
+            group_rows = 0
+
+    for p in stream:
+        results.append(None)
+        idx = len(results) - 1
+        refused = _admit(store, event_id, p, sender)
+        if refused is not None:
+            report(idx, refused)
+            continue
+        group.append((idx, p))
+        group_rows += p.count
+        if group_rows >= group_entries:
+            flush()
+    flush()
+    return [r for r in results if r is not None]
+
+
+def _store_group(store: Store, group: list[Prepared], received_at: datetime | None) -> list[tuple[int, IngestResult]]:
+    """Store admitted batches in one transaction and one bulk load; returns (index in group, result).
+
+    Entries taken earlier in the same group count as stored, so overlapping or repeated batches in one group
+    behave exactly as if they had arrived in separate calls."""
+    out: list[tuple[int, IngestResult]] = []
+    with store.transaction():
+        store.lock_terminals(sorted({p.batch.terminal_id for p in group if p.batch}))
+        known = _known_batches(store, [p.batch.batch_id for p in group if p.batch])
+        near = _stored_near(store, [p.batch for p in group if p.batch and p.batch.batch_id not in known])
+        copy_text = store.copy_text
+        payload: list = []  # COPY text chunks, or row tuples
+        totals: dict[tuple, list[int]] = {}
+        face: list[tuple] = []
+        batch_rows: list[tuple] = []
+        taken: dict[int, dict[int, Prepared]] = {}  # terminal -> seq -> batch whose entry was taken in this group
+        status: list[list] = []  # terminal status reported by each stored or repeated batch, in order
+        for i, p in enumerate(group):
+            batch = p.batch
+            assert batch is not None
+            tid = batch.terminal_id
+            if batch.batch_id in known:
+                status.append(_status_params(store, tid, batch, received_at))
+                out.append((i, IngestResult(source=p.source, status="duplicate", reason="batch already stored",
+                                            terminal_id=tid, first_seq=batch.first_seq, last_seq=batch.last_seq)))
+                continue
+            mine, stored = taken.setdefault(tid, {}), near.get(tid, {})
+            seqs = range(batch.first_seq, batch.last_seq + 1)
+            inside: dict[int, str] = {}  # stored entries within the batch's range: seq -> hash
+            if not (mine.keys().isdisjoint(seqs) and stored.keys().isdisjoint(seqs)):
+                inside = {s: h for s in seqs if (h := _stored_hash(s, mine, stored)) is not None}
+            conflict = _conflict(batch, p, _stored_hash(batch.first_seq - 1, mine, stored),
+                                 _stored_prev_hash(batch.last_seq + 1, mine, stored), inside)
+            if conflict:  # nothing of this batch is written; the refusal is logged
+                out.append((i, _refuse(store, p.source, conflict, tid, batch)))
+                continue
+            new = p.without(inside) if inside else p
+            if new.count:
+                mine.update(dict.fromkeys(seqs if new is p else [s for s in seqs if s not in inside], p))
+                if copy_text:
+                    payload.append(new.copy)
+                else:
+                    payload.extend(new.rows)
+                for key, (n, amount, delta) in new.totals.items():
+                    t = totals.get(key)
+                    if t is None:
+                        totals[key] = [n, amount, delta]
+                    else:
+                        t[0] += n
+                        t[1] += amount
+                        t[2] += delta
+                face.extend(new.face)
+            known.add(batch.batch_id)
+            batch_rows.append((batch.batch_id, tid, batch.first_seq, batch.last_seq, batch.header["prev_hash"],
+                               batch.header["last_hash"], batch.header["count"], new.count, now_iso(), p.source))
+            status.append(_status_params(store, tid, batch, received_at))
+            out.append((i, IngestResult(source=p.source, status="stored", terminal_id=tid, first_seq=batch.first_seq,
+                                        last_seq=batch.last_seq, new_entries=new.count, card_ids=new.card_ids)))
+        if payload:
+            pending = sorted({c for _, r in out if r.status == "stored" for c in r.card_ids})
+            if pending:  # committed with the entries: a kill before reconcile leaves the mark (ledger.reconcile)
+                store.executemany("INSERT INTO reconcile_pending (card_id) VALUES (?) ON CONFLICT DO NOTHING",
+                                  [(c,) for c in pending])
+            if copy_text:
+                store.load_copy_text("entries", ENTRY_COLUMNS, payload)
+            else:
+                store.copy_rows("entries", ENTRY_COLUMNS, payload)
+            add_totals(store, totals)
+            if face:
+                ingest_face_rows(store, face)
+        if status:
+            store.executemany(_STATUS_SQL, status)
+        if batch_rows:
+            store.executemany("INSERT INTO batches (batch_id, terminal_id, first_seq, last_seq, prev_hash, last_hash, "
+                              "entry_count, new_entries, received_at, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                              batch_rows)
+    return out
+
+
+def _known_batches(store: Store, ids: list[str]) -> set[str]:
+    known: set[str] = set()
+    for at in range(0, len(ids), QUERY_TERMS):
+        part = ids[at:at + QUERY_TERMS]
+        known.update(r["batch_id"] for r in store.query(
+            f"SELECT batch_id FROM batches WHERE batch_id IN ({', '.join('?' * len(part))})", part))
+    return known
+
+
+def _stored_near(store: Store, batches: list[Batch]) -> dict[int, dict[int, dict]]:
+    """Stored entries in or next to the batches' ranges (one query per group, not one per batch):
+    terminal -> seq -> {hash, prev_hash}."""
+    ranges: list[list[int]] = []
+    for tid, lo, hi in sorted((b.terminal_id, b.first_seq - 1, b.last_seq + 1) for b in batches):
+        if ranges and ranges[-1][0] == tid and lo <= ranges[-1][2] + 1:
+            ranges[-1][2] = max(ranges[-1][2], hi)
+        else:
+            ranges.append([tid, lo, hi])
+    near: dict[int, dict[int, dict]] = {}
+    for at in range(0, len(ranges), QUERY_TERMS):
+        part = ranges[at:at + QUERY_TERMS]
+        where = " OR ".join(["(terminal_id = ? AND seq BETWEEN ? AND ?)"] * len(part))
+        for r in store.query(f"SELECT terminal_id, seq, hash, prev_hash FROM entries WHERE {where}",
+                             [v for rng in part for v in rng]):
+            near.setdefault(r["terminal_id"], {})[r["seq"]] = r
+    return near
+
+
+def _stored_hash(seq: int, taken: dict[int, Prepared], stored: dict[int, dict]) -> str | None:
+    owner = taken.get(seq)
+    if owner is not None:
+        return owner.hash_at(seq)
+    row = stored.get(seq)
+    return row["hash"] if row is not None else None
+
+
+def _stored_prev_hash(seq: int, taken: dict[int, Prepared], stored: dict[int, dict]) -> str | None:
+    owner = taken.get(seq)
+    if owner is not None:
+        return owner.prev_hash_at(seq)
+    row = stored.get(seq)
+    return row["prev_hash"] if row is not None else None
+
+
+def add_totals(store: Store, sums: dict[tuple, list[int]]) -> None:
+    """Fold the new entries' `sum_totals` into `entry_totals` (the reports' running sums)."""
+    store.executemany("INSERT INTO entry_totals (terminal_id, hour, op, phase, method, n, amount, delta) "
+                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (terminal_id, hour, op, phase, method) DO UPDATE "
+                      "SET n = entry_totals.n + excluded.n, amount = entry_totals.amount + excluded.amount, "
+                      "delta = entry_totals.delta + excluded.delta", [(*k, *v) for k, v in sums.items()])
+
+
+def rebuild_totals(store: Store) -> None:
+    """Recompute `entry_totals` from every entry (after entries were loaded by other means, e.g. a benchmark)."""
+    with store.transaction():
+        store.execute("DELETE FROM entry_totals")
+        store.execute("INSERT INTO entry_totals (terminal_id, hour, op, phase, method, n, amount, delta) "
+                      "SELECT terminal_id, substr(time, 1, 13), op, phase, COALESCE(method, ''), COUNT(*), "
+                      "SUM(amount), SUM(COALESCE(balance_after, 0) - COALESCE(balance_before, 0)) FROM entries "
+                      "GROUP BY terminal_id, substr(time, 1, 13), op, phase, COALESCE(method, '')")
+
+
+def _conflict(batch: Batch, p: Prepared, before: str | None, after_prev: str | None, inside: dict[int, str]) -> str:
+    """Whether the batch contradicts what is stored: `before` is the stored hash of the entry before it, `after_prev`
+    the stored prev_hash of the entry after it, `inside` the stored hashes within its range."""
+    if before is not None and before != batch.header["prev_hash"]:
+        return (f"chain conflict: batch {batch.first_seq}..{batch.last_seq} does not follow stored entry "
+                f"{batch.first_seq - 1} (journal forked or altered)")
+    if after_prev is not None and after_prev != batch.header["last_hash"]:
+        return (f"chain conflict: stored entry {batch.last_seq + 1} does not follow this batch "
+                f"(journal forked or altered)")
+    for seq, have in inside.items():
+        if have != p.hash_at(seq):
+            return f"conflicts with stored entry {seq} (journal forked or altered)"
+    return ""
+
+
+_STATUS_SQL = ("UPDATE terminals SET last_sync = ?, reported_unsynced = COALESCE(?, reported_unsynced), "
+               "reported_head_seq = CASE WHEN ? > COALESCE(reported_head_seq, 0) THEN ? ELSE reported_head_seq END, "
+               "clock_skew_ms = COALESCE(?, clock_skew_ms), clock_synced = COALESCE(?, clock_synced) "
+               "WHERE terminal_id = ?")
+
+
+def _status_params(store: Store, tid: int, batch: Batch, received_at: datetime | None) -> list:
+    """The terminal status a batch reports, as `_STATUS_SQL` parameters (run for the whole group at once);
+    template erasures it confirms are recorded now."""
+    st = batch.header.get("status") or {}
+    received = received_at or datetime.now(UTC)
+    skew = None
+    if isinstance(st.get("time"), str) and st.get("online"):
+        try:
+            skew = int((datetime.fromisoformat(st["time"].replace("Z", "+00:00")) - received).total_seconds() * 1000)
+        except ValueError:
+            skew = None
+    unsynced = st.get("unsynced_entries") if isinstance(st.get("unsynced_entries"), int) else None
+    head = st.get("head_seq") if isinstance(st.get("head_seq"), int) else None
+    if st.get("face_erasures"):  # the terminal confirms template erasures it has done
+        record_confirmations(store, tid, st["face_erasures"])
+    return [received.isoformat(), unsynced, head or 0, head or 0, skew,
+            int(bool(st["clock_synced"])) if "clock_synced" in st else None, tid]
+
+
+def contiguous_seq(store: Store, terminal_id: int) -> int:
+    """Highest seq such that every entry 1..seq of the terminal is stored (what the terminal may mark delivered)."""
+    rows = store.query("SELECT first_seq, last_seq FROM batches WHERE terminal_id = ? ORDER BY first_seq",
+                       [terminal_id])
+    upto = 0
+    for r in rows:
+        if r["first_seq"] > upto + 1:
+            break
+        upto = max(upto, r["last_seq"])
+    return upto
+
+
+def read_pairing_file(store: Store, path: Path) -> IngestResult:
+    try:
+        req = json.loads(path.read_text(encoding="utf-8"))
+        result = pair(store, code=req["code"], event_id=req["event_id"], terminal_id=req["terminal_id"],
+                      public_key=req["public_key"], name=req.get("name", ""), mode=req.get("mode", "sale"),
+                      face_key=req.get("face_key") or "")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return _refuse(store, str(path), f"pairing file is unreadable ({exc.__class__.__name__})")
+    except EnrollmentError as exc:
+        return _refuse(store, str(path), f"pairing refused: {exc}")
+    return IngestResult(source=str(path), status="paired", terminal_id=result["terminal_id"])
+
+
+def ingest_paths(store: Store, paths: Iterable[Path], progress: Callable[[int, int, IngestResult], None] | None = None,
+                 *, workers: int = 2) -> list[IngestResult]:
+    """Ingest every pairing file and batch under the given files/directories (pairing files first)."""
+    files: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            files.extend(sorted(p.rglob("pair-*.json")))
+            files.extend(sorted(p.rglob(f"*{SUFFIX}")))
+        else:
+            files.append(p)
+    pairing = [f for f in files if f.name.startswith("pair-") and f.suffix == ".json"]
+    batch_files = [f for f in files if not (f.name.startswith("pair-") and f.suffix == ".json")]
+    total = len(files)
+    results = []
+    for i, f in enumerate(pairing, 1):
+        res = read_pairing_file(store, f)
+        results.append(res)
+        if progress:
+            progress(i, total, res)
+    offset = len(pairing)
+
+    def batch_progress(i: int, _n: int, res: IngestResult) -> None:
+        if progress:
+            progress(offset + i, total, res)
+
+    results += ingest_many(store, [(str(f), None) for f in batch_files], workers=workers, progress=batch_progress)
+    return results

@@ -1,0 +1,276 @@
+"""Organizer reports from the collector: the same data as JSON, CSV or HTML with inline SVG charts.
+
+Aggregation happens in SQL so the reports stay fast on millions of entries;
+items (products) are JSON and are summed in Python only for the product report.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+from sync.collector.event import get_meta
+from sync.collector.storage import Store
+from sync.collector.summary import summary
+
+SALES = "phase = 'commit' AND op IN ('sale', 'void')"
+NET = "CASE WHEN op = 'sale' THEN amount ELSE -amount END"
+
+
+Progress = Callable[[int, int], None]  # (rows done, rows in all) for reports that walk many rows
+
+
+class ReportError(Exception):
+    pass
+
+
+# sales reports read the running totals kept at ingest (`entry_totals`), not every entry
+TOTALS_SALES = "phase = 'commit' AND op IN ('sale', 'void')"
+TOTALS_COUNT = "SUM(CASE WHEN op = 'sale' THEN n ELSE 0 END)"
+
+
+def by_vendor(store: Store) -> list[dict]:
+    return _ints(store.query(
+        f"SELECT COALESCE(t.vendor, '') AS vendor, SUM(x.n) AS entries, {TOTALS_COUNT} AS sales, SUM({NET}) AS net "
+        f"FROM entry_totals x LEFT JOIN terminals t ON t.terminal_id = x.terminal_id WHERE {TOTALS_SALES} "
+        f"GROUP BY t.vendor ORDER BY net DESC"))
+
+
+def by_terminal(store: Store) -> list[dict]:
+    return _ints(store.query(f"SELECT terminal_id, {TOTALS_COUNT} AS sales, SUM({NET}) AS net FROM entry_totals "
+                             f"WHERE {TOTALS_SALES} GROUP BY terminal_id ORDER BY terminal_id"))
+
+
+def by_hour(store: Store) -> list[dict]:
+    return _ints(store.query(f"SELECT hour, {TOTALS_COUNT} AS sales, SUM({NET}) AS net FROM entry_totals "
+                             f"WHERE {TOTALS_SALES} GROUP BY hour ORDER BY hour"))
+
+
+def by_day(store: Store) -> list[dict]:
+    return _by_period(store, "day", 10)
+
+
+def by_month(store: Store) -> list[dict]:
+    """The canteen owner's monthly report: the same columns as the daily one, per calendar month (UTC)."""
+    return _by_period(store, "month", 7)
+
+
+def _by_period(store: Store, name: str, chars: int) -> list[dict]:
+    """Sales (count, net of voids), deposits and refunds per period, from the running totals kept at ingest."""
+    period = f"substr(hour, 1, {int(chars)})"
+    return _ints(store.query(
+        f"SELECT {period} AS {name}, {TOTALS_COUNT} AS sales, "
+        "SUM(CASE WHEN op = 'sale' THEN amount WHEN op = 'void' THEN -amount ELSE 0 END) AS net, "
+        "SUM(CASE WHEN op IN ('issue', 'topup') THEN amount ELSE 0 END) AS deposited, "
+        "SUM(CASE WHEN op = 'close' THEN amount ELSE 0 END) AS refunded "
+        f"FROM entry_totals WHERE phase = 'commit' GROUP BY {period} ORDER BY {name}"))
+
+
+def _ints(rows: list[dict]) -> list[dict]:
+    """PostgreSQL returns SUM(BIGINT) as NUMERIC (Decimal): money stays integer minor units in every report."""
+    for r in rows:
+        for k, v in r.items():
+            if v is not None and not isinstance(v, (int, str)):
+                r[k] = int(v)
+    return rows
+
+
+def by_product(store: Store, progress: Progress | None = None) -> list[dict]:
+    qty: dict[str, int] = defaultdict(int)
+    total: dict[str, int] = defaultdict(int)
+    rows = store.query("SELECT op, items FROM entries WHERE phase = 'commit' AND op IN ('sale', 'void') "
+                       "AND items <> '[]'")
+    step = max(1, len(rows) // 20)
+    for i, r in enumerate(rows, 1):
+        sign = 1 if r["op"] == "sale" else -1
+        for item in json.loads(r["items"]):
+            if not isinstance(item, dict):
+                continue
+            name = str(item.get("name") or item.get("product") or item.get("sku") or "?")
+            n = int(item.get("qty", 1) or 1)
+            price = item.get("total", item.get("amount", int(item.get("unit_price", item.get("price", 0)) or 0) * n))
+            qty[name] += sign * n
+            total[name] += sign * int(price or 0)
+        if progress and (i % step == 0 or i == len(rows)):
+            progress(i, len(rows))
+    out = [{"product": k, "quantity": qty[k], "net": total[k]} for k in qty]
+    return sorted(out, key=lambda r: -r["net"])
+
+
+def top_products(store: Store, n: int = 10, progress: Progress | None = None) -> list[dict]:
+    return by_product(store, progress)[:n]
+
+
+def cashiers(store: Store) -> list[dict]:
+    return store.query("SELECT terminal_id, COALESCE(operator, '') AS operator, COALESCE(method, '') AS method, "
+                       "COUNT(*) AS count, SUM(amount) AS total FROM entries WHERE phase = 'commit' AND op IN "
+                       "('issue', 'topup') GROUP BY terminal_id, operator, method "
+                       "ORDER BY terminal_id, operator, method")
+
+
+def settlement(store: Store, commission_percent: float = 0.0) -> list[dict]:
+    if not 0 <= commission_percent <= 100:
+        raise ReportError("commission must be between 0 and 100 percent")
+    basis_points = round(commission_percent * 100)
+    rows = []
+    for r in by_vendor(store):
+        gross = int(r["net"] or 0)
+        commission = gross * basis_points // 10_000
+        rows.append({"vendor": r["vendor"], "gross": gross, "commission": commission, "net": gross - commission})
+    return rows
+
+
+def card_history(store: Store, card_id: int | None) -> list[dict]:
+    if card_id is None:
+        raise ReportError("the card report needs --card ID")
+    rows = store.query("SELECT terminal_id, seq, time, op, phase, card_seq, amount, balance_before, balance_after, "
+                       "method, operator, data FROM entries WHERE card_id = ? "
+                       "ORDER BY card_seq, time, terminal_id, seq", [card_id])
+    holder = None  # the name (and phone) given at issue, on every row so a one-line view shows whose card it is
+    for r in rows:
+        try:
+            data = json.loads(r.pop("data") or "{}")
+        except ValueError:
+            data = {}
+        if r["op"] == "issue" and r["phase"] == "commit" and isinstance(data, dict) and data.get("holder"):
+            holder = str(data["holder"])
+    return [{**r, "holder": holder} for r in rows]
+
+
+def movements(store: Store) -> list[dict]:
+    return store.query("SELECT card_id, op, SUM(amount) AS total, COUNT(*) AS count FROM entries "
+                       "WHERE phase = 'commit' "
+                       "AND card_id IS NOT NULL GROUP BY card_id, op ORDER BY card_id, op")
+
+
+def anomalies(store: Store) -> list[dict]:
+    return store.query("SELECT a.card_id, a.kind, a.terminal_id, a.seq, a.detail, "
+                       "CASE WHEN h.card_id IS NULL THEN 0 ELSE 1 END AS hotlisted "
+                       "FROM anomalies a LEFT JOIN hotlist h ON h.card_id = a.card_id ORDER BY a.kind, a.card_id")
+
+
+def sync_status(store: Store) -> list[dict]:
+    from sync.collector.ingest import contiguous_seq
+
+    rows = store.query("SELECT terminal_id, name, vendor, role, status, last_sync, reported_head_seq, "
+                       "reported_unsynced, clock_skew_ms, clock_synced FROM terminals ORDER BY terminal_id")
+    for r in rows:
+        r["stored_up_to"] = contiguous_seq(store, r["terminal_id"])
+        head = r["reported_head_seq"] or 0
+        r["unsynced_entries"] = max(0, head - r["stored_up_to"])
+    return rows
+
+
+def face_accounts(store: Store) -> list[dict]:
+    """Every face account with its ledger balance and what it may still spend."""
+    from sync.collector.face import balances, open_holds
+
+    book, holds = balances(store), open_holds(store)
+    rows = store.query("SELECT account_id, holder, wristband_uid, status, created_at, closed_at FROM face_accounts "
+                       "ORDER BY account_id")
+    for r in rows:
+        r["balance"] = book.get(r["account_id"], 0)
+        r["available"] = r["balance"] - holds.get(r["account_id"], 0)
+    return rows
+
+
+def erasures(store: Store) -> list[dict]:
+    from sync.collector.face import pending_erasures
+
+    return pending_erasures(store)
+
+
+REPORTS = {
+    "summary": lambda s, **k: summary(s),
+    "vendors": lambda s, **k: by_vendor(s),
+    "terminals": lambda s, **k: by_terminal(s),
+    "products": lambda s, **k: by_product(s, k.get("progress")),
+    "top-products": lambda s, **k: top_products(s, progress=k.get("progress")),
+    "hours": lambda s, **k: by_hour(s),
+    "days": lambda s, **k: by_day(s),
+    "daily": lambda s, **k: by_day(s),
+    "months": lambda s, **k: by_month(s),
+    "monthly": lambda s, **k: by_month(s),
+    "cashiers": lambda s, **k: cashiers(s),
+    "settlement": lambda s, **k: settlement(s, k.get("commission") or 0.0),
+    "card": lambda s, **k: card_history(s, k.get("card")),
+    "movements": lambda s, **k: movements(s),
+    "anomalies": lambda s, **k: anomalies(s),
+    "sync": lambda s, **k: sync_status(s),
+    "face-accounts": lambda s, **k: face_accounts(s),
+    "erasures": lambda s, **k: erasures(s),
+}
+
+
+def run_named(store: Store, name: str, **kwargs: Any) -> Any:
+    if name not in REPORTS:
+        raise ReportError(f"unknown report {name!r}")
+    return REPORTS[name](store, **kwargs)
+
+
+def _flatten(data: Any) -> list[dict]:
+    if isinstance(data, list):
+        return data
+    rows = []
+    for key, value in data.items():
+        if isinstance(value, dict):
+            rows.extend({"item": f"{key}.{k}", "value": v} for k, v in value.items())
+        else:
+            rows.append({"item": key, "value": value})
+    return rows
+
+
+def render_csv(data: Any) -> str:
+    rows = _flatten(data)
+    out = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return out.getvalue()
+
+
+def bar_chart(labels: list[str], values: list[int], *, width: int = 640, bar: int = 18) -> str:
+    """A horizontal bar chart as inline SVG (no scripts, no CDN)."""
+    top = max([abs(v) for v in values] + [1])
+    height = bar * len(values) + 10
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img">']
+    for i, (label, value) in enumerate(zip(labels, values, strict=True)):
+        w = int((width - 220) * abs(value) / top)
+        y = 5 + i * bar
+        parts.append(f'<text x="0" y="{y + bar - 5}" font-size="12">{html.escape(str(label))[:28]}</text>'
+                     f'<rect x="200" y="{y}" width="{w}" height="{bar - 4}" fill="#3b7dd8"/>'
+                     f'<text x="{205 + w}" y="{y + bar - 5}" font-size="11">{value}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def render_html(store: Store, name: str, data: Any) -> str:
+    from jinja2 import Environment
+
+    rows = _flatten(data)
+    chart = ""
+    if rows:
+        keys = list(rows[0])
+        numeric = [k for k in keys if all(isinstance(r.get(k), int) for r in rows)]
+        label = next((k for k in keys if k not in numeric), keys[0])
+        value = next((k for k in ("net", "total", "value", "sales", "quantity") if k in numeric), None)
+        if value:
+            chart = bar_chart([str(r[label]) for r in rows[:40]], [int(r[value]) for r in rows[:40]])
+    env = Environment(autoescape=True)
+    template = env.from_string(
+        "<!doctype html><html><head><meta charset='utf-8'><title>{{ title }}</title>"
+        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}</style></head><body>"
+        "<h1>{{ title }}</h1><p>Event {{ event }} · amounts in minor units of {{ currency }}</p>"
+        "{{ chart | safe }}<table><tr>{% for k in keys %}<th>{{ k }}</th>{% endfor %}</tr>"
+        "{% for r in rows %}<tr>{% for k in keys %}<td>{{ r[k] }}</td>{% endfor %}</tr>{% endfor %}"
+        "</table></body></html>")
+    return template.render(title=f"StallPay report: {name}", event=get_meta(store, "event_id"),
+                           currency=get_meta(store, "currency"), chart=chart, rows=rows,
+                           keys=list(rows[0]) if rows else [])

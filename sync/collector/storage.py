@@ -1,0 +1,296 @@
+"""Collector storage: one small interface over SQLite (a file, nothing to install) and PostgreSQL (a DSN).
+
+SQL is written once with `?` placeholders and portable types; the PostgreSQL
+backend rewrites placeholders. Schema changes are numbered migrations applied in
+order and recorded in `schema_migrations`, the same for both databases.
+
+Bulk loads into PostgreSQL can also arrive ready-made as COPY text
+(`encode_copy_text`): ingest builds that text in its worker processes, so the
+collector process only passes bytes through instead of converting every value.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+from collections.abc import Container, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sync.collector.migrations import MIGRATIONS
+
+
+class StoreError(Exception):
+    pass
+
+
+COPY_NULL = "\\N"
+_COPY_UNESCAPE = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
+_COPY_ESCAPED = re.compile(r"\\(.)", re.S)
+
+
+def _copy_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def _copy_field(value: Any) -> str:
+    if value is None:
+        return COPY_NULL
+    if type(value) is str:
+        return _copy_escape(value)
+    if isinstance(value, int):
+        return int.__repr__(value)  # bool as 1/0, like the SQLite driver stores it
+    raise StoreError(f"cannot bulk-load a value of type {type(value).__name__}")
+
+
+def _copy_column(column: Sequence[Any]) -> Sequence[str]:
+    """One column as COPY text fields; whole-column fast paths, since a column is nearly always one plain type."""
+    try:
+        joined = "".join(column)
+    except TypeError:  # not all text
+        try:
+            return list(map(int.__repr__, column))
+        except TypeError:  # NULLs, or mixed
+            return [_copy_field(v) for v in column]
+    if "\\" in joined or "\t" in joined or "\n" in joined or "\r" in joined:
+        return [_copy_escape(v) for v in column]
+    return column
+
+
+def encode_copy_text(columns: Sequence[Sequence[Any]]) -> bytes:
+    """Rows, given column by column (int, str or None values), as PostgreSQL COPY text format in UTF-8: one line per
+    row, tab-separated, NULL as \\N, backslash, tab, newline and carriage return escaped. PostgreSQL text cannot hold
+    NUL characters; a value with one is refused by the server when loaded."""
+    if not columns or not columns[0]:
+        return b""
+    fields = [_copy_column(c) for c in columns]
+    return ("\n".join(map("\t".join, zip(*fields, strict=True))) + "\n").encode()
+
+
+def _copy_unescape(field: str) -> str:
+    return _COPY_ESCAPED.sub(lambda m: _COPY_UNESCAPE.get(m.group(1), m.group(1)), field)
+
+
+def decode_copy_text(data: bytes, int_columns: Container[int] = ()) -> list[tuple]:
+    """The rows of `encode_copy_text` output back (columns whose index is in `int_columns` as integers)."""
+    rows = []
+    for line in data.decode().split("\n")[:-1]:
+        row: list[Any] = []
+        for i, field in enumerate(line.split("\t")):
+            if field == COPY_NULL:
+                row.append(None)
+            elif i in int_columns:
+                row.append(int(field))
+            else:
+                row.append(_copy_unescape(field) if "\\" in field else field)
+        rows.append(tuple(row))
+    return rows
+
+
+def is_dsn(target: str) -> bool:
+    return target.startswith(("postgresql://", "postgres://")) or bool(re.match(r"^\s*\w+=", target))
+
+
+class Store:
+    """A connection with `query`, `execute`, `executemany`, `transaction` and `copy_rows`."""
+
+    dialect: str = ""
+    copy_text: bool = False  # whether `load_copy_text` is available (bulk loads as `encode_copy_text` output)
+    # an erasure happened inside a transaction: scrub once it is over (sync.collector.face_gallery)
+    scrub_pending: bool = False
+
+    def in_transaction(self) -> bool:
+        raise NotImplementedError
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        raise NotImplementedError
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        raise NotImplementedError
+
+    def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        rows = self.query(sql, params)
+        return next(iter(rows[0].values())) if rows else None
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        raise NotImplementedError
+        yield
+
+    def copy_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Bulk insert; PostgreSQL uses COPY, SQLite a prepared executemany."""
+        cols = ", ".join(columns)
+        self.executemany(f"INSERT INTO {table} ({cols}) VALUES ({', '.join('?' * len(columns))})", rows)
+
+    def load_copy_text(self, table: str, columns: Sequence[str], chunks: Iterable[bytes]) -> None:
+        """Bulk insert rows already encoded by `encode_copy_text` (only where `copy_text` is true)."""
+        raise StoreError(f"{self.dialect} has no COPY: bulk-load rows with copy_rows")
+
+    def lock_terminal(self, terminal_id: int) -> None:
+        """Serialise ingest per terminal inside a transaction (SQLite already serialises writers)."""
+
+    def lock_terminals(self, terminal_ids: Sequence[int]) -> None:
+        """`lock_terminal` for each, in the order given (callers sort them, so that two ingests cannot deadlock)."""
+        for tid in terminal_ids:
+            self.lock_terminal(tid)
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def migrate(self) -> int:
+        """Apply missing migrations; returns how many were applied."""
+        self.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT)")
+        done = {r["version"] for r in self.query("SELECT version FROM schema_migrations")}
+        applied = 0
+        for version, statements in MIGRATIONS:
+            if version in done:
+                continue
+            with self.transaction():
+                for stmt in statements:
+                    self.execute(stmt.replace("{blob}", "BYTEA" if self.dialect == "postgresql" else "BLOB"))
+                self.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?, CURRENT_TIMESTAMP)",
+                             [version])
+            applied += 1
+        return applied
+
+
+class SQLiteStore(Store):
+    dialect = "sqlite"
+
+    def __init__(self, path: str) -> None:
+        if path != ":memory:":
+            from sync.format.private_files import private_sqlite
+
+            private_sqlite(path)  # the books, pairing codes and terminal keys: the owner's alone
+        self.path = path
+        self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=60)
+        self.conn.row_factory = sqlite3.Row
+        try:
+            self.conn.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.DatabaseError as exc:
+            self.conn.close()
+            raise StoreError(f"{path} is not a collector database ({exc})") from None
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.execute("PRAGMA secure_delete=ON")  # erased templates and phone digests leave no free-page copy
+        self._lock = threading.RLock()
+        self._depth = 0
+
+    def in_transaction(self) -> bool:
+        return self.conn.in_transaction
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(r) for r in self.conn.execute(sql, list(params)).fetchall()]
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        with self._lock:
+            return self.conn.execute(sql, list(params)).rowcount
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        with self._lock:
+            self.conn.executemany(sql, rows)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
+            self.conn.execute("BEGIN IMMEDIATE")
+            self._depth = 1
+            try:
+                yield
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            else:
+                self.conn.execute("COMMIT")
+            finally:
+                self._depth = 0
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+class PostgresStore(Store):
+    dialect = "postgresql"
+    copy_text = True
+
+    def __init__(self, dsn: str) -> None:
+        try:
+            import psycopg
+            from psycopg.rows import dict_row
+        except ImportError:  # pragma: no cover - psycopg is a dependency
+            raise StoreError("PostgreSQL support needs psycopg (pip install 'psycopg[binary]')") from None
+        try:
+            self.conn = psycopg.connect(dsn, autocommit=True, row_factory=dict_row)
+        except psycopg.Error as exc:
+            raise StoreError(f"cannot connect to PostgreSQL: {str(exc).strip().splitlines()[0]}") from None
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._tx: Any = None
+
+    def in_transaction(self) -> bool:
+        from psycopg.pq import TransactionStatus
+
+        return self.conn.info.transaction_status != TransactionStatus.IDLE
+
+    @staticmethod
+    def _sql(sql: str) -> str:
+        return sql.replace("%", "%%").replace("?", "%s")
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        with self._lock, self.conn.cursor() as cur:
+            cur.execute(self._sql(sql), list(params))
+            return list(cur.fetchall()) if cur.description else []
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        with self._lock, self.conn.cursor() as cur:
+            cur.execute(self._sql(sql), list(params))
+            return cur.rowcount
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        with self._lock, self.conn.cursor() as cur:
+            cur.executemany(self._sql(sql), rows)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self._lock, self.conn.transaction():
+            yield
+
+    def copy_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        with self._lock, self.conn.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as cp:
+            for row in rows:
+                cp.write_row(row)
+
+    def load_copy_text(self, table: str, columns: Sequence[str], chunks: Iterable[bytes]) -> None:
+        encoding = self.conn.info.encoding
+        with self._lock, self.conn.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as cp:
+            for chunk in chunks:  # the text is UTF-8; a connection in another encoding gets it transcoded
+                cp.write(chunk if encoding == "utf-8" else chunk.decode().encode(encoding))
+
+    def lock_terminal(self, terminal_id: int) -> None:
+        self.execute("SELECT pg_advisory_xact_lock(?)", [int(terminal_id)])
+
+    def lock_terminals(self, terminal_ids: Sequence[int]) -> None:
+        self.executemany("SELECT pg_advisory_xact_lock(?)", [[int(t)] for t in terminal_ids])  # one round trip
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def open_store(target: str | Path, *, migrate: bool = True) -> Store:
+    target = str(target)
+    store: Store = PostgresStore(target) if is_dsn(target) else SQLiteStore(target)
+    if migrate:
+        store.migrate()
+    return store

@@ -1,0 +1,61 @@
+"""The bundle format: what the collector sends back to terminals, signed with the event key.
+
+Catalogue and prices per vendor, operators, hotlist, settings, the collector's
+clock, face-gallery changes, and how far each terminal's journal is safely
+stored (so the terminal can mark it delivered). Terminals verify the signature
+with the event public key and refuse a bundle older than the one they applied.
+
+Face data (account balances, templates, erasures) credits guests, so it must not be
+signable by a terminal: the event key above is derived from the event master key,
+which every terminal holds (it needs it for wristbands). Bundles therefore carry a
+second signature by the *collector key*, an Ed25519 key that lives only in the
+collector's database; terminals learn its public half when they pair by code (or
+from the organizer's key file) and apply face data only from bundles it signed.
+The collector builds bundles (`sync.collector.bundle`), terminals apply them
+(`terminal.uplink.bundle_apply`); both meet here.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sync.format.batch import canonical_json
+from sync.format.keys import verify
+
+FORMAT = "stallpay-bundle/1"
+
+
+class BundleError(Exception):
+    pass
+
+
+def encode_bundle(bundle: dict[str, Any]) -> bytes:
+    return canonical_json(bundle)
+
+
+def verify_bundle(data: bytes, event_public_key: str, event_id: str,
+                  collector_key: str | None = None) -> dict[str, Any]:
+    """The bundle body, once its signature(s) and event are checked; BundleError with the reason otherwise.
+
+    With `collector_key`, the collector's signature is required too (and face data may be trusted)."""
+    try:
+        raw = json.loads(data)
+        body, signature = raw["body"], raw["signature"]
+    except (ValueError, KeyError, TypeError, RecursionError):  # RecursionError: JSON nested too deeply
+        raise BundleError("not a StallPay bundle") from None
+    if not isinstance(body, dict) or not isinstance(signature, str):
+        raise BundleError("not a StallPay bundle")
+    try:
+        message = canonical_json(body)
+    except UnicodeEncodeError:  # a lone surrogate ("\ud800") is valid JSON but not text that was ever signed
+        raise BundleError("not a StallPay bundle (invalid text)") from None
+    if not verify(event_public_key, signature, message):
+        raise BundleError("bundle signature is not the event key's: refused")
+    if collector_key is not None and not verify(collector_key, str(raw.get("collector_signature", "")), message):
+        raise BundleError("bundle is not signed by this event's collector key: refused")
+    if body.get("format") != FORMAT:
+        raise BundleError(f"unsupported bundle format {body.get('format')!r}")
+    if body.get("event_id") != event_id:
+        raise BundleError(f"bundle is for event {body.get('event_id')!r}, this terminal is in {event_id!r}")
+    return body
