@@ -9,23 +9,25 @@ from __future__ import annotations
 
 import os
 import secrets
-import stat
-import tomllib
 from pathlib import Path
 from typing import Literal
 
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from sync.format.event_keys import (  # noqa: F401  (the key file is shared with the collector; names kept here)
+    DESFIRE_KEY_SIZES,
+    ConfigError,
+    EventKeys,
+    check_key_permissions,
+    desfire_for_mode,
+    load_keys,
+)
 from terminal.app.catalogue import Product
 from terminal.gpio import GpioSection
 from terminal.printer.settings import PrinterSection
 from terminal.tomlfile import TomlFileError, read_toml
 from terminal.ui.settings import UiSection
-
-
-class ConfigError(Exception):
-    """Configuration or key file problem, phrased for the technician."""
 
 
 class _Strict(BaseModel):
@@ -186,81 +188,6 @@ def _explain(exc: ValidationError) -> str:
 # --- keys ---------------------------------------------------------------------
 
 
-class EventKeys(_Strict):
-    """Secrets of one event on one terminal. Never logged; repr hides them."""
-
-    event_id: str
-    master_key: bytes = Field(repr=False)
-    terminal_signing_key: bytes = Field(repr=False)
-    # DESFire role master keys and escrow keys present in this file (credit, debit, read, escrow_*)
-    desfire: dict[str, bytes] = Field(default_factory=dict, repr=False)
-
-    def __str__(self) -> str:
-        return f"EventKeys(event_id={self.event_id!r})"
-
-
-def check_key_permissions(path: Path) -> None:
-    mode = path.stat().st_mode
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise ConfigError(
-            f"{path}: key file is accessible by other users (mode {stat.S_IMODE(mode):o}); "
-            f"run 'chmod 600 {path}'"
-        )
-
-
-def load_keys(path: Path | str, event_id: str | None = None) -> EventKeys:
-    path = Path(path)
-    try:
-        check_key_permissions(path)
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: key file missing") from None
-    except tomllib.TOMLDecodeError:
-        raise ConfigError(f"{path}: key file is not valid TOML") from None
-    try:
-        keys = EventKeys(
-            event_id=raw["event"]["id"],
-            master_key=bytes.fromhex(raw["event"]["master_key"]),
-            terminal_signing_key=bytes.fromhex(raw["terminal"]["signing_key"]),
-        )
-        section = raw.get("desfire", {})
-    except (KeyError, TypeError, ValueError, AttributeError):
-        raise ConfigError(
-            f"{path}: key file needs [event] id and master_key (hex) and [terminal] signing_key (hex)"
-        ) from None
-    try:
-        keys.desfire = _desfire_keys(section)
-    except (TypeError, ValueError, AttributeError) as exc:
-        raise ConfigError(f"{path}: {exc}") from None
-    if len(keys.master_key) != 16:
-        raise ConfigError(f"{path}: event master_key must be 16 bytes (32 hex digits)")
-    if len(keys.terminal_signing_key) != 32:
-        raise ConfigError(f"{path}: terminal signing_key must be 32 bytes (64 hex digits)")
-    if event_id is not None and keys.event_id != event_id:
-        raise ConfigError(f"{path}: keys are for event {keys.event_id!r}, configuration says {event_id!r}")
-    return keys
-
-
-DESFIRE_KEY_SIZES = {"credit": 16, "debit": 16, "read": 16, "escrow_public": 32, "escrow_private": 32}
-
-
-def _desfire_keys(section: dict) -> dict[str, bytes]:
-    """The optional [desfire] section: each key hex of the right size, unknown names refused."""
-    out = {}
-    for name, value in section.items():
-        size = DESFIRE_KEY_SIZES.get(name)
-        if size is None:
-            raise ValueError(f"[desfire] {name} is not a key StallPay knows ({', '.join(DESFIRE_KEY_SIZES)})")
-        try:
-            raw = bytes.fromhex(value)
-        except (TypeError, ValueError):
-            raw = b""
-        if len(raw) != size:
-            raise ValueError(f"[desfire] {name} must be {size} bytes ({2 * size} hex digits)")
-        out[name] = raw
-    return out
-
-
 def write_secret_file(path: Path, text: str) -> None:
     """Create a file only the owner can read, without a window where others could."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -280,13 +207,6 @@ def new_keys_text(event_id: str, master_key: bytes | None = None) -> str:
             "desfire": new_desfire_keys(),
         }
     )
-
-
-def desfire_for_mode(keys: EventKeys, mode: str) -> dict[str, str]:
-    """The [desfire] section (hex) a terminal of `mode` gets: its role keys and the escrow public key."""
-    from terminal.wallet.desfire_keys import role_limited
-
-    return {k: v.hex() for k, v in role_limited(keys.desfire, mode).items()}
 
 
 def role_keys_text(keys: EventKeys, mode: str) -> str:

@@ -53,8 +53,8 @@ from sync.collector.refunds import refund_cards, refundable
 from sync.collector.reports import REPORTS, ReportError, render_csv, render_html, run_named
 from sync.collector.storage import Store, open_store
 from sync.format.bundle import encode_bundle
+from sync.format.event_keys import EventKeys, desfire_for_mode
 from sync.format.pairing import PairingFailed, seal_response
-from terminal.config import EventKeys, desfire_for_mode
 
 MAX_BATCH_BYTES = 32 * 1024 * 1024
 MAX_PAIR_BYTES = 16 * 1024  # pairing requests are a few hundred bytes and come from anyone

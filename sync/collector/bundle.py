@@ -17,8 +17,8 @@ from sync.collector.ledger import hotlist
 from sync.collector.storage import Store
 from sync.format.batch import canonical_json
 from sync.format.bundle import FORMAT, BundleError
+from sync.format.event_keys import EventKeys
 from sync.format.keys import event_signing_key, public_hex, signing_key
-from terminal.config import EventKeys
 
 
 def collector_signing_key(store: Store) -> Ed25519PrivateKey:

@@ -311,8 +311,8 @@ def run_face_expire(args: argparse.Namespace) -> int:
 def run_bundle(args: argparse.Namespace) -> int:
     from sync.collector.bundle import build_bundle
     from sync.format.bundle import encode_bundle
-    from terminal.config import ConfigError, load_keys
-    from terminal.uplink.export import write_atomic
+    from sync.format.event_keys import ConfigError, load_keys
+    from sync.format.private_files import write_private
 
     try:
         keys = load_keys(args.keys)
@@ -322,7 +322,7 @@ def run_bundle(args: argparse.Namespace) -> int:
     args.to.mkdir(parents=True, exist_ok=True)
     bundle = build_bundle(store, keys, terminal_id=args.terminal)
     path = args.to / (f"bundle-t{args.terminal:05d}.json" if args.terminal else "bundle.json")
-    write_atomic(path, encode_bundle(bundle))
+    write_private(path, encode_bundle(bundle))  # the hotlist and operators: the owner's alone (0600)
     print(f"wrote {path} (issued {bundle['body']['issued_at']})")
     return 0
 
@@ -344,7 +344,7 @@ def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from sync.collector.api import create_app
-    from terminal.config import ConfigError, load_keys
+    from sync.format.event_keys import ConfigError, load_keys
 
     _store(args).close()  # refuse a database that is not an initialised event before listening
     try:

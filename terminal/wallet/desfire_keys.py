@@ -24,10 +24,9 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from sync.format.event_keys import MODE_ROLES, ROLE_KEYS, role_limited  # noqa: F401  (shared with the collector)
 from terminal.wallet.keys import diversify_an10922, event_system_id, event_tag
 
-ROLE_KEYS = ("credit", "debit", "read")
-MODE_ROLES = {"sale": ("debit", "read"), "cashier": ("credit", "debit", "read"), "admin": ("read",)}
 IDENTITY_MAGIC = b"SPDF"
 IDENTITY_VERSION = 1
 PRODUCT_CODES = {"DESFIRE_EV1": 1, "DESFIRE_EV2": 2, "DESFIRE_EV3": 3}
@@ -53,16 +52,6 @@ def new_desfire_keys() -> dict[str, str]:
     out = {role: secrets.token_bytes(16).hex() for role in ROLE_KEYS}
     out["escrow_private"] = private.private_bytes_raw().hex()
     out["escrow_public"] = private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
-    return out
-
-
-def role_limited(desfire: dict[str, bytes], mode: str) -> dict[str, bytes]:
-    """Only what a terminal of `mode` needs: its role keys and the escrow public key."""
-    if mode not in MODE_ROLES:
-        raise ValueError(f"unknown terminal mode {mode!r}")
-    out = {role: desfire[role] for role in MODE_ROLES[mode] if role in desfire}
-    if "escrow_public" in desfire:
-        out["escrow_public"] = desfire["escrow_public"]
     return out
 
 
