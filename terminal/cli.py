@@ -2,7 +2,10 @@
 
 Each job lives in its own module exposing `register(subparsers)`; modules are
 imported only when needed so that `stallpay --help` stays fast and a missing
-optional part (camera, PostgreSQL) never breaks the others.
+optional part (camera, PostgreSQL) never breaks the others. `stallpay collector`
+loads only the collector's CLI (`sync.collector.cli`, also `stallpay-collector`):
+nothing of the terminal's card, camera or store stack, so it runs from an
+installation with only the `collector` extra.
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ from collections.abc import Callable, Sequence
 
 from sync.format.logconfig import ENV_LEVEL, LEVELS, LogLevelError, configure_logging
 from terminal.commands import exitcodes
-from terminal.schema import SchemaError
 
 # (subcommand, module that registers it). Add a line per new job.
 COMMANDS: list[tuple[str, str]] = [
@@ -74,7 +76,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
-    except SchemaError as exc:  # a database from a newer release, or an upgrade that failed: say so, change nothing
+    except Exception as exc:
+        # A database from a newer release, or an upgrade that failed: say so, change nothing. terminal.schema
+        # (sqlite-utils) is looked up, not imported: a command that never loaded it cannot have raised it, and
+        # the collector's commands must not pay for (or need) the terminal's stores.
+        schema = sys.modules.get("terminal.schema")
+        if schema is None or not isinstance(exc, schema.SchemaError):
+            raise
         print(f"stallpay {args.command}: {exc}", file=sys.stderr)
         return 2
 
