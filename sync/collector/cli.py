@@ -13,6 +13,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from sync.collector.cli_face import run_face_checkout, run_face_erase, run_face_expire, run_settings
+from sync.collector.cli_support import books, fail, guard
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     """`stallpay collector ACTION`: the same actions as `stallpay-collector ACTION`."""
@@ -107,41 +110,11 @@ def add_actions(p: argparse.ArgumentParser) -> None:
     c.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
 
-def _fail(message: str, code: int = 1) -> int:
-    print(f"stallpay collector: {message}", file=sys.stderr)
-    return code
-
-
-def _store(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    """The --db database; only `collector init` may create one (a mistyped path is an error, not a new event)."""
-    from sync.collector.event import open_event_store
-    from sync.collector.storage import open_store
-
-    return open_store(args.db) if args.collector_command == "init" else open_event_store(args.db)
-
-
-def _guard(func):  # type: ignore[no-untyped-def]
-    """Turn the collector's own errors into one line on stderr: a database problem exits 2, a refusal 1."""
-
-    def run(args: argparse.Namespace) -> int:
-        from sync.collector.enrollment import EnrollmentError
-        from sync.collector.storage import StoreError
-
-        try:
-            return func(args)
-        except StoreError as exc:
-            return _fail(str(exc), 2)
-        except (EnrollmentError, ValueError) as exc:
-            return _fail(str(exc))
-
-    return run
-
-
-@_guard
+@guard
 def run_init(args: argparse.Namespace) -> int:
     from sync.collector.event import init_event
 
-    init_event(_store(args), args.event_id, args.currency.upper(), args.name)
+    init_event(books(args), args.event_id, args.currency.upper(), args.name)
     print(f"collector database ready for event {args.event_id}")
     return 0
 
@@ -152,15 +125,15 @@ def _refused_face_credits(store) -> int:  # type: ignore[no-untyped-def]
     return int(store.scalar("SELECT COUNT(*) FROM anomalies WHERE kind = ?", [REFUSED_CREDIT]) or 0)
 
 
-@_guard
+@guard
 def run_ingest(args: argparse.Namespace) -> int:
     from sync.collector.ingest import ingest_paths
     from sync.collector.ledger import reconcile_pending
 
-    store = _store(args)
+    store = books(args)
     for path in args.paths:
         if not path.exists():
-            return _fail(f"{path}: no such file or directory", 2)
+            return fail(f"{path}: no such file or directory", 2)
 
     def progress(i: int, n: int, res) -> None:  # type: ignore[no-untyped-def]
         if not args.quiet and (n >= 20 and (i % max(1, n // 20) == 0 or i == n)):
@@ -183,80 +156,80 @@ def run_ingest(args: argparse.Namespace) -> int:
     print(json.dumps({"files": len(results), **counts, "new_entries": sum(r.new_entries for r in results),
                       "anomalies": anomalies}))
     if not results:
-        return _fail("no batch or pairing files found")
+        return fail("no batch or pairing files found")
     return 1 if refused else 0
 
 
-@_guard
+@guard
 def run_pair(args: argparse.Namespace) -> int:
     from sync.collector.enrollment import new_pairing_code
 
-    print(new_pairing_code(_store(args), role=args.role, vendor=args.vendor, valid_hours=args.hours))
+    print(new_pairing_code(books(args), role=args.role, vendor=args.vendor, valid_hours=args.hours))
     return 0
 
 
-@_guard
+@guard
 def run_enroll(args: argparse.Namespace) -> int:
     from sync.collector.enrollment import enroll
 
-    enroll(_store(args), args.terminal, args.public_key.lower(), role=args.role, vendor=args.vendor)
+    enroll(books(args), args.terminal, args.public_key.lower(), role=args.role, vendor=args.vendor)
     print(f"terminal {args.terminal} enrolled")
     return 0
 
 
-@_guard
+@guard
 def run_revoke(args: argparse.Namespace) -> int:
     from sync.collector.enrollment import revoke
 
-    revoke(_store(args), args.terminal)
+    revoke(books(args), args.terminal)
     print(f"terminal {args.terminal} revoked")
     return 0
 
 
-@_guard
+@guard
 def run_block(args: argparse.Namespace) -> int:
     from sync.collector.ledger import block_card
 
-    block_card(_store(args), args.card, args.reason)
+    block_card(books(args), args.card, args.reason)
     print(f"card {args.card} blocked ({args.reason}); terminals refuse it after their next sync")
     return 0
 
 
-@_guard
+@guard
 def run_replace(args: argparse.Namespace) -> int:
     from sync.collector.ledger import LedgerError, replacement_quote
 
     try:
-        quote = replacement_quote(_store(args), args.card, reason=args.reason)
+        quote = replacement_quote(books(args), args.card, reason=args.reason)
     except LedgerError as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     print(json.dumps(quote))
     return 0
 
 
-@_guard
+@guard
 def run_unblock(args: argparse.Namespace) -> int:
     from sync.collector.ledger import unblock_card
 
-    if not unblock_card(_store(args), args.card):
-        return _fail(f"card {args.card} is not on the hotlist")
+    if not unblock_card(books(args), args.card):
+        return fail(f"card {args.card} is not on the hotlist")
     print(f"card {args.card} unblocked")
     return 0
 
 
-@_guard
+@guard
 def run_reconcile(args: argparse.Namespace) -> int:
     from sync.collector.ledger import reconcile
 
-    print(json.dumps(reconcile(_store(args))))
+    print(json.dumps(reconcile(books(args))))
     return 0
 
 
-@_guard
+@guard
 def run_refund(args: argparse.Namespace) -> int:
     from sync.collector.refunds import refund_cards, refundable
 
-    store = _store(args)
+    store = books(args)
     if not args.card and not args.all:
         print(json.dumps(refundable(store), indent=1))
         return 0
@@ -264,50 +237,7 @@ def run_refund(args: argparse.Namespace) -> int:
     return 0
 
 
-@_guard
-def run_face_checkout(args: argparse.Namespace) -> int:
-    from sync.collector.face import FaceError, checkout
-
-    try:
-        print(json.dumps(checkout(_store(args), args.account, by=args.by, pay_out_here=True)))
-    except FaceError as exc:
-        return _fail(str(exc))
-    return 0
-
-
-@_guard
-def run_face_erase(args: argparse.Namespace) -> int:
-    from sync.collector.face import FaceError, check_account_id, erase_account
-
-    try:
-        change = erase_account(_store(args), check_account_id(args.account), args.reason, by="organizer")
-    except FaceError as exc:
-        return _fail(str(exc))
-    print(f"face template of {args.account} erased" + ("" if change else " (already erased)")
-          + "; terminals erase it at their next sync ('report erasures' lists those pending)")
-    return 0
-
-
-@_guard
-def run_settings(args: argparse.Namespace) -> int:
-    from sync.collector.face_retention import change_face_settings, parse_event_end
-
-    print(json.dumps(change_face_settings(
-        _store(args), event_end=None if args.event_end is None else parse_event_end(args.event_end),
-        face_retention_days=args.face_retention_days, face_sync_window_h=args.face_sync_window_hours,
-        erasure_keep_days=args.erasure_keep_days)))
-    return 0
-
-
-@_guard
-def run_face_expire(args: argparse.Namespace) -> int:
-    from sync.collector.face_retention import purge
-
-    print(json.dumps(purge(_store(args))))
-    return 0
-
-
-@_guard
+@guard
 def run_bundle(args: argparse.Namespace) -> int:
     from sync.collector.bundle import build_bundle
     from sync.format.bundle import encode_bundle
@@ -317,8 +247,8 @@ def run_bundle(args: argparse.Namespace) -> int:
     try:
         keys = load_keys(args.keys)
     except ConfigError as exc:
-        return _fail(str(exc), 2)
-    store = _store(args)
+        return fail(str(exc), 2)
+    store = books(args)
     args.to.mkdir(parents=True, exist_ok=True)
     bundle = build_bundle(store, keys, terminal_id=args.terminal)
     path = args.to / (f"bundle-t{args.terminal:05d}.json" if args.terminal else "bundle.json")
@@ -327,32 +257,32 @@ def run_bundle(args: argparse.Namespace) -> int:
     return 0
 
 
-@_guard
+@guard
 def run_user(args: argparse.Namespace) -> int:
     import getpass
 
     from sync.collector.auth import set_user
 
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("password: ")
-    set_user(_store(args), args.username, password, role=args.role)
+    set_user(books(args), args.username, password, role=args.role)
     print(f"user {args.username} saved")
     return 0
 
 
-@_guard
+@guard
 def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from sync.collector.api import create_app
     from sync.format.event_keys import ConfigError, load_keys
 
-    _store(args).close()  # refuse a database that is not an initialised event before listening
+    books(args).close()  # refuse a database that is not an initialised event before listening
     try:
         keys = load_keys(args.keys)
     except ConfigError as exc:
-        return _fail(str(exc), 2)
+        return fail(str(exc), 2)
     if not 10 <= args.request_window <= 86400:
-        return _fail("--request-window must be between 10 and 86400 seconds", 2)
+        return fail("--request-window must be between 10 and 86400 seconds", 2)
     app = create_app(args.db, keys, request_window_s=args.request_window)
     from sync.collector.face_retention import collector_purge
     from sync.collector.storage import open_store
@@ -367,13 +297,13 @@ def run_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-@_guard
+@guard
 def run_report(args: argparse.Namespace) -> int:
     from sync.collector.reports import REPORTS, ReportError, render_csv, render_html, run_named
 
-    store = _store(args)
+    store = books(args)
     if args.name not in REPORTS:
-        return _fail(f"unknown report {args.name!r}; choose from {', '.join(REPORTS)}", 2)
+        return fail(f"unknown report {args.name!r}; choose from {', '.join(REPORTS)}", 2)
     import time
 
     started = time.monotonic()
@@ -385,7 +315,7 @@ def run_report(args: argparse.Namespace) -> int:
     try:
         data = run_named(store, args.name, card=args.card, commission=args.commission, progress=progress)
     except ReportError as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     if not args.quiet and time.monotonic() - started > 1:
         print(f"report {args.name}: done in {time.monotonic() - started:.1f} s", file=sys.stderr)
     if args.html:
