@@ -13,13 +13,13 @@ from terminal.app.session import Session
 from terminal.app.words import N_
 
 if TYPE_CHECKING:
-    from terminal.app.till import Till
+    from terminal.app.port import TillPort
 
 BUSY = (Phase.WAITING, Phase.PROCESSING, Phase.TAP_AGAIN, Phase.RETRY, Phase.FACE, Phase.FACE_FACTOR)
 
 
 class CartEditor:
-    def __init__(self, till: Till) -> None:
+    def __init__(self, till: TillPort) -> None:
         self.till = till
 
     def add(self, session: Session, sku: str, qty: int = 1) -> None:

@@ -8,11 +8,11 @@ from terminal.app.words import N_
 from terminal.station import Station
 
 if TYPE_CHECKING:
-    from terminal.app.till import Till
+    from terminal.app.port import TillPort
 
 
 class HardwareStatus:
-    def __init__(self, till: Till, station: Station, printer: Any, feedback: Any, face: Any) -> None:
+    def __init__(self, till: TillPort, station: Station, printer: Any, feedback: Any, face: Any) -> None:
         self.till = till
         self.station = station
         self.printer = printer

@@ -13,11 +13,11 @@ from terminal.app.words import N_
 from terminal.operators import LoginFailed, OperatorStore
 
 if TYPE_CHECKING:
-    from terminal.app.till import Till
+    from terminal.app.port import TillPort
 
 
 class OperatorDesk:
-    def __init__(self, till: Till, operators: OperatorStore, *, clock: Callable[[], float]) -> None:
+    def __init__(self, till: TillPort, operators: OperatorStore, *, clock: Callable[[], float]) -> None:
         self.till = till
         self.operators = operators
         self._clock = clock

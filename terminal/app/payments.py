@@ -21,14 +21,14 @@ from terminal.app.words import N_
 from terminal.wallet.rules import TOPUP_METHODS
 
 if TYPE_CHECKING:
-    from terminal.app.till import Till
+    from terminal.app.port import TillPort
 
 CANCEL_TEXT = {"processing": N_("A wristband is being written: wait for the result"),
                "unsettled": N_("Tap the SAME wristband again to settle the payment")}
 
 
 class Payments:
-    def __init__(self, till: Till, booking: Booking, *, clock: Callable[[], float]) -> None:
+    def __init__(self, till: TillPort, booking: Booking, *, clock: Callable[[], float]) -> None:
         self.till = till
         self.booking = booking
         self._clock = clock

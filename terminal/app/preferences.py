@@ -14,7 +14,7 @@ from terminal.app.session import Session
 from terminal.settings_store import CHOICES, SettingsStore
 
 if TYPE_CHECKING:
-    from terminal.app.till import Till
+    from terminal.app.port import TillPort
 
 MODES = CHOICES["mode"]
 LANGUAGES = CHOICES["language"]
@@ -22,7 +22,7 @@ RECEIPT_POLICIES = CHOICES["receipt"]
 
 
 class Preferences:
-    def __init__(self, till: Till, settings: SettingsStore, printer: Any) -> None:
+    def __init__(self, till: TillPort, settings: SettingsStore, printer: Any) -> None:
         self.till = till
         self.settings = settings
         self.printer = printer

@@ -15,13 +15,13 @@ from terminal.app.session import Session
 from terminal.app.words import N_
 
 if TYPE_CHECKING:
-    from terminal.app.till import Till
+    from terminal.app.port import TillPort
 
 log = logging.getLogger(__name__)
 
 
 class ReceiptDesk:
-    def __init__(self, till: Till, printer: Any) -> None:
+    def __init__(self, till: TillPort, printer: Any) -> None:
         self.till = till
         self.printer = printer
         self.worker = ThreadPoolExecutor(1, thread_name_prefix="receipts")

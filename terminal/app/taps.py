@@ -15,13 +15,13 @@ from terminal.wallet.operations import TapAgain
 from terminal.wallet.rules import Declined
 
 if TYPE_CHECKING:
-    from terminal.app.till import Till
+    from terminal.app.port import TillPort
 
 CARD_HISTORY_OPS = ("issue", "topup", "sale", "void", "close", "replace")
 
 
 class TapDispatch:
-    def __init__(self, till: Till, booking: Booking, *, clock: Callable[[], float]) -> None:
+    def __init__(self, till: TillPort, booking: Booking, *, clock: Callable[[], float]) -> None:
         self.till = till
         self.booking = booking
         self._clock = clock
