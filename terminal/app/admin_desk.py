@@ -253,7 +253,7 @@ class Admin:
         if own_gpio:
             checks.insert(3, self._gpio_check())
         for check in checks:
-            if check.name == "reader" and not till.reader_ok:
+            if check.name == "reader" and not till.hardware.reader_ok:
                 check.result, check.detail = "fail", f"card loop: {till.hardware.reader_message or 'reader not ready'}"
             if check.name == "printer" and till.printer is not None:
                 warnings = []

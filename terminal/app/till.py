@@ -121,10 +121,6 @@ class Till:
         self.hardware.printer_problem = problem
 
     @property
-    def reader_ok(self) -> bool:
-        return self.hardware.reader_ok
-
-    @property
     def last_job(self) -> int | None:
         return self.receipts.last_job
 

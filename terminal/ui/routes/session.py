@@ -34,7 +34,7 @@ def logout(till: TillDep) -> JSONResponse:
 
 @router.get("/api/health")
 def health(request: Request, till: TillDep) -> dict[str, Any]:
-    return {"ready": request.app.state.ready.is_set(), "reader": till.reader_ok}
+    return {"ready": request.app.state.ready.is_set(), "reader": till.hardware.reader_ok}
 
 
 @router.get("/api/state")
