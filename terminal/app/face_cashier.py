@@ -55,7 +55,6 @@ class FaceCashierDesk:
         self.till = till
         self.linking: str | None = None  # account whose wristband the next tap links (enrollment form)
         self.linked_uid: str = ""
-        self._done: dict[str, dict[str, Any]] = {}  # top-up request ids already booked (double click)
         self._lock = threading.Lock()
         self.guest = GuestConsent(self._face)
 
@@ -192,14 +191,17 @@ class FaceCashierDesk:
                 "spendable_fmt": till.money(accounts.spendable(account_id))}
 
     def topup(self, operator: str, account_id: str, amount: int, method: str, request_id: str) -> dict[str, Any]:
+        """Load money once per request id: a repeated request (double click, or re-sent after a restart) finds
+        the top-up in the journal and answers with it, without a second credit or receipt."""
+        accounts = self.till.face_accounts
         with self._lock:
-            if request_id in self._done:
-                return self._done[request_id]
-            entry = self.till.face_accounts.topup(account_id, amount, method=method, operator=operator)
+            done = accounts.entry_for_request("topup", request_id)
+            entry = done or accounts.topup(account_id, amount, method=method, operator=operator,
+                                           request_id=request_id)
             answer = {"journal_seq": entry["seq"], **self.account(account_id)}
-            self._done[request_id] = answer
-        self.till.print_later(entry["seq"], 0)  # the guest's receipt: loaded, balance now
-        self.till.publish()
+        if done is None:
+            self.till.print_later(entry["seq"], 0)  # the guest's receipt: loaded, balance now
+            self.till.publish()
         return answer
 
     def checkout(self, operator: str, account_id: str) -> dict[str, Any]:

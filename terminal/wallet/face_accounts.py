@@ -144,13 +144,19 @@ class FaceAccounts:
 
     # --- money ------------------------------------------------------------------------------------------------------
 
-    def topup(self, account_id: str, amount: int, *, method: str, operator: str | None = None) -> dict[str, Any]:
-        """A cashier loads money on a face account (the collector credits it only from cashier terminals)."""
+    def topup(self, account_id: str, amount: int, *, method: str, operator: str | None = None,
+              request_id: str | None = None) -> dict[str, Any]:
+        """A cashier loads money on a face account (the collector credits it only from cashier terminals).
+        `request_id` (chosen by the screen): a repeated request returns the top-up already journaled."""
         _check(account_id, amount)
+        if request_id:
+            done = self.entry_for_request("topup", request_id)
+            if done is not None:
+                return done
         before = self.balance(account_id)
+        data = {"face_account": account_id, **({"request_id": request_id} if request_id else {})}
         return self.journal.append("topup", "commit", amount=amount, operator=operator, method=method,
-                                   balance_before=before, balance_after=(before or 0) + amount,
-                                   data={"face_account": account_id})
+                                   balance_before=before, balance_after=(before or 0) + amount, data=data)
 
     def sale(self, account_id: str, amount: int, *, score: float | None, second_factor: str | None,
              operator: str | None = None, items: list[dict[str, Any]] | None = None,
@@ -198,9 +204,13 @@ class FaceAccounts:
 
     def sale_for_request(self, request_id: str) -> dict[str, Any] | None:
         """The committed face sale journaled for this request id, if any (the journal is the truth)."""
-        row = self.db.execute("SELECT seq FROM journal WHERE op = 'sale' AND phase = 'commit' AND card_id IS NULL "
+        return self.entry_for_request("sale", request_id)
+
+    def entry_for_request(self, op: str, request_id: str) -> dict[str, Any] | None:
+        """The committed face movement `op` journaled for this request id, if any."""
+        row = self.db.execute("SELECT seq FROM journal WHERE op = ? AND phase = 'commit' AND card_id IS NULL "
                               "AND json_extract(data, '$.request_id') = ? ORDER BY seq LIMIT 1",
-                              [request_id]).fetchone()
+                              [op, request_id]).fetchone()
         return self.journal.get(int(row[0])) if row else None
 
     def checkout(self, account_id: str, refund: int, *, operator: str | None = None) -> dict[str, Any]:

@@ -72,3 +72,13 @@ def test_a_torn_sale_resent_after_a_restart_is_charged_exactly_once(tmp_path: Pa
     assert till.wallet.read(till.tap(card)).balance == 1700
     assert len(_sales(till, "torn-1")) == 1
     assert not till.wallet.pending()
+
+
+def test_a_face_topup_resent_after_a_restart_is_credited_once(tmp_path: Path) -> None:
+    from terminal.wallet.face_accounts import FaceAccounts
+
+    till = make_till(tmp_path)
+    first = FaceAccounts(till.wallet.journal).topup("F1-abc", 2000, method="cash", operator="2", request_id="t-1")
+    again = FaceAccounts(till.wallet.journal).topup("F1-abc", 2000, method="cash", operator="2", request_id="t-1")
+    assert again["seq"] == first["seq"]
+    assert FaceAccounts(till.wallet.journal).balance("F1-abc") == 2000
