@@ -27,11 +27,14 @@ class Station:
     emulated_state: Path | None = None
 
     @classmethod
-    def open(cls, config_path: Path | str, *, reader_name: str | None = None) -> Station:
+    def open(cls, config_path: Path | str, *, reader_name: str | None = None, reader: Reader | None = None) -> Station:
+        """`reader`: one already open (the demo's emulated reader) instead of the configured one."""
         config = load_config(config_path)
         keys = load_keys(config.keys_path, config.event.id)
         wallet = Wallet.open(config, keys, role_of=operator_roles(config.data_dir / "operators.db"))
-        reader, state = open_configured_reader(config, reader_name)
+        state = None
+        if reader is None:
+            reader, state = open_configured_reader(config, reader_name)
         return cls(config=config, keys=keys, wallet=wallet, reader=reader, emulated_state=state)
 
     @contextmanager

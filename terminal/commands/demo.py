@@ -113,19 +113,15 @@ def run(args: argparse.Namespace) -> int:
 def open_demo(config_path: Path, *, face_pipeline: Any = None) -> Any:
     """The demo terminal: the real app on an emulated reader, with the simulator panel (wristbands and faces)."""
     from terminal.nfc.emulated import EmulatedReader
-    from terminal.ui.server import open_kiosk
-    from terminal.ui.simulator import Simulator, SimulatorError
+    from terminal.ui.simulator import SimulatorError
+    from terminal.wiring import open_terminal
 
-    reader = EmulatedReader()
-    terminal = open_kiosk(config_path, demo=True, reader=reader, face_pipeline=face_pipeline)
-    sim = Simulator(reader, terminal.card_loop, config_path.parent / "wristbands",
-                    product=terminal.station.config.reader.emulated_product)
-    sim.face = terminal.kiosk.face
-    sim.faces_dir = config_path.parent / "faces"
+    terminal = open_terminal(config_path, demo=True, reader=EmulatedReader(), face_pipeline=face_pipeline,
+                             simulator_dir=config_path.parent)
+    sim = terminal.simulator
     if sim.face is not None and sim.face.available:
         with contextlib.suppress(SimulatorError):
             sim.show_face("")  # nobody in front of the camera yet
-    terminal.simulator = sim
     return terminal
 
 
@@ -189,9 +185,9 @@ def _prepare_photos(folder: Path) -> Path | None:
 def _prepare_face_account(config: Any, keys: Any, faces: Path, pipeline: Any) -> None:
     """Enroll obama.jpg (consent recorded by "setup") and give the account a balance the terminal knows."""
     from terminal.camera.source_files import ImageFileSource
-    from terminal.ui.server import open_face
     from terminal.wallet.face_accounts import FaceAccounts
     from terminal.wallet.journal import open_journal
+    from terminal.wiring import open_face
 
     face = open_face(config, keys, demo=True, pipeline=pipeline)
     try:

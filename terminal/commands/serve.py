@@ -26,8 +26,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"stallpay serve: {exc}", file=sys.stderr)
         return 2
     from terminal.operators import OperatorStore
-    from terminal.ui.server import bind, create_app, open_kiosk
+    from terminal.ui.server import bind, create_app
     from terminal.ui.server import run as serve
+    from terminal.wiring import open_terminal
 
     if OperatorStore(config.data_dir / "operators.db").count() == 0:
         print("stallpay serve: no operators yet; add a supervisor with "
@@ -41,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"stallpay serve: cannot listen on {host}:{port}: {exc.strerror}", file=sys.stderr)
         return 3  # the exit-code table's DEVICE: the port is in use
     try:
-        terminal = open_kiosk(args.config)
+        terminal = open_terminal(args.config)
     except (ConfigError, OSError, ValueError) as exc:
         print(f"stallpay serve: {exc}", file=sys.stderr)
         return 2

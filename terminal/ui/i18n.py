@@ -8,49 +8,22 @@ language.
 
 from __future__ import annotations
 
-from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 
 import jinja2
-from babel.dates import format_datetime, format_time
 
-from terminal.printer.language import N_ as N_  # re-exported: the ui marks its messages with it
+from terminal.app.words import BABEL_LOCALES as BABEL_LOCALES
+from terminal.app.words import N_ as N_  # re-exported: the ui marks its messages with it
+from terminal.app.words import gettext as gettext
+from terminal.app.words import money as money
+from terminal.app.words import when as when
+from terminal.app.words import when_short as when_short
 from terminal.printer.language import translations
 from terminal.ui.settings import LANGUAGES
-from terminal.wallet.money import format_money
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-BABEL_LOCALES = {"en": "en", "tr": "tr", "bg": "bg", "zh": "zh_Hans_CN"}
 LANGUAGE_NAMES = {"en": "English", "tr": "Türkçe", "bg": "Български", "zh": "简体中文"}
-
-
-def gettext(language: str, message: str) -> str:
-    return translations(language).gettext(message)
-
-
-def money(amount: int | None, currency: str, language: str) -> str:
-    if amount is None:
-        return ""
-    return format_money(int(amount), currency, BABEL_LOCALES.get(language, "en"))
-
-
-def when(value: str | datetime | None, language: str) -> str:
-    if not value:
-        return ""
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(value, str) else value
-    return format_datetime(moment.astimezone(), "short", locale=BABEL_LOCALES.get(language, "en"))
-
-
-def when_short(value: str | datetime | None, language: str, *, today: datetime | None = None) -> str:
-    """Only the time for today's entries (a narrow column on an 800x480 screen), date and time otherwise."""
-    if not value:
-        return ""
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(value, str) else value
-    local = moment.astimezone()
-    if local.date() == (today or datetime.now().astimezone()).date():
-        return format_time(local, "short", locale=BABEL_LOCALES.get(language, "en"))
-    return format_datetime(local, "short", locale=BABEL_LOCALES.get(language, "en"))
 
 
 @lru_cache(maxsize=len(LANGUAGES))

@@ -29,7 +29,7 @@ class SimulatorError(ValueError):
 
 class Simulator:
     def __init__(self, reader: EmulatedReader, card_loop: CardLoop, folder: Path, *,
-                 product: str = "NTAG215") -> None:
+                 product: str = "NTAG215", face: Any = None, faces_dir: Path | None = None) -> None:
         self.reader = reader
         self.product = product  # chip of a new wristband
         self.card_loop = card_loop
@@ -37,8 +37,8 @@ class Simulator:
         self._cards: dict[str, NtagEmulator | DesfireEmulator] = {}
         self._lock = threading.Lock()
         self.on_reader: str | None = None
-        self.face: Any = None  # the kiosk's FacePay, when the demo has a camera
-        self.faces_dir: Path | None = None  # sample photos the "camera" can be shown
+        self.face: Any = face  # the till's FacePay, when the demo has a camera
+        self.faces_dir: Path | None = faces_dir  # sample photos the "camera" can be shown
         self.showing: str = ""
 
     # --- the camera: a person (a sample photo) in front of it ---------------------------------------------------

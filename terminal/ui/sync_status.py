@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 from terminal.ui.i18n import N_
 
 if TYPE_CHECKING:
-    from terminal.ui.kiosk import Kiosk
     from terminal.uplink.client import CollectorClient
     from terminal.uplink.terminal_side import TerminalSync
+    from terminal.app.port import TillPort
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ def _utc_now() -> datetime:
 class SyncPanel:
     """Owns the background sync thread of one kiosk and turns sync state into words for its screens."""
 
-    def __init__(self, kiosk: Kiosk, sync: TerminalSync, client: CollectorClient | None = None, *,
+    def __init__(self, kiosk: TillPort, sync: TerminalSync, client: CollectorClient | None = None, *,
                  interval_s: float = 30.0, now: Callable[[], datetime] = _utc_now) -> None:
         self.kiosk = kiosk
         self.sync = sync
@@ -53,7 +53,7 @@ class SyncPanel:
         self._shown: dict[str, Any] | None = None
 
     @classmethod
-    def for_url(cls, kiosk: Kiosk, sync: TerminalSync, url: str, *, interval_s: float = 30.0) -> SyncPanel:
+    def for_url(cls, kiosk: TillPort, sync: TerminalSync, url: str, *, interval_s: float = 30.0) -> SyncPanel:
         """A panel with its collector client: short timeouts (the kiosk asks it questions while a guest waits)
         and back-off sleeps that end at once when the terminal shuts down."""
         import httpx
@@ -121,12 +121,12 @@ class SyncPanel:
     # --- the sales limit -------------------------------------------------------------------------------------
 
     def check_sale(self) -> None:
-        """Raise KioskError when sales must wait for a sync."""
-        from terminal.ui.kiosk import KioskError
+        """Raise TillError when sales must wait for a sync."""
+        from terminal.app.errors import TillError
 
         st = self.sync.overview(self.now())
         if st["sales_blocked"]:
-            raise KioskError("sync_needed", self._blocked_text(st), 409)
+            raise TillError("sync_needed", self._blocked_text(st), 409)
 
     def _blocked_text(self, st: dict[str, Any]) -> str:
         days = _days(st["days_since_sync"])

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from terminal.wallet import rules
 from terminal.wallet.card import CardAuthError, CardError, CardRemoved
+from terminal.wallet.declines import record_decline
 from terminal.wallet.desfire_keys import card_key, event_aid, identity_bytes, seal_master_key
 from terminal.wallet.purse import Op, PurseFormatError, Record
 from terminal.wallet.rules import Declined
@@ -145,10 +146,9 @@ class SecureCardOps:
 
     def _decline(self, uid: bytes, tap: _SecureTap | None, operator: str | None, exc: Declined) -> Declined:
         balance = tap.current.balance if tap is not None else None
-        self.w.journal.append("decline", "info", operator=operator, card_id=tap.card_id if tap else None, uid=uid,
-                              balance_before=balance, balance_after=balance,
-                              data={"code": exc.code, "reason": exc.message, "card": "desfire",
-                                    **({"missing": exc.missing} if exc.missing is not None else {})})
+        record_decline(self.w.journal, exc.code, exc.message, operator=operator,
+                       card_id=tap.card_id if tap else None, uid=uid, balance=balance, missing=exc.missing,
+                       card="desfire")
         return exc
 
     def _check(self, tap: _SecureTap, operator: str | None, check: Any) -> None:

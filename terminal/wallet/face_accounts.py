@@ -13,13 +13,17 @@ payment is journaled as a `decline` info entry, with the reason.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from terminal.camera.allowance import BalanceSnapshot, DebitPlan, Verdict, allowance_left, plan_face_debit
+from terminal.wallet.declines import record_decline
 from terminal.wallet.journal import Journal
 
 Authorizer = Callable[[str, int], dict[str, Any]]
+# a refusal's stable code, from the offline verdict or the collector's words
+DECLINE_CODES = {"insufficient funds": "insufficient_funds", "offline allowance used up": "over_allowance",
+                 "no balance known for this account": "no_face_balance"}
 
 
 class CollectorUnreachable(Exception):
@@ -42,6 +46,7 @@ class FaceSale:
     online: bool
     authorization: str | None = None
     plan: DebitPlan | None = None
+    balance_after: int | None = None  # what the account has left, as this terminal knows it after the sale
 
 
 class FaceAccounts:
@@ -116,15 +121,21 @@ class FaceAccounts:
         snap, credits, debits = self._position(account_id)
         if snap is None and not credits and not debits:
             return None
-        return (snap.balance if snap is not None else 0) + sum(credits) - sum(debits)
+        return _known(snap, credits, debits)
 
     def spendable(self, account_id: str) -> int:
         """What this terminal may let the account spend offline right now (0 when nothing is known here)."""
         snap, credits, debits = self._position(account_id)
         if snap is None and not credits:
             return 0
-        plan_available = (snap.balance if snap is not None else 0) + sum(credits) - sum(debits)
-        return max(0, min(plan_available, allowance_left(self.allowance, debits, credits)))
+        return max(0, min(_known(snap, credits, debits), allowance_left(self.allowance, debits, credits)))
+
+    def movements(self, account_id: str, limit: int = 8) -> list[dict[str, Any]]:
+        """The account's last committed money entries in this journal (top-ups, sales, checkouts), newest first."""
+        rows = self.db.execute(
+            "SELECT seq FROM journal WHERE phase = 'commit' AND card_id IS NULL "
+            "AND json_extract(data, '$.face_account') = ? ORDER BY seq DESC LIMIT ?", [account_id, limit]).fetchall()
+        return [e for e in (self.journal.get(int(r[0])) for r in rows) if e is not None]
 
     def local_credit_left(self, account_id: str) -> int:
         """Money credited here since the snapshot and not yet spent here: no other terminal can spend it."""
@@ -133,13 +144,19 @@ class FaceAccounts:
 
     # --- money ------------------------------------------------------------------------------------------------------
 
-    def topup(self, account_id: str, amount: int, *, method: str, operator: str | None = None) -> dict[str, Any]:
-        """A cashier loads money on a face account (the collector credits it only from cashier terminals)."""
+    def topup(self, account_id: str, amount: int, *, method: str, operator: str | None = None,
+              request_id: str | None = None) -> dict[str, Any]:
+        """A cashier loads money on a face account (the collector credits it only from cashier terminals).
+        `request_id` (chosen by the screen): a repeated request returns the top-up already journaled."""
         _check(account_id, amount)
+        if request_id:
+            done = self.entry_for_request("topup", request_id)
+            if done is not None:
+                return done
         before = self.balance(account_id)
+        data = {"face_account": account_id, **({"request_id": request_id} if request_id else {})}
         return self.journal.append("topup", "commit", amount=amount, operator=operator, method=method,
-                                   balance_before=before, balance_after=(before or 0) + amount,
-                                   data={"face_account": account_id})
+                                   balance_before=before, balance_after=(before or 0) + amount, data=data)
 
     def sale(self, account_id: str, amount: int, *, score: float | None, second_factor: str | None,
              operator: str | None = None, items: list[dict[str, Any]] | None = None,
@@ -154,7 +171,7 @@ class FaceAccounts:
             done = self.sale_for_request(request_id)
             if done is not None:
                 auth = done["data"].get("authorization")
-                return FaceSale(done, online=auth is not None, authorization=auth)
+                return self._sold(account_id, FaceSale(done, online=auth is not None, authorization=auth))
             data["request_id"] = request_id
         if authorize is not None and amount > self.local_credit_left(account_id):
             try:
@@ -164,21 +181,20 @@ class FaceAccounts:
             if answer is not None:
                 if not answer.get("approved"):
                     reason = str(answer.get("reason") or "refused by the collector")
-                    raise FaceDeclined(reason, self._decline(account_id, amount, reason, operator, data))
+                    raise FaceDeclined(reason, self._decline(amount, reason, operator, data))
                 auth = str(answer["authorization"])
                 after = answer.get("available_after")
                 entry = self.journal.append("sale", "commit", amount=amount, operator=operator, items=items,
                                             balance_after=after if isinstance(after, int) else None,
                                             data={**data, "authorization": auth})
-                return FaceSale(entry, online=True, authorization=auth)
+                return self._sold(account_id, FaceSale(entry, online=True, authorization=auth))
         plan = self.plan(account_id, amount, online=False)
         if plan.verdict is not Verdict.APPROVE_OFFLINE:
-            raise FaceDeclined(plan.verdict.value, self._decline(account_id, amount, plan.verdict.value, operator,
-                                                                 data), plan)
+            raise FaceDeclined(plan.verdict.value, self._decline(amount, plan.verdict.value, operator, data), plan)
         entry = self.journal.append("sale", "commit", amount=amount, operator=operator, items=items,
                                     balance_before=plan.available, balance_after=plan.available - amount,
                                     data={**data, "offline": True})
-        return FaceSale(entry, online=False, plan=plan)
+        return self._sold(account_id, FaceSale(entry, online=False, plan=plan))
 
     def has_paid(self, account_id: str) -> bool:
         """Whether this account has paid by face at this terminal before (its face is bound here)."""
@@ -188,9 +204,13 @@ class FaceAccounts:
 
     def sale_for_request(self, request_id: str) -> dict[str, Any] | None:
         """The committed face sale journaled for this request id, if any (the journal is the truth)."""
-        row = self.db.execute("SELECT seq FROM journal WHERE op = 'sale' AND phase = 'commit' AND card_id IS NULL "
+        return self.entry_for_request("sale", request_id)
+
+    def entry_for_request(self, op: str, request_id: str) -> dict[str, Any] | None:
+        """The committed face movement `op` journaled for this request id, if any."""
+        row = self.db.execute("SELECT seq FROM journal WHERE op = ? AND phase = 'commit' AND card_id IS NULL "
                               "AND json_extract(data, '$.request_id') = ? ORDER BY seq LIMIT 1",
-                              [request_id]).fetchone()
+                              [op, request_id]).fetchone()
         return self.journal.get(int(row[0])) if row else None
 
     def checkout(self, account_id: str, refund: int, *, operator: str | None = None) -> dict[str, Any]:
@@ -202,10 +222,19 @@ class FaceAccounts:
                                    balance_before=refund, balance_after=0,
                                    data={"face_account": account_id, "refund": refund})
 
-    def _decline(self, account_id: str, amount: int, reason: str, operator: str | None,
-                 data: dict[str, Any]) -> dict[str, Any]:
-        return self.journal.append("decline", "info", amount=amount, operator=operator,
-                                   data={**data, "reason": reason})
+    def _sold(self, account_id: str, sale: FaceSale) -> FaceSale:
+        """The balance left: as journaled with the sale (the collector's answer or the offline plan), else known."""
+        after = sale.entry.get("balance_after")
+        return replace(sale, balance_after=after if isinstance(after, int) else self.balance(account_id))
+
+    def _decline(self, amount: int, reason: str, operator: str | None, data: dict[str, Any]) -> dict[str, Any]:
+        return record_decline(self.journal, DECLINE_CODES.get(reason, "collector_refused"), reason, amount=amount,
+                              operator=operator, **data)
+
+
+def _known(snap: BalanceSnapshot | None, credits: list[int], debits: list[int]) -> int:
+    """The one balance formula: the collector's signed snapshot plus this terminal's own movements since."""
+    return (snap.balance if snap is not None else 0) + sum(credits) - sum(debits)
 
 
 def _check(account_id: str, amount: int) -> None:

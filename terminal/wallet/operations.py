@@ -24,6 +24,7 @@ import sqlite_utils
 from terminal.wallet import roles, rules
 from terminal.wallet.card import CardAuthError, CardError, PurseTag, UnsupportedCard
 from terminal.wallet.ceilings import credited_today
+from terminal.wallet.declines import record_decline
 from terminal.wallet.hotlist import Hotlist
 from terminal.wallet.journal import Journal
 from terminal.wallet.keys import card_password, event_tag, purse_key
@@ -560,8 +561,7 @@ class Wallet:
         try:
             check()
         except Declined as exc:
-            self.journal.append("decline", "info", operator=operator,
-                                data={"code": exc.code, "reason": exc.message, "operation": operation})
+            record_decline(self.journal, exc.code, exc.message, operator=operator, operation=operation)
             log.info("refused %s by %s: %s", operation, operator, exc.code)
             raise
 
@@ -579,10 +579,8 @@ class Wallet:
         if card_id is None and tap.header is not None:
             card_id = tap.header.card_id
         balance = tap.image.current.balance if tap.image is not None else None
-        self.journal.append("decline", "info", operator=operator, card_id=card_id, uid=tap.uid,
-                            balance_before=balance, balance_after=balance,
-                            data={"code": exc.code, "reason": exc.message,
-                                  **({"missing": exc.missing} if exc.missing is not None else {})})
+        record_decline(self.journal, exc.code, exc.message, operator=operator, card_id=card_id, uid=tap.uid,
+                       balance=balance, missing=exc.missing)
         log.info("declined card %s: %s", card_id, exc.code)
         return exc
 

@@ -68,7 +68,7 @@ def test_self_checkout_face_pay(self_checkout: DemoServer, face_browser: Any) ->
     expect(display.get_by_test_id("display-face-oval")).to_be_visible()
     expect(page.get_by_test_id("reason")).to_contain_text("No face seen", timeout=15_000)
     shot(page, J, "02-no-face-gave-up")
-    assert [e["data"]["reason"] for e in demo.kiosk.journal.entries() if e["op"] == "decline"] == ["no_face"]
+    assert [e["data"]["code"] for e in demo.kiosk.journal.entries() if e["op"] == "decline"] == ["no_face"]
     page.locator("#flow .p-declined button").first.click()
     expect(page.get_by_test_id("total")).to_have_text("€11.00")
 

@@ -71,7 +71,7 @@ def test_enroll_needs_the_guests_own_yes_and_no_records_a_declined_consent(demo:
 
 
 def test_no_answer_from_the_guest_times_out_as_declined(demo: DemoServer) -> None:
-    from terminal.ui.face_guest_consent import CONFIRM_TIMEOUT_S
+    from terminal.app.face_guest_consent import CONFIRM_TIMEOUT_S
 
     now = [1000.0]
     demo.kiosk.face_cashier.guest._clock = lambda: now[0]

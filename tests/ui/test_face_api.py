@@ -162,7 +162,7 @@ def test_photo_with_liveness_on_is_refused_after_the_attempts(demo: DemoServer) 
 
 
 def test_liveness_off_is_refused_outside_the_demo(demo: DemoServer) -> None:
-    from terminal.ui.server import open_face
+    from terminal.wiring import open_face
 
     face = open_face(demo.kiosk.config, demo.kiosk.station.keys, demo=False, pipeline=demo.kiosk.face.pipeline)
     try:

@@ -1,6 +1,6 @@
 """The admin screen's actions: catalogue and operator edits by a supervisor, and the hardware self-test.
 
-Kept apart from the kiosk because none of it moves money: it checks the
+Kept apart from the till because none of it moves money: it checks the
 role, turns bad input into a message in the operator's language, and writes
 to the stores. The self-test runs in its own thread, so pressing the button
 never holds up a tap at the reader; its result is pushed to the screens as a
@@ -14,15 +14,18 @@ import re
 import threading
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from terminal import selftest
 from terminal.app import CatalogueError, Permission, Session, ean13_valid
+from terminal.app.errors import TillError
+from terminal.app.words import N_
 from terminal.operators import PIN_DIGITS, OperatorError, check_pin_format
 from terminal.selftest import Check, SelftestOptions, as_dict, run_selftest
-from terminal.ui.i18n import N_
-from terminal.ui.kiosk import Kiosk, KioskError
 from terminal.wallet.money import AmountError, parse_amount
+
+if TYPE_CHECKING:
+    from terminal.app.till import Till
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +39,8 @@ RESULT_TEXT = {"pass": N_("pass"), "fail": N_("FAIL"), "skip": N_("skipped")}
 
 
 class Admin:
-    def __init__(self, kiosk: Kiosk, *, options: SelftestOptions | None = None) -> None:
-        self.kiosk = kiosk
+    def __init__(self, till: Till, *, options: SelftestOptions | None = None) -> None:
+        self.till = till
         self.options = options or SelftestOptions(card=False, print_page=False)
         self._selftest_lock = threading.Lock()
         self.selftest_thread: threading.Thread | None = None
@@ -45,10 +48,10 @@ class Admin:
         self.selftest_result: dict[str, Any] | None = None
 
     def _(self, message: str) -> str:
-        return self.kiosk._(message)
+        return self.till.tr(message)
 
-    def _bad(self, message: str, code: str = "bad_input") -> KioskError:
-        return KioskError(code, message, 400)
+    def _bad(self, message: str, code: str = "bad_input") -> TillError:
+        return TillError(code, message, 400)
 
     # --- catalogue -------------------------------------------------------------------------------------
 
@@ -68,7 +71,7 @@ class Admin:
         if "price" in form or new:
             text = str(form.get("price", "")).strip()
             try:
-                price = parse_amount(text, self.kiosk.currency)
+                price = parse_amount(text, self.till.currency)
             except AmountError:
                 raise self._bad(self._("Not a valid amount") + f": {text[:16]}", "bad_amount") from None
             if price <= 0:
@@ -88,19 +91,19 @@ class Admin:
         return out
 
     def product_add(self, session: Session, form: Mapping[str, Any]) -> dict[str, Any]:
-        self.kiosk.require(session, Permission.SETTINGS)
+        self.till.require(session, Permission.SETTINGS)
         fields = self.product_fields(form, new=True)
-        store = self.kiosk.catalogue_store
+        store = self.till.catalogue_store
         if store.catalogue().get(fields["sku"]) is not None:
-            raise KioskError("exists", self._("A product with code %(sku)s exists") % {"sku": fields["sku"]}, 409)
+            raise TillError("exists", self._("A product with code %(sku)s exists") % {"sku": fields["sku"]}, 409)
         self._barcode_free(fields["sku"], fields["barcode"])
         product = self._catalogue(lambda: store.add(fields))
         self._changed(session, "added", product.sku)
         return product.model_dump()
 
     def product_update(self, session: Session, sku: str, form: Mapping[str, Any]) -> dict[str, Any]:
-        self.kiosk.require(session, Permission.SETTINGS)
-        store = self.kiosk.catalogue_store
+        self.till.require(session, Permission.SETTINGS)
+        store = self.till.catalogue_store
         if store.catalogue().get(sku) is None:
             raise self._unknown_product(sku)
         fields = self.product_fields(form, new=False)
@@ -111,19 +114,19 @@ class Admin:
         return product.model_dump()
 
     def product_remove(self, session: Session, sku: str) -> None:
-        self.kiosk.require(session, Permission.SETTINGS)
-        if self.kiosk.catalogue_store.catalogue().get(sku) is None:
+        self.till.require(session, Permission.SETTINGS)
+        if self.till.catalogue_store.catalogue().get(sku) is None:
             raise self._unknown_product(sku)
-        self._catalogue(lambda: self.kiosk.catalogue_store.remove(sku))
+        self._catalogue(lambda: self.till.catalogue_store.remove(sku))
         self._changed(session, "removed", sku)
 
-    def _unknown_product(self, sku: str) -> KioskError:
-        return KioskError("unknown_product", self._("No product with code %(sku)s") % {"sku": sku[:32]}, 404)
+    def _unknown_product(self, sku: str) -> TillError:
+        return TillError("unknown_product", self._("No product with code %(sku)s") % {"sku": sku[:32]}, 404)
 
     def _barcode_free(self, sku: str, barcode: str) -> None:
-        other = self.kiosk.catalogue_store.catalogue().by_barcode(barcode) if barcode else None
+        other = self.till.catalogue_store.catalogue().by_barcode(barcode) if barcode else None
         if other is not None and other.sku != sku:
-            raise KioskError("barcode_used", self._("Barcode %(code)s is already used by %(sku)s")
+            raise TillError("barcode_used", self._("Barcode %(code)s is already used by %(sku)s")
                              % {"code": barcode, "sku": other.sku}, 409)
 
     def _catalogue(self, change: Any) -> Any:
@@ -134,7 +137,7 @@ class Admin:
 
     def _changed(self, session: Session, what: str, sku: str) -> None:
         log.info("catalogue: product %s %s by operator %s", sku, what, session.operator)
-        self.kiosk.publish()
+        self.till.publish()
 
     # --- operators -------------------------------------------------------------------------------------
 
@@ -146,70 +149,70 @@ class Admin:
                             % {"min": PIN_DIGITS[0], "max": PIN_DIGITS[1]}, "bad_pin") from None
 
     def _existing(self, operator_id: str) -> None:
-        if self.kiosk.operators.get(operator_id) is None:
-            raise KioskError("unknown_operator", self._("No operator %(id)s") % {"id": operator_id[:16]}, 404)
+        if self.till.operators.get(operator_id) is None:
+            raise TillError("unknown_operator", self._("No operator %(id)s") % {"id": operator_id[:16]}, 404)
 
     def operator_add(self, session: Session, operator_id: str, name: str, role: str, pin: str) -> None:
-        self.kiosk.require(session, Permission.OPERATORS)
+        self.till.require(session, Permission.OPERATORS)
         operator_id = operator_id.strip()
         if not OPERATOR_ID.match(operator_id):
             raise self._bad(self._("An operator id is 1 to 16 letters or digits"))
         if role not in ROLES:
             raise self._bad(self._("Choose a role: vendor, cashier or supervisor"))
         pin = self._pin(pin)
-        if self.kiosk.operators.get(operator_id) is not None:
-            raise KioskError("exists", self._("Operator %(id)s exists") % {"id": operator_id}, 409)
+        if self.till.operators.get(operator_id) is not None:
+            raise TillError("exists", self._("Operator %(id)s exists") % {"id": operator_id}, 409)
         try:
-            self.kiosk.operators.add(operator_id, name, role, pin)
+            self.till.operators.add(operator_id, name, role, pin)
         except OperatorError as exc:
             raise self._bad(str(exc)) from None
         log.info("operator %s (%s) added by %s", operator_id, role, session.operator)
 
     def operator_remove(self, session: Session, operator_id: str) -> None:
-        self.kiosk.require(session, Permission.OPERATORS)
+        self.till.require(session, Permission.OPERATORS)
         self._existing(operator_id)
         if operator_id == session.operator:
-            raise KioskError("self", self._("You cannot remove yourself"), 409)
-        supervisors = [op for op in self.kiosk.operators.all() if op.role.value == "supervisor"]
+            raise TillError("self", self._("You cannot remove yourself"), 409)
+        supervisors = [op for op in self.till.operators.all() if op.role.value == "supervisor"]
         if [op.id for op in supervisors] == [operator_id]:
-            raise KioskError("last_supervisor", self._("The last supervisor cannot be removed"), 409)
-        self.kiosk.operators.remove(operator_id)
+            raise TillError("last_supervisor", self._("The last supervisor cannot be removed"), 409)
+        self.till.operators.remove(operator_id)
         log.info("operator %s removed by %s", operator_id, session.operator)
 
     def operator_unlock(self, session: Session, operator_id: str) -> None:
-        self.kiosk.require(session, Permission.OPERATORS)
+        self.till.require(session, Permission.OPERATORS)
         self._existing(operator_id)
-        self.kiosk.operators.unlock(operator_id)
+        self.till.operators.unlock(operator_id)
         log.info("operator %s unlocked by %s", operator_id, session.operator)
 
     def operator_set_pin(self, session: Session, operator_id: str, pin: str) -> None:
-        self.kiosk.require(session, Permission.OPERATORS)
+        self.till.require(session, Permission.OPERATORS)
         self._existing(operator_id)
-        self.kiosk.operators.set_pin(operator_id, self._pin(pin))
+        self.till.operators.set_pin(operator_id, self._pin(pin))
         log.info("PIN of operator %s reset by %s", operator_id, session.operator)  # never the PIN itself
 
     def operators(self, session: Session) -> list[dict[str, Any]]:
-        self.kiosk.require(session, Permission.OPERATORS)
-        return [op.as_dict(time.time()) for op in self.kiosk.operators.all()]
+        self.till.require(session, Permission.OPERATORS)
+        return [op.as_dict(time.time()) for op in self.till.operators.all()]
 
     # --- settings ----------------------------------------------------------------------------------------
 
     def settings(self) -> dict[str, str]:
-        k = self.kiosk
+        k = self.till
         return {"mode": k.mode, "language": k.language, "receipt": k.receipt_policy}
 
     # --- self-test ---------------------------------------------------------------------------------------
 
     def selftest_start(self, session: Session) -> bool:
         """Start the self-test in the background; False if one is already running."""
-        self.kiosk.require(session, Permission.SETTINGS)
+        self.till.require(session, Permission.SETTINGS)
         with self._selftest_lock:
             if self.selftest_thread is not None and self.selftest_thread.is_alive():
                 return False
             self.selftest_done.clear()
             self.selftest_thread = threading.Thread(target=self._selftest, name="selftest", daemon=True)
             self.selftest_thread.start()
-        self.kiosk.events.publish("selftest", self.selftest_view())
+        self.till.events.publish("selftest", self.selftest_view())
         return True
 
     @property
@@ -223,8 +226,8 @@ class Admin:
         view: dict[str, Any] = {"running": self.selftest_running, "passed": None, "checks": [], "at": ""}
         if result is not None:
             view.update(passed=result["passed"], at=result["at"], checks=[
-                {**c, "label": self.kiosk.tr(CHECK_TEXT.get(c["name"], c["name"])),
-                 "result_text": self.kiosk.tr(RESULT_TEXT[c["result"]])} for c in result["checks"]])
+                {**c, "label": self.till.tr(CHECK_TEXT.get(c["name"], c["name"])),
+                 "result_text": self.till.tr(RESULT_TEXT[c["result"]])} for c in result["checks"]])
         return view
 
     def _selftest(self) -> None:
@@ -238,35 +241,35 @@ class Admin:
         result["at"] = time.strftime("%H:%M:%S")
         self.selftest_result = result
         self.selftest_done.set()
-        self.kiosk.events.publish("selftest", self.selftest_view())
+        self.till.events.publish("selftest", self.selftest_view())
 
     def _checks(self) -> list[Check]:
         """The provisioning self-test, adapted to a running terminal that already holds its devices."""
-        kiosk = self.kiosk
-        own_gpio = kiosk.feedback is not None
+        till = self.till
+        own_gpio = till.feedback is not None
         only = tuple(name for name, _ in selftest.CHECKS if not (own_gpio and name == "leds+buzzer"))
         options = SelftestOptions(**{**self.options.__dict__, "only": only})
-        checks = run_selftest(kiosk.config, options)
+        checks = run_selftest(till.config, options)
         if own_gpio:
             checks.insert(3, self._gpio_check())
         for check in checks:
-            if check.name == "reader" and not kiosk.reader_ok:
-                check.result, check.detail = "fail", f"card loop: {kiosk.reader_message or 'reader not ready'}"
-            if check.name == "printer" and kiosk.printer is not None:
+            if check.name == "reader" and not till.hardware.reader_ok:
+                check.result, check.detail = "fail", f"card loop: {till.hardware.reader_message or 'reader not ready'}"
+            if check.name == "printer" and till.printer is not None:
                 warnings = []
-                pending = kiosk.printer.queue.pending_count()
+                pending = till.printer.queue.pending_count()
                 if pending:
                     warnings.append(f"{pending} receipt(s) waiting in the queue")
-                if kiosk.printer_problem:
-                    warnings.append(kiosk.printer_problem)
+                if till.printer_problem:
+                    warnings.append(till.printer_problem)
                 if warnings:
                     check.detail += " · warning: " + "; ".join(warnings)
         return checks
 
     def _gpio_check(self) -> Check:
-        """The kiosk's own LEDs and buzzer (opening the pins a second time would fail on a Pi)."""
+        """The till's own LEDs and buzzer (opening the pins a second time would fail on a Pi)."""
         start = time.monotonic()
-        feedback = self.kiosk.feedback
+        feedback = self.till.feedback
         wrong = []
         for label, device in (("green LED", feedback.green), ("red LED", feedback.red), ("buzzer", feedback.buzzer)):
             device.on()

@@ -11,34 +11,33 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from terminal.ui.i18n import N_
+from terminal.app.errors import TillError
+from terminal.app.words import N_
 
 if TYPE_CHECKING:
-    from terminal.ui.kiosk import Kiosk
+    from terminal.app.port import TillPort
 
 log = logging.getLogger(__name__)
 
 WITHDRAWN_TEXT = N_("Consent withdrawn: the face template is erased")
 
 
-def withdraw_consent(kiosk: Kiosk, operator: str, account_id: str) -> dict[str, Any]:
-    from terminal.ui.kiosk import KioskError
-
-    if kiosk.face is None:
-        raise KioskError("no_camera", kiosk.tr(N_("Face pay is not available: pay with your wristband")))
-    erased = kiosk.face.erase(account_id, "withdrawn")
-    kiosk.face.journal("face_withdrawal", {"account_id": account_id, "operator": operator, "held": erased})
+def withdraw_consent(till: TillPort, operator: str, account_id: str) -> dict[str, Any]:
+    if till.face is None:
+        raise TillError("no_camera", till.tr(N_("Face pay is not available: pay with your wristband")))
+    erased = till.face.erase(account_id, "withdrawn")
+    till.face.journal("face_withdrawal", {"account_id": account_id, "operator": operator, "held": erased})
     collector = "kept"
-    if kiosk.collector is not None:
+    if till.collector is not None:
         from terminal.uplink.client import SyncFailed
 
         try:
-            kiosk.collector.erase_face(account_id, "withdrawn")
+            till.collector.erase_face(account_id, "withdrawn")
             collector = "done"
         except SyncFailed as exc:
             log.warning("collector erasure failed, queued: %s", exc)
-    if collector != "done" and kiosk.sync is not None:
-        kiosk.sync.queue_erasure(account_id, "withdrawn")
+    if collector != "done" and till.sync is not None:
+        till.sync.queue_erasure(account_id, "withdrawn")
         collector = "queued"
-    kiosk.publish()
-    return {"account_id": account_id, "erased": erased, "collector": collector, "text": kiosk.tr(WITHDRAWN_TEXT)}
+    till.publish()
+    return {"account_id": account_id, "erased": erased, "collector": collector, "text": till.tr(WITHDRAWN_TEXT)}

@@ -17,13 +17,15 @@ import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from terminal.ui.face_guest_consent import GuestConsent, PendingConsent
-from terminal.ui.i18n import N_, gettext, when
-from terminal.ui.settings import LANGUAGES
+from terminal.app.errors import TillError
+from terminal.app.face_guest_consent import GuestConsent, PendingConsent
+from terminal.app.face_sale import camera_jpeg
+from terminal.app.words import N_, gettext, when
+from terminal.settings_store import CHOICES
 
 if TYPE_CHECKING:
+    from terminal.app.port import TillPort
     from terminal.camera.frames import Frame
-    from terminal.ui.kiosk import Kiosk
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +45,16 @@ OUTCOME_TEXT = {
 }
 
 
+LANGUAGES = CHOICES["language"]
+
+
 class FaceCashierDesk:
-    def __init__(self, kiosk: Kiosk) -> None:
-        self.kiosk = kiosk
+    """The cashier's face-account jobs; money through `FaceAccounts`, erasure through the face stack."""
+
+    def __init__(self, till: TillPort) -> None:
+        self.till = till
         self.linking: str | None = None  # account whose wristband the next tap links (enrollment form)
         self.linked_uid: str = ""
-        self._done: dict[str, dict[str, Any]] = {}  # top-up request ids already booked (double click)
         self._lock = threading.Lock()
         self.guest = GuestConsent(self._face)
 
@@ -60,53 +66,51 @@ class FaceCashierDesk:
         """The collector's retention (from the last bundle) when known, else the configuration's."""
         from sync.format.face_consent import retention_days
 
-        sync = self.kiosk.sync
+        sync = self.till.sync
         return retention_days(sync.state.get("bundle_settings") if sync is not None else None,
-                              self.kiosk.config.camera.retention_days)
+                              self.till.config.camera.retention_days)
 
     def _face(self) -> Any:
-        from terminal.ui.kiosk import KioskError
-
-        if self.kiosk.face is None:
-            raise KioskError("no_camera", self.kiosk.tr(OUTCOME_TEXT["face pay unavailable"]))
-        return self.kiosk.face
+        if self.till.face is None:
+            raise TillError("no_camera", self.till.tr(OUTCOME_TEXT["face pay unavailable"]))
+        return self.till.face
 
     # --- enrollment --------------------------------------------------------------------------------------------
 
     def record_consent(self, operator: str, language: str) -> dict[str, Any]:
         """A new face account whose consent text goes to the customer display, waiting for the guest's answer."""
-        account_id = f"F{self.kiosk.config.terminal.id}-{secrets.token_hex(4)}"
-        from sync.format.face_consent import consent_record_id
+        account_id = f"F{self.till.config.terminal.id}-{secrets.token_hex(4)}"
+        from sync.collector.face_consent import consent_record_id
 
         self._face()
         text = self.consent_texts().get(language, "")
         record_id = consent_record_id(CONSENT_TEXT_ID, language, text, self.retention_days())
         self.guest.ask(PendingConsent(account_id, language, text, record_id, operator, 0.0,
                                       gettext(language, AGREE_TEXT), gettext(language, DECLINE_TEXT)))
-        self.kiosk.publish()
+        self.till.publish()
         return {"account_id": account_id, "status": "waiting",
-                "text": self.kiosk.tr(N_("Waiting for the guest to confirm on the customer display"))}
+                "text": self.till.tr(N_("Waiting for the guest to confirm on the customer display"))}
 
     def guest_answer(self, account_id: str, agreed: bool) -> dict[str, Any]:
         status = self.guest.answer(account_id, agreed)
-        self.kiosk.publish()
+        self.till.publish()
         return {"account_id": account_id, "status": status}
 
     def consent_status(self, account_id: str) -> dict[str, Any]:
         expired = self.guest.expire()
         if expired:
-            self.kiosk.publish()
+            self.till.publish()
         status = self.guest.status(account_id)
         texts = {"waiting": N_("Waiting for the guest to confirm on the customer display"),
                  "agreed": N_("The guest agreed: capture the face"),
                  "declined": N_("The guest declined: nothing is enrolled"),
                  "timeout": N_("No answer from the guest: nothing is enrolled")}
         return {"account_id": account_id, "status": status,
-                "text": self.kiosk.tr(texts[status]) if status in texts else ""}
+                "text": self.till.tr(texts[status]) if status in texts else ""}
 
     def link_next_tap(self, account_id: str) -> None:
         self.linking, self.linked_uid = account_id, ""
-        self.kiosk.publish()
+        self.till.publish()
 
     def tapped(self, uid_hex: str) -> bool:
         """The card loop saw a wristband while idle: link it when the enrollment form asked for one."""
@@ -117,8 +121,6 @@ class FaceCashierDesk:
 
     def preview_jpeg(self) -> bytes | None:
         """The live camera view while the cashier enrolls a guest (after consent): one frame, as JPEG."""
-        from terminal.ui.face_sale import camera_jpeg
-
         frame = self._face().read_frame()
         return None if frame is None else camera_jpeg(frame.image)
 
@@ -131,38 +133,36 @@ class FaceCashierDesk:
             yield frame
 
     def enroll(self, account_id: str, phone_digits: str, wristband_uid: str) -> dict[str, Any]:
-        from terminal.ui.kiosk import KioskError
-
         fp = self._face()
         if not fp.gallery.has_consent(account_id):
-            raise KioskError("no_consent", self.kiosk.tr(
+            raise TillError("no_consent", self.till.tr(
                 N_("The guest has not confirmed consent on the customer display: nothing was captured")), 409)
         try:
             result = fp.enroll(account_id, self.frames(), phone_digits=phone_digits.strip(),
                                wristband_uid=wristband_uid.strip())
         except ValueError as exc:
-            raise KioskError("bad_request", str(exc), 400) from None
-        text = self.kiosk.tr(OUTCOME_TEXT.get(result.outcome.value, result.outcome.value)) % {
+            raise TillError("bad_request", str(exc), 400) from None
+        text = self.till.tr(OUTCOME_TEXT.get(result.outcome.value, result.outcome.value)) % {
             "account": result.duplicate_of or ""}
         answer: dict[str, Any] = {"outcome": result.outcome.value, "text": text, "account_id": account_id,
                                   "duplicate_of": result.duplicate_of, "frames_used": result.frames_used}
         if result.template:
             answer["collector"] = self._send_template(account_id, result.template, phone_digits.strip(),
                                                       wristband_uid.strip(), fp.expiry(int(fp.clock())))
-        self.kiosk.publish()
+        self.till.publish()
         return answer
 
     def _send_template(self, account_id: str, template: tuple[float, ...], phone_digits: str, wristband_uid: str,
                        expires_at: int) -> str:
         """Seal the template for the collector; upload now or queue it for the next sync. Returns "sent"/"queued"."""
-        sync = self.kiosk.sync
+        sync = self.till.sync
         if sync is None:
             return "kept"
         # sealed for the collector alone; the digits travel only inside (the collector keeps a slow keyed hash)
         sealed = sync.seal_enrollment(account_id, template, phone_digits, wristband_uid)
         item = {"account_id": account_id, "template": sealed, "wristband_uid": wristband_uid.lower() or None,
                 "expires_at": expires_at}
-        client = self.kiosk.collector
+        client = self.till.collector
         if client is not None:
             from terminal.uplink.client import SyncFailed
 
@@ -178,36 +178,37 @@ class FaceCashierDesk:
 
     def account(self, account_id: str) -> dict[str, Any]:
         """Balance as this terminal knows it and the account's movements in its journal."""
-        kiosk, accounts = self.kiosk, self.kiosk.face_accounts
+        till, accounts = self.till, self.till.face_accounts
         snap = accounts.snapshot(account_id)
-        entries = [e for e in kiosk.journal.entries() if e["phase"] == "commit" and e["card_id"] is None
-                   and (e["data"] or {}).get("face_account") == account_id]
         balance = accounts.balance(account_id) or 0
-        enrolled = kiosk.face is not None and account_id in kiosk.face.gallery
-        history = [{"seq": e["seq"], "op_text": kiosk.tr({"topup": N_("Top-up"), "sale": N_("Sale"),
+        enrolled = till.face is not None and account_id in till.face.gallery
+        history = [{"seq": e["seq"], "op_text": till.tr({"topup": N_("Top-up"), "sale": N_("Sale"),
                                                            "close": N_("Refund")}.get(e["op"], e["op"])),
-                    "amount_fmt": kiosk.money(e["amount"]), "method": e["method"] or "",
-                    "time_fmt": when(e["time"], kiosk.language)} for e in entries[-8:]][::-1]
-        return {"account_id": account_id, "balance": balance, "balance_fmt": kiosk.money(balance),
+                    "amount_fmt": till.money(e["amount"]), "method": e["method"] or "",
+                    "time_fmt": when(e["time"], till.language)} for e in accounts.movements(account_id)]
+        return {"account_id": account_id, "balance": balance, "balance_fmt": till.money(balance),
                 "synced": snap is not None, "enrolled": enrolled, "history": history,
-                "spendable_fmt": kiosk.money(accounts.spendable(account_id))}
+                "spendable_fmt": till.money(accounts.spendable(account_id))}
 
     def topup(self, operator: str, account_id: str, amount: int, method: str, request_id: str) -> dict[str, Any]:
+        """Load money once per request id: a repeated request (double click, or re-sent after a restart) finds
+        the top-up in the journal and answers with it, without a second credit or receipt."""
+        accounts = self.till.face_accounts
         with self._lock:
-            if request_id in self._done:
-                return self._done[request_id]
-            entry = self.kiosk.face_accounts.topup(account_id, amount, method=method, operator=operator)
+            done = accounts.entry_for_request("topup", request_id)
+            entry = done or accounts.topup(account_id, amount, method=method, operator=operator,
+                                           request_id=request_id)
             answer = {"journal_seq": entry["seq"], **self.account(account_id)}
-            self._done[request_id] = answer
-        self.kiosk._print_later(entry["seq"], 0)  # the guest's receipt: loaded, balance now
-        self.kiosk.publish()
+        if done is None:
+            self.till.print_later(entry["seq"], 0)  # the guest's receipt: loaded, balance now
+            self.till.publish()
         return answer
 
     def checkout(self, operator: str, account_id: str) -> dict[str, Any]:
         """Refund what is left and erase the template: here at once, on the collector now or at the next sync."""
-        kiosk = self.kiosk
+        till = self.till
         refund, online = None, False
-        client = kiosk.collector
+        client = till.collector
         if client is not None:
             from terminal.uplink.client import SyncFailed
 
@@ -217,13 +218,13 @@ class FaceCashierDesk:
                 log.warning("collector checkout failed, done locally: %s", exc)
         if refund is None:
             refund = max(0, self.account(account_id)["balance"])
-            if kiosk.sync is not None:
-                kiosk.sync.queue_erasure(account_id, "checkout")
-        entry = kiosk.face_accounts.checkout(account_id, refund, operator=operator)
-        erased = kiosk.face.erase(account_id, "checkout") if kiosk.face is not None else False
-        kiosk._print_later(entry["seq"], 0)  # the refund receipt
-        kiosk.publish()
-        text = kiosk.tr(N_("Pay out %(amount)s; the face template is erased")) % {"amount": kiosk.money(refund)}
-        return {"account_id": account_id, "refund": refund, "refund_fmt": kiosk.money(refund), "erased": erased,
+            if till.sync is not None:
+                till.sync.queue_erasure(account_id, "checkout")
+        entry = till.face_accounts.checkout(account_id, refund, operator=operator)
+        erased = till.face.erase(account_id, "checkout") if till.face is not None else False
+        till.print_later(entry["seq"], 0)  # the refund receipt
+        till.publish()
+        text = till.tr(N_("Pay out %(amount)s; the face template is erased")) % {"amount": till.money(refund)}
+        return {"account_id": account_id, "refund": refund, "refund_fmt": till.money(refund), "erased": erased,
                 "text": text,
                 "collector": "done" if online else "queued", "journal_seq": entry["seq"]}

@@ -1,6 +1,6 @@
 """Pay with face at the stall: the camera loop, the liveness challenge, the second factor and the debit.
 
-The kiosk's `Flow` holds where the sale is (face -> face_factor -> processing ->
+The till's `Flow` holds where the sale is (face -> face_factor -> processing ->
 approved / declined); this class runs the camera while the flow is in *face*,
 publishes guidance and camera snapshots (JPEG over the event stream) for both
 screens, and moves money exactly once through `FaceAccounts.sale` with the
@@ -16,15 +16,18 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from terminal.app import FlowError, Phase, Request
+from terminal.app.errors import TillError
+from terminal.app.flow import FlowError, Phase, Request
+from terminal.app.words import N_
 from terminal.camera.decision import Decision, Outcome
 from terminal.camera.quality import Guidance
-from terminal.ui.i18n import N_
+from terminal.wallet.declines import record_decline
+from terminal.wallet.face_accounts import DECLINE_CODES, FaceDeclined
 
 if TYPE_CHECKING:
+    from terminal.app.port import TillPort
     from terminal.camera.decision import SecondFactor
     from terminal.camera.service import PaymentSession
-    from terminal.ui.kiosk import Kiosk
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +58,6 @@ NO_FACE_TEXT = N_("No face seen: back to the cart. Pay with your wristband or tr
 # the distance cue drawn around the oval: where the guest should move
 DISTANCE = {"Come closer": "closer", "Move back a little": "back", "Look at the camera": "none",
             "One person at a time, please": "none", "not_recognised": "none"}
-VERDICT_CODE = {"insufficient funds": "insufficient_funds", "offline allowance used up": "over_allowance",
-                "no balance known for this account": "no_face_balance"}
 
 
 def camera_jpeg(image: Any) -> bytes | None:
@@ -70,8 +71,10 @@ def camera_jpeg(image: Any) -> bytes | None:
 
 
 class FaceSaleDesk:
-    def __init__(self, kiosk: Kiosk) -> None:
-        self.kiosk = kiosk
+    """One face payment at a time: the camera loop while the flow is in *face*, then one debit."""
+
+    def __init__(self, till: TillPort) -> None:
+        self.till = till
         self.frame_s = FRAME_S
         self.generation = 0
         self.session: PaymentSession | None = None
@@ -88,12 +91,12 @@ class FaceSaleDesk:
     # --- view ------------------------------------------------------------------------------------------------
 
     def view(self) -> dict[str, Any]:
-        fp = self.kiosk.face
+        fp = self.till.face
         status = fp.status() if fp is not None else None
         text = ""
         if self.guidance:
-            text = self.kiosk.tr(GUIDANCE_TEXT.get(self.guidance, self.guidance)) % self.guidance_values \
-                if self.guidance_values else self.kiosk.tr(GUIDANCE_TEXT.get(self.guidance, self.guidance))
+            text = self.till.tr(GUIDANCE_TEXT.get(self.guidance, self.guidance)) % self.guidance_values \
+                if self.guidance_values else self.till.tr(GUIDANCE_TEXT.get(self.guidance, self.guidance))
         second = fp.settings.second_factor if fp is not None else "either"
         return {"available": bool(status and status.usable), "status": status.detail if status else "no camera",
                 "guidance": self.guidance, "guidance_text": text,
@@ -107,19 +110,17 @@ class FaceSaleDesk:
     # --- start / stop ----------------------------------------------------------------------------------------
 
     def start(self, request: Request) -> bool:
-        """Called with the kiosk lock held: arm the request on the camera and start the loop."""
-        from terminal.ui.kiosk import KioskError
-
-        fp = self.kiosk.face
+        """Called with the till's lock held: arm the request on the camera and start the loop."""
+        fp = self.till.face
         if fp is None or not fp.available:
-            raise KioskError("no_camera", self.kiosk.tr(N_("Face pay is not available: pay with your wristband")))
+            raise TillError("no_camera", self.till.tr(N_("Face pay is not available: pay with your wristband")))
         if fp.refusal():  # privacy: erasures may be waiting (terminal.uplink.face_window); the matcher refuses too
-            raise KioskError("face_sync_window", self.kiosk.tr(N_(
+            raise TillError("face_sync_window", self.till.tr(N_(
                 "Face pay is paused until this terminal syncs with the collector: pay with your wristband")))
         try:
-            started = self.kiosk.flow.start_face(request)
+            started = self.till.flow.start_face(request)
         except FlowError as exc:
-            raise KioskError(exc.code, self.kiosk.tr(N_("Another payment is in progress"))) from None
+            raise TillError(exc.code, self.till.tr(N_("Another payment is in progress"))) from None
         if started:
             self.generation += 1
             self.session = fp.start_payment()
@@ -150,21 +151,21 @@ class FaceSaleDesk:
         return changed
 
     def _current(self, generation: int, *phases: Phase) -> bool:
-        return generation == self.generation and self.kiosk.flow.phase in phases
+        return generation == self.generation and self.till.flow.phase in phases
 
     # --- the camera loop -------------------------------------------------------------------------------------
 
     def _loop(self, generation: int) -> None:
-        kiosk, fp = self.kiosk, self.kiosk.face
+        till, fp = self.till, self.till.face
         assert fp is not None
         last_snapshot = 0.0
         face_seen = time.monotonic()  # nobody in front of the camera for no_face_timeout_s: give up
         while not self._stop.is_set():
             started = time.monotonic()
             if started - face_seen > fp.settings.no_face_timeout_s:
-                self._refuse(generation, "no_face", kiosk.tr(NO_FACE_TEXT))
+                self._refuse(generation, "no_face", till.tr(NO_FACE_TEXT))
                 return
-            with kiosk._lock:
+            with till.lock:
                 if not self._current(generation, Phase.FACE) or self.session is None:
                     return
                 session = self.session
@@ -189,11 +190,11 @@ class FaceSaleDesk:
 
     def _decided(self, generation: int, session: PaymentSession, progress: Any) -> bool:
         """Act on one frame's progress; False when the loop is done."""
-        kiosk, fp = self.kiosk, self.kiosk.face
+        till, fp = self.till, self.till.face
         assert fp is not None
         decision: Decision | None = progress.decision
         if decision is None or decision.outcome is Outcome.RETRY:
-            with kiosk._lock:
+            with till.lock:
                 if not self._current(generation, Phase.FACE):
                     return False
                 if decision is not None:
@@ -203,7 +204,7 @@ class FaceSaleDesk:
                 else:
                     changed = self._set_guidance(progress.guidance.value)
             if changed or decision is not None:
-                kiosk.publish()
+                till.publish()
             return True
         guidance = "factor"
         if decision.outcome is Outcome.ACCEPT and self._needs_binding(str(decision.account_id)):
@@ -214,17 +215,17 @@ class FaceSaleDesk:
             self.pay(generation, str(decision.account_id), decision.score, None)
             return False
         if decision.outcome is Outcome.SECOND_FACTOR:
-            with kiosk._lock:
+            with till.lock:
                 if not self._current(generation, Phase.FACE):
                     return False
                 self.factor = fp.second_factor(decision)
                 self.attempts_left = self.factor.attempts_left
-                kiosk.flow.face_factor()
+                till.flow.face_factor()
                 self._set_guidance(guidance, **({"n": fp.settings.phone_digits} if guidance == "first_use" else {}))
-            kiosk.publish()
+            till.publish()
             return False
         if decision.outcome is Outcome.NO_MATCH:
-            with kiosk._lock:
+            with till.lock:
                 if not self._current(generation, Phase.FACE):
                     return False
                 self._no_match += 1
@@ -233,7 +234,7 @@ class FaceSaleDesk:
                 self.session = fresh
                 self.attempts_left = max(0, fp.policy.max_attempts - session.attempts.failures)
                 self._set_guidance("not_recognised")
-            kiosk.publish()
+            till.publish()
             return True
         if decision.outcome is Outcome.LOCKED:
             liveness = self._liveness_failures > 0 and self._no_match == 0
@@ -245,35 +246,33 @@ class FaceSaleDesk:
     def _needs_binding(self, account_id: str) -> bool:
         """First payment of this face here, with phone digits on record: confirm them once (the face-pay POS
         "binding"); afterwards the face alone pays. A face enrolled without digits pays alone from the start."""
-        fp = self.kiosk.face
-        if fp is None or not fp.settings.bind_on_first_use or self.kiosk.face_accounts.has_paid(account_id):
+        fp = self.till.face
+        if fp is None or not fp.settings.bind_on_first_use or self.till.face_accounts.has_paid(account_id):
             return False
         return bool(getattr(fp.gallery.factor_table().get(account_id), "phone_digits", ""))
 
     def _snapshot(self, image: Any) -> None:
         jpeg = camera_jpeg(image)
         if jpeg is not None:
-            self.kiosk.events.publish("camera", {"jpeg": base64.b64encode(jpeg).decode("ascii")})
+            self.till.events.publish("camera", {"jpeg": base64.b64encode(jpeg).decode("ascii")})
 
     # --- second factor ---------------------------------------------------------------------------------------
 
     def phone_digits(self, digits: str) -> None:
-        from terminal.ui.kiosk import KioskError
-
-        with self.kiosk._lock:
-            if self.kiosk.flow.phase is not Phase.FACE_FACTOR or self.factor is None:
-                raise KioskError("bad_state", self.kiosk.tr(N_("No face payment is waiting for a second factor")))
+        with self.till.lock:
+            if self.till.flow.phase is not Phase.FACE_FACTOR or self.factor is None:
+                raise TillError("bad_state", self.till.tr(N_("No face payment is waiting for a second factor")))
             try:
                 decision = self.factor.with_phone_digits(digits)
             except ValueError:
-                raise KioskError("bad_request", self.kiosk.tr(N_("Enter digits only")), 400) from None
+                raise TillError("bad_request", self.till.tr(N_("Enter digits only")), 400) from None
             generation = self.generation
         self._factor_result(generation, decision, "phone")
 
     def wristband(self, uid_hex: str) -> None:
         """A wristband tapped while the second factor is asked (called by the card loop)."""
-        with self.kiosk._lock:
-            if self.kiosk.flow.phase is not Phase.FACE_FACTOR or self.factor is None:
+        with self.till.lock:
+            if self.till.flow.phase is not Phase.FACE_FACTOR or self.factor is None:
                 return
             decision = self.factor.with_wristband(uid_hex)
             generation = self.generation
@@ -285,82 +284,69 @@ class FaceSaleDesk:
         elif decision.outcome is Outcome.LOCKED:
             self._refuse(generation, "face_locked", decision.reason)
         else:
-            with self.kiosk._lock:
+            with self.till.lock:
                 assert self.factor is not None
                 self.attempts_left = self.factor.attempts_left
                 self._set_guidance("factor_wrong", n=self.factor.attempts_left)
-            self.kiosk.publish()
+            self.till.publish()
 
     # --- results ---------------------------------------------------------------------------------------------
 
     def _refuse(self, generation: int, code: str, detail: str) -> None:
-        kiosk = self.kiosk
-        with kiosk._lock:
+        till = self.till
+        with till.lock:
             if not self._current(generation, Phase.FACE, Phase.FACE_FACTOR):
                 return
-            request = kiosk.flow.request
-            kiosk.flow.face_refused(code, detail)
+            request = till.flow.request
+            till.flow.face_refused(code, detail)
             self.stop()
         if request is not None:
             try:
-                kiosk.journal.append("decline", "info", amount=request.amount, operator=request.operator,
-                                     data={"face": True, "reason": code, "detail": detail[:200],
-                                           "request_id": request.id})
+                record_decline(till.journal, code, detail[:200], amount=request.amount, operator=request.operator,
+                               face=True, request_id=request.id)
             except Exception:
                 log.exception("could not journal the face decline")
-        kiosk._signal("declined")
-        kiosk.publish()
+        till.signal("declined")
+        till.publish()
 
     def pay(self, generation: int, account_id: str, score: float | None, second_factor: str | None) -> None:
         """Bind the sale to the account and debit it once (the request id makes a repeat find the same sale)."""
-        from terminal.wallet.face_accounts import FaceDeclined
-
-        kiosk = self.kiosk
-        with kiosk._lock:
+        till = self.till
+        with till.lock:
             if not self._current(generation, Phase.FACE, Phase.FACE_FACTOR):
                 return
-            request = kiosk.flow.request
+            request = till.flow.request
             assert request is not None
-            kiosk.flow.face_matched(account_id)
+            till.flow.face_matched(account_id)
             self.stop()
-        kiosk.publish()
+        till.publish()
         self.last_answer = None
         try:
-            sale = kiosk.face_accounts.sale(account_id, request.amount, score=score, second_factor=second_factor,
+            sale = till.face_accounts.sale(account_id, request.amount, score=score, second_factor=second_factor,
                                             operator=request.operator, items=list(request.items),
                                             authorize=self._authorizer(), request_id=request.id)
         except FaceDeclined as exc:
-            code = VERDICT_CODE.get(exc.reason, "collector_refused")
+            code = DECLINE_CODES.get(exc.reason, "collector_refused")
             missing = None
             if code == "insufficient_funds":
                 available = exc.plan.available if exc.plan is not None else (self.last_answer or {}).get("available")
                 missing = request.amount - int(available) if isinstance(available, int) else None
-            with kiosk._lock:
-                kiosk.flow.declined(code, exc.reason, missing=missing, face_account=account_id)
-            kiosk._signal("declined")
+            with till.lock:
+                till.flow.declined(code, exc.reason, missing=missing, face_account=account_id)
+            till.signal("declined")
         except Exception as exc:  # nothing was journaled as a sale: say so, never leave the flow stuck
             log.exception("face sale failed")
-            with kiosk._lock:
-                kiosk.flow.declined("face_unavailable", str(exc), face_account=account_id)
-            kiosk._signal("error")
+            with till.lock:
+                till.flow.declined("face_unavailable", str(exc), face_account=account_id)
+            till.signal("error")
         else:
             result = {"op": "sale", "amount": request.amount, "journal_seq": sale.entry["seq"], "method": "face",
-                      "face_account": account_id, "online": sale.online,
-                      "balance_after": self._balance_after(account_id, request.amount, sale)}
-            kiosk._approved(request, result, None)
-        kiosk.publish()
-
-    def _balance_after(self, account_id: str, amount: int, sale: Any) -> int | None:
-        """What the account has left: as journaled with the sale (the collector's answer or the offline plan)."""
-        after = sale.entry.get("balance_after")
-        if isinstance(after, int):
-            return after
-        if sale.online and self.last_answer and isinstance(self.last_answer.get("available_after"), int):
-            return int(self.last_answer["available_after"])
-        return self.kiosk.face_accounts.balance(account_id)
+                      "face_account": account_id, "online": sale.online, "balance_after": sale.balance_after}
+            till.approved(request, result, 0)
+        till.publish()
 
     def _authorizer(self) -> Any:
-        client = self.kiosk.collector
+        client = self.till.collector
         if client is None:
             return None
         ask = client.face_authorizer()
@@ -373,12 +359,10 @@ class FaceSaleDesk:
         return authorize
 
     def back_to_card(self) -> None:
-        from terminal.ui.kiosk import KioskError
-
-        with self.kiosk._lock:
+        with self.till.lock:
             try:
-                self.kiosk.flow.face_back()
+                self.till.flow.face_back()
             except FlowError as exc:
-                raise KioskError(exc.code, exc.message) from None
+                raise TillError(exc.code, exc.message) from None
             self.stop()
-        self.kiosk.publish()
+        self.till.publish()

@@ -1,0 +1,13 @@
+"""The one error the till raises towards the screens."""
+
+from __future__ import annotations
+
+
+class TillError(Exception):
+    """A request a screen made that cannot be done now; `status` is the HTTP status the route answers with."""
+
+    def __init__(self, code: str, message: str, status: int = 409) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
