@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 from terminal.ui.i18n import N_
 
 if TYPE_CHECKING:
+    from terminal.app.port import TillPort
     from terminal.uplink.client import CollectorClient
     from terminal.uplink.terminal_side import TerminalSync
-    from terminal.app.port import TillPort
 
 log = logging.getLogger(__name__)
 
