@@ -144,12 +144,9 @@ class SecureCardOps:
                 tap.resolved.append(self.w._abort(intent, operator, "indeterminate", indeterminate=True))
 
     def _decline(self, uid: bytes, tap: _SecureTap | None, operator: str | None, exc: Declined) -> Declined:
-        balance = tap.current.balance if tap is not None else None
-        self.w.journal.append("decline", "info", operator=operator, card_id=tap.card_id if tap else None, uid=uid,
-                              balance_before=balance, balance_after=balance,
-                              data={"code": exc.code, "reason": exc.message, "card": "desfire",
-                                    **({"missing": exc.missing} if exc.missing is not None else {})})
-        return exc
+        return self.w._journal_decline(exc, operator=operator, card_id=tap.card_id if tap else None, uid=uid,
+                                       balance=tap.current.balance if tap is not None else None,
+                                       extra={"card": "desfire"})
 
     def _check(self, tap: _SecureTap, operator: str | None, check: Any) -> None:
         try:
