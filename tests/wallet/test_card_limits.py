@@ -34,3 +34,17 @@ def test_record_at_its_limit_is_declined_not_a_crash(till: Till, fields: dict) -
             op(till.tap(card))
         assert exc.value.code == "card_full" and "replace it" in exc.value.message
     assert till.wallet.read(till.tap(card)).balance == 3000
+
+
+def test_an_ntag_band_is_never_credited_beyond_what_its_compact_record_holds(till: Till) -> None:
+    from terminal.wallet.rules import Limits
+
+    assert Limits(max_balance=10**9).balance_cap(ntag=True) == U24
+    assert Limits(max_balance=10**9).balance_cap(ntag=False) == 10**9
+    till.wallet.limits = Limits(max_balance=10**9, max_sale=10**6)
+    card = till.new_card()
+    till.wallet.issue(till.tap(card), U24 - 5)
+    with pytest.raises(Declined) as exc:
+        till.wallet.topup(till.tap(card), 6)
+    assert exc.value.code == "over_max_balance"
+    assert till.wallet.topup(till.tap(card), 5).balance_after == U24
