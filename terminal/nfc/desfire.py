@@ -14,8 +14,8 @@ import hmac
 import os
 
 from terminal.nfc import desfire_crypto as dc
+from terminal.nfc.errors import CardAuthError, CardError, UnsupportedCard
 from terminal.nfc.reader import Connection, ReaderError
-from terminal.wallet.card import CardAuthError, CardError, UnsupportedCard
 
 PLAIN, MAC, FULL = 0x00, 0x01, 0x03
 PICC = b"\x00\x00\x00"

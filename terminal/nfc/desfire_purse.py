@@ -1,6 +1,6 @@
 """The StallPay application on a DESFire card: layout, access rights and personalisation.
 
-Implements `terminal.wallet.value_card.ValueCard` on `DesfireCard`. Layout of
+Implements the wallet's `ValueCard` on `DesfireCard`. Layout of
 the event's application (AID from the event, 4 AES keys, key settings 0B:
 ChangeKey only with the application master key, which stays changeable;
 files created only with it; file directory readable):
@@ -34,7 +34,7 @@ from terminal.nfc.desfire import (
     DesfireError,
     access_rights,
 )
-from terminal.wallet.value_card import RECORD_BYTES, AlreadyPersonalised, Personalisation, PurseMissing, PurseState
+from terminal.nfc.secure_card import RECORD_BYTES, AlreadyPersonalised, Personalisation, PurseMissing, PurseState
 
 KEY_NO = {"master": 0, "credit": 1, "debit": 2, "read": 3}
 KEY_SETTINGS = 0x0B

@@ -10,8 +10,8 @@ from __future__ import annotations
 import threading
 
 from terminal.nfc.emulator.ntag import EmulatedCard
+from terminal.nfc.errors import CardRemoved
 from terminal.nfc.reader import Connection, NoCard, Reader, ReaderError
-from terminal.wallet.card import CardRemoved
 
 
 class EmulatedConnection:

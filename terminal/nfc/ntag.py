@@ -13,14 +13,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from terminal.nfc.errors import CardAuthError, CardError, CardRemoved, UnsupportedCard
 from terminal.nfc.originality import nxp_public_key, verify_originality
 from terminal.nfc.reader import Connection, ReaderError
-from terminal.wallet.card import PAGE, CardAuthError, CardError, CardInfo, CardRemoved, UnsupportedCard
 
 ACK = 0x0A
 NAK_CODES = frozenset({0x00, 0x01, 0x04, 0x05})
 NAK_LIMIT = 0x04
 NAK_EEPROM = 0x05
+PAGE = 4
+
+
+@dataclass(frozen=True)
+class CardInfo:
+    """What GET_VERSION told about the chip."""
+
+    uid: bytes
+    product: str  # "NTAG213", "NTAG215", "NTAG216", "MF0UL11", "MF0UL21"
+    user_start: int  # first user page (4)
+    user_pages: int  # number of user pages
+    config_page: int  # page of CFG0 (MIRROR, RFUI, MIRROR_PAGE, AUTH0)
+    has_counter: bool  # Ultralight EV1 one-way counters with INCR_CNT
 
 
 @dataclass(frozen=True)
@@ -127,7 +140,7 @@ class NoAnswer(CardRemoved):
 
 
 class NtagTag:
-    """A tapped NTAG21x / Ultralight EV1: implements `terminal.wallet.card.PurseTag`."""
+    """A tapped NTAG21x / Ultralight EV1: implements the wallet's `PurseTag`."""
 
     def __init__(self, connection: Connection, layout: ChipLayout | None, *, uid: bytes | None = None) -> None:
         self._connection = connection

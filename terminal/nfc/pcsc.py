@@ -18,8 +18,8 @@ from typing import Any
 
 from smartcard import scard
 
+from terminal.nfc.errors import CardRemoved
 from terminal.nfc.reader import NoCard, Reader, ReaderError
-from terminal.wallet.card import CardRemoved
 
 _MASK = 0xFFFFFFFF
 _STATE_FLAGS = 0xFFFF  # pcsc-lite keeps an event counter in the high 16 bits of the reader state

@@ -11,7 +11,7 @@ import importlib
 from abc import ABC, abstractmethod
 from typing import Protocol
 
-from terminal.wallet.card import CardError
+from terminal.nfc.errors import CardError
 
 
 class ReaderError(CardError):

@@ -22,7 +22,7 @@ import threading
 from collections.abc import Callable
 from typing import Protocol
 
-from terminal.wallet.card import CardRemoved
+from terminal.nfc.errors import CardRemoved
 
 log = logging.getLogger(__name__)
 

@@ -7,38 +7,12 @@ counter; the wallet decides what to write where.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Protocol
 
-PAGE = 4
+from terminal.nfc.errors import CardAuthError, CardError, CardRemoved, UnsupportedCard
+from terminal.nfc.ntag import PAGE, CardInfo
 
-
-class CardError(Exception):
-    """A card problem with a one-line reason fit for the person at the terminal."""
-
-
-class CardRemoved(CardError):
-    """The card left the field (or the reader went away) in the middle of an exchange."""
-
-
-class UnsupportedCard(CardError):
-    """Not a wristband of ours: MIFARE Classic, a bank card, a phone, too small a chip..."""
-
-
-class CardAuthError(CardError):
-    """The card refused the password, or a write that needed one."""
-
-
-@dataclass(frozen=True)
-class CardInfo:
-    """What GET_VERSION told about the chip."""
-
-    uid: bytes
-    product: str  # "NTAG213", "NTAG215", "NTAG216", "MF0UL11", "MF0UL21"
-    user_start: int  # first user page (4)
-    user_pages: int  # number of user pages
-    config_page: int  # page of CFG0 (MIRROR, RFUI, MIRROR_PAGE, AUTH0)
-    has_counter: bool  # Ultralight EV1 one-way counters with INCR_CNT
+__all__ = ["PAGE", "CardAuthError", "CardError", "CardInfo", "CardRemoved", "PurseTag", "UnsupportedCard"]
 
 
 class PurseTag(Protocol):

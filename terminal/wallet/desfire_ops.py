@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 
 from terminal.wallet import rules
 from terminal.wallet.card import CardAuthError, CardError, CardRemoved
-from terminal.wallet.declines import record_decline
 from terminal.wallet.desfire_keys import card_key, event_aid, identity_bytes, seal_master_key
 from terminal.wallet.purse import Op, PurseFormatError, Record
 from terminal.wallet.rules import Declined
@@ -145,11 +144,9 @@ class SecureCardOps:
                 tap.resolved.append(self.w._abort(intent, operator, "indeterminate", indeterminate=True))
 
     def _decline(self, uid: bytes, tap: _SecureTap | None, operator: str | None, exc: Declined) -> Declined:
-        balance = tap.current.balance if tap is not None else None
-        record_decline(self.w.journal, exc.code, exc.message, operator=operator,
-                       card_id=tap.card_id if tap else None, uid=uid, balance=balance, missing=exc.missing,
-                       card="desfire")
-        return exc
+        return self.w._journal_decline(exc, operator=operator, card_id=tap.card_id if tap else None, uid=uid,
+                                       balance=tap.current.balance if tap is not None else None,
+                                       extra={"card": "desfire"})
 
     def _check(self, tap: _SecureTap, operator: str | None, check: Any) -> None:
         try:

@@ -16,53 +16,30 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 
 from terminal.wallet import roles, rules
-from terminal.wallet.card import CardAuthError, CardError, PurseTag, UnsupportedCard
+from terminal.wallet.card import CardError, PurseTag
 from terminal.wallet.ceilings import credited_today
 from terminal.wallet.declines import record_decline
 from terminal.wallet.hotlist import Hotlist
 from terminal.wallet.journal import Journal
-from terminal.wallet.keys import card_password, event_tag, purse_key
+from terminal.wallet.keys import event_tag
 from terminal.wallet.lastseen import LastSeen
-from terminal.wallet.purse import (
-    FIRST_SLOT_PAGE,
-    PRODUCTS,
-    SLOT_BYTES,
-    SLOT_PAGES,
-    SLOTS,
-    USER_START,
-    Header,
-    Op,
-    PurseFormatError,
-    PurseImage,
-    PurseKeys,
-    Record,
-    decode_header,
-    encode_header,
-    new_header,
-    parse_image,
-    peek_header,
-    seal,
-    slot_page,
-)
+from terminal.wallet.purse import Op, Record
 from terminal.wallet.roles import Policy
 from terminal.wallet.rules import Declined, Limits
 from terminal.wallet.value_card import is_value_card
 
 if TYPE_CHECKING:
     from terminal.wallet.desfire_ops import SecureCardOps
+    from terminal.wallet.ntag_ops import NtagOps
 
 log = logging.getLogger(__name__)
 
-AUTH0 = USER_START  # every purse page needs the password to be written
-READ_PAGES = 40  # pages 0..39: the largest layout (NTAG21x, 4 slots), present on every supported chip
-ACTIVATIONS = frozenset({"issue", "replace"})  # ops that write a header to a blank card
-COUNTER_PRODUCTS = frozenset({"MF0UL21"})  # chips with INCR_CNT one-way counters
 OP_NAMES = {Op.ISSUE: "issue", Op.TOPUP: "topup", Op.SALE: "sale", Op.VOID: "void", Op.CLOSE: "close",
             Op.REPLACE: "replace", Op.CORRECT: "correct"}
 
@@ -130,25 +107,6 @@ class Outcome:
         return out
 
 
-@dataclass
-class _Tap:
-    """One tapped card as read: raw pages, verified header and records (None on a blank card)."""
-
-    tag: PurseTag
-    uid: bytes
-    product: str
-    raw: bytes
-    keys: PurseKeys
-    header: Header | None
-    image: PurseImage | None
-    resolved: list[dict[str, Any]] = field(default_factory=list)
-
-    def slot_bytes(self, seq: int) -> bytes:
-        assert self.header is not None
-        start = slot_page(self.header, seq) * 4
-        return self.raw[start : start + SLOT_BYTES]
-
-
 class Wallet:
     def __init__(self, *, journal: Journal, master_key: bytes, event_id: str, terminal_id: int,
                  limits: Limits | None = None, hotlist: Hotlist | None = None, lastseen: LastSeen | None = None,
@@ -190,23 +148,22 @@ class Wallet:
     def _now(self) -> int:
         return int(self._clock())
 
-    def _secure(self, tag: object) -> SecureCardOps | None:
-        """The secure-card (DESFire) operations when `tag` is such a card; None for NTAG/Ultralight."""
-        if not is_value_card(tag):
-            return None
-        from terminal.wallet.desfire_ops import SecureCardOps
+    def _tier(self, tag: object) -> NtagOps | SecureCardOps:
+        """The operations for the tapped card's tier: a secure card (DESFire) or an NTAG/Ultralight band."""
+        if is_value_card(tag):
+            from terminal.wallet.desfire_ops import SecureCardOps
 
-        return SecureCardOps(self, self.desfire_keys)
+            return SecureCardOps(self, self.desfire_keys)
+        from terminal.wallet.ntag_ops import NtagOps
+
+        return NtagOps(self)
 
     # --- public operations ----------------------------------------------------
 
     def read(self, tag: PurseTag, *, operator: str | None = None) -> CardState:
         """Balance, status and on-card history; settles any pending intent of this card. Never writes money."""
         self.permit(roles.READ, operator)
-        if secure := self._secure(tag):
-            return secure.read(tag, operator=operator)  # type: ignore[arg-type]
-        tap = self._load(tag, operator=operator)
-        return self._state(tap)
+        return self._tier(tag).read(tag, operator=operator)  # type: ignore[arg-type]
 
     def issue(self, tag: PurseTag, amount: int, *, method: str = "cash", holder: str | None = None,
               operator: str | None = None) -> Outcome:
@@ -240,50 +197,13 @@ class Wallet:
 
     def _activate(self, tag: PurseTag, op: str, record: Record, *, method: str | None, operator: str | None,
                   data: dict[str, Any]) -> Outcome:
-        """Write header and first record to a blank wristband, then lock it with its password."""
-        if secure := self._secure(tag):
-            return secure.activate(tag, op, record, method=method, operator=operator, data=data)  # type: ignore[arg-type]
-        tap = self._load(tag, operator=operator, allow_blank=True)
-        if tap.image is not None:
-            raise self._decline(tap, operator, Declined(
-                "already_issued", f"card already issued (card {tap.image.header.card_id}); use top-up"))
-        card_id = self._allocate_card_id(tap.uid)
-        header = new_header(tap.product, self.event_id, card_id)
-        header_bytes = encode_header(tap.keys, tap.uid, header)
-        sealed = seal(tap.keys, tap.uid, header, record)
-        data = {"page": slot_page(header, record.seq), "record": sealed.hex(), "header": header_bytes.hex(),
-                "product": tap.product, **data}
-        intent = self.journal.append(op, "intent", amount=record.balance, operator=operator, card_id=card_id,
-                                     uid=tap.uid, card_seq=record.seq, balance_before=0,
-                                     balance_after=record.balance, method=method, data=data)
-        try:
-            self._unlock_if_protected(tap)
-            # Magic last: a header torn part-way never reads as a StallPay header.
-            for i in reversed(range(0, len(header_bytes), 4)):
-                tap.tag.write_page(USER_START + i // 4, header_bytes[i : i + 4])
-            self._write_pages(tap.tag, slot_page(header, record.seq), sealed)
-            self._ensure_protected(tap)
-        except CardAuthError as exc:
-            self.journal.append(op, "abort", ref=intent["seq"], card_id=card_id, uid=tap.uid,
-                                operator=operator, data={"reason": str(exc)})
-            raise Declined("locked_card", "this card is locked with another password: not one of ours") from exc
-        except CardError as exc:
-            raise TapAgain(intent, exc) from exc
-        tap.header = header
-        tap.raw = _splice(_splice(tap.raw, USER_START, header_bytes), slot_page(header, record.seq), sealed)
-        return self._commit(tap, intent, record)
+        """Write the first record to a blank wristband (and personalise or lock it as its tier needs)."""
+        return self._tier(tag).activate(tag, op, record, method=method, operator=operator,  # type: ignore[arg-type]
+                                        data=data)
 
     def topup(self, tag: PurseTag, amount: int, *, method: str = "cash", operator: str | None = None) -> Outcome:
         self.permit(roles.credit_operation(roles.TOPUP, method), operator)
-        if secure := self._secure(tag):
-            return secure.topup(tag, amount, method=method, operator=operator)  # type: ignore[arg-type]
-        tap = self._load(tag, operator=operator)
-        current = self._current(tap)
-        self._check(tap, operator, lambda: rules.check_topup(current, amount, method, self.limits, self.currency,
-                                                             ntag=True))
-        self._check(tap, operator, lambda: self._check_ceiling(amount))
-        planned = rules.plan_topup(current, amount, method, now=self._now(), terminal_id=self.terminal_id)
-        return self._apply(tap, "topup", planned, amount=amount, operator=operator, method=method)
+        return self._tier(tag).topup(tag, amount, method=method, operator=operator)  # type: ignore[arg-type]
 
     def charge(self, tag: PurseTag, amount: int, *, items: Sequence[dict[str, Any]] = (),
                operator: str | None = None, sale_id: str | None = None) -> Outcome:
@@ -294,48 +214,18 @@ class Wallet:
             if total != amount:
                 raise Declined("invalid_amount", f"items add up to {total}, not {amount}")
         self.permit(roles.SALE, operator)
-        if secure := self._secure(tag):
-            return secure.charge(tag, amount, items=item_list, operator=operator,  # type: ignore[arg-type]
-                                 sale_id=sale_id)
-        tap = self._load(tag, operator=operator)
-        current = self._current(tap)
-        self._check(tap, operator, lambda: rules.check_sale(current, amount, self.limits, self.currency))
-        planned = rules.plan_sale(current, amount, now=self._now(), terminal_id=self.terminal_id)
-        extra = {"sale_id": sale_id} if sale_id else {}
-        return self._apply(tap, "sale", planned, amount=amount, operator=operator, items=item_list, data=extra)
+        return self._tier(tag).charge(tag, amount, items=item_list, operator=operator,  # type: ignore[arg-type]
+                                      sale_id=sale_id)
 
     def void(self, tag: PurseTag, *, operator: str | None = None) -> Outcome:
         """Undo the card's last sale, made here, within the void window."""
         self.permit(roles.VOID, operator)
-        if secure := self._secure(tag):
-            return secure.void(tag, operator=operator)  # type: ignore[arg-type]
-        tap = self._load(tag, operator=operator)
-        current = self._current(tap)
-        assert tap.image is not None
-        sale = self._sale_entry(tap.image.header.card_id, current.seq) if current.op is Op.SALE else None
-        previous = next((r for r in tap.image.records if r.seq == current.seq - 1), None)
-        self._check(tap, operator, lambda: rules.check_void(
-            current, previous, terminal_id=self.terminal_id, sale_time=current.time,
-            sale_amount=sale["amount"] if sale else None, now=self._now(), limits=self.limits))
-        assert sale is not None and previous is not None
-        planned = rules.plan_void(current, previous, sale["amount"], now=self._now(), terminal_id=self.terminal_id)
-        return self._apply(tap, "void", planned, amount=sale["amount"], operator=operator,
-                           items=sale["items"], data={"voids": sale["seq"]})
+        return self._tier(tag).void(tag, operator=operator)  # type: ignore[arg-type]
 
     def close(self, tag: PurseTag, *, operator: str | None = None, method: str = "cash") -> Outcome:
         """Checkout: the balance leaves the card, the refundable part is paid out, the card is closed."""
         self.permit(roles.CLOSE, operator)
-        if secure := self._secure(tag):
-            return secure.close(tag, operator=operator, method=method)  # type: ignore[arg-type]
-        tap = self._load(tag, operator=operator)
-        current = self._current(tap)
-        self._check(tap, operator, lambda: rules.check_usable(current))
-        planned = rules.plan_close(current, now=self._now(), terminal_id=self.terminal_id)
-        refund = current.refundable
-        split = {"refund": refund, "forfeited_comp": current.balance - refund}
-        outcome = self._apply(tap, "close", planned, amount=current.balance, operator=operator, method=method,
-                              data=split)
-        return replace(outcome, extra=split)
+        return self._tier(tag).close(tag, operator=operator, method=method)  # type: ignore[arg-type]
 
     def pending(self) -> list[dict[str, Any]]:
         """Intents still waiting for their card (shown on the admin screen; settled at the next tap)."""
@@ -350,99 +240,7 @@ class Wallet:
                 log.info("start-up recovery could not read the card on the reader: %s", exc)
         return self.journal.pending()
 
-    # --- reading and settling -------------------------------------------------
-
-    def _load(self, tag: PurseTag, *, operator: str | None = None, allow_blank: bool = False) -> _Tap:
-        # One FAST_READ covers UID, header and every slot on all supported chips; the
-        # sealed header names the product, so an issued card needs no GET_VERSION.
-        try:
-            raw = tag.read_pages(0, READ_PAGES)
-        except ValueError:  # the driver knows the chip and it has fewer pages
-            raise UnsupportedCard(f"an {tag.info.product} is too small to hold a StallPay purse") from None
-        peeked = peek_header(raw[USER_START * 4 : USER_START * 4 + 16])
-        if peeked is not None:
-            tag.hint_product(peeked[2])
-        info = tag.info
-        if info.product not in PRODUCTS:
-            raise UnsupportedCard(f"an {info.product} is too small to hold a StallPay purse")
-        uid = _uid_from_pages(raw) or info.uid
-        product = info.product
-        keys = PurseKeys(purse_key(self._master_key, uid, self.event_id))
-        tap = _Tap(tag=tag, uid=uid, product=product, raw=raw, keys=keys, header=None, image=None)
-        if peeked is None:
-            self._settle_blank(tap, operator)
-            if allow_blank:
-                return tap
-            raise Declined("blank", "blank card: it has not been issued yet (issue it at a cashier)")
-        tag_bytes, card_id, _product = peeked
-        if tag_bytes != self._event_tag:
-            raise Declined("wrong_event", "this card belongs to another event")
-        try:
-            tap.header = decode_header(keys, uid, raw[USER_START * 4 : USER_START * 4 + 16])
-        except PurseFormatError:
-            self._settle_blank(tap, operator)
-            if self.lastseen.get(card_id) is not None or self.lastseen.knows_uid(uid):
-                raise self._decline(tap, operator, Declined(
-                    "tampered", "card data does not verify for this card: refused"), card_id=card_id) from None
-            # Never seen with a balance: an issue torn inside the header. Nothing on it can hold money.
-            if allow_blank:
-                return tap
-            raise Declined("blank", "card issue was interrupted: issue it again at a cashier") from None
-        try:
-            tap.image = parse_image(keys, uid, tap.header, raw)
-        except PurseFormatError:
-            tap.image = None
-        self._settle(tap, operator)
-        if tap.image is None:
-            if self.lastseen.get(card_id) is not None or self.lastseen.knows_uid(uid):
-                raise self._decline(tap, operator, Declined(
-                    "tampered", "the card's balance records do not verify: refused"), card_id=card_id)
-            # A header without any record is an issue torn before its record landed.
-            if allow_blank:
-                return tap
-            raise Declined("blank", "card issue was interrupted: issue it again at a cashier")
-        self._check_fresh(tap, operator)
-        return tap
-
-    def _settle_blank(self, tap: _Tap, operator: str | None) -> None:
-        """A card with no header here can only have pending issues: they did not happen."""
-        for intent in self.journal.pending():
-            if intent["uid"] == tap.uid.hex() and intent["op"] in ACTIVATIONS:
-                tap.resolved.append(self._abort(intent, operator, "card holds no purse"))
-
-    def _settle(self, tap: _Tap, operator: str | None) -> None:
-        assert tap.header is not None
-        card_id = tap.header.card_id
-        for intent in self.journal.pending(card_id):
-            planned_seq = intent["card_seq"]
-            planned = bytes.fromhex(intent["data"]["record"])
-            if intent["op"] in ACTIVATIONS and tap.raw[USER_START * 4 : USER_START * 4 + 16] != bytes.fromhex(
-                    intent["data"]["header"]):
-                tap.resolved.append(self._abort(intent, operator, "header not written"))
-                continue
-            landed = tap.slot_bytes(planned_seq) == planned
-            if landed and intent["op"] in ACTIVATIONS:
-                try:
-                    self._ensure_protected(tap)
-                except CardError as exc:
-                    raise TapAgain(intent, exc) from exc
-            if landed:
-                entry = self.journal.append(intent["op"], "commit", ref=intent["seq"], operator=intent["operator"],
-                                            amount=intent["amount"], card_id=card_id, uid=tap.uid,
-                                            card_seq=planned_seq, balance_before=intent["balance_before"],
-                                            balance_after=intent["balance_after"], method=intent["method"],
-                                            items=intent["items"], data={**intent["data"], "settled_at_tap": True})
-                tap.resolved.append(entry)
-                self.lastseen.update(card_id, tap.uid, planned_seq, planned)
-                log.info("settled pending %s %s: the card holds it", intent["op"], intent["seq"])
-                continue
-            newest = tap.image.current.seq if tap.image else 0
-            if newest < planned_seq or any(r.seq == planned_seq for r in (tap.image.records if tap.image else ())):
-                tap.resolved.append(self._abort(intent, operator, "the card holds the state before"))
-            else:
-                # The card moved on elsewhere and the record is out of sight: the collector decides.
-                tap.resolved.append(self._abort(intent, operator, "indeterminate", indeterminate=True))
-
+    # --- shared by both tiers ------------------------------------------------
     def _abort(self, intent: dict[str, Any], operator: str | None, reason: str, *,
                indeterminate: bool = False) -> dict[str, Any]:
         data = {"reason": reason}
@@ -451,100 +249,6 @@ class Wallet:
         log.info("settled pending %s %s: not on the card (%s)", intent["op"], intent["seq"], reason)
         return self.journal.append(intent["op"], "abort", ref=intent["seq"], operator=operator,
                                    card_id=intent["card_id"], uid=intent["uid"], data=data)
-
-    def _check_fresh(self, tap: _Tap, operator: str | None) -> None:
-        """Refuse blocked, rolled-back and cloned cards; remember this card's newest state."""
-        assert tap.image is not None and tap.header is not None
-        card_id = tap.header.card_id
-        current = tap.image.current
-        reason = self.hotlist.reason(card_id)
-        if reason is not None:
-            raise self._decline(tap, operator, Declined("blocked", f"card blocked ({reason})"))
-        counter = tap.tag.read_counter() if tap.product in COUNTER_PRODUCTS else None
-        seen = self.lastseen.get(card_id)
-        rolled_back = (seen is not None and current.seq < seen[1]) or (counter is not None and current.seq < counter)
-        if rolled_back:
-            self.hotlist.add(card_id, "rollback")
-            raise self._decline(tap, operator, Declined(
-                "rollback", "card shows an older state than already seen: blocked, report to the organizer"))
-        if seen is not None and current.seq == seen[1] and LastSeen.digest(tap.slot_bytes(current.seq)) != seen[2]:
-            self.hotlist.add(card_id, "clone")
-            raise self._decline(tap, operator, Declined(
-                "cloned", "card data differs from what this terminal wrote: blocked, report to the organizer"))
-        previous = next((r for r in tap.image.records if r.seq == current.seq - 1), None)
-        try:
-            rules.check_record(current, previous, self.limits, ntag=True)
-        except Declined as exc:
-            self.hotlist.add(card_id, "over_limit")
-            raise self._decline(tap, operator, exc) from None
-        self.lastseen.update(card_id, tap.uid, current.seq, tap.slot_bytes(current.seq))
-
-    # --- writing --------------------------------------------------------------
-
-    def _apply(self, tap: _Tap, op: str, planned: Record, *, amount: int, operator: str | None,
-               method: str | None = None, items: list[dict[str, Any]] | None = None,
-               data: dict[str, Any] | None = None) -> Outcome:
-        assert tap.header is not None and tap.image is not None
-        current = tap.image.current
-        sealed = seal(tap.keys, tap.uid, tap.header, planned)
-        page = slot_page(tap.header, planned.seq)
-        intent = self.journal.append(op, "intent", amount=amount, operator=operator, card_id=tap.header.card_id,
-                                     uid=tap.uid, card_seq=planned.seq, balance_before=current.balance,
-                                     balance_after=planned.balance, method=method, items=items,
-                                     data={"page": page, "record": sealed.hex(), "prev_terminal": current.terminal,
-                                           **(data or {})})
-        password, _pack = card_password(self._master_key, tap.uid, self.event_id)
-        try:
-            tap.tag.authenticate(password)
-        except CardAuthError as exc:
-            self._abort(intent, operator, f"password refused: {exc}")
-            raise Declined("tampered", "the card refused this event's password: refused") from exc
-        except CardError as exc:
-            self._abort(intent, operator, f"card gone before writing: {exc}")
-            raise
-        try:
-            counter = tap.tag.read_counter() if tap.product in COUNTER_PRODUCTS else None
-            if counter is not None:
-                for _ in range(max(0, current.seq - counter)):
-                    tap.tag.increment_counter()
-            self._write_pages(tap.tag, page, sealed)
-            if counter is not None:
-                tap.tag.increment_counter()
-        except CardError as exc:
-            raise TapAgain(intent, exc) from exc
-        tap.raw = _splice(tap.raw, page, sealed)
-        return self._commit(tap, intent, planned)
-
-    def _commit(self, tap: _Tap, intent: dict[str, Any], planned: Record) -> Outcome:
-        assert tap.header is not None
-        entry = self.journal.append(intent["op"], "commit", ref=intent["seq"], operator=intent["operator"],
-                                    amount=intent["amount"], card_id=tap.header.card_id, uid=tap.uid,
-                                    card_seq=planned.seq, balance_before=intent["balance_before"],
-                                    balance_after=intent["balance_after"], method=intent["method"],
-                                    items=intent["items"], data=intent["data"])
-        self.lastseen.update(tap.header.card_id, tap.uid, planned.seq, bytes.fromhex(intent["data"]["record"]))
-        tap.image = parse_image(tap.keys, tap.uid, tap.header, tap.raw)
-        state = self._state(tap)
-        return Outcome(intent["op"], intent["amount"], intent["balance_before"], intent["balance_after"], state, entry)
-
-    @staticmethod
-    def _write_pages(tag: PurseTag, page: int, data: bytes) -> None:
-        for i in range(0, len(data), 4):
-            tag.write_page(page + i // 4, data[i : i + 4])
-
-    def _cfg_auth0(self, tap: _Tap) -> int:
-        return tap.tag.read_pages(tap.tag.info.config_page, 1)[3]
-
-    def _unlock_if_protected(self, tap: _Tap) -> None:
-        if self._cfg_auth0(tap) <= FIRST_SLOT_PAGE + SLOTS[tap.product] * SLOT_PAGES:
-            password, _pack = card_password(self._master_key, tap.uid, self.event_id)
-            tap.tag.authenticate(password)
-
-    def _ensure_protected(self, tap: _Tap) -> None:
-        if self._cfg_auth0(tap) == AUTH0:
-            return
-        password, pack = card_password(self._master_key, tap.uid, self.event_id)
-        tap.tag.protect(password, pack, AUTH0)
 
     # --- helpers of the operations -------------------------------------------
 
@@ -565,22 +269,11 @@ class Wallet:
             log.info("refused %s by %s: %s", operation, operator, exc.code)
             raise
 
-    def _current(self, tap: _Tap) -> Record:
-        assert tap.image is not None
-        return tap.image.current
-
-    def _check(self, tap: _Tap, operator: str | None, check: Callable[[], None]) -> None:
-        try:
-            check()
-        except Declined as exc:
-            raise self._decline(tap, operator, exc) from None
-
-    def _decline(self, tap: _Tap, operator: str | None, exc: Declined, *, card_id: int | None = None) -> Declined:
-        if card_id is None and tap.header is not None:
-            card_id = tap.header.card_id
-        balance = tap.image.current.balance if tap.image is not None else None
-        record_decline(self.journal, exc.code, exc.message, operator=operator, card_id=card_id, uid=tap.uid,
-                       balance=balance, missing=exc.missing)
+    def _journal_decline(self, exc: Declined, *, operator: str | None, card_id: int | None, uid: bytes,
+                         balance: int | None, extra: dict[str, Any] | None = None) -> Declined:
+        """A refusal at a tapped card, journaled (the collector sees it); returns the exception to raise."""
+        record_decline(self.journal, exc.code, exc.message, operator=operator, card_id=card_id, uid=uid,
+                       balance=balance, missing=exc.missing, **(extra or {}))
         log.info("declined card %s: %s", card_id, exc.code)
         return exc
 
@@ -597,12 +290,6 @@ class Wallet:
             raise Declined("out_of_card_ids", "this terminal has issued its 65535 cards; issue at another terminal")
         return (self.terminal_id << 16) | n
 
-    def _state(self, tap: _Tap) -> CardState:
-        assert tap.image is not None and tap.header is not None
-        records = tap.image.records
-        return CardState(uid=tap.uid, card_id=tap.header.card_id, product=tap.product, record=records[0],
-                         history=history_items(records), resolved=tuple(tap.resolved))
-
 
 def history_items(records: Sequence[Record]) -> tuple[HistoryItem, ...]:
     """On-card history, newest first; an amount is known where the record before it is visible too."""
@@ -612,20 +299,3 @@ def history_items(records: Sequence[Record]) -> tuple[HistoryItem, ...]:
         amount = abs(rec.balance - prev.balance) if prev else (rec.balance if rec.op is Op.ISSUE else None)
         history.append(HistoryItem(rec.seq, OP_NAMES[rec.op], amount, rec.balance, rec.terminal, rec.time))
     return tuple(history)
-
-
-def _uid_from_pages(raw: bytes) -> bytes | None:
-    """The 7-byte UID from pages 0-1, if both check bytes agree (ISO 14443-3 cascade level 2)."""
-    if len(raw) < 9:
-        return None
-    uid = raw[0:3] + raw[4:8]
-    if raw[3] != 0x88 ^ raw[0] ^ raw[1] ^ raw[2] or raw[8] != raw[4] ^ raw[5] ^ raw[6] ^ raw[7]:
-        return None
-    return uid
-
-
-def _splice(raw: bytes, page: int, data: bytes) -> bytes:
-    start = page * 4
-    if len(raw) < start + len(data):
-        raw = raw + bytes(start + len(data) - len(raw))
-    return raw[:start] + data + raw[start + len(data):]

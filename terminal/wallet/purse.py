@@ -1,21 +1,23 @@
-"""The sealed purse on an NTAG21x / Ultralight EV1 wristband: pure bytes in, bytes out.
+"""The sealed purse of an NTAG21x / Ultralight EV1 wristband: pure bytes in, bytes out.
 
-Layout from user page 4 (AUTH0 = 4, so every page of it needs the card's
-diversified password to be written):
+The header (16 bytes: b"SP", version, product, event tag, card id, 4-byte MAC)
+and the sealed records are bytes here; where they lie on the chip is the NTAG
+driver's business (`terminal.nfc.ntag_purse`), which names each record's slot.
 
-    pages 4..7    header: b"SP", version, product, event tag, card id, 4-byte MAC
-    pages 8..     N slots of 8 pages (32 bytes), N = 4 on NTAG21x, 3 on MF0UL21
+A record is sealed SIV-style (RFC 5297's idea, with AES-CMAC and AES-CTR): the
+tag is the CMAC over the associated data (UID, event tag, card id, slot) and
+the plaintext, truncated, and doubles as the CTR IV. Being deterministic it
+stays safe when a torn write is retried with the same content, and any change
+of the content changes the IV. Two record formats:
 
-Each slot holds one sealed record. A write goes to slot `seq % N`, which is
-the oldest one, so the newest record is never overwritten: a write torn at any
-byte leaves either the old newest record or the new one valid, and the highest
-valid sequence wins. The N slots double as the on-card history.
-
-A record is 24 bytes of plaintext sealed SIV-style (RFC 5297's idea, with
-AES-CMAC and AES-CTR, a 64-bit tag as DESFire uses): the tag is the CMAC over
-the associated data (UID, event, card id, slot) and the plaintext, and doubles
-as the CTR IV. Being deterministic it stays safe when a torn write is retried
-with the same content, and any change of the content changes the IV.
+- compact (header version 2, and every new record on a version-1 band):
+  24 bytes = 18 bytes of ciphertext + a 48-bit tag. Plaintext, big-endian:
+  op (3 bits) | seq (21 bits), balance (24), comp (24), spent (24),
+  time (32, Unix seconds), terminal (16). Domain b"SPR2". Any slot may hold
+  any sequence; the slot is bound by the tag.
+- legacy (version-1 bands, read only): 32 bytes = 24 bytes of ciphertext
+  (seq, balance, spent, comp, time: 32 bits each; terminal 16; op, flags 8)
+  + a 64-bit tag; domain b"SPR1"; slot = seq % (legacy slot count).
 """
 
 from __future__ import annotations
@@ -30,18 +32,16 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from terminal.wallet.keys import event_tag
 
 MAGIC = b"SP"
-VERSION = 1
-USER_START = 4
-HEADER_PAGES = 4
-SLOT_PAGES = 8
-SLOT_BYTES = SLOT_PAGES * 4
-TAG_BYTES = 8
-FIRST_SLOT_PAGE = USER_START + HEADER_PAGES
+VERSION = 2  # headers written now: compact records only
+LEGACY_VERSION = 1  # headers of bands issued before: legacy and compact records
+LEGACY_BYTES, LEGACY_TAG = 32, 8
+COMPACT_BYTES, COMPACT_TAG = 24, 6
 _RECORD = struct.Struct(">IIIIIHBB")  # seq, balance, spent, comp, time, terminal, op, flags
-assert _RECORD.size + TAG_BYTES == SLOT_BYTES
+_COMPACT = struct.Struct(">3s3s3s3sIH")  # op|seq, balance, comp, spent, time, terminal
+U24, SEQ_MAX = 0xFFFFFF, 0x1FFFFF
+assert _RECORD.size + LEGACY_TAG == LEGACY_BYTES and _COMPACT.size + COMPACT_TAG == COMPACT_BYTES
 
 PRODUCTS = {"NTAG213": 1, "NTAG215": 2, "NTAG216": 3, "MF0UL21": 4}
-SLOTS = {"NTAG213": 4, "NTAG215": 4, "NTAG216": 4, "MF0UL21": 3}
 
 
 class Op(IntEnum):
@@ -63,15 +63,12 @@ class Header:
     product: str
     event_tag: bytes
     card_id: int
+    version: int = VERSION
 
     @property
-    def slots(self) -> int:
-        return SLOTS[self.product]
-
-    @property
-    def pages(self) -> int:
-        """Pages from page 0 up to the end of the last slot: what one read must cover."""
-        return FIRST_SLOT_PAGE + self.slots * SLOT_PAGES
+    def legacy(self) -> bool:
+        """A band issued before the compact format: its legacy records stay readable."""
+        return self.version == LEGACY_VERSION
 
 
 @dataclass(frozen=True)
@@ -96,6 +93,30 @@ class Record:
             raise ValueError("terminal id out of range")
         return _RECORD.pack(self.seq, self.balance, self.spent, self.comp, self.time, self.terminal,
                             int(self.op), self.flags)
+
+    def pack_compact(self) -> bytes:
+        """The 18-byte compact plaintext; ValueError when a field does not fit it."""
+        if not 0 <= self.seq <= SEQ_MAX:
+            raise ValueError(f"sequence {self.seq} does not fit the compact record")
+        for name in ("balance", "comp", "spent"):
+            if not 0 <= getattr(self, name) <= U24:
+                raise ValueError(f"{name} {getattr(self, name)} does not fit the compact record")
+        if not 0 <= self.time <= 0xFFFFFFFF or not 0 <= self.terminal <= 0xFFFF or self.flags:
+            raise ValueError("time, terminal or flags do not fit the compact record")
+        u24 = lambda v: v.to_bytes(3, "big")  # noqa: E731
+        return _COMPACT.pack(u24(int(self.op) << 21 | self.seq), u24(self.balance), u24(self.comp), u24(self.spent),
+                             self.time, self.terminal)
+
+    @classmethod
+    def unpack_compact(cls, raw: bytes) -> Record:
+        head, balance, comp, spent, time, terminal = _COMPACT.unpack(raw)
+        first = int.from_bytes(head, "big")
+        try:
+            kind = Op(first >> 21)
+        except ValueError:
+            raise PurseFormatError(f"unknown operation {first >> 21} in record") from None
+        return cls(first & SEQ_MAX, int.from_bytes(balance, "big"), int.from_bytes(spent, "big"),
+                   int.from_bytes(comp, "big"), time, terminal, kind)
 
     @classmethod
     def unpack(cls, raw: bytes) -> Record:
@@ -138,29 +159,45 @@ class PurseKeys:
         return c.update(data) + c.finalize()
 
 
-def _associated(uid: bytes, header: Header, slot: int) -> bytes:
-    return b"SPR1" + bytes([len(uid)]) + uid + header.event_tag + struct.pack(">IB", header.card_id, slot)
+def _associated(domain: bytes, uid: bytes, header: Header, slot: int) -> bytes:
+    return domain + bytes([len(uid)]) + uid + header.event_tag + struct.pack(">IB", header.card_id, slot)
 
 
-def seal(keys: PurseKeys, uid: bytes, header: Header, record: Record) -> bytes:
-    """The 32 bytes written to the record's slot."""
-    slot = record.seq % header.slots
+def seal(keys: PurseKeys, uid: bytes, header: Header, record: Record, slot: int) -> bytes:
+    """The 24 compact bytes for `slot`; ValueError when the record does not fit the compact format."""
+    plain = record.pack_compact()
+    tag = keys.mac(_associated(b"SPR2", uid, header, slot) + plain)[:COMPACT_TAG]
+    return keys.ctr(tag, plain) + tag
+
+
+def seal_legacy(keys: PurseKeys, uid: bytes, header: Header, record: Record, slots: int) -> bytes:
+    """The 32 bytes a version-1 band held in slot `seq % slots` (kept to test reading old bands)."""
+    slot = record.seq % slots
     plain = record.pack()
-    tag = keys.mac(_associated(uid, header, slot) + plain)[:TAG_BYTES]
+    tag = keys.mac(_associated(b"SPR1", uid, header, slot) + plain)[:LEGACY_TAG]
     return keys.ctr(tag, plain) + tag
 
 
 def unseal(keys: PurseKeys, uid: bytes, header: Header, slot: int, raw: bytes) -> Record:
-    if len(raw) != SLOT_BYTES:
+    if len(raw) != COMPACT_BYTES:
         raise PurseFormatError("slot has the wrong length")
-    body, tag = raw[:-TAG_BYTES], raw[-TAG_BYTES:]
+    body, tag = raw[:-COMPACT_TAG], raw[-COMPACT_TAG:]
     plain = keys.ctr(tag, body)
-    expected = keys.mac(_associated(uid, header, slot) + plain)[:TAG_BYTES]
-    if not _equal(expected, tag):
+    if not _equal(keys.mac(_associated(b"SPR2", uid, header, slot) + plain)[:COMPACT_TAG], tag):
         raise PurseFormatError(f"slot {slot} does not verify")
+    return Record.unpack_compact(plain)
+
+
+def unseal_legacy(keys: PurseKeys, uid: bytes, header: Header, slot: int, slots: int, raw: bytes) -> Record:
+    if len(raw) != LEGACY_BYTES:
+        raise PurseFormatError("slot has the wrong length")
+    body, tag = raw[:-LEGACY_TAG], raw[-LEGACY_TAG:]
+    plain = keys.ctr(tag, body)
+    if not _equal(keys.mac(_associated(b"SPR1", uid, header, slot) + plain)[:LEGACY_TAG], tag):
+        raise PurseFormatError(f"legacy slot {slot} does not verify")
     record = Record.unpack(plain)
-    if record.seq % header.slots != slot:
-        raise PurseFormatError(f"slot {slot} holds a record that belongs elsewhere")
+    if record.seq % slots != slot:
+        raise PurseFormatError(f"legacy slot {slot} holds a record that belongs elsewhere")
     return record
 
 
@@ -171,68 +208,36 @@ def _equal(a: bytes, b: bytes) -> bool:
 
 
 def encode_header(keys: PurseKeys, uid: bytes, header: Header) -> bytes:
-    body = MAGIC + bytes([VERSION, PRODUCTS[header.product]]) + header.event_tag + struct.pack(">I", header.card_id)
+    body = (MAGIC + bytes([header.version, PRODUCTS[header.product]]) + header.event_tag
+            + struct.pack(">I", header.card_id))
     return body + keys.mac(b"SPH1" + bytes([len(uid)]) + uid + body)[:4]
 
 
-def peek_header(raw: bytes) -> tuple[bytes, int, str] | None:
-    """(event tag, card id, product) from an unverified header, or None for a card that is not ours.
+def peek_header(raw: bytes) -> tuple[bytes, int, str, int] | None:
+    """(event tag, card id, product, version) from an unverified header, or None for a card that is not ours.
 
     Lets the terminal name "card of another event" or "blank card" before it
     can check any MAC.
     """
     if len(raw) < 16 or raw[:2] != MAGIC:
         return None
-    if raw[2] != VERSION:
+    if raw[2] not in (VERSION, LEGACY_VERSION):
         return None
     product = next((name for name, code in PRODUCTS.items() if code == raw[3]), None)
     if product is None:
         return None
-    return raw[4:8], struct.unpack(">I", raw[8:12])[0], product
+    return raw[4:8], struct.unpack(">I", raw[8:12])[0], product, raw[2]
 
 
 def decode_header(keys: PurseKeys, uid: bytes, raw: bytes) -> Header:
     peeked = peek_header(raw)
     if peeked is None:
         raise PurseFormatError("no StallPay header")
-    tag, card_id, product = peeked
+    tag, card_id, product, version = peeked
     expected = keys.mac(b"SPH1" + bytes([len(uid)]) + uid + raw[:12])[:4]
     if not _equal(expected, raw[12:16]):
         raise PurseFormatError("header does not verify for this card")
-    return Header(product=product, event_tag=tag, card_id=card_id)
-
-
-@dataclass(frozen=True)
-class PurseImage:
-    """What a read of pages 0.. gave: the newest valid record and the history behind it."""
-
-    header: Header
-    records: tuple[Record, ...]  # valid records, newest first
-    invalid_slots: tuple[int, ...]  # slots that did not verify (torn, blank or tampered)
-
-    @property
-    def current(self) -> Record:
-        return self.records[0]
-
-
-def parse_image(keys: PurseKeys, uid: bytes, header: Header, pages: bytes) -> PurseImage:
-    """Verify every slot in a raw read (starting at page 0) and order the valid records."""
-    records: list[Record] = []
-    invalid: list[int] = []
-    for slot in range(header.slots):
-        start = (FIRST_SLOT_PAGE + slot * SLOT_PAGES) * 4
-        try:
-            records.append(unseal(keys, uid, header, slot, pages[start : start + SLOT_BYTES]))
-        except PurseFormatError:
-            invalid.append(slot)
-    if not records:
-        raise PurseFormatError("no valid purse record on the card")
-    records.sort(key=lambda r: r.seq, reverse=True)
-    return PurseImage(header=header, records=tuple(records), invalid_slots=tuple(invalid))
-
-
-def slot_page(header: Header, seq: int) -> int:
-    return FIRST_SLOT_PAGE + (seq % header.slots) * SLOT_PAGES
+    return Header(product=product, event_tag=tag, card_id=card_id, version=version)
 
 
 def new_header(product: str, event_id: str, card_id: int) -> Header:

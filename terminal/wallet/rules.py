@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from terminal.wallet.money import format_money
+from terminal.wallet.purse import U24 as NTAG_RECORD_MAX
 from terminal.wallet.purse import Op, Record
 
 
@@ -36,8 +37,10 @@ class Limits:
     credit_per_day: int | None = None
 
     def balance_cap(self, *, ntag: bool) -> int:
-        if ntag and self.ntag_max_balance is not None:
-            return min(self.max_balance, self.ntag_max_balance)
+        """An NTAG band's compact record holds at most 16,777,215 minor units, whatever the configuration says."""
+        if ntag:
+            return min(self.max_balance, NTAG_RECORD_MAX,
+                       self.ntag_max_balance if self.ntag_max_balance is not None else NTAG_RECORD_MAX)
         return self.max_balance
 
 

@@ -10,38 +10,19 @@ without the credit key cannot create money on a card whatever its software.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Protocol
 
-from terminal.wallet.card import CardError
+from terminal.nfc.secure_card import (
+    RECORD_BYTES,
+    ROLES,
+    AlreadyPersonalised,
+    Personalisation,
+    PurseMissing,
+    PurseState,
+)
 
-ROLES = ("master", "credit", "debit", "read")
-RECORD_BYTES = 32
-
-
-class PurseMissing(CardError):
-    """The event's application is not on the card: a blank card, or one of another event."""
-
-
-class AlreadyPersonalised(CardError):
-    """The application exists with its keys set: personalisation was done (perhaps by a torn issue)."""
-
-
-@dataclass(frozen=True)
-class PurseState:
-    value: int | None  # None when the session's role may not read the value (read key: records only)
-    records: tuple[bytes, ...]  # newest first, RECORD_BYTES each
-
-
-@dataclass(frozen=True)
-class Personalisation:
-    """What the wallet decides for a new card: its application, limits and per-card keys."""
-
-    aid: bytes
-    max_balance: int
-    identity: bytes  # up to 32 bytes for the free-read identity file
-    keys: Callable[[bytes], dict[str, bytes]]  # real UID -> per-card key for each role
+__all__ = ["RECORD_BYTES", "ROLES", "AlreadyPersonalised", "Personalisation", "PurseMissing", "PurseState",
+           "ValueCard", "is_value_card"]
 
 
 class ValueCard(Protocol):

@@ -19,17 +19,20 @@ from typing import Any
 
 from sync.format.batch import MAGIC, canonical_json, encode, make_batch
 from sync.format.pairing import seal_response
+from terminal.nfc.ntag_purse import COMPACT, LEGACY, READ_PAGES, USER_START, SlotRef, slots
 from terminal.wallet.journal import GENESIS
 from terminal.wallet.keys import event_tag
 from terminal.wallet.purse import (
-    FIRST_SLOT_PAGE,
-    SLOT_PAGES,
-    USER_START,
+    LEGACY_VERSION,
+    SEQ_MAX,
+    U24,
+    VERSION,
     Header,
     Op,
     Record,
     encode_header,
     seal,
+    seal_legacy,
 )
 from tests.fuzz.forge import rechain
 from tests.fuzz.targets import (
@@ -54,18 +57,23 @@ def _value(rng: random.Random, good: Any) -> Any:
 
 
 def purse_seed(rng: random.Random) -> bytes:
+    """A band image of either header version, with compact records (and legacy ones on a version-1 header)."""
     product = rng.choice(["NTAG213", "NTAG215", "NTAG216", "MF0UL21"])
-    header = Header(product=product, event_tag=event_tag(EVENT), card_id=rng.randrange(2**32))
-    pages = bytearray(rng.choice([b"\0", b"\xff"]) * ((FIRST_SLOT_PAGE + header.slots * SLOT_PAGES) * 4))
+    version = rng.choice([VERSION, LEGACY_VERSION])
+    header = Header(product=product, event_tag=event_tag(EVENT), card_id=rng.randrange(2**32), version=version)
+    pages = bytearray(rng.choice([b"\0", b"\xff"]) * (READ_PAGES * 4))
     pages[0:3], pages[4:8] = UID[0:3], UID[3:7]
     pages[USER_START * 4:USER_START * 4 + 16] = encode_header(PURSE_KEYS, UID, header)
-    seq = rng.choice([1, 2, rng.randrange(2**32), 0xFFFFFFFF])
-    for s in range(max(1, seq - header.slots + 1), seq + 1):
-        rec = Record(seq=s, balance=rng.randrange(2**32), spent=rng.randrange(2**32), comp=rng.randrange(2**32),
+    legacy = version == LEGACY_VERSION and rng.random() < 0.5
+    refs = slots(product, (LEGACY if legacy else COMPACT,))
+    seq = rng.choice([1, 2, rng.randrange(1, SEQ_MAX), SEQ_MAX])
+    for s in range(max(1, seq - len(refs) + 1), seq + 1):
+        rec = Record(seq=s, balance=rng.randrange(U24), spent=rng.randrange(U24), comp=rng.randrange(U24),
                      time=rng.randrange(2**32), terminal=rng.randrange(2**16), op=rng.choice(list(Op)))
-        start = (FIRST_SLOT_PAGE + (s % header.slots) * SLOT_PAGES) * 4
-        sealed = seal(PURSE_KEYS, UID, header, rec)
-        pages[start:start + len(sealed)] = sealed
+        ref = SlotRef(LEGACY, s % len(refs)) if legacy else refs[s % len(refs)]
+        sealed = (seal_legacy(PURSE_KEYS, UID, header, rec, len(refs)) if legacy
+                  else seal(PURSE_KEYS, UID, header, rec, ref.index))
+        pages[ref.page * 4:ref.page * 4 + len(sealed)] = sealed
     return bytes(pages)
 
 

@@ -20,10 +20,12 @@ from sync.format.batch import BatchError, check_chain, check_signature, decode
 from sync.format.bundle import BundleError, verify_bundle
 from sync.format.keys import public_hex
 from sync.format.pairing import PairingFailed, make_request, open_response
+from terminal.nfc.ntag_purse import PurseImage
 from terminal.printer.device_file import DeviceFileTransport
 from terminal.printer.print_queue import PrintQueue
 from terminal.wallet.keys import purse_key
-from terminal.wallet.purse import USER_START, PurseFormatError, PurseKeys, decode_header, parse_image
+from terminal.wallet.ntag_ops import parse_slots
+from terminal.wallet.purse import PurseFormatError, PurseKeys, decode_header
 
 EVENT = "fuzz-event"
 MASTER = bytes(range(16))
@@ -39,8 +41,9 @@ PAIR_REQUEST, PAIR_EPHEMERAL, PAIR_KEY = make_request(PAIR_CODE, event_id=EVENT,
 def purse(data: bytes) -> None:
     """A raw read of pages 0.. as the wallet gets it: header, then every slot."""
     try:
-        header = decode_header(PURSE_KEYS, UID, data[USER_START * 4:USER_START * 4 + 16])
-        parse_image(PURSE_KEYS, UID, header, data)
+        image = PurseImage(UID, data)
+        header = decode_header(PURSE_KEYS, UID, image.header)
+        parse_slots(PURSE_KEYS, header, image, header.product)
     except PurseFormatError:
         pass
 

@@ -68,17 +68,21 @@ def test_uid_from_first_fast_read_saves_exchanges() -> None:
     assert tag.transmits == 1 and tag.exchanges == 1
 
 
-def test_sale_fits_in_ten_exchanges() -> None:
+def test_sale_fits_in_eight_exchanges() -> None:
+    """One FAST_READ, one PWD_AUTH, the six pages of a compact record: the purse driver's whole sale."""
+    from terminal.nfc.ntag_purse import COMPACT, NtagPurse, SlotRef
+
     card = NtagEmulator("NTAG215")
     tag = tap(card)
     tag.protect(b"pw01", b"ok", 4)
-    reader = EmulatedReader()
-    tag = tap(card, reader, product_hint="NTAG215")
-    tag.read_pages(0, 41)
-    tag.authenticate(b"pw01")
-    for page in range(8, 16):
-        tag.write_page(page, b"sale")
-    assert tag.exchanges == 10
+    purse = NtagPurse(tap(card, EmulatedReader(), product_hint="NTAG215"))
+    image = purse.read()
+    assert image.uid == card.uid
+    purse.authenticate(b"pw01")
+    ref = SlotRef(COMPACT, 2)
+    purse.write_record(ref, b"sale" * 6, seq=7, counter=purse.with_counter(image).counter)
+    assert purse.exchanges == 8
+    assert b"".join(card.page(ref.page + i) for i in range(6)) == b"sale" * 6
 
 
 def test_fast_read_split_at_60_pages() -> None:

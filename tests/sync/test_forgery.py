@@ -17,26 +17,16 @@ from terminal.config import load_keys
 from terminal.nfc.emulated import EmulatedReader
 from terminal.nfc.emulator.ntag import NtagEmulator
 from terminal.nfc.ntag import identify
-from terminal.uplink.export import batches
-from terminal.wallet.keys import card_password, purse_key
-from terminal.wallet.operations import READ_PAGES, Wallet
-from terminal.wallet.purse import (
-    USER_START,
-    Op,
-    PurseKeys,
-    Record,
-    decode_header,
-    encode_header,
-    new_header,
-    parse_image,
-    seal,
-    slot_page,
-)
+from terminal.nfc.ntag_purse import COMPACT, READ_PAGES, USER_START, SlotRef
+from terminal.wallet.keys import card_password
+from terminal.wallet.operations import Wallet
+from terminal.wallet.purse import U24, Op, Record, encode_header, new_header, seal
 from terminal.wallet.roles import Policy
 from terminal.wallet.rules import Declined, Limits
 from tests.sync.journals import EVENT, Cards, make_terminal
 from tests.sync.test_wristbands import MASTER
 from tests.sync.test_wristbands import Till as WristbandTill
+from tests.wallet.bands import open_band
 
 LIMITS = Limits(max_balance=50_000, max_sale=20_000, ntag_max_balance=25_000, credit_per_day=500_000)
 MODES = {1: "cashier", 2: "sale", 3: "sale"}  # as WristbandTill enrolls them
@@ -69,10 +59,8 @@ class Forger:
         self.reader.place(band)
         try:
             tag = identify(self.reader.wait_for_card(1))
-            raw = tag.read_pages(0, READ_PAGES)
-            keys = PurseKeys(purse_key(self.master, band.uid, self.event))
-            header = decode_header(keys, band.uid, raw[USER_START * 4: USER_START * 4 + 16])
-            current = parse_image(keys, band.uid, header, raw).current
+            read = open_band(self.master, self.event, band.uid, tag.read_pages(0, READ_PAGES))
+            keys, header, current = read.keys, read.header, read.current
             tag.authenticate(card_password(self.master, band.uid, self.event)[0])
             if new_card_id is not None:  # a fresh identity for a blocked band
                 header = new_header(header.product, self.event, new_card_id)
@@ -81,13 +69,15 @@ class Forger:
                     tag.write_page(USER_START + i // 4, head[i: i + 4])
                 record = Record(seq=1, balance=balance, spent=0, comp=0, time=current.time, terminal=writer,
                                 op=Op.ISSUE)
+                ref = SlotRef(COMPACT, 1)
             else:
                 seq = current.seq if same_seq else current.seq + 1
                 record = Record(seq=seq, balance=balance, spent=current.spent, comp=0, time=current.time + 5,
                                 terminal=writer, op=Op.TOPUP)
-            sealed = seal(keys, band.uid, header, record)
+                ref = read.current_slot if same_seq else read.next_slot()
+            sealed = seal(keys, band.uid, header, record, ref.index)
             for i in range(0, len(sealed), 4):
-                tag.write_page(slot_page(header, record.seq) + i // 4, sealed[i: i + 4])
+                tag.write_page(ref.page + i // 4, sealed[i: i + 4])
             return record
         finally:
             self.reader.remove()
@@ -149,19 +139,19 @@ def test_balance_above_the_maximum_is_refused_on_read_and_reported(event: tuple,
     cashier, grill, bar, forger = event
     band = _band(3)
     card_id = cashier.tap(band, "issue", 1000).state.card_id
-    forger.forge(band, balance=0xFFFFFFFF, writer=1)
+    forger.forge(band, balance=U24, writer=1)
     for action, args in (("read", ()), ("charge", (500,))):
         with pytest.raises(Declined) as refused:
             bar.tap(band, action, *args)
         assert refused.value.code in ("over_limit", "blocked")
     declines = [e for e in bar.ts.journal.entries() if e["op"] == "decline"]
-    assert declines[0]["data"]["code"] == "over_limit" and declines[0]["balance_before"] == 0xFFFFFFFF
+    assert declines[0]["data"]["code"] == "over_limit" and declines[0]["balance_before"] == U24
     assert not [e for e in bar.ts.journal.entries() if e["op"] == "sale"]
     for till in (cashier, grill, bar):
         till.sync(store)
     assert "forged" in _anomalies(store, card_id) and card_id in dict(hotlist(store))
     books = summary(store)
-    assert not books["books_balance"] and books["exposure"] == 0xFFFFFFFF - 1000
+    assert not books["books_balance"] and books["exposure"] == U24 - 1000
 
 
 def test_reforged_after_the_hotlist_is_caught_again(event: tuple, store: Store) -> None:

@@ -1,4 +1,4 @@
-"""A validly sealed record at the end of its 32-bit fields (issue 15): refused with a reason, never a crash."""
+"""A validly sealed record at the end of its compact fields (issue 15): refused with a reason, never a crash."""
 
 from __future__ import annotations
 
@@ -7,27 +7,21 @@ from dataclasses import replace
 import pytest
 
 from terminal.nfc.emulator import NtagEmulator
-from terminal.wallet.keys import purse_key
-from terminal.wallet.purse import USER_START, PurseKeys, decode_header, parse_image, seal, slot_page
+from terminal.wallet.purse import SEQ_MAX, U24
 from terminal.wallet.rules import Declined
+from tests.wallet.bands import open_band, write_slot
 from tests.wallet.conftest import Till
 
 
 def _reseal(till: Till, card: NtagEmulator, **fields: int) -> None:
     """Write a record sealed with the event's own keys (what a terminal with a bug, or the key, could write)."""
-    uid = card.uid
-    keys = PurseKeys(purse_key(till.master_key, uid, "fest-2026"))
-    image = bytearray(card.snapshot())
-    header = decode_header(keys, uid, bytes(image[USER_START * 4:USER_START * 4 + 16]))
-    current = parse_image(keys, uid, header, bytes(image)).current
-    record = replace(current, **fields)
-    page = slot_page(header, record.seq)
-    sealed = seal(keys, uid, header, record)
-    image[page * 4:page * 4 + len(sealed)] = sealed
-    card.restore(bytes(image))
+    band = open_band(till.master_key, "fest-2026", card.uid, card.snapshot())
+    record = replace(band.current, **fields)
+    ref = band.next_slot()
+    card.restore(write_slot(card.snapshot(), ref, band.seal(record, ref)))
 
 
-@pytest.mark.parametrize("fields", [{"seq": 0xFFFFFFFF}, {"seq": 2, "spent": 0xFFFFFFFF - 10}])
+@pytest.mark.parametrize("fields", [{"seq": SEQ_MAX}, {"seq": 2, "spent": U24 - 10}])
 def test_record_at_its_limit_is_declined_not_a_crash(till: Till, fields: dict) -> None:
     card = till.new_card()
     till.wallet.issue(till.tap(card), 3000)
@@ -40,3 +34,17 @@ def test_record_at_its_limit_is_declined_not_a_crash(till: Till, fields: dict) -
             op(till.tap(card))
         assert exc.value.code == "card_full" and "replace it" in exc.value.message
     assert till.wallet.read(till.tap(card)).balance == 3000
+
+
+def test_an_ntag_band_is_never_credited_beyond_what_its_compact_record_holds(till: Till) -> None:
+    from terminal.wallet.rules import Limits
+
+    assert Limits(max_balance=10**9).balance_cap(ntag=True) == U24
+    assert Limits(max_balance=10**9).balance_cap(ntag=False) == 10**9
+    till.wallet.limits = Limits(max_balance=10**9, max_sale=10**6)
+    card = till.new_card()
+    till.wallet.issue(till.tap(card), U24 - 5)
+    with pytest.raises(Declined) as exc:
+        till.wallet.topup(till.tap(card), 6)
+    assert exc.value.code == "over_max_balance"
+    assert till.wallet.topup(till.tap(card), 5).balance_after == U24

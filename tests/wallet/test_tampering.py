@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 
 from terminal.nfc.emulator import NtagEmulator
-from terminal.wallet.purse import FIRST_SLOT_PAGE, SLOT_PAGES
+from terminal.nfc.ntag_purse import COMPACT, FIRST_SLOT_PAGE, READ_PAGES, slots
 from terminal.wallet.rules import Declined
-from tests.wallet.conftest import Till, make_till
+from tests.wallet.bands import open_band
+from tests.wallet.conftest import EVENT, Till, make_till
 
-PURSE_BYTES = (FIRST_SLOT_PAGE + 4 * SLOT_PAGES) * 4
+PURSE_BYTES = READ_PAGES * 4
 
 
 def issued(till: Till, amount: int = 3000) -> tuple[NtagEmulator, int]:
@@ -43,16 +44,16 @@ def refused(till: Till, card: NtagEmulator, code: str | tuple[str, ...]) -> Decl
 def test_flipped_bit_in_every_record_is_refused(till: Till) -> None:
     card, _ = issued(till)
     till.wallet.topup(till.tap(card), 100)
-    for slot in range(4):
-        poke(card, (FIRST_SLOT_PAGE + slot * SLOT_PAGES) * 4 + 3, 0x10)
+    for ref in slots(card.product, (COMPACT,)):
+        poke(card, ref.page * 4 + 3, 0x10)
     refused(till, card, "tampered")
 
 
 def test_flipped_bit_in_the_newest_record_looks_like_a_rollback_and_is_refused(till: Till) -> None:
     card, card_id = issued(till)
-    out = till.wallet.topup(till.tap(card), 100)
-    newest_slot = out.state.record.seq % 4
-    poke(card, (FIRST_SLOT_PAGE + newest_slot * SLOT_PAGES) * 4 + 20, 0x01)
+    till.wallet.topup(till.tap(card), 100)
+    newest = open_band(till.master_key, EVENT, card.uid, card.snapshot()).current_slot
+    poke(card, newest.page * 4 + 20, 0x01)
     refused(till, card, "rollback")
     assert card_id in till.wallet.hotlist
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
-from terminal.wallet.card import CardRemoved
+from terminal.nfc.errors import CardRemoved
 
 
 class InField:

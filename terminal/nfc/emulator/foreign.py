@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 
 from terminal.nfc.emulator.atr import CARD_NAME_CLASSIC_1K, iso_dep_atr, storage_card_atr
-from terminal.wallet.card import CardRemoved
+from terminal.nfc.errors import CardRemoved
 
 SW_OK = b"\x90\x00"
 SW_FAILED = b"\x63\x00"

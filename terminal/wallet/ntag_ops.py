@@ -1,0 +1,383 @@
+"""Wallet operations on an NTAG21x / Ultralight EV1 band: the same rules, journal and outcomes as on DESFire.
+
+check -> plan -> intent -> write -> commit (see `operations`). The band keeps
+its money in sealed records (`purse`); the NTAG driver (`terminal.nfc.ntag_purse`)
+knows where they lie, the password and the counter. A new record goes to the
+slot holding no valid record or the oldest one, never touching the newest
+record's pages, so a write torn at any byte leaves the newest record valid and
+the next tap finds either it or the planned record. A band written before the
+compact format is read as it is and gets its next record in the compact format.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from terminal.nfc.errors import CardAuthError, CardError
+from terminal.nfc.ntag import NtagTag
+from terminal.nfc.ntag_purse import COMPACT, LEGACY, SLOT_COUNTS, NtagPurse, PurseImage, SlotRef, slots, target_slot
+from terminal.wallet import rules
+from terminal.wallet.keys import card_password, purse_key
+from terminal.wallet.lastseen import LastSeen
+from terminal.wallet.purse import (
+    Header,
+    Op,
+    PurseFormatError,
+    PurseKeys,
+    Record,
+    decode_header,
+    encode_header,
+    new_header,
+    peek_header,
+    seal,
+    unseal,
+    unseal_legacy,
+)
+from terminal.wallet.rules import Declined
+
+if TYPE_CHECKING:
+    from terminal.wallet.operations import CardState, Outcome, Wallet
+
+log = logging.getLogger(__name__)
+ACTIVATIONS = frozenset({"issue", "replace"})  # ops that write a header to a blank card
+
+
+@dataclass
+class _Tap:
+    """One tapped band as read: its image, verified header and valid records (none on a blank band)."""
+
+    card: NtagPurse
+    image: PurseImage
+    product: str
+    keys: PurseKeys
+    header: Header | None = None
+    records: list[tuple[Record, SlotRef]] = field(default_factory=list)  # newest first
+    invalid: list[SlotRef] = field(default_factory=list)  # slots holding no valid record
+    resolved: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def uid(self) -> bytes:
+        return self.image.uid
+
+    @property
+    def current(self) -> Record:
+        return self.records[0][0]
+
+    def raw_of(self, index: int = 0) -> bytes:
+        return self.image.slot(self.records[index][1])
+
+    def parse(self) -> None:
+        assert self.header is not None
+        self.records, self.invalid = parse_slots(self.keys, self.header, self.image, self.product)
+
+    def target(self) -> SlotRef:
+        """The slot for the next record: a slot holding nothing valid, else the oldest, never the newest's pages."""
+        return target_slot(self.product, self.records[0][1], self.invalid + [ref for _, ref in reversed(self.records)])
+
+
+def parse_slots(keys: PurseKeys, header: Header, image: PurseImage,
+                product: str) -> tuple[list[tuple[Record, SlotRef]], list[SlotRef]]:
+    """Verify every slot the header's version allows: the valid records newest first, and the other slots."""
+    formats = (LEGACY, COMPACT) if header.legacy else (COMPACT,)
+    legacy_slots = SLOT_COUNTS[LEGACY][product]
+    found: list[tuple[Record, SlotRef]] = []
+    invalid: list[SlotRef] = []
+    for ref in slots(product, formats):
+        raw = image.slot(ref)
+        try:
+            if ref.fmt == COMPACT:
+                found.append((unseal(keys, image.uid, header, ref.index, raw), ref))
+            else:
+                found.append((unseal_legacy(keys, image.uid, header, ref.index, legacy_slots, raw), ref))
+        except PurseFormatError:
+            invalid.append(ref)
+    found.sort(key=lambda item: item[0].seq, reverse=True)
+    return found, invalid
+
+
+def intent_slot(data: dict[str, Any]) -> SlotRef:
+    """The slot an intent wrote to; intents journaled before the compact format name only the legacy page."""
+    if "slot" in data:
+        fmt, index = data["slot"]
+        return SlotRef(int(fmt), int(index))
+    return SlotRef(LEGACY, (int(data["page"]) - 8) // 8)
+
+
+class NtagOps:
+    """The wallet's operations for NTAG/Ultralight bands; `Wallet` hands a tapped `NtagTag` to it."""
+
+    def __init__(self, wallet: Wallet) -> None:
+        self.w = wallet
+
+    def _password(self, uid: bytes) -> tuple[bytes, bytes]:
+        return card_password(self.w._master_key, uid, self.w.event_id)
+
+    # --- reading and settling -------------------------------------------------
+    def _load(self, tag: NtagTag, *, operator: str | None = None, allow_blank: bool = False) -> _Tap:
+        # One FAST_READ covers UID, header and every slot on all supported chips; the
+        # sealed header names the product, so an issued band needs no GET_VERSION.
+        card = NtagPurse(tag)
+        image = card.read()
+        peeked = peek_header(image.header)
+        if peeked is not None:
+            card.hint_product(peeked[2])
+        product = card.product
+        keys = PurseKeys(purse_key(self.w._master_key, image.uid, self.w.event_id))
+        tap = _Tap(card=card, image=image, product=product, keys=keys)
+        if peeked is None:
+            self._settle_blank(tap, operator)
+            if allow_blank:
+                return tap
+            raise Declined("blank", "blank card: it has not been issued yet (issue it at a cashier)")
+        tag_bytes, card_id = peeked[0], peeked[1]
+        if tag_bytes != self.w._event_tag:
+            raise Declined("wrong_event", "this card belongs to another event")
+        known = self.w.lastseen.get(card_id) is not None or self.w.lastseen.knows_uid(tap.uid)
+        try:
+            tap.header = decode_header(keys, tap.uid, image.header)
+        except PurseFormatError:
+            self._settle_blank(tap, operator)
+            if known:
+                raise self._decline(tap, operator, Declined(
+                    "tampered", "card data does not verify for this card: refused"), card_id=card_id) from None
+            # Never seen with a balance: an issue torn inside the header. Nothing on it can hold money.
+            if allow_blank:
+                return tap
+            raise Declined("blank", "card issue was interrupted: issue it again at a cashier") from None
+        tap.parse()
+        self._settle(tap, operator)
+        if not tap.records:
+            if known:
+                raise self._decline(tap, operator, Declined(
+                    "tampered", "the card's balance records do not verify: refused"), card_id=card_id)
+            # A header without any record is an issue torn before its record landed.
+            if allow_blank:
+                return tap
+            raise Declined("blank", "card issue was interrupted: issue it again at a cashier")
+        self._check_fresh(tap, operator)
+        return tap
+
+    def _settle_blank(self, tap: _Tap, operator: str | None) -> None:
+        """A band with no header here can only have pending issues: they did not happen."""
+        for intent in self.w.journal.pending():
+            if intent["uid"] == tap.uid.hex() and intent["op"] in ACTIVATIONS:
+                tap.resolved.append(self.w._abort(intent, operator, "card holds no purse"))
+
+    def _settle(self, tap: _Tap, operator: str | None) -> None:
+        assert tap.header is not None
+        card_id = tap.header.card_id
+        for intent in self.w.journal.pending(card_id):
+            planned_seq = intent["card_seq"]
+            planned = bytes.fromhex(intent["data"]["record"])
+            if intent["op"] in ACTIVATIONS and tap.image.header != bytes.fromhex(intent["data"]["header"]):
+                tap.resolved.append(self.w._abort(intent, operator, "header not written"))
+                continue
+            landed = tap.image.slot(intent_slot(intent["data"])) == planned
+            if landed and intent["op"] in ACTIVATIONS:
+                password, pack = self._password(tap.uid)
+                try:
+                    tap.card.ensure_protected(password, pack)
+                except CardError as exc:
+                    from terminal.wallet.operations import TapAgain
+
+                    raise TapAgain(intent, exc) from exc
+            if landed:
+                entry = self.w.journal.append(
+                    intent["op"], "commit", ref=intent["seq"], operator=intent["operator"], amount=intent["amount"],
+                    card_id=card_id, uid=tap.uid, card_seq=planned_seq, balance_before=intent["balance_before"],
+                    balance_after=intent["balance_after"], method=intent["method"], items=intent["items"],
+                    data={**intent["data"], "settled_at_tap": True})
+                tap.resolved.append(entry)
+                self.w.lastseen.update(card_id, tap.uid, planned_seq, planned)
+                log.info("settled pending %s %s: the card holds it", intent["op"], intent["seq"])
+                continue
+            newest = tap.current.seq if tap.records else 0
+            if newest < planned_seq or any(r.seq == planned_seq for r, _ in tap.records):
+                tap.resolved.append(self.w._abort(intent, operator, "the card holds the state before"))
+            else:
+                # The band moved on elsewhere and the record is out of sight: the collector decides.
+                tap.resolved.append(self.w._abort(intent, operator, "indeterminate", indeterminate=True))
+
+    def _check_fresh(self, tap: _Tap, operator: str | None) -> None:
+        """Refuse blocked, rolled-back and cloned bands; remember this band's newest state."""
+        assert tap.header is not None
+        card_id = tap.header.card_id
+        current = tap.current
+        reason = self.w.hotlist.reason(card_id)
+        if reason is not None:
+            raise self._decline(tap, operator, Declined("blocked", f"card blocked ({reason})"))
+        tap.image = tap.card.with_counter(tap.image)
+        counter = tap.image.counter
+        seen = self.w.lastseen.get(card_id)
+        if (seen is not None and current.seq < seen[1]) or (counter is not None and current.seq < counter):
+            self.w.hotlist.add(card_id, "rollback")
+            raise self._decline(tap, operator, Declined(
+                "rollback", "card shows an older state than already seen: blocked, report to the organizer"))
+        if seen is not None and current.seq == seen[1] and LastSeen.digest(tap.raw_of()) != seen[2]:
+            self.w.hotlist.add(card_id, "clone")
+            raise self._decline(tap, operator, Declined(
+                "cloned", "card data differs from what this terminal wrote: blocked, report to the organizer"))
+        try:
+            rules.check_record(current, self._previous(tap), self.w.limits, ntag=True)
+        except Declined as exc:
+            self.w.hotlist.add(card_id, "over_limit")
+            raise self._decline(tap, operator, exc) from None
+        self.w.lastseen.update(card_id, tap.uid, current.seq, tap.raw_of())
+
+    @staticmethod
+    def _previous(tap: _Tap) -> Record | None:
+        return next((r for r, _ in tap.records if r.seq == tap.current.seq - 1), None)
+
+    def _decline(self, tap: _Tap, operator: str | None, exc: Declined, *, card_id: int | None = None) -> Declined:
+        if card_id is None and tap.header is not None:
+            card_id = tap.header.card_id
+        balance = tap.current.balance if tap.records else None
+        return self.w._journal_decline(exc, operator=operator, card_id=card_id, uid=tap.uid, balance=balance)
+
+    def _check(self, tap: _Tap, operator: str | None, check: Any) -> None:
+        try:
+            check()
+        except Declined as exc:
+            raise self._decline(tap, operator, exc) from None
+
+    # --- operations -------------------------------------------------------------
+    def read(self, tag: NtagTag, *, operator: str | None = None) -> CardState:
+        return self._state(self._load(tag, operator=operator))
+
+    def activate(self, tag: NtagTag, op: str, record: Record, *, method: str | None, operator: str | None,
+                 data: dict[str, Any]) -> Outcome:
+        """Header and first record onto a blank band, then lock it with its password."""
+        from terminal.wallet.operations import TapAgain
+
+        tap = self._load(tag, operator=operator, allow_blank=True)
+        if tap.records:
+            raise self._decline(tap, operator, Declined(
+                "already_issued", f"card already issued (card {tap.header.card_id if tap.header else '?'}); "
+                "use top-up"))
+        card_id = self.w._allocate_card_id(tap.uid)
+        header = new_header(tap.product, self.w.event_id, card_id)
+        header_bytes = encode_header(tap.keys, tap.uid, header)
+        ref = SlotRef(COMPACT, record.seq % SLOT_COUNTS[COMPACT][tap.product])
+        sealed = self._seal(tap, header, record, ref)
+        data = {"page": ref.page, "slot": [ref.fmt, ref.index], "record": sealed.hex(), "header": header_bytes.hex(),
+                "product": tap.product, **data}
+        intent = self.w.journal.append(op, "intent", amount=record.balance, operator=operator, card_id=card_id,
+                                       uid=tap.uid, card_seq=record.seq, balance_before=0,
+                                       balance_after=record.balance, method=method, data=data)
+        password, pack = self._password(tap.uid)
+        try:
+            tap.card.activate(password, pack, header_bytes, ref, sealed)
+        except CardAuthError as exc:
+            self.w.journal.append(op, "abort", ref=intent["seq"], card_id=card_id, uid=tap.uid,
+                                  operator=operator, data={"reason": str(exc)})
+            raise Declined("locked_card", "this card is locked with another password: not one of ours") from exc
+        except CardError as exc:
+            raise TapAgain(intent, exc) from exc
+        tap.header = header
+        tap.image = tap.image.written(4, header_bytes).written(ref.page, sealed)
+        return self._commit(tap, intent, record)
+
+    def topup(self, tag: NtagTag, amount: int, *, method: str, operator: str | None) -> Outcome:
+        tap = self._load(tag, operator=operator)
+        current = tap.current
+        self._check(tap, operator, lambda: rules.check_topup(current, amount, method, self.w.limits, self.w.currency,
+                                                             ntag=True))
+        self._check(tap, operator, lambda: self.w._check_ceiling(amount))
+        planned = rules.plan_topup(current, amount, method, now=self.w._now(), terminal_id=self.w.terminal_id)
+        return self._apply(tap, "topup", planned, amount=amount, operator=operator, method=method)
+
+    def charge(self, tag: NtagTag, amount: int, *, items: list[dict[str, Any]], operator: str | None,
+               sale_id: str | None) -> Outcome:
+        tap = self._load(tag, operator=operator)
+        current = tap.current
+        self._check(tap, operator, lambda: rules.check_sale(current, amount, self.w.limits, self.w.currency))
+        planned = rules.plan_sale(current, amount, now=self.w._now(), terminal_id=self.w.terminal_id)
+        extra = {"sale_id": sale_id} if sale_id else {}
+        return self._apply(tap, "sale", planned, amount=amount, operator=operator, items=items, data=extra)
+
+    def void(self, tag: NtagTag, *, operator: str | None) -> Outcome:
+        tap = self._load(tag, operator=operator)
+        assert tap.header is not None
+        current = tap.current
+        sale = self.w._sale_entry(tap.header.card_id, current.seq) if current.op is Op.SALE else None
+        previous = self._previous(tap)
+        self._check(tap, operator, lambda: rules.check_void(
+            current, previous, terminal_id=self.w.terminal_id, sale_time=current.time,
+            sale_amount=sale["amount"] if sale else None, now=self.w._now(), limits=self.w.limits))
+        assert sale is not None and previous is not None
+        planned = rules.plan_void(current, previous, sale["amount"], now=self.w._now(), terminal_id=self.w.terminal_id)
+        return self._apply(tap, "void", planned, amount=sale["amount"], operator=operator, items=sale["items"],
+                           data={"voids": sale["seq"]})
+
+    def close(self, tag: NtagTag, *, operator: str | None, method: str) -> Outcome:
+        tap = self._load(tag, operator=operator)
+        current = tap.current
+        self._check(tap, operator, lambda: rules.check_usable(current))
+        planned = rules.plan_close(current, now=self.w._now(), terminal_id=self.w.terminal_id)
+        split = {"refund": current.refundable, "forfeited_comp": current.balance - current.refundable}
+        outcome = self._apply(tap, "close", planned, amount=current.balance, operator=operator, method=method,
+                              data=split)
+        return replace(outcome, extra=split)
+
+    # --- writing ----------------------------------------------------------------
+    def _seal(self, tap: _Tap, header: Header, record: Record, ref: SlotRef) -> bytes:
+        try:
+            return seal(tap.keys, tap.uid, header, record, ref.index)
+        except ValueError:
+            raise self._decline(tap, None, Declined(
+                "card_full", "this band cannot record more (sequence or amounts too large): replace it at a "
+                "cashier")) from None
+
+    def _apply(self, tap: _Tap, op: str, planned: Record, *, amount: int, operator: str | None,
+               method: str | None = None, items: list[dict[str, Any]] | None = None,
+               data: dict[str, Any] | None = None) -> Outcome:
+        from terminal.wallet.operations import TapAgain
+
+        assert tap.header is not None
+        current = tap.current
+        ref = tap.target()
+        sealed = self._seal(tap, tap.header, planned, ref)
+        intent = self.w.journal.append(op, "intent", amount=amount, operator=operator, card_id=tap.header.card_id,
+                                       uid=tap.uid, card_seq=planned.seq, balance_before=current.balance,
+                                       balance_after=planned.balance, method=method, items=items,
+                                       data={"page": ref.page, "slot": [ref.fmt, ref.index], "record": sealed.hex(),
+                                             "prev_terminal": current.terminal, **(data or {})})
+        password, _pack = self._password(tap.uid)
+        try:
+            tap.card.authenticate(password)
+        except CardAuthError as exc:
+            self.w._abort(intent, operator, f"password refused: {exc}")
+            raise Declined("tampered", "the card refused this event's password: refused") from exc
+        except CardError as exc:
+            self.w._abort(intent, operator, f"card gone before writing: {exc}")
+            raise
+        try:
+            tap.card.write_record(ref, sealed, seq=planned.seq, counter=tap.image.counter)
+        except CardError as exc:
+            raise TapAgain(intent, exc) from exc
+        tap.image = tap.image.written(ref.page, sealed)
+        return self._commit(tap, intent, planned)
+
+    def _commit(self, tap: _Tap, intent: dict[str, Any], planned: Record) -> Outcome:
+        from terminal.wallet.operations import Outcome
+
+        assert tap.header is not None
+        entry = self.w.journal.append(intent["op"], "commit", ref=intent["seq"], operator=intent["operator"],
+                                      amount=intent["amount"], card_id=tap.header.card_id, uid=tap.uid,
+                                      card_seq=planned.seq, balance_before=intent["balance_before"],
+                                      balance_after=intent["balance_after"], method=intent["method"],
+                                      items=intent["items"], data=intent["data"])
+        self.w.lastseen.update(tap.header.card_id, tap.uid, planned.seq, bytes.fromhex(intent["data"]["record"]))
+        tap.parse()
+        return Outcome(intent["op"], intent["amount"], intent["balance_before"], intent["balance_after"],
+                       self._state(tap), entry)
+
+    def _state(self, tap: _Tap) -> CardState:
+        from terminal.wallet.operations import CardState, history_items
+
+        assert tap.header is not None
+        records = [r for r, _ in tap.records]
+        return CardState(uid=tap.uid, card_id=tap.header.card_id, product=tap.product, record=records[0],
+                         history=history_items(records), resolved=tuple(tap.resolved))
