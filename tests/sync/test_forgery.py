@@ -18,6 +18,7 @@ from terminal.nfc.emulated import EmulatedReader
 from terminal.nfc.emulator.ntag import NtagEmulator
 from terminal.nfc.ntag import identify
 from terminal.nfc.ntag_purse import COMPACT, READ_PAGES, USER_START, SlotRef
+from terminal.uplink.export import batches
 from terminal.wallet.keys import card_password
 from terminal.wallet.operations import Wallet
 from terminal.wallet.purse import U24, Op, Record, encode_header, new_header, seal
