@@ -35,7 +35,7 @@ class Terminal:
     """Everything a running terminal holds; `close` releases it in order."""
 
     station: Station
-    kiosk: Till
+    kiosk: Till  # the till (named as the tests and benchmarks know it)
     card_loop: CardLoop
     admin: Admin
     simulator: Any = None
@@ -100,15 +100,16 @@ def open_terminal(config_path: Path | str, *, demo: bool = False, printer: bool 
                 shared_face_pipeline=face_pipeline is not None)
     loop = CardLoop(station.reader, till.taps.handle_tap, identify=lambda c: identify_card(c, config),
                     on_unsupported=till.taps.unsupported_tap, on_reader=till.hardware.reader_state)
-    terminal = Terminal(station=station, kiosk=till, card_loop=loop, admin=Admin(till),
-                        simulator=_simulator(simulator_dir, reader, loop, config, face) if simulator_dir else None)
+    extras: list[Callable[[], None]] = []
     if face is not None:  # expiry while running: purge now and daily (terminal.uplink.face_window)
         from terminal.uplink.face_window import daily_purge
 
         purge = daily_purge(face)
         purge.start()
-        terminal.extras.append(purge.stop)
-    return terminal
+        extras.append(purge.stop)
+    return Terminal(station=station, kiosk=till, card_loop=loop, admin=Admin(till),
+                    simulator=_simulator(simulator_dir, reader, loop, config, face) if simulator_dir else None,
+                    extras=extras)
 
 
 def _face(config: Any, station: Station, demo: bool, pipeline: Any) -> Any:

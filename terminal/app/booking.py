@@ -58,10 +58,7 @@ class Booking:
 
     def booked(self, request_id: str) -> dict[str, Any] | None:
         """The sale committed for this request id, card or face, if any (the journal is the truth)."""
-        row = self.journal.db.execute(
-            "SELECT seq FROM journal WHERE op = 'sale' AND phase = 'commit' AND (json_extract(data, '$.sale_id') = ? "
-            "OR json_extract(data, '$.request_id') = ?) ORDER BY seq LIMIT 1", [request_id, request_id]).fetchone()
-        return self.journal.get(int(row[0])) if row else None
+        return self.journal.request_entry("sale", request_id)
 
     def book(self, tag: Any, request: Request) -> Outcome | Booked:
         """Run the request on this card, once: a sale already in the journal for its id is returned instead."""
@@ -97,4 +94,6 @@ class Booking:
         raise AssertionError(request.kind)
 
     def _torn(self, request_id: str) -> bool:
-        return any((e.get("data") or {}).get("sale_id") == request_id for e in self.journal.pending())
+        """A write of this sale was begun and never settled (torn, then the terminal restarted)."""
+        intent = self.journal.request_entry("sale", request_id, phase="intent")
+        return intent is not None and self.journal.outcome(intent["seq"]) is None

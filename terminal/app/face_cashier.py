@@ -24,7 +24,7 @@ from terminal.app.words import N_, gettext, when
 from terminal.settings_store import CHOICES
 
 if TYPE_CHECKING:
-    from terminal.app.port import TillPort
+    from terminal.app.port import FaceDeskPort
     from terminal.camera.frames import Frame
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ LANGUAGES = CHOICES["language"]
 class FaceCashierDesk:
     """The cashier's face-account jobs; money through `FaceAccounts`, erasure through the face stack."""
 
-    def __init__(self, till: TillPort) -> None:
+    def __init__(self, till: FaceDeskPort) -> None:
         self.till = till
         self.linking: str | None = None  # account whose wristband the next tap links (enrollment form)
         self.linked_uid: str = ""

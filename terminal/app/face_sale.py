@@ -25,7 +25,7 @@ from terminal.wallet.declines import record_decline
 from terminal.wallet.face_accounts import DECLINE_CODES, FaceDeclined
 
 if TYPE_CHECKING:
-    from terminal.app.port import TillPort
+    from terminal.app.port import FaceDeskPort
     from terminal.camera.decision import SecondFactor
     from terminal.camera.service import PaymentSession
 
@@ -73,7 +73,7 @@ def camera_jpeg(image: Any) -> bytes | None:
 class FaceSaleDesk:
     """One face payment at a time: the camera loop while the flow is in *face*, then one debit."""
 
-    def __init__(self, till: TillPort) -> None:
+    def __init__(self, till: FaceDeskPort) -> None:
         self.till = till
         self.frame_s = FRAME_S
         self.generation = 0

@@ -15,14 +15,14 @@ from terminal.app.errors import TillError
 from terminal.app.words import N_
 
 if TYPE_CHECKING:
-    from terminal.app.port import TillPort
+    from terminal.app.port import FaceDeskPort
 
 log = logging.getLogger(__name__)
 
 WITHDRAWN_TEXT = N_("Consent withdrawn: the face template is erased")
 
 
-def withdraw_consent(till: TillPort, operator: str, account_id: str) -> dict[str, Any]:
+def withdraw_consent(till: FaceDeskPort, operator: str, account_id: str) -> dict[str, Any]:
     if till.face is None:
         raise TillError("no_camera", till.tr(N_("Face pay is not available: pay with your wristband")))
     erased = till.face.erase(account_id, "withdrawn")

@@ -40,30 +40,19 @@ class FaceCashierControl(Protocol):
     def tapped(self, uid_hex: str) -> bool: ...
 
 
-class TillPort(Protocol):
+class FaceDeskPort(Protocol):
+    """What a face desk uses of the till: the lock and the flow, the face stack and face-account money, words,
+    publishing, and the end of a request (`approved`, `print_later`)."""
+
     lock: threading.RLock
     config: Any
-    currency: str
-    wallet: Wallet
     journal: Journal
-    card_desk: CardDesk
     flow: Flow
-    cart: Cart
-    session: Session | None
-    balance_view: dict[str, Any] | None
     face: Any  # terminal.camera.service.FacePay, None without a face stack
     face_accounts: FaceAccounts
     sync: Any  # the terminal side of sync (bundles, queued uploads), None in unit setups
     collector: Any  # the collector client when one is configured
     events: Any  # publish(kind, data): every open screen receives it
-    sync_panel: Any  # sync status and the sales limit (check_sale), None without sync
-    face_sale: FaceSaleControl
-    face_cashier: FaceCashierControl
-    tap_again_at: float | None  # when a torn payment began waiting for its band
-    timings: deque[dict[str, float]]
-
-    @property
-    def catalogue(self) -> Catalogue: ...
 
     @property
     def language(self) -> str: ...
@@ -76,8 +65,27 @@ class TillPort(Protocol):
 
     def signal(self, kind: str) -> None: ...
 
-    def require(self, session: Session, permission: Permission) -> None: ...
-
     def approved(self, request: Request, result: dict[str, Any], spent: int) -> None: ...
 
     def print_later(self, seq: int | None, spent: int) -> None: ...
+
+
+class TillPort(FaceDeskPort, Protocol):
+    """What the till's other parts use: the face desk's view plus the shared sale state."""
+
+    currency: str
+    wallet: Wallet
+    card_desk: CardDesk
+    cart: Cart
+    session: Session | None
+    balance_view: dict[str, Any] | None
+    sync_panel: Any  # sync status and the sales limit (check_sale), None without sync
+    face_sale: FaceSaleControl
+    face_cashier: FaceCashierControl
+    tap_again_at: float | None  # when a torn payment began waiting for its band
+    timings: deque[dict[str, float]]
+
+    @property
+    def catalogue(self) -> Catalogue: ...
+
+    def require(self, session: Session, permission: Permission) -> None: ...

@@ -208,10 +208,8 @@ class FaceAccounts:
 
     def entry_for_request(self, op: str, request_id: str) -> dict[str, Any] | None:
         """The committed face movement `op` journaled for this request id, if any."""
-        row = self.db.execute("SELECT seq FROM journal WHERE op = ? AND phase = 'commit' AND card_id IS NULL "
-                              "AND json_extract(data, '$.request_id') = ? ORDER BY seq LIMIT 1",
-                              [op, request_id]).fetchone()
-        return self.journal.get(int(row[0])) if row else None
+        entry = self.journal.request_entry(op, request_id)
+        return entry if entry is not None and entry["card_id"] is None else None
 
     def checkout(self, account_id: str, refund: int, *, operator: str | None = None) -> dict[str, Any]:
         """The cashier paid out what is left (the amount the collector's checkout returned): op close."""

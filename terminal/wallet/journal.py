@@ -159,6 +159,17 @@ class Journal:
             params.append(card_id)
         return [_decode(r) for r in self.db.query(sql + " ORDER BY i.seq", params)]
 
+    def request_entry(self, op: str, request_id: str, *, phase: str = "commit") -> dict[str, Any] | None:
+        """The first `op` entry in `phase` journaled for a screen's request id (`data.sale_id` of a card sale,
+        `data.request_id` of a face movement): how a request re-sent after a restart is recognised."""
+        with self._lock:  # a plain read under the lock: the sync thread shares this connection
+            cur = self.db.conn.execute(
+                "SELECT * FROM journal WHERE op = ? AND phase = ? AND (json_extract(data, '$.sale_id') = ? "
+                "OR json_extract(data, '$.request_id') = ?) ORDER BY seq LIMIT 1", [op, phase, request_id, request_id])
+            row = cur.fetchone()
+            names = [d[0] for d in cur.description]
+        return _decode(dict(zip(names, row, strict=True))) if row else None
+
     def outcome(self, intent_seq: int) -> dict[str, Any] | None:
         rows = list(self.db.query(
             "SELECT * FROM journal WHERE ref = ? AND phase IN ('commit', 'abort') ORDER BY seq LIMIT 1", [intent_seq]))
