@@ -1,6 +1,7 @@
-"""Wallet operations on a secure card (DESFire): the same rules, journal and outcomes as on NTAG.
+"""The secure-card (DESFire) tier of the card interface (`card_tier`): the same operations, rules, journal and
+outcomes as on NTAG, written once in `operations`.
 
-check -> plan -> intent -> card -> commit, as in `operations`: the rules
+check -> plan -> intent -> card -> commit: the rules
 decide on the card's newest history record, the planned record and amounts
 are journaled as an intent, then the card gets its value change and history
 record in one card transaction closed by CommitTransaction. A card taken
@@ -18,13 +19,13 @@ from __future__ import annotations
 
 import logging
 import secrets
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from terminal.wallet import rules
 from terminal.wallet.card import CardAuthError, CardError, CardRemoved
+from terminal.wallet.card_tier import Change
 from terminal.wallet.desfire_keys import card_key, event_aid, identity_bytes, seal_master_key
-from terminal.wallet.purse import Op, PurseFormatError, Record
+from terminal.wallet.purse import PurseFormatError, Record
 from terminal.wallet.rules import Declined
 from terminal.wallet.value_card import RECORD_BYTES, AlreadyPersonalised, Personalisation, PurseMissing, ValueCard
 
@@ -60,9 +61,15 @@ class _SecureTap:
     def current(self) -> Record:
         return self.records[0]
 
+    @property
+    def previous(self) -> Record | None:
+        return self.records[1] if len(self.records) > 1 and self.records[1].seq == self.current.seq - 1 else None
+
 
 class SecureCardOps:
-    """The wallet's operations for secure cards; `Wallet` hands a tapped `ValueCard` to it."""
+    """The DESFire tier of the card interface (`card_tier.CardTier`): `Wallet` hands a tapped `ValueCard`."""
+
+    ntag = False
 
     def __init__(self, wallet: Wallet, keys: dict[str, bytes]) -> None:
         self.w = wallet
@@ -148,15 +155,15 @@ class SecureCardOps:
                                        balance=tap.current.balance if tap is not None else None,
                                        extra={"card": "desfire"})
 
-    def _check(self, tap: _SecureTap, operator: str | None, check: Any) -> None:
-        try:
-            check()
-        except Declined as exc:
-            raise self._decline(tap.uid, tap, operator, exc) from None
+    def decline(self, tap: _SecureTap, operator: str | None, exc: Declined) -> Declined:
+        return self._decline(tap.uid, tap, operator, exc)
 
-    # --- operations -------------------------------------------------------------
-    def read(self, card: ValueCard, *, operator: str | None = None) -> CardState:
-        return self._state(self._tap(card, operator=operator, history=HISTORY_ON_READ))
+    # --- the card interface -----------------------------------------------------
+    def open(self, card: ValueCard, *, operator: str | None, purpose: str) -> _SecureTap:
+        if purpose == "topup":
+            self._require("credit")  # refuse before touching the card at a terminal without it
+        history = {"read": HISTORY_ON_READ, "void": 2}.get(purpose, 1)
+        return self._tap(card, operator=operator, history=history)
 
     def activate(self, card: ValueCard, op: str, record: Record, *, method: str | None, operator: str | None,
                  data: dict[str, Any]) -> Outcome:
@@ -202,8 +209,8 @@ class SecureCardOps:
             card.commit()
 
         self._write(intent, operator, write)
-        tap = _SecureTap(card, uid, record.balance, [bytes.fromhex(data["record"])], [record], card_id)
-        return self._commit(tap, intent)
+        tap = _SecureTap(card, uid, None, [], [], card_id)
+        return self.w._commit(self, tap, intent, record)
 
     def _previous_seal(self, uid: bytes) -> tuple[str, int] | None:
         """The escrowed AMK of a personalisation whose issue was torn: the new intent carries it on."""
@@ -216,77 +223,32 @@ class SecureCardOps:
                 return str(data["amk_sealed"]), int(data["amk_card_id"])
         return None
 
-    def topup(self, card: ValueCard, amount: int, *, method: str, operator: str | None) -> Outcome:
-        self._require("credit")
-        tap = self._tap(card, operator=operator)
-        current = tap.current
-        self._check(tap, operator, lambda: rules.check_topup(current, amount, method, self.w.limits, self.w.currency))
-        credit_key = self._key("credit", tap.uid)
-        planned = rules.plan_topup(current, amount, method, now=self.w._now(), terminal_id=self.w.terminal_id)
-
-        def write() -> None:
-            card.open(self.aid, "credit", credit_key)
-            card.credit(amount)
-
-        return self._apply(tap, "topup", planned, amount=amount, operator=operator, method=method, before=write)
-
-    def charge(self, card: ValueCard, amount: int, *, items: list[dict[str, Any]], operator: str | None,
-               sale_id: str | None) -> Outcome:
-        tap = self._tap(card, operator=operator)
-        current = tap.current
-        self._check(tap, operator, lambda: rules.check_sale(current, amount, self.w.limits, self.w.currency))
-        planned = rules.plan_sale(current, amount, now=self.w._now(), terminal_id=self.w.terminal_id)
-        return self._apply(tap, "sale", planned, amount=amount, operator=operator, items=items,
-                           data={"sale_id": sale_id} if sale_id else {}, before=lambda: card.debit(amount))
-
-    def void(self, card: ValueCard, *, operator: str | None) -> Outcome:
-        tap = self._tap(card, operator=operator, history=2)
-        current = tap.current
-        sale = self.w._sale_entry(tap.card_id, current.seq) if current.op is Op.SALE else None
-        previous = tap.records[1] if len(tap.records) > 1 and tap.records[1].seq == current.seq - 1 else None
-        self._check(tap, operator, lambda: rules.check_void(
-            current, previous, terminal_id=self.w.terminal_id, sale_time=current.time,
-            sale_amount=sale["amount"] if sale else None, now=self.w._now(), limits=self.w.limits))
-        assert sale is not None and previous is not None
-        planned = rules.plan_void(current, previous, sale["amount"], now=self.w._now(), terminal_id=self.w.terminal_id)
-        return self._apply(tap, "void", planned, amount=sale["amount"], operator=operator, items=sale["items"],
-                           data={"voids": sale["seq"]}, before=lambda: card.refund_last_debit(sale["amount"]))
-
-    def close(self, card: ValueCard, *, operator: str | None, method: str) -> Outcome:
-        tap = self._tap(card, operator=operator)
-        current = tap.current
-        self._check(tap, operator, lambda: rules.check_usable(current))
-        planned = rules.plan_close(current, now=self.w._now(), terminal_id=self.w.terminal_id)
-        split = {"refund": current.refundable, "forfeited_comp": current.balance - current.refundable}
-
-        def write() -> None:
-            if current.balance:
-                card.debit(current.balance)
-
-        outcome = self._apply(tap, "close", planned, amount=current.balance, operator=operator, method=method,
-                              data=split, before=write)
-        return replace(outcome, extra=split)
-
     # --- writing ----------------------------------------------------------------
-    def _apply(self, tap: _SecureTap, op: str, planned: Record, *, amount: int, operator: str | None,
-               before: Any, method: str | None = None, items: list[dict[str, Any]] | None = None,
-               data: dict[str, Any] | None = None) -> Outcome:
-        raw = encode_record(tap.card_id, planned)
-        intent = self.w.journal.append(op, "intent", amount=amount, operator=operator, card_id=tap.card_id,
-                                       uid=tap.uid, card_seq=planned.seq, balance_before=tap.current.balance,
-                                       balance_after=planned.balance, method=method, items=items,
-                                       data={"record": raw.hex(), "card": "desfire", **(data or {})})
+    def prepare(self, tap: _SecureTap, planned: Record) -> dict[str, Any]:
+        return {"record": encode_record(tap.card_id, planned).hex(), "card": "desfire"}
+
+    def write(self, tap: _SecureTap, intent: dict[str, Any], change: Change, operator: str | None) -> None:
+        """The value change and the history record in one card transaction, closed by CommitTransaction."""
+        card, raw = tap.card, bytes.fromhex(intent["data"]["record"])
 
         def write() -> None:
-            before()
-            tap.card.append_history(raw)
-            tap.card.commit()
+            if change.kind == "credit":
+                card.open(self.aid, "credit", self._key("credit", tap.uid))
+                card.credit(change.amount)
+            elif change.kind == "refund":
+                card.refund_last_debit(change.amount)
+            elif change.amount:
+                card.debit(change.amount)
+            card.append_history(raw)
+            card.commit()
 
         self._write(intent, operator, write)
-        tap.raw.insert(0, raw)
+
+    def finish(self, tap: _SecureTap, intent: dict[str, Any], planned: Record) -> CardState:
+        tap.raw.insert(0, bytes.fromhex(intent["data"]["record"]))
         tap.records.insert(0, planned)
         tap.value = planned.balance
-        return self._commit(tap, intent)
+        return self.state(tap)
 
     def _write(self, intent: dict[str, Any], operator: str | None, write: Any) -> None:
         """Run the card transaction. The card refusing a command leaves nothing committed: abort now.
@@ -306,18 +268,7 @@ class SecureCardOps:
                 raise Declined("card_refused", f"the card refused this terminal's key: {exc}") from exc
             raise Declined("card_refused", f"the card refused the operation: {exc}") from exc
 
-    def _commit(self, tap: _SecureTap, intent: dict[str, Any]) -> Outcome:
-        from terminal.wallet.operations import Outcome
-
-        entry = self.w.journal.append(intent["op"], "commit", ref=intent["seq"], operator=intent["operator"],
-                                      amount=intent["amount"], card_id=tap.card_id, uid=tap.uid,
-                                      card_seq=intent["card_seq"], balance_before=intent["balance_before"],
-                                      balance_after=intent["balance_after"], method=intent["method"],
-                                      items=intent["items"], data=intent["data"])
-        return Outcome(intent["op"], intent["amount"], intent["balance_before"], intent["balance_after"],
-                       self._state(tap), entry)
-
-    def _state(self, tap: _SecureTap) -> CardState:
+    def state(self, tap: _SecureTap) -> CardState:
         from terminal.wallet.operations import CardState, history_items
 
         return CardState(uid=tap.uid, card_id=tap.card_id, product=tap.card.product, record=tap.current,

@@ -1,6 +1,7 @@
-"""Wallet operations on an NTAG21x / Ultralight EV1 band: the same rules, journal and outcomes as on DESFire.
+"""The NTAG21x / Ultralight EV1 tier of the card interface (`card_tier`): the wallet's operations, written once
+in `operations`, read, write and commit a band through it.
 
-check -> plan -> intent -> write -> commit (see `operations`). The band keeps
+The band keeps
 its money in sealed records (`purse`); the NTAG driver (`terminal.nfc.ntag_purse`)
 knows where they lie, the password and the counter. A new record goes to the
 slot holding no valid record or the oldest one, never touching the newest
@@ -12,18 +13,18 @@ compact format is read as it is and gets its next record in the compact format.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from terminal.nfc.errors import CardAuthError, CardError
 from terminal.nfc.ntag import NtagTag
 from terminal.nfc.ntag_purse import COMPACT, LEGACY, SLOT_COUNTS, NtagPurse, PurseImage, SlotRef, slots, target_slot
 from terminal.wallet import rules
+from terminal.wallet.card_tier import Change
 from terminal.wallet.keys import card_password, purse_key
 from terminal.wallet.lastseen import LastSeen
 from terminal.wallet.purse import (
     Header,
-    Op,
     PurseFormatError,
     PurseKeys,
     Record,
@@ -64,6 +65,15 @@ class _Tap:
     @property
     def current(self) -> Record:
         return self.records[0][0]
+
+    @property
+    def card_id(self) -> int:
+        assert self.header is not None
+        return self.header.card_id
+
+    @property
+    def previous(self) -> Record | None:
+        return next((r for r, _ in self.records if r.seq == self.current.seq - 1), None)
 
     def raw_of(self, index: int = 0) -> bytes:
         return self.image.slot(self.records[index][1])
@@ -106,7 +116,9 @@ def intent_slot(data: dict[str, Any]) -> SlotRef:
 
 
 class NtagOps:
-    """The wallet's operations for NTAG/Ultralight bands; `Wallet` hands a tapped `NtagTag` to it."""
+    """The NTAG/Ultralight tier of the card interface (`card_tier.CardTier`): `Wallet` hands a tapped `NtagTag`."""
+
+    ntag = True
 
     def __init__(self, wallet: Wallet) -> None:
         self.w = wallet
@@ -220,15 +232,11 @@ class NtagOps:
             raise self._decline(tap, operator, Declined(
                 "cloned", "card data differs from what this terminal wrote: blocked, report to the organizer"))
         try:
-            rules.check_record(current, self._previous(tap), self.w.limits, ntag=True)
+            rules.check_record(current, tap.previous, self.w.limits, ntag=True)
         except Declined as exc:
             self.w.hotlist.add(card_id, "over_limit")
             raise self._decline(tap, operator, exc) from None
         self.w.lastseen.update(card_id, tap.uid, current.seq, tap.raw_of())
-
-    @staticmethod
-    def _previous(tap: _Tap) -> Record | None:
-        return next((r for r, _ in tap.records if r.seq == tap.current.seq - 1), None)
 
     def _decline(self, tap: _Tap, operator: str | None, exc: Declined, *, card_id: int | None = None) -> Declined:
         if card_id is None and tap.header is not None:
@@ -236,15 +244,12 @@ class NtagOps:
         balance = tap.current.balance if tap.records else None
         return self.w._journal_decline(exc, operator=operator, card_id=card_id, uid=tap.uid, balance=balance)
 
-    def _check(self, tap: _Tap, operator: str | None, check: Any) -> None:
-        try:
-            check()
-        except Declined as exc:
-            raise self._decline(tap, operator, exc) from None
+    def decline(self, tap: _Tap, operator: str | None, exc: Declined) -> Declined:
+        return self._decline(tap, operator, exc)
 
-    # --- operations -------------------------------------------------------------
-    def read(self, tag: NtagTag, *, operator: str | None = None) -> CardState:
-        return self._state(self._load(tag, operator=operator))
+    # --- the card interface ----------------------------------------------------
+    def open(self, tag: NtagTag, *, operator: str | None, purpose: str) -> _Tap:
+        return self._load(tag, operator=operator)
 
     def activate(self, tag: NtagTag, op: str, record: Record, *, method: str | None, operator: str | None,
                  data: dict[str, Any]) -> Outcome:
@@ -277,49 +282,7 @@ class NtagOps:
             raise TapAgain(intent, exc) from exc
         tap.header = header
         tap.image = tap.image.written(4, header_bytes).written(ref.page, sealed)
-        return self._commit(tap, intent, record)
-
-    def topup(self, tag: NtagTag, amount: int, *, method: str, operator: str | None) -> Outcome:
-        tap = self._load(tag, operator=operator)
-        current = tap.current
-        self._check(tap, operator, lambda: rules.check_topup(current, amount, method, self.w.limits, self.w.currency,
-                                                             ntag=True))
-        self._check(tap, operator, lambda: self.w._check_ceiling(amount))
-        planned = rules.plan_topup(current, amount, method, now=self.w._now(), terminal_id=self.w.terminal_id)
-        return self._apply(tap, "topup", planned, amount=amount, operator=operator, method=method)
-
-    def charge(self, tag: NtagTag, amount: int, *, items: list[dict[str, Any]], operator: str | None,
-               sale_id: str | None) -> Outcome:
-        tap = self._load(tag, operator=operator)
-        current = tap.current
-        self._check(tap, operator, lambda: rules.check_sale(current, amount, self.w.limits, self.w.currency))
-        planned = rules.plan_sale(current, amount, now=self.w._now(), terminal_id=self.w.terminal_id)
-        extra = {"sale_id": sale_id} if sale_id else {}
-        return self._apply(tap, "sale", planned, amount=amount, operator=operator, items=items, data=extra)
-
-    def void(self, tag: NtagTag, *, operator: str | None) -> Outcome:
-        tap = self._load(tag, operator=operator)
-        assert tap.header is not None
-        current = tap.current
-        sale = self.w._sale_entry(tap.header.card_id, current.seq) if current.op is Op.SALE else None
-        previous = self._previous(tap)
-        self._check(tap, operator, lambda: rules.check_void(
-            current, previous, terminal_id=self.w.terminal_id, sale_time=current.time,
-            sale_amount=sale["amount"] if sale else None, now=self.w._now(), limits=self.w.limits))
-        assert sale is not None and previous is not None
-        planned = rules.plan_void(current, previous, sale["amount"], now=self.w._now(), terminal_id=self.w.terminal_id)
-        return self._apply(tap, "void", planned, amount=sale["amount"], operator=operator, items=sale["items"],
-                           data={"voids": sale["seq"]})
-
-    def close(self, tag: NtagTag, *, operator: str | None, method: str) -> Outcome:
-        tap = self._load(tag, operator=operator)
-        current = tap.current
-        self._check(tap, operator, lambda: rules.check_usable(current))
-        planned = rules.plan_close(current, now=self.w._now(), terminal_id=self.w.terminal_id)
-        split = {"refund": current.refundable, "forfeited_comp": current.balance - current.refundable}
-        outcome = self._apply(tap, "close", planned, amount=current.balance, operator=operator, method=method,
-                              data=split)
-        return replace(outcome, extra=split)
+        return self.w._commit(self, tap, intent, record)
 
     # --- writing ----------------------------------------------------------------
     def _seal(self, tap: _Tap, header: Header, record: Record, ref: SlotRef) -> bytes:
@@ -330,20 +293,19 @@ class NtagOps:
                 "card_full", "this band cannot record more (sequence or amounts too large): replace it at a "
                 "cashier")) from None
 
-    def _apply(self, tap: _Tap, op: str, planned: Record, *, amount: int, operator: str | None,
-               method: str | None = None, items: list[dict[str, Any]] | None = None,
-               data: dict[str, Any] | None = None) -> Outcome:
-        from terminal.wallet.operations import TapAgain
-
+    def prepare(self, tap: _Tap, planned: Record) -> dict[str, Any]:
         assert tap.header is not None
-        current = tap.current
         ref = tap.target()
         sealed = self._seal(tap, tap.header, planned, ref)
-        intent = self.w.journal.append(op, "intent", amount=amount, operator=operator, card_id=tap.header.card_id,
-                                       uid=tap.uid, card_seq=planned.seq, balance_before=current.balance,
-                                       balance_after=planned.balance, method=method, items=items,
-                                       data={"page": ref.page, "slot": [ref.fmt, ref.index], "record": sealed.hex(),
-                                             "prev_terminal": current.terminal, **(data or {})})
+        return {"page": ref.page, "slot": [ref.fmt, ref.index], "record": sealed.hex(),
+                "prev_terminal": tap.current.terminal}
+
+    def write(self, tap: _Tap, intent: dict[str, Any], change: Change, operator: str | None) -> None:
+        """PWD_AUTH, then the record's pages; the money is in the record, so `change` needs nothing more."""
+        from terminal.wallet.operations import TapAgain
+
+        ref = intent_slot(intent["data"])
+        sealed = bytes.fromhex(intent["data"]["record"])
         password, _pack = self._password(tap.uid)
         try:
             tap.card.authenticate(password)
@@ -354,27 +316,17 @@ class NtagOps:
             self.w._abort(intent, operator, f"card gone before writing: {exc}")
             raise
         try:
-            tap.card.write_record(ref, sealed, seq=planned.seq, counter=tap.image.counter)
+            tap.card.write_record(ref, sealed, seq=intent["card_seq"], counter=tap.image.counter)
         except CardError as exc:
             raise TapAgain(intent, exc) from exc
         tap.image = tap.image.written(ref.page, sealed)
-        return self._commit(tap, intent, planned)
 
-    def _commit(self, tap: _Tap, intent: dict[str, Any], planned: Record) -> Outcome:
-        from terminal.wallet.operations import Outcome
-
-        assert tap.header is not None
-        entry = self.w.journal.append(intent["op"], "commit", ref=intent["seq"], operator=intent["operator"],
-                                      amount=intent["amount"], card_id=tap.header.card_id, uid=tap.uid,
-                                      card_seq=planned.seq, balance_before=intent["balance_before"],
-                                      balance_after=intent["balance_after"], method=intent["method"],
-                                      items=intent["items"], data=intent["data"])
-        self.w.lastseen.update(tap.header.card_id, tap.uid, planned.seq, bytes.fromhex(intent["data"]["record"]))
+    def finish(self, tap: _Tap, intent: dict[str, Any], planned: Record) -> CardState:
+        self.w.lastseen.update(tap.card_id, tap.uid, planned.seq, bytes.fromhex(intent["data"]["record"]))
         tap.parse()
-        return Outcome(intent["op"], intent["amount"], intent["balance_before"], intent["balance_after"],
-                       self._state(tap), entry)
+        return self.state(tap)
 
-    def _state(self, tap: _Tap) -> CardState:
+    def state(self, tap: _Tap) -> CardState:
         from terminal.wallet.operations import CardState, history_items
 
         assert tap.header is not None

@@ -16,13 +16,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 
 from terminal.wallet import roles, rules
 from terminal.wallet.card import CardError, PurseTag
+from terminal.wallet.card_tier import Change
 from terminal.wallet.ceilings import credited_today
 from terminal.wallet.declines import record_decline
 from terminal.wallet.hotlist import Hotlist
@@ -35,8 +36,7 @@ from terminal.wallet.rules import Declined, Limits
 from terminal.wallet.value_card import is_value_card
 
 if TYPE_CHECKING:
-    from terminal.wallet.desfire_ops import SecureCardOps
-    from terminal.wallet.ntag_ops import NtagOps
+    from terminal.wallet.card_tier import CardTier
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +148,7 @@ class Wallet:
     def _now(self) -> int:
         return int(self._clock())
 
-    def _tier(self, tag: object) -> NtagOps | SecureCardOps:
+    def _tier(self, tag: object) -> CardTier:
         """The operations for the tapped card's tier: a secure card (DESFire) or an NTAG/Ultralight band."""
         if is_value_card(tag):
             from terminal.wallet.desfire_ops import SecureCardOps
@@ -163,7 +163,8 @@ class Wallet:
     def read(self, tag: PurseTag, *, operator: str | None = None) -> CardState:
         """Balance, status and on-card history; settles any pending intent of this card. Never writes money."""
         self.permit(roles.READ, operator)
-        return self._tier(tag).read(tag, operator=operator)  # type: ignore[arg-type]
+        tier = self._tier(tag)
+        return tier.state(tier.open(tag, operator=operator, purpose="read"))
 
     def issue(self, tag: PurseTag, amount: int, *, method: str = "cash", holder: str | None = None,
               operator: str | None = None) -> Outcome:
@@ -198,12 +199,19 @@ class Wallet:
     def _activate(self, tag: PurseTag, op: str, record: Record, *, method: str | None, operator: str | None,
                   data: dict[str, Any]) -> Outcome:
         """Write the first record to a blank wristband (and personalise or lock it as its tier needs)."""
-        return self._tier(tag).activate(tag, op, record, method=method, operator=operator,  # type: ignore[arg-type]
-                                        data=data)
+        return self._tier(tag).activate(tag, op, record, method=method, operator=operator, data=data)
 
     def topup(self, tag: PurseTag, amount: int, *, method: str = "cash", operator: str | None = None) -> Outcome:
         self.permit(roles.credit_operation(roles.TOPUP, method), operator)
-        return self._tier(tag).topup(tag, amount, method=method, operator=operator)  # type: ignore[arg-type]
+        tier = self._tier(tag)
+        tap = tier.open(tag, operator=operator, purpose="topup")
+        current = tap.current
+        self._check(tier, tap, operator, lambda: rules.check_topup(current, amount, method, self.limits,
+                                                                   self.currency, ntag=tier.ntag))
+        if tier.ntag:  # the daily ceiling bounds what a terminal can create on bands whose key it holds
+            self._check(tier, tap, operator, lambda: self._check_ceiling(amount))
+        planned = rules.plan_topup(current, amount, method, now=self._now(), terminal_id=self.terminal_id)
+        return self._apply(tier, tap, "topup", planned, Change("credit", amount), operator=operator, method=method)
 
     def charge(self, tag: PurseTag, amount: int, *, items: Sequence[dict[str, Any]] = (),
                operator: str | None = None, sale_id: str | None = None) -> Outcome:
@@ -214,18 +222,41 @@ class Wallet:
             if total != amount:
                 raise Declined("invalid_amount", f"items add up to {total}, not {amount}")
         self.permit(roles.SALE, operator)
-        return self._tier(tag).charge(tag, amount, items=item_list, operator=operator,  # type: ignore[arg-type]
-                                      sale_id=sale_id)
+        tier = self._tier(tag)
+        tap = tier.open(tag, operator=operator, purpose="sale")
+        current = tap.current
+        self._check(tier, tap, operator, lambda: rules.check_sale(current, amount, self.limits, self.currency))
+        planned = rules.plan_sale(current, amount, now=self._now(), terminal_id=self.terminal_id)
+        return self._apply(tier, tap, "sale", planned, Change("debit", amount), operator=operator, items=item_list,
+                           data={"sale_id": sale_id} if sale_id else {})
 
     def void(self, tag: PurseTag, *, operator: str | None = None) -> Outcome:
         """Undo the card's last sale, made here, within the void window."""
         self.permit(roles.VOID, operator)
-        return self._tier(tag).void(tag, operator=operator)  # type: ignore[arg-type]
+        tier = self._tier(tag)
+        tap = tier.open(tag, operator=operator, purpose="void")
+        current, previous = tap.current, tap.previous
+        sale = self._sale_entry(tap.card_id, current.seq) if current.op is Op.SALE else None
+        self._check(tier, tap, operator, lambda: rules.check_void(
+            current, previous, terminal_id=self.terminal_id, sale_time=current.time,
+            sale_amount=sale["amount"] if sale else None, now=self._now(), limits=self.limits))
+        assert sale is not None and previous is not None
+        planned = rules.plan_void(current, previous, sale["amount"], now=self._now(), terminal_id=self.terminal_id)
+        return self._apply(tier, tap, "void", planned, Change("refund", sale["amount"]), operator=operator,
+                           items=sale["items"], data={"voids": sale["seq"]})
 
     def close(self, tag: PurseTag, *, operator: str | None = None, method: str = "cash") -> Outcome:
         """Checkout: the balance leaves the card, the refundable part is paid out, the card is closed."""
         self.permit(roles.CLOSE, operator)
-        return self._tier(tag).close(tag, operator=operator, method=method)  # type: ignore[arg-type]
+        tier = self._tier(tag)
+        tap = tier.open(tag, operator=operator, purpose="close")
+        current = tap.current
+        self._check(tier, tap, operator, lambda: rules.check_usable(current))
+        planned = rules.plan_close(current, now=self._now(), terminal_id=self.terminal_id)
+        split = {"refund": current.refundable, "forfeited_comp": current.balance - current.refundable}
+        outcome = self._apply(tier, tap, "close", planned, Change("debit", current.balance), operator=operator,
+                              method=method, data=split)
+        return replace(outcome, extra=split)
 
     def pending(self) -> list[dict[str, Any]]:
         """Intents still waiting for their card (shown on the admin screen; settled at the next tap)."""
@@ -240,7 +271,34 @@ class Wallet:
                 log.info("start-up recovery could not read the card on the reader: %s", exc)
         return self.journal.pending()
 
-    # --- shared by both tiers ------------------------------------------------
+    # --- written once over the card interface ----------------------------------
+    def _apply(self, tier: CardTier, tap: Any, op: str, planned: Record, change: Change, *, operator: str | None,
+               method: str | None = None, items: list[dict[str, Any]] | None = None,
+               data: dict[str, Any] | None = None) -> Outcome:
+        """Intent (with the exact bytes to write), write and commit on the card, then the journal's commit."""
+        intent = self.journal.append(op, "intent", amount=change.amount, operator=operator, card_id=tap.card_id,
+                                     uid=tap.uid, card_seq=planned.seq, balance_before=tap.current.balance,
+                                     balance_after=planned.balance, method=method, items=items,
+                                     data={**tier.prepare(tap, planned), **(data or {})})
+        tier.write(tap, intent, change, operator)
+        return self._commit(tier, tap, intent, planned)
+
+    def _commit(self, tier: CardTier, tap: Any, intent: dict[str, Any], planned: Record) -> Outcome:
+        entry = self.journal.append(intent["op"], "commit", ref=intent["seq"], operator=intent["operator"],
+                                    amount=intent["amount"], card_id=intent["card_id"], uid=tap.uid,
+                                    card_seq=planned.seq, balance_before=intent["balance_before"],
+                                    balance_after=intent["balance_after"], method=intent["method"],
+                                    items=intent["items"], data=intent["data"])
+        state = tier.finish(tap, intent, planned)
+        return Outcome(intent["op"], intent["amount"], intent["balance_before"], intent["balance_after"], state, entry)
+
+    @staticmethod
+    def _check(tier: CardTier, tap: Any, operator: str | None, check: Callable[[], None]) -> None:
+        try:
+            check()
+        except Declined as exc:
+            raise tier.decline(tap, operator, exc) from None
+
     def _abort(self, intent: dict[str, Any], operator: str | None, reason: str, *,
                indeterminate: bool = False) -> dict[str, Any]:
         data = {"reason": reason}
