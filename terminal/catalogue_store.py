@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from terminal.app.catalogue import Catalogue, CatalogueError, Product
+from terminal.catalogue import Catalogue, CatalogueError, Product
 from terminal.schema import Schema, Step
 from terminal.store import open_database
 

@@ -14,10 +14,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from terminal.app.permissions import Role, role_of
 from terminal.schema import Schema, Step
 from terminal.store import open_database
 
@@ -28,6 +28,21 @@ CREATE TABLE IF NOT EXISTS operators (id TEXT PRIMARY KEY, name TEXT NOT NULL, r
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 PIN_DIGITS = (4, 8)
+
+
+class Role(StrEnum):
+    """An operator's role; what each may do is the till's table (terminal.app.permissions)."""
+
+    VENDOR = "vendor"
+    CASHIER = "cashier"
+    SUPERVISOR = "supervisor"
+
+
+def role_of(name: str) -> Role:
+    try:
+        return Role(name)
+    except ValueError:
+        raise ValueError(f"unknown role {name!r}; use one of {', '.join(r.value for r in Role)}") from None
 
 
 class OperatorError(Exception):

@@ -11,9 +11,9 @@ import json
 import threading
 from pathlib import Path
 
+from terminal.i18n import LANGUAGES
 from terminal.schema import Schema, Step
 from terminal.store import open_database
-from terminal.ui.settings import LANGUAGES
 
 CHOICES: dict[str, tuple[str, ...]] = {
     "mode": ("sale", "cashier"),

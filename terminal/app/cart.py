@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from terminal.app.catalogue import Product
+from terminal.catalogue import Product
 
 MAX_QTY = 99
 MAX_LINES = 50

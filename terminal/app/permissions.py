@@ -9,11 +9,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-
-class Role(StrEnum):
-    VENDOR = "vendor"
-    CASHIER = "cashier"
-    SUPERVISOR = "supervisor"
+from terminal.operators import Role, role_of
 
 
 class Permission(StrEnum):
@@ -54,13 +50,6 @@ class NotPermitted(Exception):
         super().__init__(f"a {role} may not {permission.value}")
         self.role = role
         self.permission = permission
-
-
-def role_of(name: str) -> Role:
-    try:
-        return Role(name)
-    except ValueError:
-        raise ValueError(f"unknown role {name!r}; use one of {', '.join(r.value for r in Role)}") from None
 
 
 def allowed(role: Role | str, permission: Permission) -> bool:

@@ -12,7 +12,7 @@ Interface for integration (UI, cashier mode, sync bundles):
   over a finite sequence (demo, `stallpay face identify`).
   A SECOND_FACTOR decision is resolved with `second_factor(decision)` ->
   `SecondFactor.with_phone_digits("1234")` / `.with_wristband(uid_hex)`.
-  The money side is `terminal.camera.allowance.plan_face_debit`.
+  The money side is `terminal.wallet.face_allowance.plan_face_debit`.
 - Enrollment (cashier mode): `record_consent(account_id, text_id, operator)`
   before any capture, then `enroll(account_id, frames, phone_digits=...,
   wristband_uid=...) -> EnrollResult` (quality gated, several frames averaged,

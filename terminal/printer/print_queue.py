@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from terminal.printer.language import N_
+from terminal.i18n import N_
 from terminal.printer.transport import NotSupported, PrinterNotReady, PrinterProblem, Problem, Transport
 from terminal.schema import Schema, Step, migrate
 

@@ -18,11 +18,11 @@ from typing import Any
 
 from terminal import selftest
 from terminal.app import CatalogueError, Permission, Session, ean13_valid
+from terminal.money import AmountError, parse_amount
 from terminal.operators import PIN_DIGITS, OperatorError, check_pin_format
 from terminal.selftest import Check, SelftestOptions, as_dict, run_selftest
 from terminal.ui.i18n import N_
 from terminal.ui.kiosk import Kiosk, KioskError
-from terminal.wallet.money import AmountError, parse_amount
 
 log = logging.getLogger(__name__)
 

@@ -17,9 +17,9 @@ import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from terminal.i18n import LANGUAGES
 from terminal.ui.face_guest_consent import GuestConsent, PendingConsent
 from terminal.ui.i18n import N_, gettext, when
-from terminal.ui.settings import LANGUAGES
 
 if TYPE_CHECKING:
     from terminal.camera.frames import Frame

@@ -15,10 +15,9 @@ from pathlib import Path
 import jinja2
 from babel.dates import format_datetime, format_time
 
-from terminal.printer.language import N_ as N_  # re-exported: the ui marks its messages with it
-from terminal.printer.language import translations
-from terminal.ui.settings import LANGUAGES
-from terminal.wallet.money import format_money
+from terminal.i18n import LANGUAGES, translations
+from terminal.i18n import N_ as N_  # re-exported: the ui marks its messages with it
+from terminal.money import format_money
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 BABEL_LOCALES = {"en": "en", "tr": "tr", "bg": "bg", "zh": "zh_Hans_CN"}

@@ -34,12 +34,12 @@ from terminal.app import (
 )
 from terminal.app.card_desk import CardDesk, printed_id
 from terminal.catalogue_store import CatalogueStore
+from terminal.i18n import LANGUAGES
 from terminal.operators import LoginFailed, OperatorStore
 from terminal.settings_store import CHOICES, SettingsStore
 from terminal.station import Station
 from terminal.ui.events import EventHub
 from terminal.ui.i18n import N_, gettext, money, when, when_short
-from terminal.ui.settings import LANGUAGES
 from terminal.wallet.card import CardError, PurseTag, UnsupportedCard
 from terminal.wallet.operations import Outcome, TapAgain
 from terminal.wallet.roles import credit_operation

@@ -25,14 +25,14 @@ from pydantic import BaseModel, Field
 
 from terminal.app import Permission, Session
 from terminal.cardloop import CardLoop
+from terminal.i18n import LANGUAGES
+from terminal.money import AmountError, parse_amount, to_decimal
 from terminal.operators import LockoutPolicy, OperatorStore
 from terminal.station import Station
 from terminal.ui.admin import Admin
 from terminal.ui.i18n import LANGUAGE_NAMES, environment, money
 from terminal.ui.kiosk import Kiosk, KioskError
-from terminal.ui.settings import LANGUAGES
 from terminal.wallet.journal import Journal
-from terminal.wallet.money import AmountError, parse_amount, to_decimal
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from terminal.camera.allowance import BalanceSnapshot, DebitPlan, Verdict, allowance_left, plan_face_debit
+from terminal.wallet.face_allowance import BalanceSnapshot, DebitPlan, Verdict, allowance_left, plan_face_debit
 from terminal.wallet.journal import Journal
 
 Authorizer = Callable[[str, int], dict[str, Any]]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from terminal.wallet.money import format_money
+from terminal.money import format_money
 from terminal.wallet.purse import Op, Record
 
 

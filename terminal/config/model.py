@@ -1,52 +1,44 @@
-"""Terminal configuration (TOML) and the event key file, validated at start.
+"""Terminal configuration (TOML), validated at start: every section of terminal.toml is a model here.
 
-Configuration is plain data a technician may edit; keys live in their own file
-that must be readable by the service user alone, and the terminal refuses to
-start otherwise.
+Configuration is plain data a technician may edit. It sits at the bottom of
+the terminal: the printer, camera, GPIO and screen code read their sections
+from here, and this package imports nothing of theirs.
 """
 
 from __future__ import annotations
 
-import os
-import secrets
-import stat
-import tomllib
 from pathlib import Path
 from typing import Literal
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
-from terminal.app.catalogue import Product
-from terminal.gpio import GpioSection
-from terminal.printer.settings import PrinterSection
+from terminal.catalogue import Product
+from terminal.config.devices import GpioSection, PrinterSection, Strict, UiSection
 from terminal.tomlfile import TomlFileError, read_toml
-from terminal.ui.settings import UiSection
 
 
 class ConfigError(Exception):
     """Configuration or key file problem, phrased for the technician."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
-class EventSection(_Strict):
+class EventSection(Strict):
     id: str = Field(min_length=1, max_length=64)
     currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
     locale: str = "en"
     name: str = ""
 
 
-class TerminalSection(_Strict):
+class TerminalSection(Strict):
     id: int = Field(ge=1, le=65535, description="terminal number, unique in the event")
     name: str = ""
     vendor: str = "Vendor"
     mode: Literal["sale", "cashier", "admin"] = "sale"
 
 
-class ReaderSection(_Strict):
+class ReaderSection(Strict):
     backend: Literal["emulated", "pcsc"] = "emulated"
     name: str = Field(default="", description="reader name or pattern (pcsc); empty = first reader")
     timeout_s: float = Field(default=10.0, gt=0)
@@ -57,7 +49,7 @@ class ReaderSection(_Strict):
         default="NTAG215", description="emulated backend: chip of a new wristband (NTAG tier or DESFire tier)")
 
 
-class LimitsSection(_Strict):
+class LimitsSection(Strict):
     max_balance: int = Field(default=50_000, ge=0)
     max_sale: int = Field(default=20_000, ge=1)
     void_window_s: int = Field(default=600, ge=0)
@@ -66,12 +58,12 @@ class LimitsSection(_Strict):
     credit_per_day: int = Field(default=500_000, ge=0, description="what this terminal may credit per UTC day")
 
 
-class PathsSection(_Strict):
+class PathsSection(Strict):
     data: Path = Path("data")
     keys: Path = Path("keys.toml")
 
 
-class CameraSection(_Strict):
+class CameraSection(Strict):
     """Camera and face pay (terminal/camera). Defaults keep face pay safe: uncalibrated = second factor always."""
 
     source: str = Field(default="", description="empty = no camera; 'picamera', a device index, or an image file")
@@ -107,7 +99,7 @@ class CameraSection(_Strict):
         default="on", description="'demo-off' skips the liveness challenge; refused unless the terminal runs the demo")
 
 
-class CollectorSection(_Strict):
+class CollectorSection(Strict):
     """Where the terminal syncs while it runs. Every field is optional: a terminal without a URL sells offline and
     syncs by USB stick; with one, `stallpay serve` uploads in the background."""
 
@@ -125,7 +117,7 @@ class CollectorSection(_Strict):
         return value.rstrip("/")
 
 
-class Config(_Strict):
+class Config(Strict):
     event: EventSection
     terminal: TerminalSection
     reader: ReaderSection = ReaderSection()
@@ -181,128 +173,6 @@ def _explain(exc: ValidationError) -> str:
         where = ".".join(str(p) for p in err["loc"]) or "(top level)"
         parts.append(f"{where}: {err['msg']}")
     return "; ".join(parts)
-
-
-# --- keys ---------------------------------------------------------------------
-
-
-class EventKeys(_Strict):
-    """Secrets of one event on one terminal. Never logged; repr hides them."""
-
-    event_id: str
-    master_key: bytes = Field(repr=False)
-    terminal_signing_key: bytes = Field(repr=False)
-    # DESFire role master keys and escrow keys present in this file (credit, debit, read, escrow_*)
-    desfire: dict[str, bytes] = Field(default_factory=dict, repr=False)
-
-    def __str__(self) -> str:
-        return f"EventKeys(event_id={self.event_id!r})"
-
-
-def check_key_permissions(path: Path) -> None:
-    mode = path.stat().st_mode
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise ConfigError(
-            f"{path}: key file is accessible by other users (mode {stat.S_IMODE(mode):o}); "
-            f"run 'chmod 600 {path}'"
-        )
-
-
-def load_keys(path: Path | str, event_id: str | None = None) -> EventKeys:
-    path = Path(path)
-    try:
-        check_key_permissions(path)
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: key file missing") from None
-    except tomllib.TOMLDecodeError:
-        raise ConfigError(f"{path}: key file is not valid TOML") from None
-    try:
-        keys = EventKeys(
-            event_id=raw["event"]["id"],
-            master_key=bytes.fromhex(raw["event"]["master_key"]),
-            terminal_signing_key=bytes.fromhex(raw["terminal"]["signing_key"]),
-        )
-        section = raw.get("desfire", {})
-    except (KeyError, TypeError, ValueError, AttributeError):
-        raise ConfigError(
-            f"{path}: key file needs [event] id and master_key (hex) and [terminal] signing_key (hex)"
-        ) from None
-    try:
-        keys.desfire = _desfire_keys(section)
-    except (TypeError, ValueError, AttributeError) as exc:
-        raise ConfigError(f"{path}: {exc}") from None
-    if len(keys.master_key) != 16:
-        raise ConfigError(f"{path}: event master_key must be 16 bytes (32 hex digits)")
-    if len(keys.terminal_signing_key) != 32:
-        raise ConfigError(f"{path}: terminal signing_key must be 32 bytes (64 hex digits)")
-    if event_id is not None and keys.event_id != event_id:
-        raise ConfigError(f"{path}: keys are for event {keys.event_id!r}, configuration says {event_id!r}")
-    return keys
-
-
-DESFIRE_KEY_SIZES = {"credit": 16, "debit": 16, "read": 16, "escrow_public": 32, "escrow_private": 32}
-
-
-def _desfire_keys(section: dict) -> dict[str, bytes]:
-    """The optional [desfire] section: each key hex of the right size, unknown names refused."""
-    out = {}
-    for name, value in section.items():
-        size = DESFIRE_KEY_SIZES.get(name)
-        if size is None:
-            raise ValueError(f"[desfire] {name} is not a key StallPay knows ({', '.join(DESFIRE_KEY_SIZES)})")
-        try:
-            raw = bytes.fromhex(value)
-        except (TypeError, ValueError):
-            raw = b""
-        if len(raw) != size:
-            raise ValueError(f"[desfire] {name} must be {size} bytes ({2 * size} hex digits)")
-        out[name] = raw
-    return out
-
-
-def write_secret_file(path: Path, text: str) -> None:
-    """Create a file only the owner can read, without a window where others could."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.chmod(path, 0o600)
-
-
-def new_keys_text(event_id: str, master_key: bytes | None = None) -> str:
-    from terminal.wallet.desfire_keys import new_desfire_keys
-
-    return tomli_w.dumps(
-        {
-            "event": {"id": event_id, "master_key": (master_key or secrets.token_bytes(16)).hex()},
-            "terminal": {"signing_key": secrets.token_bytes(32).hex()},
-            "desfire": new_desfire_keys(),
-        }
-    )
-
-
-def desfire_for_mode(keys: EventKeys, mode: str) -> dict[str, str]:
-    """The [desfire] section (hex) a terminal of `mode` gets: its role keys and the escrow public key."""
-    from terminal.wallet.desfire_keys import role_limited
-
-    return {k: v.hex() for k, v in role_limited(keys.desfire, mode).items()}
-
-
-def role_keys_text(keys: EventKeys, mode: str) -> str:
-    """A terminal's key file from the full event keys: only the DESFire role keys `mode` needs.
-
-    The NTAG tier's event key stays (an NTAG band can only be written by a holder of it; its exposure is
-    bounded by the NTAG limits); the DESFire credit key only on cashier terminals; never the escrow
-    private key, so no terminal can change a DESFire card's keys.
-    """
-    return tomli_w.dumps(
-        {
-            "event": {"id": keys.event_id, "master_key": keys.master_key.hex()},
-            "terminal": {"signing_key": secrets.token_bytes(32).hex()},
-            "desfire": desfire_for_mode(keys, mode),
-        }
-    )
 
 
 def write_config(path: Path, data: dict) -> None:
