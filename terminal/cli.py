@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 
 from terminal.commands import exitcodes
 from terminal.logconfig import ENV_LEVEL, LEVELS, LogLevelError, configure_logging
+from terminal.printer.profiles_cache import keep_profiles_cached
 from terminal.schema import SchemaError
 
 # (subcommand, module that registers it). Add a line per new job.
@@ -72,6 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LogLevelError as exc:
         print(f"stallpay: {exc} (from ${ENV_LEVEL})", file=sys.stderr)
         return 2
+    keep_profiles_cached()  # before anything imports python-escpos
     try:
         return int(args.func(args) or 0)
     except SchemaError as exc:  # a database from a newer release, or an upgrade that failed: say so, change nothing

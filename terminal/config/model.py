@@ -97,6 +97,9 @@ class CameraSection(Strict):
     erasure_keep_days: int = Field(default=30, ge=0, description="keep confirmed erasure records this long")
     liveness: Literal["on", "demo-off"] = Field(
         default="on", description="'demo-off' skips the liveness challenge; refused unless the terminal runs the demo")
+    load: Literal["first_use", "background", "eager"] = Field(
+        default="first_use", description="when the face models (MediaPipe, embedding) load: at the first face "
+        "payment or enrollment, in the background once the terminal is ready, or before it is ready")
 
 
 class CollectorSection(Strict):

@@ -1,7 +1,7 @@
 """Receipts: model, layout, ESC/POS and PNG rendering, printer transports, print queue, day report.
 
-Exports are resolved on first use, so that reading the configuration (in
-imports `terminal.config`) does not load python-escpos and Pillow.
+Exports are resolved on first use, so that importing one light module of the
+printer does not load python-escpos and Pillow.
 """
 
 from importlib import import_module
