@@ -10,6 +10,7 @@ from dataclasses import replace
 from typing import Any
 
 from terminal.catalogue import Product, SaleItem
+from terminal.money import is_minor_units
 
 MAX_QTY = 99
 MAX_LINES = 50
@@ -46,7 +47,7 @@ class Cart:
         return self._append(SaleItem(sku=product.sku, name=product.name, qty=qty, unit_price=product.price))
 
     def add_amount(self, amount: int, label: str = "Amount") -> CartLine:
-        if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+        if not is_minor_units(amount, minimum=1):
             raise CartError("a keyed amount must be more than zero")
         return self._append(SaleItem(sku=AMOUNT_SKU, name=label, qty=1, unit_price=amount))
 

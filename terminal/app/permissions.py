@@ -10,6 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from terminal.operators import Role, role_of
+from terminal.refusal import Refusal
 
 
 class Permission(StrEnum):
@@ -43,11 +44,11 @@ KIND_PERMISSION: dict[str, Permission] = {
 }
 
 
-class NotPermitted(Exception):
+class NotPermitted(Refusal):
     """The logged-in operator's role does not include what was asked."""
 
     def __init__(self, role: str, permission: Permission) -> None:
-        super().__init__(f"a {role} may not {permission.value}")
+        super().__init__("not_permitted", f"a {role} may not {permission.value}")
         self.role = role
         self.permission = permission
 

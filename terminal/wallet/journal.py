@@ -20,9 +20,8 @@ from typing import Any
 
 import sqlite_utils
 
-from terminal.schema import migrate
+from terminal.schema import JOURNAL, migrate
 from terminal.store import open_database
-from terminal.wallet.journal_schema import JOURNAL_SCHEMA
 
 GENESIS = "0" * 64
 # "decline" and "face" are info entries (refusals; face decisions with their scores): they never move money.
@@ -79,7 +78,7 @@ class Journal:
         self._create()
 
     def _create(self) -> None:
-        migrate(self.db, JOURNAL_SCHEMA)
+        migrate(self.db, JOURNAL)
 
     # --- writing -------------------------------------------------------------
 

@@ -20,7 +20,8 @@ MAX_PUBLIC_METHODS = 20
 
 # The bottom of the terminal: configuration, stores and what they need (money, words). They import only each other.
 BOTTOM = ("terminal.config", "terminal.settings_store", "terminal.schema", "terminal.store", "terminal.tomlfile",
-          "terminal.money", "terminal.i18n", "terminal.catalogue", "terminal.catalogue_store", "terminal.operators")
+          "terminal.money", "terminal.i18n", "terminal.refusal", "terminal.catalogue", "terminal.catalogue_store",
+          "terminal.operators")
 # Outside `terminal`, the bottom may use the file-mode helper and the shared wire format, nothing else.
 BOTTOM_MAY_USE = ("sync.private_files", "sync.format")
 
@@ -53,6 +54,9 @@ ALLOWED: dict[str, set[tuple[str, str]]] = {
         ("sync/ingest.py", "issue 12, sync split into sync/collector"),
         ("terminal/wallet/operations.py", "issue 12, card interface (wallet <-> nfc)"),
         ("terminal/nfc/emulator/ntag.py", "issue 12, card interface (wallet <-> nfc)"),
+    },
+    "refusals": {
+        ("terminal.ui.kiosk.KioskError", "issue 12, the till to terminal/app"),
     },
     "classes": {
         ("terminal.ui.kiosk.Kiosk", "issue 12, the till to terminal/app"),
@@ -147,6 +151,26 @@ def test_no_class_over_20_public_methods(modules: dict[str, Module]) -> None:
                 if len(public) > MAX_PUBLIC_METHODS:
                     found.add((f"{name}.{node.name}", f"{len(public)} public methods"))
     assert not _check_allowed("classes", found), "\n".join(_check_allowed("classes", found))
+
+
+def test_code_and_message_errors_derive_from_refusal(modules: dict[str, Module]) -> None:
+    """An exception that sets both `self.code` and `self.message` is a refusal: it says so by its base."""
+    found = set()
+    for name, module in modules.items():
+        if not in_package(name, "terminal"):
+            continue
+        for node in ast.walk(module.tree):
+            if isinstance(node, ast.ClassDef) and _sets_code_and_message(node):
+                bases = {b.id if isinstance(b, ast.Name) else getattr(b, "attr", "") for b in node.bases}
+                if "Refusal" not in bases:
+                    found.add((f"{name}.{node.name}", "sets code and message without deriving from Refusal"))
+    assert not _check_allowed("refusals", found), "\n".join(_check_allowed("refusals", found))
+
+
+def _sets_code_and_message(node: ast.ClassDef) -> bool:
+    assigned = {t.attr for n in ast.walk(node) if isinstance(n, ast.Assign) for t in n.targets
+                if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == "self"}
+    return {"code", "message"} <= assigned and node.name != "Refusal"
 
 
 def _is_property(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
