@@ -53,7 +53,6 @@ ALLOWED: dict[str, set[tuple[str, str]]] = {
         ("terminal/ui/server.py", "issue 12, the till to terminal/app"),
         ("sync/ingest.py", "issue 12, sync split into sync/collector"),
         ("terminal/wallet/operations.py", "issue 12, card interface (wallet <-> nfc)"),
-        ("terminal/nfc/emulator/ntag.py", "issue 12, card interface (wallet <-> nfc)"),
     },
     "refusals": {
         ("terminal.ui.kiosk.KioskError", "issue 12, the till to terminal/app"),
