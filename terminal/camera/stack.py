@@ -81,7 +81,9 @@ class FaceStack:
 
     def close(self) -> None:
         if self._thread is not None:
-            self._thread.join()
+            self._thread.join(30)
+            if self._thread.is_alive():  # a load that hangs must not hold up shutdown (the thread is a daemon)
+                return
         if self._pipeline is not None:
             self._pipeline.close()
             self._pipeline = None
