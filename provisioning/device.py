@@ -141,7 +141,7 @@ def step_accounts(root: TargetRoot, spec: DeviceSpec, options: DeviceOptions) ->
 
 
 def terminal_config(spec: DeviceSpec) -> dict:
-    """terminal.toml for this device, in the schema of terminal/config.py."""
+    """terminal.toml for this device, in the schema of terminal/config (whose sections the device file reuses)."""
     config: dict = {
         "event": spec.event.model_dump(),
         "terminal": {**spec.terminal.model_dump(), "name": spec.terminal.name or spec.hostname},
