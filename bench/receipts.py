@@ -10,12 +10,12 @@ import statistics
 import time
 from datetime import UTC, datetime
 
+from terminal.config import PrinterSection
 from terminal.printer.escpos_render import EscposRenderer
 from terminal.printer.language import ReceiptLanguage
 from terminal.printer.layout import layout_receipt, paper_for
 from terminal.printer.png_render import png_bytes, render_layout
 from terminal.printer.receipt import Header, SaleItem, SaleReceipt
-from terminal.printer.settings import PrinterSection
 
 ROUNDS = 30
 

@@ -23,12 +23,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from terminal.config import new_desfire_keys
 from terminal.nfc.desfire import DesfireCard
 from terminal.nfc.desfire_purse import DesfirePurse
 from terminal.nfc.emulated import EmulatedReader
 from terminal.nfc.emulator import DesfireEmulator, NtagEmulator
 from terminal.nfc.ntag import identify
-from terminal.wallet.desfire_keys import new_desfire_keys
 from terminal.wallet.journal import open_journal
 from terminal.wallet.operations import Wallet
 from terminal.wallet.rules import Limits

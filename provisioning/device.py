@@ -21,6 +21,7 @@ import tomli_w
 from provisioning.spec import DeviceSpec
 from provisioning.target_root import ProvisionError, TargetRoot
 from provisioning.udev import MODPROBE_PATH, RULES_PATH, modprobe_blacklist, udev_rules
+from terminal.config import Config
 
 SERVICE_USER = "stallpay"
 KIOSK_USER = "stallpay-kiosk"
@@ -140,12 +141,10 @@ def step_accounts(root: TargetRoot, spec: DeviceSpec, options: DeviceOptions) ->
 
 
 def terminal_config(spec: DeviceSpec) -> dict:
-    """terminal.toml for this device, in the schema of terminal/config.py."""
+    """terminal.toml for this device, in the schema of terminal/config (whose sections the device file reuses)."""
     config: dict = {
-        "event": {"id": spec.event.id, "currency": spec.event.currency, "locale": spec.event.locale,
-                  "name": spec.event.name},
-        "terminal": {"id": spec.terminal.id, "name": spec.terminal.name or spec.hostname,
-                     "vendor": spec.terminal.vendor, "mode": spec.terminal.mode},
+        "event": spec.event.model_dump(),
+        "terminal": {**spec.terminal.model_dump(), "name": spec.terminal.name or spec.hostname},
         "reader": {"backend": spec.hardware.reader, "name": spec.hardware.reader_name},
         "paths": {"data": STATE, "keys": KEYS_PATH},
         "printer": {"width": spec.hardware.printer_width},
@@ -154,8 +153,9 @@ def terminal_config(spec: DeviceSpec) -> dict:
         config["printer"]["url"] = spec.hardware.printer_url
     if spec.hardware.camera:
         config["camera"] = {"source": spec.hardware.camera}
-    if spec.collector.url:
-        config["collector"] = {"url": spec.collector.url}  # `stallpay serve` uploads in the background
+    if spec.collector.url:  # `stallpay serve` uploads in the background
+        config["collector"] = spec.collector.model_dump(exclude={"pairing_code"}, exclude_defaults=True)
+    Config.model_validate(config)  # a check: the device file's sections are terminal.toml's, so it holds
     return config
 
 

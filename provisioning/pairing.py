@@ -32,8 +32,7 @@ import tomli_w
 
 from provisioning.device import KEYS_PATH, SERVICE_USER
 from provisioning.target_root import ProvisionError, TargetRoot
-from terminal.config import ConfigError, load_config, load_keys
-from terminal.wallet.desfire_keys import role_limited
+from terminal.config import ConfigError, load_config, load_keys, role_limited
 
 KEY_FILE_NAMES = ("stallpay-keys*.toml", "keys.toml")
 

@@ -14,6 +14,7 @@ from typing import Literal
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from terminal.config import CollectorSection, EventSection, TerminalSection
 from terminal.tomlfile import TomlFileError, read_toml
 
 
@@ -25,30 +26,24 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class DeviceTerminal(_Strict):
-    id: int = Field(ge=1, le=65535)
-    name: str = ""
-    vendor: str = "Vendor"
-    mode: Literal["sale", "cashier", "admin"] = "sale"
+# The terminal's own sections are terminal.toml's (terminal/config): one schema for one terminal. The device file
+# only narrows what a device name must be, and adds what provisioning needs beyond terminal.toml.
+DeviceTerminal = TerminalSection
 
 
-class DeviceEvent(_Strict):
+class DeviceEvent(EventSection):
     id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
-    currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
-    locale: str = "en"
-    name: str = ""
 
 
-class DeviceCollector(_Strict):
-    url: str = Field(default="", description="http(s)://host:port of the collector; empty = USB sync only")
+class DeviceCollector(CollectorSection):
     pairing_code: str = Field(default="", description="one-time code from 'stallpay collector pairing-code'")
 
     @field_validator("url")
     @classmethod
-    def _http(cls, value: str) -> str:
+    def _names_a_host(cls, value: str) -> str:
         if value and not re.match(r"^https?://[^/\s]+", value):
             raise ValueError("must start with http:// or https:// and name a host")
-        return value.rstrip("/")
+        return value
 
 
 class DeviceWifi(_Strict):

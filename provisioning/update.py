@@ -173,18 +173,10 @@ def migrate_data(data: Path) -> dict[str, int]:
     """Open every terminal database in `data` with this release's schema; {file: version it had}."""
     import sqlite3
 
-    from terminal.camera.gallery import FACE_SCHEMA
-    from terminal.catalogue_store import SCHEMA as CATALOGUE
-    from terminal.operators import SCHEMA as OPERATORS
-    from terminal.printer.print_queue import SCHEMA as PRINT_QUEUE
-    from terminal.schema import migrate
-    from terminal.settings_store import SCHEMA as SETTINGS
-    from terminal.wallet.journal_schema import JOURNAL_SCHEMA
+    from terminal.schema import DATABASES, migrate
 
-    schemas = {"journal.db": JOURNAL_SCHEMA, "catalogue.db": CATALOGUE, "operators.db": OPERATORS,
-               "settings.db": SETTINGS, "printqueue.db": PRINT_QUEUE, "face.db": FACE_SCHEMA}
     had = {}
-    for name, schema in schemas.items():
+    for name, schema in DATABASES.items():
         path = data / name
         if path.exists():
             conn = sqlite3.connect(path, isolation_level=None)

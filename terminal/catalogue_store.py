@@ -18,15 +18,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from terminal.app.catalogue import Catalogue, CatalogueError, Product
-from terminal.schema import Schema, Step
+from terminal.catalogue import Catalogue, CatalogueError, Product
+from terminal.schema import CATALOGUE
 from terminal.store import open_database
-
-SCHEMA = Schema("catalogue", [Step(1, "release 0.1.0", sql="""
-CREATE TABLE IF NOT EXISTS products (sku TEXT PRIMARY KEY, name TEXT NOT NULL, price INTEGER NOT NULL,
-    category TEXT NOT NULL DEFAULT '', barcode TEXT NOT NULL DEFAULT '', position INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-""")])
 
 FIELDS = ("sku", "name", "price", "category", "barcode")
 SOURCES = ("config", "admin", "collector")
@@ -71,7 +65,7 @@ def products_from_bundle(catalogue: Mapping[str, list[Mapping[str, Any]]], vendo
 
 class CatalogueStore:
     def __init__(self, path: Path | str, *, seed: Iterable[Product] = ()) -> None:
-        self.db = open_database(path, SCHEMA)
+        self.db = open_database(path, CATALOGUE)
         self._lock = threading.Lock()
         self._cached: tuple[int, Catalogue] | None = None
         with self._lock, self._transaction():

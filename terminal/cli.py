@@ -74,6 +74,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LogLevelError as exc:
         print(f"stallpay: {exc} (from ${ENV_LEVEL})", file=sys.stderr)
         return 2
+    if args.command != "collector":  # the collector never prints, and installs without the printer stack
+        from terminal.printer.profiles_cache import keep_profiles_cached
+
+        keep_profiles_cached()  # before anything imports python-escpos
     try:
         return int(args.func(args) or 0)
     except Exception as exc:

@@ -12,23 +12,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from terminal.config import GpioSection
 
 log = logging.getLogger(__name__)
-
-
-class GpioSection(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    enabled: bool = True
-    backend: Literal["auto", "mock", "pi"] = Field(
-        default="auto", description="auto: real pins on a Raspberry Pi, gpiozero's mock pins elsewhere")
-    green_led: int = Field(default=17, ge=0, le=27, description="BCM pin numbers")
-    red_led: int = Field(default=27, ge=0, le=27)
-    buzzer: int = Field(default=22, ge=0, le=27)
-    cancel_button: int = Field(default=23, ge=0, le=27)
 
 
 def on_raspberry_pi(model_file: Path = Path("/proc/device-tree/model")) -> bool:

@@ -14,31 +14,42 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from terminal.app.permissions import Role, role_of
-from terminal.schema import Schema, Step
+from terminal.refusal import Refusal
+from terminal.schema import OPERATORS
 from terminal.store import open_database
-
-SCHEMA = Schema("operators", [Step(1, "release 0.1.0", sql="""
-CREATE TABLE IF NOT EXISTS operators (id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL,
-    pin_hash TEXT NOT NULL, failures INTEGER NOT NULL DEFAULT 0, locked_until REAL NOT NULL DEFAULT 0);
-""")])
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 PIN_DIGITS = (4, 8)
+
+
+class Role(StrEnum):
+    """An operator's role; what each may do is the till's table (terminal.app.permissions)."""
+
+    VENDOR = "vendor"
+    CASHIER = "cashier"
+    SUPERVISOR = "supervisor"
+
+
+def role_of(name: str) -> Role:
+    try:
+        return Role(name)
+    except ValueError:
+        raise ValueError(f"unknown role {name!r}; use one of {', '.join(r.value for r in Role)}") from None
 
 
 class OperatorError(Exception):
     """Bad operator data, phrased for the admin screen or the CLI."""
 
 
-class LoginFailed(Exception):
+class LoginFailed(Refusal):
     """Unknown operator or wrong PIN (one message for both), or locked out (`locked_for` seconds)."""
 
     def __init__(self, message: str, *, locked_for: int = 0, attempts_left: int | None = None) -> None:
-        super().__init__(message)
+        super().__init__("locked_out" if locked_for else "login_failed", message)
         self.locked_for = locked_for
         self.attempts_left = attempts_left
 
@@ -94,7 +105,7 @@ class OperatorStore:
 
     def __init__(self, path: Path | str, *, policy: LockoutPolicy | None = None,
                  clock: Callable[[], float] = time.time) -> None:
-        self.db = open_database(path, SCHEMA)
+        self.db = open_database(path, OPERATORS)
         self.policy = policy or LockoutPolicy()
         self._clock = clock
         self._lock = threading.Lock()

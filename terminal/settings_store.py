@@ -11,9 +11,9 @@ import json
 import threading
 from pathlib import Path
 
-from terminal.schema import Schema, Step
+from terminal.i18n import LANGUAGES
+from terminal.schema import SETTINGS
 from terminal.store import open_database
-from terminal.ui.settings import LANGUAGES
 
 CHOICES: dict[str, tuple[str, ...]] = {
     "mode": ("sale", "cashier"),
@@ -34,13 +34,11 @@ def check(key: str, value: str) -> str:
     return value
 
 
-SCHEMA = Schema("settings", [
-    Step(1, "release 0.1.0", sql="CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)")])
 
 
 class SettingsStore:
     def __init__(self, path: Path | str, *, legacy_json: Path | None = None) -> None:
-        self.db = open_database(path, SCHEMA)
+        self.db = open_database(path, SETTINGS)
         self._lock = threading.Lock()
         if legacy_json is not None and legacy_json.exists() and not self.saved():
             self._import(legacy_json)

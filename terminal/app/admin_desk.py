@@ -20,9 +20,9 @@ from terminal import selftest
 from terminal.app import CatalogueError, Permission, Session, ean13_valid
 from terminal.app.errors import TillError
 from terminal.app.words import N_
+from terminal.money import AmountError, parse_amount
 from terminal.operators import PIN_DIGITS, OperatorError, check_pin_format
 from terminal.selftest import Check, SelftestOptions, as_dict, run_selftest
-from terminal.wallet.money import AmountError, parse_amount
 
 if TYPE_CHECKING:
     from terminal.app.till import Till

@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from terminal.money import MONEY_OPS, moved_money
+from terminal.refusal import Refusal
 from terminal.wallet.journal import Journal
 
 READ_VALID_S = 600  # an old band read longer ago than this is read again before it is replaced
@@ -34,11 +36,8 @@ class ReplacementSource:
     source: str  # "band" (read at this desk) or "collector" (its ledger quote)
 
 
-class CardDeskError(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+class CardDeskError(Refusal):
+    """A card-desk request (history, replacement source) that cannot be answered."""
 
 
 class CardDesk:
@@ -67,9 +66,9 @@ class CardDesk:
                 return str(holder) if holder else None
         return None
 
-    def history(self, card_id: int, ops: tuple[str, ...]) -> list[dict[str, Any]]:
+    def history(self, card_id: int, ops: tuple[str, ...] = MONEY_OPS) -> list[dict[str, Any]]:
         """Every committed money movement of this card at this terminal, newest first."""
-        return [e for e in self.journal.entries(card_id=card_id) if e["phase"] == "commit" and e["op"] in ops][::-1]
+        return [e for e in self.journal.entries(card_id=card_id) if moved_money(e, ops)][::-1]
 
     # --- replacement ------------------------------------------------------------------------------------
 

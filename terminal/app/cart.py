@@ -6,10 +6,11 @@ the customer display all see the same cart.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import Any
 
-from terminal.app.catalogue import Product
+from terminal.catalogue import Product, SaleItem
+from terminal.money import is_minor_units
 
 MAX_QTY = 99
 MAX_LINES = 50
@@ -20,19 +21,7 @@ class CartError(ValueError):
     """Bad quantity, unknown line, or a cart that is full."""
 
 
-@dataclass
-class CartLine:
-    sku: str
-    name: str
-    qty: int
-    unit_price: int
-
-    @property
-    def total(self) -> int:
-        return self.qty * self.unit_price
-
-    def as_item(self) -> dict[str, Any]:
-        return {"sku": self.sku, "name": self.name, "qty": self.qty, "unit_price": self.unit_price}
+CartLine = SaleItem  # a cart's lines are the sale's items: one type from cart to journal to receipt
 
 
 class Cart:
@@ -49,18 +38,18 @@ class Cart:
 
     def add(self, product: Product, qty: int = 1) -> CartLine:
         _check_qty(qty)
-        for line in self.lines:
+        for i, line in enumerate(self.lines):
             if line.sku == product.sku and line.unit_price == product.price:
                 if line.qty + qty > MAX_QTY:
                     raise CartError(f"at most {MAX_QTY} of one product")
-                line.qty += qty
-                return line
-        return self._append(CartLine(product.sku, product.name, qty, product.price))
+                self.lines[i] = replace(line, qty=line.qty + qty)
+                return self.lines[i]
+        return self._append(SaleItem(sku=product.sku, name=product.name, qty=qty, unit_price=product.price))
 
     def add_amount(self, amount: int, label: str = "Amount") -> CartLine:
-        if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+        if not is_minor_units(amount, minimum=1):
             raise CartError("a keyed amount must be more than zero")
-        return self._append(CartLine(AMOUNT_SKU, label, 1, amount))
+        return self._append(SaleItem(sku=AMOUNT_SKU, name=label, qty=1, unit_price=amount))
 
     def set_qty(self, index: int, qty: int) -> None:
         line = self._line(index)
@@ -68,7 +57,7 @@ class Cart:
             del self.lines[index]
             return
         _check_qty(qty)
-        line.qty = qty
+        self.lines[index] = replace(line, qty=qty)
 
     def remove(self, index: int) -> None:
         self._line(index)

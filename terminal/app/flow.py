@@ -29,6 +29,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from terminal.money import is_minor_units
+from terminal.refusal import Refusal
+
 KINDS = ("sale", "void", "issue", "topup", "close", "replace")
 DONE_REMEMBERED = 200  # finished request ids kept to refuse a replay
 
@@ -74,7 +77,7 @@ class Request:
             raise FlowError("bad_request", f"unknown request kind {self.kind!r}")
         if not self.id or len(self.id) > 64:
             raise FlowError("bad_request", "a request needs an id of 1..64 characters")
-        if not isinstance(self.amount, int) or isinstance(self.amount, bool) or self.amount < 0:
+        if not is_minor_units(self.amount):
             raise FlowError("bad_request", "amount must be whole minor units, zero or more")
         if self.kind in ("sale", "topup") and self.amount <= 0:
             raise FlowError("bad_request", f"a {self.kind} needs an amount above zero")
@@ -94,13 +97,8 @@ class Decision:
     intent_seq: int | None = None
 
 
-class FlowError(Exception):
+class FlowError(Refusal):
     """A request that cannot start or stop now; `code` is stable for the UI."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @dataclass

@@ -9,11 +9,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-
-class Role(StrEnum):
-    VENDOR = "vendor"
-    CASHIER = "cashier"
-    SUPERVISOR = "supervisor"
+from terminal.operators import Role, role_of
+from terminal.refusal import Refusal
 
 
 class Permission(StrEnum):
@@ -47,20 +44,13 @@ KIND_PERMISSION: dict[str, Permission] = {
 }
 
 
-class NotPermitted(Exception):
+class NotPermitted(Refusal):
     """The logged-in operator's role does not include what was asked."""
 
     def __init__(self, role: str, permission: Permission) -> None:
-        super().__init__(f"a {role} may not {permission.value}")
+        super().__init__("not_permitted", f"a {role} may not {permission.value}")
         self.role = role
         self.permission = permission
-
-
-def role_of(name: str) -> Role:
-    try:
-        return Role(name)
-    except ValueError:
-        raise ValueError(f"unknown role {name!r}; use one of {', '.join(r.value for r in Role)}") from None
 
 
 def allowed(role: Role | str, permission: Permission) -> bool:

@@ -15,10 +15,10 @@ if TYPE_CHECKING:
 
     from terminal.app.card_desk import CardDesk
     from terminal.app.cart import Cart
-    from terminal.app.catalogue import Catalogue
     from terminal.app.flow import Flow, Request
     from terminal.app.permissions import Permission
     from terminal.app.session import Session
+    from terminal.catalogue import Catalogue
     from terminal.wallet.face_accounts import FaceAccounts
     from terminal.wallet.journal import Journal
     from terminal.wallet.operations import Wallet

@@ -22,7 +22,6 @@ from terminal.app.booking import Booking
 from terminal.app.card_desk import CardDesk
 from terminal.app.cart import Cart
 from terminal.app.cart_editor import CartEditor
-from terminal.app.catalogue import Catalogue
 from terminal.app.errors import TillError
 from terminal.app.face_cashier import FaceCashierDesk
 from terminal.app.face_sale import FaceSaleDesk
@@ -36,6 +35,7 @@ from terminal.app.receipts import ReceiptDesk
 from terminal.app.session import Session
 from terminal.app.taps import TapDispatch
 from terminal.app.words import N_, gettext, money
+from terminal.catalogue import Catalogue
 from terminal.catalogue_store import CatalogueStore
 from terminal.operators import OperatorStore
 from terminal.settings_store import SettingsStore

@@ -11,9 +11,9 @@ from datetime import datetime
 
 from babel.dates import format_datetime, format_time
 
-from terminal.printer.language import N_ as N_  # re-exported: app modules mark their messages with it
-from terminal.printer.language import translations
-from terminal.wallet.money import format_money
+from terminal.i18n import N_ as N_  # re-exported: app modules mark their messages with it
+from terminal.i18n import translations
+from terminal.money import format_money
 
 BABEL_LOCALES = {"en": "en", "tr": "tr", "bg": "bg", "zh": "zh_Hans_CN"}
 

@@ -45,33 +45,11 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from terminal.camera.decision import FactorRecord
 from terminal.camera.matcher import SearchResult, normalize, search
-from terminal.schema import Schema, Step, migrate
+from terminal.schema import FACE_GALLERY, migrate
 
 if TYPE_CHECKING:
     from terminal.config import EventKeys
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS face_templates (
-    account_id TEXT PRIMARY KEY,
-    sealed BLOB NOT NULL,           -- nonce(12) || AES-GCM(template float32 || factors JSON)
-    enrolled_at INTEGER NOT NULL,
-    expires_at INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS face_erasures (
-    account_id TEXT NOT NULL,
-    erased_at INTEGER NOT NULL,
-    reason TEXT NOT NULL,            -- 'checkout', 'request', 'expired', 'collector'
-    confirmed_at INTEGER            -- NULL until the collector stored our confirmation
-);
-CREATE TABLE IF NOT EXISTS face_consents (
-    account_id TEXT NOT NULL,
-    consent_text_id TEXT NOT NULL,
-    operator TEXT NOT NULL,
-    given_at INTEGER NOT NULL
-);
-"""
-
-FACE_SCHEMA = Schema("face gallery", [Step(1, "release 0.1.0", sql=SCHEMA)])  # add a Step per change
 
 AAD_PREFIX = b"stallpay-face-template-v1|"
 
@@ -117,7 +95,7 @@ class Gallery:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA secure_delete=ON")  # erased templates are overwritten, not left in free pages
-        migrate(self._db, FACE_SCHEMA, where=str(path))
+        migrate(self._db, FACE_GALLERY, where=str(path))
         self._templates: dict[str, np.ndarray] = {}
         self._factors: dict[str, FactorRecord] = {}
         self._expires: dict[str, int] = {}

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 # Mesh indices used by quality, alignment and liveness.
@@ -58,6 +57,8 @@ class FaceFinder:
                                         min_tracking_confidence=0.5)
 
     def detect(self, image: np.ndarray) -> list[Detection]:
+        import cv2  # OpenCV loads with the face stack, never on the card path
+
         h, w = image.shape[:2]
         result = self._detector.process(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
         found = []
@@ -68,6 +69,8 @@ class FaceFinder:
         return found
 
     def landmarks(self, image: np.ndarray) -> list[np.ndarray]:
+        import cv2  # OpenCV loads with the face stack, never on the card path
+
         h, w = image.shape[:2]
         result = self._mesh.process(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
         return [np.array([(p.x * w, p.y * h, p.z * w) for p in face.landmark], np.float32)

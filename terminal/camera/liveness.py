@@ -26,7 +26,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-import cv2
 import numpy as np
 
 from terminal.camera.landmarks import (
@@ -84,11 +83,15 @@ class LivenessState:
 
 
 def _homography(src: np.ndarray, dst: np.ndarray) -> np.ndarray | None:
+    import cv2  # OpenCV loads with the face stack, never on the card path
+
     h, _ = cv2.findHomography(src.astype(np.float32), dst.astype(np.float32), 0)
     return h
 
 
 def _warp(points: np.ndarray, h: np.ndarray) -> np.ndarray:
+    import cv2  # OpenCV loads with the face stack, never on the card path
+
     return cv2.perspectiveTransform(points[None, :, :2].astype(np.float32), h)[0]
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-import cv2
 import numpy as np
 
 from terminal.camera.landmarks import eye_distance, head_pose
@@ -56,6 +55,8 @@ class QualityReport:
 
 def face_patch(image: np.ndarray, lm: np.ndarray, size: int = 112) -> np.ndarray:
     """Grey square patch around the face, resized to `size`: sharpness and light are measured there."""
+    import cv2  # OpenCV loads with the face stack, never on the card path
+
     x0, y0 = np.floor(lm[:, :2].min(axis=0)).astype(int)
     x1, y1 = np.ceil(lm[:, :2].max(axis=0)).astype(int)
     h, w = image.shape[:2]
@@ -67,6 +68,8 @@ def face_patch(image: np.ndarray, lm: np.ndarray, size: int = 112) -> np.ndarray
 
 
 def assess(image: np.ndarray, faces: list[np.ndarray], rules: QualityRules = QualityRules()) -> QualityReport:
+    import cv2  # OpenCV loads with the face stack, never on the card path
+
     if not faces:
         return QualityReport(Guidance.NO_FACE)
     if len(faces) > 1:

@@ -12,7 +12,7 @@ Interface for integration (UI, cashier mode, sync bundles):
   over a finite sequence (demo, `stallpay face identify`).
   A SECOND_FACTOR decision is resolved with `second_factor(decision)` ->
   `SecondFactor.with_phone_digits("1234")` / `.with_wristband(uid_hex)`.
-  The money side is `terminal.camera.allowance.plan_face_debit`.
+  The money side is `terminal.wallet.face_allowance.plan_face_debit`.
 - Enrollment (cashier mode): `record_consent(account_id, text_id, operator)`
   before any capture, then `enroll(account_id, frames, phone_digits=...,
   wristband_uid=...) -> EnrollResult` (quality gated, several frames averaged,
@@ -47,11 +47,12 @@ from terminal.camera.decision import (
     SecondFactor,
     decide,
 )
-from terminal.camera.frames import CameraState, CameraStatus, Frame, FrameSource, NoCamera, open_source
+from terminal.camera.frames import CameraState, CameraStatus, Frame, FrameSource, NoCamera
 from terminal.camera.gallery import Erasure, Gallery, board_gallery_key
 from terminal.camera.liveness import Challenge, LivenessCheck, LivenessRules, Status, pick_challenge
 from terminal.camera.matcher import normalize
 from terminal.camera.quality import Guidance
+from terminal.camera.stack import DeferredSource, FaceStack
 
 if TYPE_CHECKING:
     from terminal.camera.pipeline import FacePipeline
@@ -108,14 +109,15 @@ class EnrollResult:
 class FacePay:
     def __init__(self, gallery: Gallery, settings: CameraSection, pipeline: FacePipeline | None,
                  source: FrameSource | None = None, journal: Journal | None = None,
-                 clock: Callable[[], float] = time.time, pipeline_problem: str = "", demo: bool = False) -> None:
+                 clock: Callable[[], float] = time.time, pipeline_problem: str = "", demo: bool = False,
+                 stack: FaceStack | None = None) -> None:
+        """`stack`: where the pipeline comes from when it is built later (`from_config`); else `pipeline` is it."""
         self.gallery = gallery
         self.settings = settings
-        self.pipeline = pipeline
+        self.stack = stack or FaceStack(pipeline=pipeline, problem=pipeline_problem)
         self.source = source or NoCamera()
         self.journal = journal or _no_journal
         self.clock = clock
-        self.pipeline_problem = pipeline_problem
         self.policy = DecisionPolicy(threshold=settings.threshold, calibrated=settings.threshold_calibrated,
                                      fmr=settings.fmr, margin=settings.margin, fpir_bound=settings.fpir_bound,
                                      max_attempts=settings.max_attempts)
@@ -131,28 +133,49 @@ class FacePay:
     @classmethod
     def from_config(cls, config: Config, keys: EventKeys, journal: Journal | None = None, *,
                     demo: bool = False) -> FacePay:
+        """Face pay as configured. The models and the camera load later (`[camera] load`), never here by default:
+        the terminal is ready for cards first."""
         settings = config.camera
         gallery = Gallery(Path(config.data_dir) / "face.db", board_gallery_key(keys))
-        pipeline, problem = None, ""
-        try:
-            from terminal.camera.antispoof import load_antispoof
-            from terminal.camera.embedding import SFaceEmbedder
-            from terminal.camera.pipeline import FacePipeline
-
-            pipeline = FacePipeline(embedder=SFaceEmbedder(settings.model or None),
-                                    antispoof=load_antispoof(settings.antispoof_model))
-        except Exception as exc:
-            problem = f"face pay unavailable: {exc}"
-        source = open_source(settings.source) if pipeline is not None else NoCamera(problem, CameraState.BROKEN)
-        face_pay = cls(gallery, settings, pipeline, source, journal, pipeline_problem=problem, demo=demo)
+        source = DeferredSource(settings.source)
+        face_pay = cls(gallery, settings, None, source, journal, demo=demo,
+                       stack=FaceStack(lambda: build_pipeline(settings)))
+        if settings.load == "eager":  # as before this setting existed: models and camera before the till opens
+            face_pay.stack.load()
+            source.opened()
         face_pay.purge_expired()
         return face_pay
+
+    def after_ready(self) -> None:
+        """Called once the terminal is ready for cards: `[camera] load = "background"` starts loading now."""
+        if self.settings.load == "background":
+            self.stack.load_in_background()
+
+    @property
+    def pipeline(self) -> FacePipeline | None:
+        """The face models; the first use waits until they are loaded (in the caller's thread: the face loop)."""
+        return self.stack.load()
+
+    @pipeline.setter
+    def pipeline(self, pipeline: FacePipeline | None) -> None:
+        self.stack.replace(pipeline)
+
+    @property
+    def pipeline_problem(self) -> str:
+        return self.stack.problem
+
+    @pipeline_problem.setter
+    def pipeline_problem(self, problem: str) -> None:
+        self.stack.problem = problem
 
     # --- status ----------------------------------------------------------------------------------------------------
 
     def status(self) -> CameraStatus:
+        """Never waits for the models: until they are loaded, the camera's own status stands."""
         if self.pipeline_problem == LIVENESS_OFF_REFUSED:
             return CameraStatus(CameraState.BROKEN, LIVENESS_OFF_REFUSED)
+        if not self.stack.loaded:
+            return self.source.status()
         if self.pipeline is None and isinstance(self.source, NoCamera) and not self.pipeline_problem:
             return self.source.status()  # no camera configured: models were not even loaded
         if self.pipeline is None:
@@ -284,8 +307,7 @@ class FacePay:
 
     def close(self) -> None:
         self.source.close()
-        if self.pipeline is not None:
-            self.pipeline.close()
+        self.stack.close()
         self.gallery.close()
 
 
@@ -308,7 +330,7 @@ class PaymentSession:
         fp = self.face_pay
         if self.decision is not None:
             return Progress(self.decision.guidance or Guidance.OK, self.decision, self.liveness.state.status)
-        if fp.pipeline is None or fp.pipeline_problem == LIVENESS_OFF_REFUSED:
+        if fp.pipeline_problem == LIVENESS_OFF_REFUSED or fp.pipeline is None:
             return self._final(Decision(Outcome.UNAVAILABLE, reason=fp.status().detail))
         obs = fp.pipeline.observe(frame.image)
         if fp.liveness_off:  # demo only (see FacePay.liveness_off): decide on the first good frame
@@ -357,3 +379,13 @@ class PaymentSession:
             self.face_pay.journal("face_decision", decision.journal_record() | {
                 "challenge": "none (demo: liveness off)" if self.face_pay.liveness_off else self.challenge.value})
         return Progress(decision.guidance or Guidance.OK, decision, self.liveness.state.status)
+
+
+def build_pipeline(settings: CameraSection) -> FacePipeline:
+    """MediaPipe landmarks, the embedding model and the optional anti-spoofing model: the slow, large part."""
+    from terminal.camera.antispoof import load_antispoof
+    from terminal.camera.embedding import SFaceEmbedder
+    from terminal.camera.pipeline import FacePipeline
+
+    return FacePipeline(embedder=SFaceEmbedder(settings.model or None),
+                        antispoof=load_antispoof(settings.antispoof_model))

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from terminal.camera.frames import IMAGE_SUFFIXES, CameraError, CameraMissing, Frame, FrameSource
@@ -18,6 +17,8 @@ from terminal.camera.frames import IMAGE_SUFFIXES, CameraError, CameraMissing, F
 
 def read_image(path: Path | str) -> np.ndarray:
     """Read an image file as BGR uint8; clear error for a missing or unreadable file."""
+    import cv2  # OpenCV loads with the face stack, never on the card path
+
     path = Path(path)
     if not path.is_file():
         raise CameraMissing(f"{path}: no such image file")

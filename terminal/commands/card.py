@@ -15,8 +15,8 @@ from typing import Any
 
 from terminal.commands.exitcodes import Exit
 from terminal.config import ConfigError
+from terminal.money import AmountError, format_money, parse_amount
 from terminal.wallet.card import CardError
-from terminal.wallet.money import AmountError, format_money, parse_amount
 from terminal.wallet.operations import CardState, Outcome, TapAgain
 from terminal.wallet.rules import Declined
 

@@ -100,6 +100,8 @@ def run(args: argparse.Namespace) -> int:
     def ready() -> None:
         print(f"StallPay demo running: open {url}  (customer display: {url}display)", flush=True)
         print("operators: 1/1111 vendor, 2/2222 cashier, 9/9999 supervisor; Ctrl+C stops", flush=True)
+        if terminal.kiosk.face is not None:  # the face models load after the till is ready, if configured so
+            terminal.kiosk.face.after_ready()
         if not args.no_browser and (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
             import webbrowser
 

@@ -42,11 +42,10 @@ def run_sample(args: argparse.Namespace) -> int:
 
     from pydantic import ValidationError
 
-    from terminal.config import ConfigError, load_config
+    from terminal.config import ConfigError, PrinterSection, load_config
     from terminal.printer.layout import LayoutError
     from terminal.printer.receipt_printer import ReceiptPrinter
     from terminal.printer.samples import samples
-    from terminal.printer.settings import PrinterSection
     from terminal.printer.target import PrinterUrlError, open_target
 
     try:

@@ -60,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"stallpay serve: {url}{syncing}", file=sys.stderr, flush=True)
         notify(f"READY=1\nSTATUS=serving {url}{syncing}")
         watchdog.start()
+        if terminal.kiosk.face is not None:  # the face models load after the till is ready, if configured so
+            terminal.kiosk.face.after_ready()
 
     try:
         with contextlib.suppress(KeyboardInterrupt):

@@ -1,7 +1,7 @@
 """Receipts: model, layout, ESC/POS and PNG rendering, printer transports, print queue, day report.
 
-Exports are resolved on first use, so that reading the configuration (which
-imports `terminal.printer.settings`) does not load python-escpos and Pillow.
+Exports are resolved on first use, so that importing one light module of the
+printer does not load python-escpos and Pillow.
 """
 
 from importlib import import_module
@@ -37,7 +37,6 @@ _EXPORTS = {
     "TopUpReceipt": "receipt",
     "VoidReceipt": "receipt",
     "ReceiptPrinter": "receipt_printer",
-    "PrinterSection": "settings",
     "PrinterUrlError": "target",
     "open_target": "target",
     "PrinterNotReady": "transport",

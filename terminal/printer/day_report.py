@@ -12,10 +12,10 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from terminal.money import moved_money
 from terminal.printer.journal_receipts import ReceiptDataError, parse_time, transaction_id
 from terminal.printer.receipt import Counts, DayReport, Header, OperatorTotals, Total
 
-MONEY_OPS = ("issue", "topup", "sale", "void", "close")
 BREAKDOWNS = ("sales", "topups", "refunds", "face_topups", "face_refunds")
 OPERATOR_ROWS = ("sales", "topups", "refunds", "voids")
 
@@ -53,7 +53,7 @@ def day_report(
             continue
         if entry.get("op") == "decline":
             declines += 1
-        elif entry.get("phase") == "commit" and entry.get("op") in MONEY_OPS:
+        elif moved_money(entry):
             commits.append(entry)
 
     currencies = {e["currency"] for e in commits}

@@ -77,10 +77,7 @@ def _common(entry: Entry, header: Header) -> dict[str, Any]:
 
 
 def items_of(entry: Entry) -> tuple[SaleItem, ...]:
-    return tuple(
-        SaleItem(sku=str(i.get("sku", "")), name=str(i["name"]), qty=int(i["qty"]), unit_price=int(i["unit_price"]))
-        for i in entry.get("items") or ()
-    )
+    return tuple(SaleItem.from_item(i) for i in entry.get("items") or ())
 
 
 def sale_receipt(entry: Entry, header: Header) -> SaleReceipt:

@@ -13,7 +13,9 @@ from pathlib import Path
 
 from escpos.capabilities import get_profile
 
-from terminal.printer.language import N_, ReceiptLanguage
+from terminal.config import PrinterSection
+from terminal.i18n import N_
+from terminal.printer.language import ReceiptLanguage
 from terminal.printer.receipt import (
     DayReport,
     Receipt,
@@ -25,7 +27,6 @@ from terminal.printer.receipt import (
     Total,
     VoidReceipt,
 )
-from terminal.printer.settings import PrinterSection
 
 DEFAULT_PROFILE = {58: "POS-5890", 80: "TM-T20II"}
 DEFAULT_DOTS = {58: 384, 80: 576}

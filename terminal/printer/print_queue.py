@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from terminal.printer.language import N_
+from terminal.i18n import N_
 from terminal.printer.transport import NotSupported, PrinterNotReady, PrinterProblem, Problem, Transport
-from terminal.schema import Schema, Step, migrate
+from terminal.schema import PRINT_QUEUE, migrate
 
 log = logging.getLogger(__name__)
 
@@ -35,22 +35,6 @@ MESSAGES: dict[str, str] = {
 }
 KEPT = N_("Receipt kept, it will print when the printer is ready")
 
-_SCHEMA = """
-create table if not exists jobs (
-    id integer primary key autoincrement,
-    kind text not null,
-    label text not null,
-    format text not null,
-    payload blob not null,
-    state text not null,
-    attempts integer not null default 0,
-    last_error text,
-    created real not null,
-    printed real,
-    reprint_of integer
-)
-"""
-SCHEMA = Schema("print queue", [Step(1, "release 0.1.0", sql=_SCHEMA)])
 
 
 @dataclass(frozen=True)
@@ -97,7 +81,7 @@ class PrintQueue:
             private_sqlite(db_path)  # receipts name cards and balances
         self._db = sqlite3.connect(str(db_path), check_same_thread=False, isolation_level=None)
         self._db.execute("pragma journal_mode=wal")
-        migrate(self._db, SCHEMA, where=str(db_path))
+        migrate(self._db, PRINT_QUEUE, where=str(db_path))
         self._db.execute("update jobs set state='pending' where state='printing'")
         self._lock = threading.Lock()
         self._wake = threading.Condition()

@@ -2,6 +2,7 @@
 
 One model per kind; the layout turns any of them into printable lines, and the
 ESC/POS and PNG renderers draw those lines. Amounts are integer minor units.
+A sale's lines are `terminal.catalogue.SaleItem`, the type the cart holds too.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import ClassVar
+
+from terminal.catalogue import SaleItem
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -19,18 +22,6 @@ class Header:
     terminal_id: int
     operator: str | None = None
     event: str = ""
-
-
-@dataclass(frozen=True, kw_only=True)
-class SaleItem:
-    sku: str
-    name: str
-    qty: int
-    unit_price: int
-
-    @property
-    def total(self) -> int:
-        return self.qty * self.unit_price
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from terminal.config import PrinterSection
 from terminal.printer.escpos_render import EscposRenderer
 from terminal.printer.language import ReceiptLanguage
 from terminal.printer.layout import CUSTOMER_KINDS, Layout, layout_receipt, paper_for
 from terminal.printer.png_render import png_bytes, render_layout
 from terminal.printer.print_queue import PrintQueue
 from terminal.printer.receipt import Receipt
-from terminal.printer.settings import PrinterSection
 from terminal.printer.target import open_target
 from terminal.printer.transport import Transport
 

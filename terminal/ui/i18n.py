@@ -19,8 +19,7 @@ from terminal.app.words import gettext as gettext
 from terminal.app.words import money as money
 from terminal.app.words import when as when
 from terminal.app.words import when_short as when_short
-from terminal.printer.language import translations
-from terminal.ui.settings import LANGUAGES
+from terminal.i18n import LANGUAGES, translations
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 LANGUAGE_NAMES = {"en": "English", "tr": "Türkçe", "bg": "Български", "zh": "简体中文"}

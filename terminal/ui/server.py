@@ -20,9 +20,9 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from terminal.app.errors import TillError
+from terminal.i18n import LANGUAGES
 from terminal.ui.i18n import N_
 from terminal.ui.routes import ROUTERS, simulator
-from terminal.ui.settings import LANGUAGES
 from terminal.wiring import Terminal
 
 STATIC = Path(__file__).resolve().parent / "static"

@@ -48,7 +48,7 @@ def apply_bundle(t: TerminalSync, body: dict[str, Any], *, face_trusted: bool = 
 def _apply_catalogue(t: TerminalSync, catalogue: Any) -> int | None:
     """This vendor's products replace the terminal's catalogue file; the running kiosk sees the new revision.
     A bundle without an entry for this vendor leaves the catalogue alone (None)."""
-    from terminal.app.catalogue import CatalogueError
+    from terminal.catalogue import CatalogueError
     from terminal.catalogue_store import CatalogueStore, products_from_bundle
 
     vendor = t.config.terminal.vendor

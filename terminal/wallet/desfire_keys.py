@@ -3,7 +3,7 @@
 Each role (credit, debit, read) has its own event master key, diversified per
 card with AN10922 over the card's real UID, the event's AID and the event's
 system identifier. A terminal's key file holds only the role keys of its
-mode (`role_limited`), so a vendor terminal holds no key that can credit.
+mode (`terminal.config.role_limited`), so a vendor terminal holds no key that can credit.
 
 The application master key (AMK) of each card is random: the personalising
 cashier seals it to the organizer's escrow public key (X25519, HKDF-SHA256,
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import secrets
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
@@ -44,15 +43,6 @@ def event_aid(event_id: str) -> bytes:
 
 def card_key(role_master: bytes, uid: bytes, event_id: str) -> bytes:
     return diversify_an10922(role_master, uid, event_aid(event_id), event_system_id(event_id))
-
-
-def new_desfire_keys() -> dict[str, str]:
-    """The [desfire] section of a full event key file (hex)."""
-    private = X25519PrivateKey.generate()
-    out = {role: secrets.token_bytes(16).hex() for role in ROLE_KEYS}
-    out["escrow_private"] = private.private_bytes_raw().hex()
-    out["escrow_public"] = private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
-    return out
 
 
 def identity_bytes(event_id: str, product: str) -> bytes:

@@ -16,8 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from terminal.camera.allowance import BalanceSnapshot, DebitPlan, Verdict, allowance_left, plan_face_debit
+from terminal.money import is_minor_units
+from terminal.refusal import Refusal
 from terminal.wallet.declines import record_decline
+from terminal.wallet.face_allowance import BalanceSnapshot, DebitPlan, Verdict, allowance_left, plan_face_debit
 from terminal.wallet.journal import Journal
 
 Authorizer = Callable[[str, int], dict[str, Any]]
@@ -30,11 +32,11 @@ class CollectorUnreachable(Exception):
     """Raised by an authorizer when the collector cannot be asked: the terminal falls back to its allowance."""
 
 
-class FaceDeclined(Exception):
+class FaceDeclined(Refusal):
     """The payment is refused; `reason` is for the guest's screen, `entry` the journaled decline."""
 
     def __init__(self, reason: str, entry: dict[str, Any] | None = None, plan: DebitPlan | None = None) -> None:
-        super().__init__(reason)
+        super().__init__("face_declined", reason)
         self.reason = reason
         self.entry = entry
         self.plan = plan
@@ -213,7 +215,7 @@ class FaceAccounts:
 
     def checkout(self, account_id: str, refund: int, *, operator: str | None = None) -> dict[str, Any]:
         """The cashier paid out what is left (the amount the collector's checkout returned): op close."""
-        if not isinstance(refund, int) or isinstance(refund, bool) or refund < 0:
+        if not is_minor_units(refund):
             raise ValueError("refund must be a non-negative integer in minor units")
         _check(account_id, max(refund, 1))
         return self.journal.append("close", "commit", amount=refund, operator=operator, method="cash",
@@ -238,5 +240,5 @@ def _known(snap: BalanceSnapshot | None, credits: list[int], debits: list[int]) 
 def _check(account_id: str, amount: int) -> None:
     if not isinstance(account_id, str) or not account_id:
         raise ValueError("face account id is empty")
-    if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+    if not is_minor_units(amount, minimum=1):
         raise ValueError("amount must be a positive integer in minor units")

@@ -11,14 +11,13 @@ from datetime import UTC, datetime
 
 import sqlite_utils
 
-from terminal.schema import migrate
-from terminal.wallet.journal_schema import JOURNAL_SCHEMA
+from terminal.schema import JOURNAL, migrate
 
 
 class Hotlist:
     def __init__(self, db: sqlite_utils.Database) -> None:
         self.db = db
-        migrate(db, JOURNAL_SCHEMA)
+        migrate(db, JOURNAL)
 
     def add(self, card_id: int, reason: str, *, source: str = "local") -> None:
         self.db.execute("INSERT OR REPLACE INTO hotlist (card_id, reason, since, source) VALUES (?, ?, ?, ?)",

@@ -20,9 +20,8 @@ from typing import Any
 import sqlite_utils
 
 from sync.format.entry import FIELDS, GENESIS, OPS, PHASES, canonical, entry_hash  # noqa: F401
-from terminal.schema import migrate
+from terminal.schema import JOURNAL, migrate
 from terminal.store import open_database
-from terminal.wallet.journal_schema import JOURNAL_SCHEMA
 
 
 def utc_now() -> str:
@@ -57,7 +56,7 @@ class Journal:
         self._create()
 
     def _create(self) -> None:
-        migrate(self.db, JOURNAL_SCHEMA)
+        migrate(self.db, JOURNAL)
 
     # --- writing -------------------------------------------------------------
 

@@ -12,14 +12,13 @@ import hashlib
 
 import sqlite_utils
 
-from terminal.schema import migrate
-from terminal.wallet.journal_schema import JOURNAL_SCHEMA
+from terminal.schema import JOURNAL, migrate
 
 
 class LastSeen:
     def __init__(self, db: sqlite_utils.Database) -> None:
         self.db = db
-        migrate(db, JOURNAL_SCHEMA)
+        migrate(db, JOURNAL)
 
     @staticmethod
     def digest(slot_bytes: bytes) -> str:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 
+from terminal.money import is_minor_units
 from terminal.wallet import roles, rules
 from terminal.wallet.card import CardError, PurseTag
 from terminal.wallet.card_tier import Change
@@ -169,7 +170,7 @@ class Wallet:
     def issue(self, tag: PurseTag, amount: int, *, method: str = "cash", holder: str | None = None,
               operator: str | None = None) -> Outcome:
         """Activate a blank wristband with an opening balance (zero allowed)."""
-        if not (isinstance(amount, int) and not isinstance(amount, bool) and amount >= 0):
+        if not is_minor_units(amount):
             raise Declined("invalid_amount", "opening balance must be whole minor units, zero or more")
         self.permit(roles.credit_operation(roles.ISSUE, method), operator)
         if amount:

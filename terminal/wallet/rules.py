@@ -9,18 +9,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from terminal.wallet.money import format_money
+from terminal.money import format_money, is_minor_units
+from terminal.refusal import Refusal
 from terminal.wallet.purse import U24 as NTAG_RECORD_MAX
 from terminal.wallet.purse import Op, Record
 
 
-class Declined(Exception):
-    """The operation is refused; nothing was written to the card."""
+class Declined(Refusal):
+    """The operation is refused; nothing was written to the card. `missing`: how much more money it needs."""
 
     def __init__(self, code: str, message: str, *, missing: int | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(code, message)
         self.missing = missing
 
 
@@ -48,7 +47,7 @@ TOPUP_METHODS = ("cash", "card", "voucher", "comp")
 
 
 def check_amount(amount: object) -> int:
-    if not isinstance(amount, int) or isinstance(amount, bool):
+    if not is_minor_units(amount, minimum=None):
         raise Declined("invalid_amount", f"amount must be whole minor units, got {amount!r}")
     if amount <= 0:
         raise Declined("invalid_amount", "amount must be more than zero")

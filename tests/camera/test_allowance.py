@@ -1,6 +1,6 @@
 import pytest
 
-from terminal.camera.allowance import BalanceSnapshot, Verdict, available_balance, plan_face_debit
+from terminal.wallet.face_allowance import BalanceSnapshot, Verdict, available_balance, plan_face_debit
 
 SNAP = BalanceSnapshot("guest-1", balance=10_000, sequence=5)
 

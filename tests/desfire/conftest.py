@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from terminal.config import new_desfire_keys, role_limited
 from terminal.nfc.desfire import DesfireCard
 from terminal.nfc.desfire_purse import DesfirePurse
 from terminal.nfc.emulated import EmulatedReader
 from terminal.nfc.emulator import DesfireEmulator
-from terminal.wallet.desfire_keys import new_desfire_keys, role_limited
 from terminal.wallet.journal import open_journal
 from terminal.wallet.operations import Wallet
 from terminal.wallet.rules import Limits

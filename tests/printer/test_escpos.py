@@ -2,12 +2,12 @@ from __future__ import annotations
 
 import pytest
 
+from terminal.config import PrinterSection
 from terminal.printer.escpos_render import EscposRenderer
 from terminal.printer.language import ReceiptLanguage
 from terminal.printer.layout import layout_receipt, paper_for
 from terminal.printer.receipt import KINDS
 from terminal.printer.samples import samples
-from terminal.printer.settings import PrinterSection
 from tests.printer.escpos_reader import decode
 
 EXPECTED = {

@@ -5,7 +5,8 @@ from datetime import UTC, datetime
 import pytest
 from babel.messages.pofile import read_po
 
-from terminal.printer.language import LOCALE_DIR, ReceiptLanguage, catalogue_name, translations
+from terminal.i18n import LOCALE_DIR, catalogue_name, translations
+from terminal.printer.language import ReceiptLanguage
 
 LANGS = ("en", "tr", "bg", "zh_CN")
 
@@ -42,7 +43,7 @@ def test_words_money_and_dates_follow_the_language() -> None:
 
 
 def test_a_broken_catalogue_is_reported(tmp_path) -> None:
-    from terminal.printer.language import LanguageError
+    from terminal.i18n import LanguageError
 
     folder = tmp_path / "tr" / "LC_MESSAGES"
     folder.mkdir(parents=True)

@@ -5,12 +5,12 @@ import io
 import pytest
 from PIL import Image, ImageChops
 
+from terminal.config import PrinterSection
 from terminal.printer.language import ReceiptLanguage
 from terminal.printer.layout import TextLine, layout_receipt, paper_for
 from terminal.printer.png_render import LINE_HEIGHT, png_bytes, render_layout, render_line
 from terminal.printer.receipt import KINDS
 from terminal.printer.samples import samples
-from terminal.printer.settings import PrinterSection
 
 
 def ink(img: Image.Image) -> int:

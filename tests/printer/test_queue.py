@@ -7,11 +7,11 @@ import time
 
 import pytest
 
+from terminal.config import PrinterSection
 from terminal.printer.network import NetworkTransport
 from terminal.printer.print_queue import PrinterEvent, PrintQueue
 from terminal.printer.receipt_printer import ReceiptPrinter
 from terminal.printer.samples import samples
-from terminal.printer.settings import PrinterSection
 from tests.printer.escpos_reader import decode
 
 

@@ -10,21 +10,22 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from terminal.camera.gallery import FACE_SCHEMA, Gallery
-from terminal.catalogue_store import SCHEMA as CATALOGUE_SCHEMA
+from terminal.camera.gallery import Gallery
 from terminal.catalogue_store import CatalogueStore
 from terminal.cli import main
-from terminal.operators import SCHEMA as OPERATORS_SCHEMA
 from terminal.operators import OperatorStore, hash_pin
 from terminal.printer.png_file import PngTransport
-from terminal.printer.print_queue import SCHEMA as PRINT_SCHEMA
 from terminal.printer.print_queue import PrintQueue
+from terminal.schema import CATALOGUE as CATALOGUE_SCHEMA
+from terminal.schema import FACE_GALLERY as FACE_SCHEMA
+from terminal.schema import JOURNAL as JOURNAL_SCHEMA
+from terminal.schema import OPERATORS as OPERATORS_SCHEMA
+from terminal.schema import PRINT_QUEUE as PRINT_SCHEMA
+from terminal.schema import SETTINGS as SETTINGS_SCHEMA
 from terminal.schema import Schema, SchemaError, Step, migrate, user_version
-from terminal.settings_store import SCHEMA as SETTINGS_SCHEMA
 from terminal.settings_store import SettingsStore
 from terminal.store import open_database
 from terminal.wallet.hotlist import Hotlist
-from terminal.wallet.journal_schema import JOURNAL_SCHEMA
 from tests.provisioning.release_0_1_0 import make_release_0_1_0
 
 VERSIONS = {"journal.db": JOURNAL_SCHEMA, "catalogue.db": CATALOGUE_SCHEMA, "operators.db": OPERATORS_SCHEMA,

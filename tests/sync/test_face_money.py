@@ -7,17 +7,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sync.face import balances, checkout
+from sync.storage import Store
+from sync.summary import summary
 
-from sync.collector.face import balances, checkout
-from sync.collector.storage import Store
-from sync.collector.summary import summary
-from terminal.camera.allowance import BalanceSnapshot, Verdict, plan_face_debit
 from terminal.config import PrinterSection
 from terminal.printer.journal_receipts import refund_receipt, sale_receipt, topup_receipt
 from terminal.printer.language import ReceiptLanguage
 from terminal.printer.layout import layout_receipt, paper_for
 from terminal.printer.receipt import Header, Receipt
 from terminal.wallet.face_accounts import CollectorUnreachable, FaceAccounts, FaceDeclined
+from terminal.wallet.face_allowance import BalanceSnapshot, Verdict, plan_face_debit
 from tests.sync.test_face_accounts import _sync_bundle, _terminal, _upload
 
 HEADER = Header(vendor="Resort", terminal_id=1)

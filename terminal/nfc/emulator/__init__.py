@@ -3,7 +3,8 @@
 from terminal.nfc.emulator.atr import iso_dep_atr, storage_card_atr
 from terminal.nfc.emulator.desfire import DesfireEmulator
 from terminal.nfc.emulator.foreign import BankCardEmulator, ClassicEmulator, PhoneEmulator
-from terminal.nfc.emulator.ntag import PRODUCTS, EmulatedCard, NtagEmulator, ProductSpec
+from terminal.nfc.emulator.ntag import EmulatedCard, NtagEmulator
+from terminal.nfc.emulator.ntag_products import PRODUCTS, ProductSpec
 from terminal.nfc.emulator.state_files import DESFIRE_PRODUCTS, load_card, new_card
 
 __all__ = [

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from terminal.nfc.emulator.desfire import STATE_FORMAT as DESFIRE_FORMAT
 from terminal.nfc.emulator.desfire import VERSIONS, DesfireEmulator
-from terminal.nfc.emulator.ntag import PRODUCTS, NtagEmulator
+from terminal.nfc.emulator.ntag import NtagEmulator
+from terminal.nfc.emulator.ntag_products import PRODUCTS
 
 DESFIRE_PRODUCTS = tuple(VERSIONS)
 

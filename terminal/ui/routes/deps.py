@@ -9,7 +9,7 @@ from terminal.app.errors import TillError
 from terminal.app.session import Session
 from terminal.app.till import Till
 from terminal.app.words import N_
-from terminal.wallet.money import AmountError, parse_amount
+from terminal.money import AmountError, parse_amount
 
 COOKIE = "stallpay_session"
 

@@ -10,9 +10,9 @@ from pydantic import BaseModel, Field
 from terminal.app.errors import TillError
 from terminal.app.face_withdrawal import withdraw_consent
 from terminal.app.permissions import Permission
+from terminal.i18n import LANGUAGES
 from terminal.ui.i18n import N_
 from terminal.ui.routes.deps import Current, TillDep, amount
-from terminal.ui.settings import LANGUAGES
 
 router = APIRouter()
 

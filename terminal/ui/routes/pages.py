@@ -12,9 +12,9 @@ from terminal.app.errors import TillError
 from terminal.app.permissions import Permission
 from terminal.app.session import Session
 from terminal.app.till import Till
+from terminal.money import to_decimal
 from terminal.ui.i18n import LANGUAGE_NAMES, environment, money
 from terminal.ui.routes.deps import Current, MaybeCurrent, TillDep, till_of
-from terminal.wallet.money import to_decimal
 
 router = APIRouter()
 

@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from terminal.money import is_minor_units
+
 
 class Verdict(StrEnum):
     APPROVE_OFFLINE = "approve offline"
@@ -49,7 +51,7 @@ class DebitPlan:
 
 
 def _minor_units(values: Sequence[int], what: str) -> int:
-    if any(not isinstance(v, int) or isinstance(v, bool) or v < 0 for v in values):
+    if not all(is_minor_units(v) for v in values):
         raise ValueError(f"{what} are non-negative integers in minor units")
     return sum(values)
 
@@ -69,7 +71,7 @@ def plan_face_debit(snapshot: BalanceSnapshot | None, own_debits: Sequence[int],
     """What would happen if this face account paid `amount` now (nothing is changed).
 
     Without a snapshot, the account is known here only by what this terminal credited itself (balance 0)."""
-    if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+    if not is_minor_units(amount, minimum=1):
         raise ValueError("amount must be a positive integer in minor units")
     if allowance < 0:
         raise ValueError("offline allowance must be >= 0")

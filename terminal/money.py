@@ -6,14 +6,31 @@ anything finer than the currency's minor unit.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from babel.core import Locale, UnknownLocaleError
 from babel.numbers import format_currency, get_currency_precision
 
+# Journal operations that move money; a `replace` moves a balance between two cards, a `correct` fixes a record.
+MONEY_OPS = ("issue", "topup", "sale", "void", "close")
+
+
+def moved_money(entry: Mapping[str, Any], ops: tuple[str, ...] = MONEY_OPS) -> bool:
+    """A committed journal entry of one of `ops`: what day totals, card histories and reports count (an intent,
+    an abort or an info entry never is)."""
+    return entry.get("phase") == "commit" and entry.get("op") in ops
+
 
 class AmountError(ValueError):
     """An amount a person typed that is not a valid sum of money."""
+
+
+def is_minor_units(value: object, *, minimum: int | None = 0) -> bool:
+    """Whether `value` can be an amount: an int (never a float, and never a bool, which Python counts as an int)
+    of at least `minimum` minor units (None: any sign). Every place that takes an amount asks this one question."""
+    return isinstance(value, int) and not isinstance(value, bool) and (minimum is None or value >= minimum)
 
 
 def precision(currency: str) -> int:
@@ -22,7 +39,7 @@ def precision(currency: str) -> int:
 
 
 def to_decimal(amount_minor: int, currency: str) -> Decimal:
-    if not isinstance(amount_minor, int) or isinstance(amount_minor, bool):
+    if not is_minor_units(amount_minor, minimum=None):
         raise TypeError(f"amount must be an int of minor units, not {type(amount_minor).__name__}")
     return Decimal(amount_minor).scaleb(-precision(currency))
 

@@ -1,54 +1,39 @@
-"""Terminal configuration (TOML) and the event key file, validated at start.
+"""Terminal configuration (TOML), validated at start: every section of terminal.toml is a model here.
 
-Configuration is plain data a technician may edit; keys live in their own file
-that must be readable by the service user alone, and the terminal refuses to
-start otherwise.
+Configuration is plain data a technician may edit. It sits at the bottom of
+the terminal: the printer, camera, GPIO and screen code read their sections
+from here, and this package imports nothing of theirs.
 """
 
 from __future__ import annotations
 
-import os
-import secrets
 from pathlib import Path
 from typing import Literal
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
-from sync.format.event_keys import (  # noqa: F401  (the key file is shared with the collector; names kept here)
-    DESFIRE_KEY_SIZES,
-    ConfigError,
-    EventKeys,
-    check_key_permissions,
-    desfire_for_mode,
-    load_keys,
-)
-from terminal.app.catalogue import Product
-from terminal.gpio import GpioSection
-from terminal.printer.settings import PrinterSection
+from sync.format.event_keys import ConfigError
+from terminal.catalogue import Product
+from terminal.config.devices import GpioSection, PrinterSection, Strict, UiSection
 from terminal.tomlfile import TomlFileError, read_toml
-from terminal.ui.settings import UiSection
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class EventSection(_Strict):
+class EventSection(Strict):
     id: str = Field(min_length=1, max_length=64)
     currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
     locale: str = "en"
     name: str = ""
 
 
-class TerminalSection(_Strict):
+class TerminalSection(Strict):
     id: int = Field(ge=1, le=65535, description="terminal number, unique in the event")
     name: str = ""
     vendor: str = "Vendor"
     mode: Literal["sale", "cashier", "admin"] = "sale"
 
 
-class ReaderSection(_Strict):
+class ReaderSection(Strict):
     backend: Literal["emulated", "pcsc"] = "emulated"
     name: str = Field(default="", description="reader name or pattern (pcsc); empty = first reader")
     timeout_s: float = Field(default=10.0, gt=0)
@@ -59,7 +44,7 @@ class ReaderSection(_Strict):
         default="NTAG215", description="emulated backend: chip of a new wristband (NTAG tier or DESFire tier)")
 
 
-class LimitsSection(_Strict):
+class LimitsSection(Strict):
     max_balance: int = Field(default=50_000, ge=0)
     max_sale: int = Field(default=20_000, ge=1)
     void_window_s: int = Field(default=600, ge=0)
@@ -68,12 +53,12 @@ class LimitsSection(_Strict):
     credit_per_day: int = Field(default=500_000, ge=0, description="what this terminal may credit per UTC day")
 
 
-class PathsSection(_Strict):
+class PathsSection(Strict):
     data: Path = Path("data")
     keys: Path = Path("keys.toml")
 
 
-class CameraSection(_Strict):
+class CameraSection(Strict):
     """Camera and face pay (terminal/camera). Defaults keep face pay safe: uncalibrated = second factor always."""
 
     source: str = Field(default="", description="empty = no camera; 'picamera', a device index, or an image file")
@@ -107,9 +92,12 @@ class CameraSection(_Strict):
     erasure_keep_days: int = Field(default=30, ge=0, description="keep confirmed erasure records this long")
     liveness: Literal["on", "demo-off"] = Field(
         default="on", description="'demo-off' skips the liveness challenge; refused unless the terminal runs the demo")
+    load: Literal["first_use", "background", "eager"] = Field(
+        default="first_use", description="when the face models (MediaPipe, embedding) load: at the first face "
+        "payment or enrollment, in the background once the terminal is ready, or before it is ready")
 
 
-class CollectorSection(_Strict):
+class CollectorSection(Strict):
     """Where the terminal syncs while it runs. Every field is optional: a terminal without a URL sells offline and
     syncs by USB stick; with one, `stallpay serve` uploads in the background."""
 
@@ -127,7 +115,7 @@ class CollectorSection(_Strict):
         return value.rstrip("/")
 
 
-class Config(_Strict):
+class Config(Strict):
     event: EventSection
     terminal: TerminalSection
     reader: ReaderSection = ReaderSection()
@@ -183,46 +171,6 @@ def _explain(exc: ValidationError) -> str:
         where = ".".join(str(p) for p in err["loc"]) or "(top level)"
         parts.append(f"{where}: {err['msg']}")
     return "; ".join(parts)
-
-
-# --- keys ---------------------------------------------------------------------
-
-
-def write_secret_file(path: Path, text: str) -> None:
-    """Create a file only the owner can read, without a window where others could."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.chmod(path, 0o600)
-
-
-def new_keys_text(event_id: str, master_key: bytes | None = None) -> str:
-    from terminal.wallet.desfire_keys import new_desfire_keys
-
-    return tomli_w.dumps(
-        {
-            "event": {"id": event_id, "master_key": (master_key or secrets.token_bytes(16)).hex()},
-            "terminal": {"signing_key": secrets.token_bytes(32).hex()},
-            "desfire": new_desfire_keys(),
-        }
-    )
-
-
-def role_keys_text(keys: EventKeys, mode: str) -> str:
-    """A terminal's key file from the full event keys: only the DESFire role keys `mode` needs.
-
-    The NTAG tier's event key stays (an NTAG band can only be written by a holder of it; its exposure is
-    bounded by the NTAG limits); the DESFire credit key only on cashier terminals; never the escrow
-    private key, so no terminal can change a DESFire card's keys.
-    """
-    return tomli_w.dumps(
-        {
-            "event": {"id": keys.event_id, "master_key": keys.master_key.hex()},
-            "terminal": {"signing_key": secrets.token_bytes(32).hex()},
-            "desfire": desfire_for_mode(keys, mode),
-        }
-    )
 
 
 def write_config(path: Path, data: dict) -> None:

@@ -6,7 +6,9 @@ integer minor units like every amount.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -35,6 +37,29 @@ class Product(BaseModel):
         if value and not ean13_valid(value):
             raise ValueError(f"barcode {value!r} is not a valid EAN-13 (13 digits with a correct check digit)")
         return value
+
+
+@dataclass(frozen=True, kw_only=True)
+class SaleItem:
+    """One line of a sale: what the cart holds, the journal records (`as_item`) and a receipt prints."""
+
+    sku: str
+    name: str
+    qty: int
+    unit_price: int
+
+    @property
+    def total(self) -> int:
+        return self.qty * self.unit_price
+
+    def as_item(self) -> dict[str, Any]:
+        return {"sku": self.sku, "name": self.name, "qty": self.qty, "unit_price": self.unit_price}
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> SaleItem:
+        """A line as the journal holds it (`items` of a sale entry)."""
+        return cls(sku=str(item.get("sku", "")), name=str(item["name"]), qty=int(item["qty"]),
+                   unit_price=int(item["unit_price"]))
 
 
 class CatalogueError(ValueError):
