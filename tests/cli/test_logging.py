@@ -65,8 +65,7 @@ def test_a_whole_run_logs_with_priorities_and_never_a_key_or_pin(tmp_path: Path)
         assert secret not in output and secret.upper() not in output
     log_lines = [line for r in runs for line in r.stderr.splitlines() if re.match(r"<\d>", line)]
     assert any("insufficient_funds" in line and line.startswith("<6>") for line in log_lines)
-    # serve's info reaches the journal
-    assert "<6>terminal.app.admin_desk: PIN of operator ana reset by sup" in log_lines
+    assert "<6>terminal.app.admin_desk: PIN of operator ana reset by sup" in log_lines  # serve's info, journald
 
 
 def serve_and_reset_pin(cfg: str, env: dict[str, str]) -> subprocess.CompletedProcess:
