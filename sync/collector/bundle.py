@@ -15,8 +15,7 @@ from sync.collector.face_gallery import collector_box_public, gallery_for
 from sync.collector.ingest import contiguous_seq
 from sync.collector.ledger import hotlist
 from sync.collector.storage import Store
-from sync.format.batch import canonical_json
-from sync.format.bundle import FORMAT, BundleError
+from sync.format.bundle import FORMAT, BundleError, sign_bundle
 from sync.format.event_keys import EventKeys
 from sync.format.keys import event_signing_key, public_hex, signing_key
 
@@ -70,8 +69,4 @@ def build_bundle(store: Store, keys: EventKeys, *, terminal_id: int | None = Non
             "refused_credits": refused_credits(store, terminal_id) if terminal_id is not None else [],
         },
     }
-    key = event_signing_key(keys.master_key, keys.event_id)
-    collector = collector_signing_key(store)
-    message = canonical_json(body)
-    return {"body": body, "signature": key.sign(message).hex(), "public_key": public_hex(key),
-            "collector_signature": collector.sign(message).hex(), "collector_key": public_hex(collector)}
+    return sign_bundle(body, event_signing_key(keys.master_key, keys.event_id), collector_signing_key(store))

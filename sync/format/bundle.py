@@ -20,14 +20,23 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from sync.format.batch import canonical_json
-from sync.format.keys import verify
+from sync.format.keys import public_hex, verify
 
 FORMAT = "stallpay-bundle/1"
 
 
 class BundleError(Exception):
     pass
+
+
+def sign_bundle(body: dict[str, Any], event_key: Ed25519PrivateKey, collector_key: Ed25519PrivateKey) -> dict[str, Any]:
+    """The bundle as sent: its body, signed over the canonical JSON by the event key and by the collector's key."""
+    message = canonical_json(body)
+    return {"body": body, "signature": event_key.sign(message).hex(), "public_key": public_hex(event_key),
+            "collector_signature": collector_key.sign(message).hex(), "collector_key": public_hex(collector_key)}
 
 
 def encode_bundle(bundle: dict[str, Any]) -> bytes:

@@ -1,8 +1,11 @@
-"""The collector installs and runs from `pip install .[collector]` in a fresh venv, without the terminal's stack.
+"""The collector installs and runs from the package with its `[collector]` extra, in a fresh venv, without the
+terminal's stack.
 
 No pyscard, OpenCV or mediapipe there: the venv's own console script `stallpay-collector` creates the
-books, serves HTTP, ingests a batch written by the terminal's code (in this test process) and reports.
-pip uses the machine's package index and its cache, so a warm run installs nothing from the network.
+books, ingests a batch written by the terminal's code (in this test process), reports, and serves HTTP
+(the API and the back office's templates and static files). pip resolves `stallpay[collector]` against the
+machine's package index (no stub, no pinned mirror); only the build of the wheel itself uses this venv's
+setuptools, which saves a throw-away build environment per run.
 """
 
 from __future__ import annotations
@@ -33,14 +36,22 @@ SKIP = shutil.ignore_patterns(".git", ".venv", "tests", "bench", "build", "dist"
 
 @pytest.fixture(scope="module")
 def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh venv (no system site-packages) with `pip install <copy of the repo>[collector]`."""
+    """A fresh venv (no system site-packages) with the repo's package and its `[collector]` extra.
+
+    The wheel is what `pip install .` builds (setup.py's build, catalogues compiled), made here with this venv's
+    setuptools instead of a throw-away build environment; pip (this venv's, `--python`) then installs
+    `stallpay[collector]` from it and everything else from the package index."""
     base = tmp_path_factory.mktemp("collector-extra")
     src = base / "src"
     shutil.copytree(ROOT, src, ignore=SKIP)
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+                            "--wheel-dir", str(base / "dist"), str(src)], capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, built.stdout + built.stderr
+    wheel = next((base / "dist").glob("stallpay-*.whl"))
     env_dir = base / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(env_dir)], check=True, timeout=120)
-    done = subprocess.run([str(env_dir / "bin" / "python"), "-m", "pip", "install", "--quiet",
-                           "--disable-pip-version-check", f"{src}[collector]"],
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env_dir)], check=True, timeout=120)
+    done = subprocess.run([sys.executable, "-m", "pip", "--python", str(env_dir / "bin" / "python"), "install",
+                           "--quiet", "--disable-pip-version-check", f"stallpay[collector] @ {wheel.as_uri()}"],
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     return env_dir
@@ -116,7 +127,13 @@ def test_collector_init_serve_ingest_report(venv: Path, tmp_path: Path) -> None:
                                 env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
     try:
         answer = wait_for_time(f"http://127.0.0.1:{port}", proc, log)
+        # the back office's templates, catalogues and static files were installed with the package
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=10) as resp:
+            login = resp.read().decode()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/static/office/office.css", timeout=10) as resp:
+            css = resp.status
     finally:
         proc.terminate()
         proc.wait(timeout=20)
     assert isinstance(answer.get("time"), str) and answer["time"].endswith("Z")
+    assert "<form" in login and 'name="password"' in login and css == 200
