@@ -236,7 +236,8 @@ class NtagOps:
         except Declined as exc:
             self.w.hotlist.add(card_id, "over_limit")
             raise self._decline(tap, operator, exc) from None
-        self.w.lastseen.update(card_id, tap.uid, current.seq, tap.raw_of())
+        if seen != (tap.uid.hex(), current.seq, LastSeen.digest(tap.raw_of())):  # a write only when it is news
+            self.w.lastseen.update(card_id, tap.uid, current.seq, tap.raw_of())
 
     def _decline(self, tap: _Tap, operator: str | None, exc: Declined, *, card_id: int | None = None) -> Declined:
         if card_id is None and tap.header is not None:
