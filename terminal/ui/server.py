@@ -28,6 +28,8 @@ from terminal.cardloop import CardLoop
 from terminal.operators import LockoutPolicy, OperatorStore
 from terminal.station import Station
 from terminal.ui.admin import Admin
+from terminal.ui.display_token import HEADER as DISPLAY_HEADER
+from terminal.ui.display_token import DisplayToken
 from terminal.ui.i18n import LANGUAGE_NAMES, environment, money
 from terminal.ui.kiosk import Kiosk, KioskError
 from terminal.ui.settings import LANGUAGES
@@ -274,6 +276,7 @@ def create_app(terminal: Terminal) -> FastAPI:
     admin = terminal.admin or Admin(kiosk)
     terminal.admin = admin
     ready = threading.Event()
+    display_token = DisplayToken()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -356,7 +359,8 @@ def create_app(terminal: Terminal) -> FastAPI:
 
     @app.get("/display")
     def display(request: Request) -> Response:
-        return page("display", request, None)
+        host = request.client.host if request.client else None
+        return page("display", request, None, display_token=display_token.for_client(host))
 
     @app.get("/receipts")
     def receipts(request: Request, current: Current) -> Response:
@@ -465,8 +469,10 @@ def create_app(terminal: Terminal) -> FastAPI:
         return kiosk.face_cashier.consent_status(account_id)
 
     @app.post("/api/display/consent")
-    def display_consent(body: GuestConsentBody) -> dict[str, Any]:
-        """The guest's own tap on the customer display (no operator session: the display has none)."""
+    def display_consent(body: GuestConsentBody, request: Request) -> dict[str, Any]:
+        """The guest's own tap on the customer display (no operator session: the display's token instead)."""
+        if not display_token.accepts(request.headers.get(DISPLAY_HEADER), request.client and request.client.host):
+            raise KioskError("display_only", kiosk._("Only the customer display can answer"), 403)
         return kiosk.face_cashier.guest_answer(body.account_id, body.agreed)
 
     @app.post("/api/face/link")

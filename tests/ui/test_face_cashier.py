@@ -3,6 +3,7 @@ terminal's sync wiring (FacePay handed to sync, templates queued for the collect
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from terminal.commands.demo import FACE_ACCOUNT, FACE_BALANCE
@@ -14,10 +15,13 @@ def show(c: Any, photo: str) -> None:
 
 
 def consent(c: Any, language: str) -> str:
-    """The cashier asks; the guest taps "I agree" on the customer display."""
+    """The cashier asks; the guest taps "I agree" on the customer display (which holds the display's token)."""
     asked = c.post("/api/face/consent", json={"language": language, "agreed": True}).json()
     assert asked["status"] == "waiting", asked
-    agreed = c.post("/api/display/consent", json={"account_id": asked["account_id"], "agreed": True}).json()
+    found = re.search(r'name="display-token" content="([^"]+)"', c.get("/display").text)
+    assert found, "the display page carries no token"
+    agreed = c.post("/api/display/consent", json={"account_id": asked["account_id"], "agreed": True},
+                    headers={"X-Display-Token": found.group(1)}).json()
     assert agreed["status"] == "agreed", agreed
     return str(asked["account_id"])
 

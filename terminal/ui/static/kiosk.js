@@ -75,9 +75,14 @@
     if (button) button.disabled = !!st.running;
   }
 
+  // The customer display's own token (given to it only on this board): its answers carry it.
+  const displayToken = (document.querySelector('meta[name="display-token"]') || {}).content || "";
+
   async function send(method, url, data) {
+    const headers = { "Content-Type": "application/json" };
+    if (displayToken) headers["X-Display-Token"] = displayToken;
     const res = await fetch(url, {
-      method, headers: { "Content-Type": "application/json" }, body: JSON.stringify(data || {}),
+      method, headers, body: JSON.stringify(data || {}),
       credentials: "same-origin",
     });
     let answer = {};
