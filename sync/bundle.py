@@ -201,7 +201,7 @@ def _apply_face(t: TerminalSync, body: dict[str, Any]) -> dict[str, Any]:
     peer = face.get("box_key")
     key = box_key(t.box, peer, t.keys.event_id, t.config.terminal.id) if isinstance(peer, str) else None
     if isinstance(peer, str):
-        t.state.set("collector_box_key", peer)  # enrollment uploads are sealed for it (TerminalSync.seal_enrollment)
+        t.learn_collector_box_key(peer)  # enrollment uploads are sealed for it (TerminalSync.seal_enrollment)
     changes, last = [], seen
     for c in face.get("gallery") or []:
         if not isinstance(c, dict) or not isinstance(c.get("change_id"), int) or c["change_id"] <= seen:
@@ -216,7 +216,8 @@ def _apply_face(t: TerminalSync, body: dict[str, Any]) -> dict[str, Any]:
                 raise BundleError(str(exc)) from None
             changes.append(GalleryChange(account, template=opened["template"], phone_digits=opened["phone_digits"],
                                          wristband_uid=opened["wristband_uid"], expires_at=int(c.get("expires_at")
-                                                                                               or 0)))
+                                                                                               or 0),
+                                         phone_online=opened["phone_online"]))
         last = max(last, c["change_id"])
     face_pay = t.face_pay()
     stored, erased = face_pay.apply_gallery_changes(changes) if changes else (0, 0)

@@ -159,7 +159,13 @@ class FaceCashierDesk:
         if sync is None:
             return "kept"
         # sealed for the collector alone; the digits travel only inside (the collector keeps a slow keyed hash)
-        sealed = sync.seal_enrollment(account_id, template, phone_digits, wristband_uid)
+        from sync.face_keys import SealError
+
+        try:
+            sealed = sync.seal_enrollment(account_id, template, phone_digits, wristband_uid)
+        except SealError as exc:  # not paired: the template stays in this terminal's gallery only
+            log.warning("enrollment kept on this terminal: %s", exc)
+            return "kept"
         item = {"account_id": account_id, "template": sealed, "wristband_uid": wristband_uid.lower() or None,
                 "expires_at": expires_at}
         client = self.kiosk.collector

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
+
 from terminal.commands.demo import FACE_ACCOUNT, FACE_BALANCE
 from tests.ui.conftest import DemoServer
 
@@ -41,7 +43,9 @@ def test_enrollment_needs_consent_and_finds_duplicates(demo: DemoServer) -> None
         account = consent(c, "tr")
         answer = c.post("/api/face/enroll", json={"account_id": account, "phone_digits": "5678"}).json()
         assert answer["outcome"] == "enrolled", answer
-        assert answer["collector"] == "queued" and answer["frames_used"] == 3
+        # this demo terminal was never paired: it holds no collector box key, so nothing is sealed or queued (never
+        # with the event's transport key, which every terminal holds); the template stays in its own gallery
+        assert answer["collector"] == "kept" and answer["frames_used"] == 3
         assert account in demo.kiosk.face.gallery
         # the same face again under a new account: shown as a duplicate, not enrolled twice
         other = consent(c, "en")
@@ -51,15 +55,22 @@ def test_enrollment_needs_consent_and_finds_duplicates(demo: DemoServer) -> None
         assert other not in demo.kiosk.face.gallery
         bad = c.post("/api/face/enroll", json={"account_id": other, "phone_digits": "12"})
         assert bad.status_code == 400
-    queued = demo.kiosk.sync.pending_face_uploads()["enrollments"]
-    assert [q["account_id"] for q in queued] == [account]
-    # sealed for the collector: it opens with the event's transport key, to this account only
-    from sync.face_keys import open_template, transport_key
+    assert demo.kiosk.sync.pending_face_uploads()["enrollments"] == []
+    # once paired (the collector's box key), the upload opens for the collector alone, never with transport keys
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
+    from sync.face_keys import SealError, box_key, box_public, open_template, transport_key
+
+    collector = X25519PrivateKey.generate()
+    sync = demo.kiosk.sync
+    assert sync.learn_collector_box_key(box_public(collector)) and not sync.learn_collector_box_key("zz")
     keys = demo.kiosk.station.keys
-    opened = open_template(transport_key(keys.master_key, keys.event_id), keys.event_id, account,
-                           queued[0]["template"])
-    assert len(opened["template"]) == 128 and opened["phone_digits"] == "5678"
+    sealed = sync.seal_enrollment(account, (0.1,) * 128, "5678", "04A1B2C3")
+    with pytest.raises(SealError):
+        open_template(transport_key(keys.master_key, keys.event_id), keys.event_id, account, sealed)
+    opened = open_template(box_key(collector, sync.face_key, keys.event_id, demo.kiosk.config.terminal.id, b"up"),
+                           keys.event_id, account, sealed)
+    assert opened["phone_digits"] == "5678" and opened["wristband_uid"] == "04a1b2c3"
     assert demo.kiosk.sync.face is demo.kiosk.face  # sync works on the app's own FacePay
 
 
