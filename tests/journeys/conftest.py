@@ -44,9 +44,11 @@ SMALL = {"width": 800, "height": 480}
 DEADLINE_S = 30.0
 
 
-def run_cli(*args: str, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """`stallpay ARGS` as a subprocess (what an operator types)."""
-    done = subprocess.run([STALLPAY, *args], capture_output=True, text=True, input=stdin, timeout=120)
+def run_cli(*args: str, stdin: str | None = None, check: bool = True,
+            board: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`stallpay ARGS` as a subprocess (what an operator types); `board`: the device secret's environment."""
+    done = subprocess.run([STALLPAY, *args], capture_output=True, text=True, input=stdin, timeout=120,
+                          env={**os.environ, **(board or {})})
     if check:
         assert done.returncode == 0, f"stallpay {' '.join(args)} exited {done.returncode}: {done.stderr}"
     return done
@@ -129,9 +131,14 @@ class Terminal:
         self.url = ""
         self.http = httpx.Client(timeout=20)
 
-    def start(self) -> None:
+    def start(self, board: dict[str, str] | None = None) -> None:
+        """`board`: environment naming the device secret of the board this terminal runs on."""
+        self.board = board if board is not None else getattr(self, "board", None)
+        self.http.close()
+        self.http = httpx.Client(timeout=20)  # a fresh client: a stopped terminal can be started again
         self.proc = subprocess.Popen([STALLPAY, "demo", "--dir", str(self.dir), "--port", "0", "--no-browser"],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     env={**os.environ, **(self.board or {})})
         found: list[str] = []
 
         def read() -> None:
@@ -193,8 +200,10 @@ def demo_setup(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _terminal_dir(template: Path, folder: Path, terminal_id: int, table: Path, collector: Collector | None,
-                  role: str, vendor: str, ui: dict[str, Any], printer_url: str) -> Path:
-    shutil.copytree(template, folder, ignore=shutil.ignore_patterns("wristbands"))
+                  role: str, vendor: str, ui: dict[str, Any], printer_url: str,
+                  board: dict[str, str] | None = None) -> Path:
+    # on a board with its own device secret the demo's gallery (keyed without it) does not open: start without it
+    shutil.copytree(template, folder, ignore=shutil.ignore_patterns("wristbands", *(("face.db*",) if board else ())))
     (folder / "wristbands").symlink_to(table)
     data = tomllib.loads((folder / "terminal.toml").read_text())
     data["terminal"].update(id=terminal_id, name=f"terminal-{terminal_id}", vendor=vendor,
@@ -208,7 +217,8 @@ def _terminal_dir(template: Path, folder: Path, terminal_id: int, table: Path, c
     (folder / "terminal.toml").write_text(tomli_w.dumps(data))
     if collector is not None:
         code = collector.pair(role, vendor)
-        run_cli("sync", "pair", "--config", str(folder / "terminal.toml"), "--code", code, "--url", collector.url)
+        run_cli("sync", "pair", "--config", str(folder / "terminal.toml"), "--code", code, "--url", collector.url,
+                board=board)
         data["collector"] = {"url": collector.url, "sync_interval_s": 0.3}
         (folder / "terminal.toml").write_text(tomli_w.dumps(data))
     return folder
@@ -225,14 +235,15 @@ class Terminals:
         self.ids = itertools.count(1)
 
     def start(self, collector: Collector | None, *, role: str = "sale", vendor: str = "Demo Stall",
-              printer_url: str = "", **ui: Any) -> Terminal:
-        """Terminal 1 holds the demo's opening balances: pair it as the cashier point that made them."""
+              printer_url: str = "", board: dict[str, str] | None = None, **ui: Any) -> Terminal:
+        """Terminal 1 holds the demo's opening balances: pair it as the cashier point that made them. `board`: the
+        environment naming its device secret (a board of its own: its gallery key needs that secret)."""
         terminal_id = next(self.ids)
         folder = _terminal_dir(self.template, self.root / f"t{terminal_id}", terminal_id, self.table, collector,
-                               role, vendor, ui, printer_url)
+                               role, vendor, ui, printer_url, board)
         terminal = Terminal(folder, terminal_id)
         self.started.append(terminal)
-        terminal.start()
+        terminal.start(board)
         return terminal
 
     def stop(self) -> None:
