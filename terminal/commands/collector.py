@@ -63,6 +63,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--face-retention-days", type=int, help="templates expire this many days after the event end")
     c.add_argument("--face-sync-window-hours", type=float, help="terminals refuse face pay after this long unsynced")
     c.add_argument("--erasure-keep-days", type=int, help="keep erasure records this long after retention ends")
+    c.add_argument("--consent-keep-days", type=float,
+                   help="keep journal consent entries of people never enrolled this long (default 0)")
     face = s.add_parser("face", help="face data: expire templates past their retention")
     fs = face.add_subparsers(dest="face_command", metavar="ACTION")
     fs.required = True
@@ -285,7 +287,7 @@ def run_settings(args: argparse.Namespace) -> int:
     print(json.dumps(change_face_settings(
         _store(args), event_end=None if args.event_end is None else parse_event_end(args.event_end),
         face_retention_days=args.face_retention_days, face_sync_window_h=args.face_sync_window_hours,
-        erasure_keep_days=args.erasure_keep_days)))
+        erasure_keep_days=args.erasure_keep_days, consent_keep_days=args.consent_keep_days)))
     return 0
 
 
