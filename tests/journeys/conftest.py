@@ -81,8 +81,12 @@ class Collector:
         run_cli("collector", "init", "--db", db, "--event-id", event_id, "--name", "Journey event")
         # its log goes to a file: an unread pipe fills up and stops a long-running server that logs
         self.log = keys.parent / f"collector-{self.port}.log"
-        with open(self.log, "w") as log:
-            self.proc = subprocess.Popen([STALLPAY, "collector", "serve", "--db", db, "--keys", str(keys),
+        self.start()
+
+    def start(self) -> None:
+        """Serve (again, on the same port: the venue's network is back)."""
+        with open(self.log, "a") as log:
+            self.proc = subprocess.Popen([STALLPAY, "collector", "serve", "--db", self.db, "--keys", str(self.keys),
                                           "--host", "127.0.0.1", "--port", str(self.port)],
                                          stdout=subprocess.DEVNULL, stderr=log, text=True)
         wait_for(self._up, "collector serve answers")
@@ -178,6 +182,17 @@ class Terminal:
         wait_for(lambda: (s := self.state()["sync"]) and s["unsynced"] == 0 and s["reachable"],
                  f"terminal {self.id} synced")
 
+    def entries(self, op: str, phase: str = "commit") -> list[dict[str, Any]]:
+        """Journal entries of `op` in `phase` ("" = any), read from the running terminal's database (read-only)."""
+        import sqlite3
+
+        uri = f"file:{self.dir / 'data' / 'journal.db'}?mode=ro"
+        with sqlite3.connect(uri, uri=True) as db:
+            db.row_factory = sqlite3.Row
+            rows = db.execute("SELECT * FROM journal WHERE op = ? AND (phase = ? OR ? = '') ORDER BY seq",
+                              [op, phase, phase]).fetchall()
+        return [{**dict(r), "data": json.loads(r["data"] or "{}")} for r in rows]
+
     def journal(self) -> list[dict[str, Any]]:
         from terminal.config import load_config
         from terminal.wallet.journal import open_journal
@@ -201,7 +216,7 @@ def demo_setup(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _terminal_dir(template: Path, folder: Path, terminal_id: int, table: Path, collector: Collector | None,
                   role: str, vendor: str, ui: dict[str, Any], printer_url: str,
-                  board: dict[str, str] | None = None) -> Path:
+                  board: dict[str, str] | None = None, camera: dict[str, Any] | None = None) -> Path:
     # on a board with its own device secret the demo's gallery (keyed without it) does not open: start without it
     shutil.copytree(template, folder, ignore=shutil.ignore_patterns("wristbands", *(("face.db*",) if board else ())))
     (folder / "wristbands").symlink_to(table)
@@ -209,6 +224,8 @@ def _terminal_dir(template: Path, folder: Path, terminal_id: int, table: Path, c
     data["terminal"].update(id=terminal_id, name=f"terminal-{terminal_id}", vendor=vendor,
                             mode="cashier" if role == "cashier" else "sale")
     data["ui"] = {**data.get("ui", {}), "result_s": 3.0, **ui}
+    if camera:
+        data["camera"] = {**data.get("camera", {}), **camera}
     if printer_url:
         data["printer"] = {"url": printer_url}
     if terminal_id != 1:  # terminal 1's journal (the demo's opening balances) stays terminal 1's
@@ -235,12 +252,13 @@ class Terminals:
         self.ids = itertools.count(1)
 
     def start(self, collector: Collector | None, *, role: str = "sale", vendor: str = "Demo Stall",
-              printer_url: str = "", board: dict[str, str] | None = None, **ui: Any) -> Terminal:
+              printer_url: str = "", board: dict[str, str] | None = None, camera: dict[str, Any] | None = None,
+              **ui: Any) -> Terminal:
         """Terminal 1 holds the demo's opening balances: pair it as the cashier point that made them. `board`: the
         environment naming its device secret (a board of its own: its gallery key needs that secret)."""
         terminal_id = next(self.ids)
         folder = _terminal_dir(self.template, self.root / f"t{terminal_id}", terminal_id, self.table, collector,
-                               role, vendor, ui, printer_url, board)
+                               role, vendor, ui, printer_url, board, camera)
         terminal = Terminal(folder, terminal_id)
         self.started.append(terminal)
         terminal.start(board)
