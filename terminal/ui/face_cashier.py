@@ -221,15 +221,20 @@ class FaceCashierDesk:
                 refund, online = int(client.checkout_face(account_id)["refund"]), True
             except (SyncFailed, KeyError, ValueError, TypeError) as exc:
                 log.warning("collector checkout failed, done locally: %s", exc)
-        if refund is None:
-            refund = max(0, self.account(account_id)["balance"])
+        left = 0
+        if refund is None:  # offline: pay out only what is certain, the collector pays the rest after sync
+            refund = kiosk.face_accounts.certain_refund(account_id)
+            left = max(0, self.account(account_id)["balance"] - refund)
             if kiosk.sync is not None:
                 kiosk.sync.queue_erasure(account_id, "checkout")
-        entry = kiosk.face_accounts.checkout(account_id, refund, operator=operator)
+        entry = kiosk.face_accounts.checkout(account_id, refund, operator=operator, left_for_collector=left)
         erased = kiosk.face.erase(account_id, "checkout") if kiosk.face is not None else False
         kiosk._print_later(entry["seq"], 0)  # the refund receipt
         kiosk.publish()
         text = kiosk.tr(N_("Pay out %(amount)s; the face template is erased")) % {"amount": kiosk.money(refund)}
+        if left:
+            text += ". " + kiosk.tr(N_("Up to %(left)s more is paid by the organizer once every terminal has "
+                                       "synced")) % {"left": kiosk.money(left)}
         return {"account_id": account_id, "refund": refund, "refund_fmt": kiosk.money(refund), "erased": erased,
                 "text": text,
-                "collector": "done" if online else "queued", "journal_seq": entry["seq"]}
+                "collector": "done" if online else "queued", "journal_seq": entry["seq"], "left_for_collector": left}
