@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from sync.batch import canonical_json
+from sync.card_holders import apply_card_holders, card_holders
 from sync.enrollment import get_terminal
 from sync.event import get_meta, get_setting, meta_seed, require_event
 from sync.face import confirmed_by, expire_templates, gallery_changes, refused_credits, snapshot_balances
@@ -74,6 +75,7 @@ def build_bundle(store: Store, keys: EventKeys, *, terminal_id: int | None = Non
         "issued_at": issued,
         "clock": issued,
         "hotlist": [[cid, reason] for cid, reason in hotlist(store)],
+        "holders": card_holders(store),  # names (and phones) given at issue: shown on every balance screen
         "catalogue": catalogue,
         "operators": store.query("SELECT operator_id, name, role, vendor, pin_hash FROM operators "
                                  "ORDER BY operator_id"),
@@ -151,6 +153,7 @@ def apply_bundle(t: TerminalSync, body: dict[str, Any], *, face_trusted: bool = 
     for key in ("catalogue", "operators", "settings"):
         t.state.set(f"bundle_{key}", body.get(key))
     catalogue = _apply_catalogue(t, body.get("catalogue"))
+    apply_card_holders(t.state, body.get("holders"))
     t.state.set("bundle_issued_at", body["issued_at"])
     try:
         collector_time = datetime.fromisoformat(body["clock"].replace("Z", "+00:00"))

@@ -61,6 +61,13 @@ def register(app: FastAPI, kiosk: Kiosk, session: Callable[[Request], Session]) 
         return {"card_id": source.card_id, "balance": source.balance, "comp": source.comp, "source": source.source,
                 "balance_fmt": kiosk.money(source.balance), "comp_fmt": kiosk.money(source.comp)}
 
+    @app.post("/api/cards/statement")
+    def statement(current: Current) -> dict[str, Any]:
+        """Print the statement of the band on the balance screen (history, balance, holder)."""
+        from terminal.ui.card_view import print_statement
+
+        return print_statement(kiosk)
+
     @app.post("/api/cards/refund")
     def refund(body: RefundBody, current: Current) -> dict[str, Any]:
         """Close and pay out the amount the screen showed for this band; the tap must be that band, that amount."""

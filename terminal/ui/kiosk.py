@@ -37,6 +37,7 @@ from terminal.catalogue_store import CatalogueStore
 from terminal.operators import LoginFailed, OperatorStore
 from terminal.settings_store import CHOICES, SettingsStore
 from terminal.station import Station
+from terminal.ui import card_view
 from terminal.ui.events import EventHub
 from terminal.ui.i18n import N_, gettext, money, when, when_short
 from terminal.ui.settings import LANGUAGES
@@ -587,6 +588,8 @@ class Kiosk:
             state = self.wallet.read(tag, operator=operator)
         except Declined as exc:
             view = {"error": self._declined_text(exc.code, exc.message, exc.missing), "code": exc.code}
+            if exc.code == "blocked":
+                view = card_view.blocked_view(self, view["error"])
         except UnsupportedCard:
             view = {"error": self.tr(DECLINE_TEXT["unsupported"])}
         except CardError:
@@ -596,8 +599,7 @@ class Kiosk:
             view["history"] = view["history"][:6]
             view["journal"] = self._card_journal(state.card_id)
             view["printed_id"] = printed_id(state.card_id)
-            view["holder"] = self.card_desk.holder(state.card_id) or ""
-            view["status_text"] = self.tr(N_("Closed and refunded")) if state.status == "closed" else ""
+            view.update(card_view.labels(self, state))  # holder, closed/blocked/replaced label, the band's cap
             self.card_desk.remember(state.card_id, state.balance, state.record.comp)
         io = time.perf_counter() - start
         with self._lock:

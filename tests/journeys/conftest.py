@@ -37,6 +37,9 @@ from tests.sync.conftest import pg_server  # noqa: F401  (fixture: a private Pos
 from tests.ui.test_browser import browser  # noqa: F401  (fixture: Debian's Chromium through Playwright)
 
 playwright_api = pytest.importorskip("playwright.sync_api")
+# a screen follows the terminal's state pushed over server-sent events; on a loaded CI box (2 cores shared by many
+# processes) that push can lag several seconds behind the tap, so assertions wait up to 15 s (not Playwright's 5 s)
+playwright_api.expect.set_options(timeout=15_000)
 
 STALLPAY = str(Path(sys.executable).with_name("stallpay"))
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "journeys"

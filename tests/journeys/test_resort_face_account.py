@@ -63,6 +63,8 @@ def _pay_beer(screen: Screen, left: str, step: str) -> None:
     screen.click("pay-face")
     expect(screen.by("approved")).to_be_visible()
     expect(screen.by("balance-left")).to_have_text(left)
+    expect(screen.by("result-face")).to_be_visible()  # "Paid by face · account", not a wristband line
+    expect(screen.by("result-card")).to_be_hidden()
     screen.shot(step)
     screen.page.locator("#flow .p-approved button").first.click()
 

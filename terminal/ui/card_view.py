@@ -1,0 +1,104 @@
+"""What the balance screen says about a band beyond its balance: whose it is, what became of it, its cap.
+
+- Holder: the name (and phone) given at issue, from this terminal's journal; a band issued elsewhere from the
+  holders the collector's bundle carries (`card_holders`, applied by `sync.bundle`).
+- Status: "Closed and refunded"; a band on the hotlist is shown with its balance and labelled "Blocked (lost)"
+  or "Replaced by #N" - not only through a refusal text when it is used.
+- Cap: the maximum balance that applies to this band's tier (an NTAG band's cap is lower: every terminal holds
+  its key), so the cashier never promises more than the band can take.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from terminal.app.card_desk import printed_id
+from terminal.ui.i18n import N_
+
+BUNDLE_HOLDERS = "card_holders"  # sync state key: {card id: holder} from the collector's bundle
+
+
+def is_ntag(product: str) -> bool:
+    return not str(product).upper().startswith("DESFIRE")
+
+
+def bundle_holder(kiosk: Any, card_id: int) -> str:
+    sync = getattr(kiosk, "sync", None)
+    if sync is None:
+        return ""
+    holders = sync.state.get(BUNDLE_HOLDERS, {}) or {}
+    return str(holders.get(str(card_id)) or "") if isinstance(holders, dict) else ""
+
+
+def holder(kiosk: Any, card_id: int) -> str:
+    return kiosk.card_desk.holder(card_id) or bundle_holder(kiosk, card_id)
+
+
+def hotlist_label(kiosk: Any, card_id: int) -> str:
+    """"Replaced by #N" or "Blocked (reason)" for a hotlisted band, "" otherwise."""
+    reason = kiosk.wallet.hotlist.reason(card_id)
+    if reason is None:
+        return ""
+    replaced = re.match(r"replaced by card (\d+)", reason)
+    new_id = int(replaced.group(1)) if replaced else _replaced_here(kiosk, card_id)
+    if new_id is not None:
+        return kiosk.tr(N_("Replaced by %(id)s")) % {"id": printed_id(new_id)}
+    if reason.startswith("replaced"):  # replaced at another desk: the bundle's hotlist says only that
+        return kiosk.tr(N_("Replaced"))
+    return kiosk.tr(N_("Blocked (%(reason)s)")) % {"reason": reason}
+
+
+def _replaced_here(kiosk: Any, card_id: int) -> int | None:
+    row = kiosk.journal.db.execute("SELECT card_id FROM journal WHERE op = 'replace' AND phase = 'commit' AND "
+                                   "json_extract(data, '$.replaces') = ? ORDER BY seq DESC LIMIT 1",
+                                   [card_id]).fetchone()
+    return int(row[0]) if row and row[0] is not None else None
+
+
+def cap_text(kiosk: Any, product: str) -> str:
+    cap = kiosk.wallet.limits.balance_cap(ntag=is_ntag(product))
+    return kiosk.tr(N_("Maximum balance on this band: %(cap)s")) % {"cap": kiosk.money(cap)}
+
+
+def labels(kiosk: Any, state: Any) -> dict[str, Any]:
+    """The balance view's labels for a band that was read."""
+    status = kiosk.tr(N_("Closed and refunded")) if state.status == "closed" else hotlist_label(kiosk, state.card_id)
+    return {"holder": holder(kiosk, state.card_id), "status_text": status, "cap_text": cap_text(kiosk, state.product)}
+
+
+def blocked_view(kiosk: Any, error: str) -> dict[str, Any]:
+    """A band refused on read because it is on the hotlist: the error, and which band it is and why."""
+    entry = next((e for e in reversed(list(kiosk.journal.entries(after=max(0, _last_seq(kiosk) - 5))))
+                  if e["op"] == "decline" and isinstance(e.get("card_id"), int)), None)
+    if entry is None:
+        return {"error": error, "code": "blocked"}
+    card_id = int(entry["card_id"])
+    return {"error": error, "code": "blocked", "card_id": card_id, "printed_id": printed_id(card_id),
+            "holder": holder(kiosk, card_id), "status_text": hotlist_label(kiosk, card_id)}
+
+
+def _last_seq(kiosk: Any) -> int:
+    row = kiosk.journal.db.execute("SELECT COALESCE(MAX(seq), 0) FROM journal").fetchone()
+    return int(row[0])
+
+
+def print_statement(kiosk: Any) -> dict[str, Any]:
+    """The band on the balance screen, printed: its history records, balance and holder (the "Print statement"
+    button of the balance overlay)."""
+    from terminal.printer import journal_receipts as jr
+    from terminal.ui.kiosk import KioskError
+
+    view = kiosk.balance_view or {}
+    if not isinstance(view.get("card_id"), int) or "balance" not in view:
+        raise KioskError("no_card", kiosk.tr(N_("Tap the wristband first")), 409)
+    if kiosk.printer is None:
+        raise KioskError("no_printer", kiosk.tr(N_("No printer configured")), 404)
+    # on-card records carry unix seconds; the statement takes times as datetimes
+    history = [{**h, "time": datetime.fromtimestamp(h["time"], UTC) if isinstance(h.get("time"), int) else None}
+               for h in sorted(view.get("history") or [], key=lambda h: h["seq"])]
+    receipt = jr.statement_receipt(history, kiosk._header(None), card=printed_id(view["card_id"]),
+                                   balance=int(view["balance"]), currency=kiosk.currency,
+                                   holder=view.get("holder") or None)
+    return {"job": kiosk.printer.print(receipt, requested=True), "card_id": view["card_id"]}
