@@ -207,6 +207,7 @@ def install_pairing(root: Path, url: str, payload: dict, *, config: Path | None 
 
             write_secret_file(keys_file, text)
         terminal = open_terminal_config(rebased)
+        terminal.learn_collector_box_key(payload.get("collector_box_key"))  # uploads sealed for it from the first
         applied = apply_bundle_bytes(terminal, bundle_bytes)
     except (ProvisionError, ConfigError, BundleError) as exc:
         raise PairingError(str(exc)) from None

@@ -37,7 +37,8 @@ from sync.collector.face import (
     record_confirmations,
     upload_template,
 )
-from sync.collector.face_gallery import scrub
+from sync.collector.face_gallery import collector_box_public, scrub
+from sync.collector.face_phone import PhoneCheckRefused, PhoneChecks
 from sync.collector.http_limits import BodyLimit
 from sync.collector.ingest import contiguous_seq, ingest_bytes
 from sync.collector.ledger import (
@@ -93,6 +94,11 @@ class FaceAuthorizeRequest(BaseModel):
     account_id: str = Field(pattern=ACCOUNT_PATTERN)
     amount: int = Field(gt=0, le=10**9)
     request_id: str = Field(pattern=r"^[A-Za-z0-9_-]{8,64}$", description="chosen by the terminal; retries reuse it")
+
+
+class FacePhoneCheckRequest(BaseModel):
+    candidates: list[str] = Field(min_length=1, max_length=5)
+    digits: str = Field(pattern=r"^[0-9]{2,6}$")
 
 
 class FaceEnrollmentRequest(BaseModel):
@@ -204,7 +210,8 @@ def create_app(db: str | Store, keys: EventKeys, *, request_window_s: float = RE
                      face_key=req.face_key)
         except EnrollmentError as exc:
             raise HTTPException(403, str(exc)) from None
-        return {"terminal_id": t["terminal_id"], "role": t["role"], "vendor": t["vendor"]}
+        return {"terminal_id": t["terminal_id"], "role": t["role"], "vendor": t["vendor"],
+                "collector_box_key": collector_box_public(store)}
 
     @app.post("/api/v1/pair/keys", summary="Pair by code and receive the event keys sealed for this terminal")
     def post_pair_keys(req: SecurePairRequest) -> dict[str, Any]:
@@ -221,7 +228,9 @@ def create_app(db: str | Store, keys: EventKeys, *, request_window_s: float = RE
             payload = {"event_id": keys.event_id, "terminal_id": t["terminal_id"], "role": t["role"],
                        "vendor": t["vendor"], "master_key": keys.master_key.hex(),
                        "desfire": desfire_for_mode(keys, t["role"]),
-                       "collector_key": collector_public_key(store), "bundle": bundle}
+                       "collector_key": collector_public_key(store), "bundle": bundle,
+                       # the collector's X25519 box key: enrollment uploads are sealed for it from the first one
+                       "collector_box_key": collector_box_public(store)}
             sealed = seal_response(key, raw, payload)
         except (EnrollmentError, PairingFailed) as exc:
             raise HTTPException(403, str(exc)) from None
@@ -233,6 +242,15 @@ def create_app(db: str | Store, keys: EventKeys, *, request_window_s: float = RE
             return authorize(store, req.account_id, req.amount, terminal_id=tid, request_id=req.request_id)
         except FaceError as exc:
             raise HTTPException(422, str(exc)) from None
+
+    phone_checks = PhoneChecks(store)
+
+    @app.post("/api/v1/face/phone-check", summary="Which candidate account do these phone digits confirm (or none)")
+    def post_face_phone_check(req: FacePhoneCheckRequest, tid: Annotated[int, Depends(terminal)]) -> dict[str, Any]:
+        try:
+            return {"account_id": phone_checks.check(req.candidates, req.digits)}
+        except PhoneCheckRefused as exc:
+            raise HTTPException(429, str(exc)) from None
 
     def cashier(tid: Annotated[int, Depends(terminal)]) -> int:
         t = get_terminal(store, tid)

@@ -8,6 +8,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from sync.collector.card_holders import card_holders
 from sync.collector.enrollment import get_terminal
 from sync.collector.event import get_meta, get_setting, meta_seed, require_event
 from sync.collector.face import confirmed_by, expire_templates, gallery_changes, refused_credits, snapshot_balances
@@ -50,6 +51,7 @@ def build_bundle(store: Store, keys: EventKeys, *, terminal_id: int | None = Non
         "issued_at": issued,
         "clock": issued,
         "hotlist": [[cid, reason] for cid, reason in hotlist(store)],
+        "holders": card_holders(store),  # names (and phones) given at issue: shown on every balance screen
         "catalogue": catalogue,
         "operators": store.query("SELECT operator_id, name, role, vendor, pin_hash FROM operators "
                                  "ORDER BY operator_id"),

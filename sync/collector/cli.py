@@ -13,7 +13,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from sync.collector.cli_face import run_face_checkout, run_face_erase, run_face_expire, run_settings
+from sync.collector.cli_face import (
+    add_credits_parser,
+    run_face_checkout,
+    run_face_erase,
+    run_face_expire,
+    run_settings,
+)
 from sync.collector.cli_support import books, fail, guard
 
 
@@ -76,9 +82,12 @@ def add_actions(p: argparse.ArgumentParser) -> None:
     c.add_argument("--face-retention-days", type=int, help="templates expire this many days after the event end")
     c.add_argument("--face-sync-window-hours", type=float, help="terminals refuse face pay after this long unsynced")
     c.add_argument("--erasure-keep-days", type=int, help="keep erasure records this long after retention ends")
+    c.add_argument("--consent-keep-days", type=float,
+                   help="keep journal consent entries of people never enrolled this long (default 0)")
     face = s.add_parser("face", help="face data: expire templates past their retention")
     fs = face.add_subparsers(dest="face_command", metavar="ACTION")
     fs.required = True
+    add_credits_parser(fs)
     c = fs.add_parser("expire", help="erase every template past its expiry now (serve also does it hourly)")
     c.add_argument("--db", required=True, help="SQLite file or PostgreSQL DSN (postgresql://...)")
     c.set_defaults(func=run_face_expire)

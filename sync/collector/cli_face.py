@@ -1,9 +1,11 @@
-"""`stallpay-collector face-checkout | face-erase | settings | face expire`: the face accounts' actions."""
+"""`stallpay-collector face-checkout | face-erase | settings | face expire | face credits`: the face accounts'
+actions."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from sync.collector.cli_support import books, fail, guard
 
@@ -39,7 +41,7 @@ def run_settings(args: argparse.Namespace) -> int:
     print(json.dumps(change_face_settings(
         books(args), event_end=None if args.event_end is None else parse_event_end(args.event_end),
         face_retention_days=args.face_retention_days, face_sync_window_h=args.face_sync_window_hours,
-        erasure_keep_days=args.erasure_keep_days)))
+        erasure_keep_days=args.erasure_keep_days, consent_keep_days=args.consent_keep_days)))
     return 0
 
 
@@ -48,4 +50,40 @@ def run_face_expire(args: argparse.Namespace) -> int:
     from sync.collector.face_retention import purge
 
     print(json.dumps(purge(books(args))))
+    return 0
+
+
+def add_credits_parser(fs: argparse._SubParsersAction) -> None:
+    c = fs.add_parser("credits", help="face top-ups the collector refused: list, accept or reverse them")
+    c.add_argument("credit_action", choices=["list", "accept", "reverse"],
+                   help="accept: credit the account; reverse: credit and refund it (the organizer returns the cash)")
+    c.add_argument("--db", required=True, help="SQLite file or PostgreSQL DSN (postgresql://...)")
+    c.add_argument("--terminal", type=int, help="the terminal that journaled the top-up")
+    c.add_argument("--seq", type=int, help="its journal sequence number")
+    c.add_argument("--by", default="organizer", help="who decides (written to the audit log)")
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(func=run_face_credits)
+
+
+@guard
+def run_face_credits(args: argparse.Namespace) -> int:
+    from sync.collector.face_credits import CreditDecisionError, decide, refused
+
+    store = books(args)
+    if args.credit_action == "list":
+        found = refused(store)
+        print(json.dumps(found) if args.json else "\n".join(
+            f"terminal {r['terminal_id']} seq {r['seq']}: {r['account_id']} {r['amount']}" for r in found)
+            or "no refused face credits")
+        return 0
+    if args.terminal is None or args.seq is None:
+        print(f"stallpay collector face credits {args.credit_action}: --terminal and --seq name the credit",
+              file=sys.stderr)
+        return 2
+    try:
+        done = decide(store, args.terminal, args.seq, args.credit_action, by=args.by)
+    except CreditDecisionError as exc:
+        print(f"stallpay collector face credits: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(done))
     return 0

@@ -29,6 +29,7 @@ from sync.collector.event import meta_seed
 from sync.collector.storage import Store
 from sync.format.face_keys import (
     SealError,
+    band_digest,
     box_key,
     box_private,
     box_public,
@@ -60,9 +61,11 @@ def collector_box_public(store: Store) -> str:
 
 
 def seal_at_rest(store: Store, event_id: str, account_id: str, opened: dict[str, Any]) -> str:
-    """The opened template (as `open_template` gives it) sealed under the collector's at-rest key."""
+    """The opened template (as `open_template` gives it) sealed under the collector's at-rest key: the phone
+    digits only as a flag (their slow keyed hash is on the account row), the wristband UID hashed."""
     return seal_template(_derive(store, AT_REST_LABEL), event_id, account_id, opened["template"],
-                         phone_digits=opened["phone_digits"], wristband_uid=opened["wristband_uid"])
+                         wristband_uid=band_digest(opened["wristband_uid"]),
+                         phone_online=bool(opened["phone_digits"]) or bool(opened.get("phone_online")))
 
 
 def open_at_rest(store: Store, event_id: str, account_id: str, sealed: str) -> dict[str, Any]:
@@ -71,17 +74,15 @@ def open_at_rest(store: Store, event_id: str, account_id: str, sealed: str) -> d
 
 def open_upload(store: Store, master_key: bytes, event_id: str, account_id: str, sealed: str,
                 terminal_id: int | None) -> dict[str, Any]:
-    """An enrollment upload: sealed for the collector alone (the uploading terminal's box key, "up"), or - from a
-    terminal that has not yet received the collector's box key - with the event's transport key."""
+    """An enrollment upload: from a terminal paired with a box key, sealed for the collector alone (that terminal's
+    box key, "up": it received the collector's at pairing) and nothing else opens it; the event's transport key
+    only for what has no such terminal (a file imported by the organizer, terminals paired before box keys)."""
     from sync.collector.enrollment import get_terminal
 
     terminal = get_terminal(store, terminal_id) if terminal_id is not None else None
     if terminal is not None and terminal.get("face_key"):
-        try:
-            key = box_key(collector_box(store), terminal["face_key"], event_id, int(terminal_id or 0), b"up")
-            return open_template(key, event_id, account_id, sealed)
-        except SealError:
-            pass
+        key = box_key(collector_box(store), terminal["face_key"], event_id, int(terminal_id or 0), b"up")
+        return open_template(key, event_id, account_id, sealed)
     return open_template(transport_key(master_key, event_id), event_id, account_id, sealed)
 
 
@@ -129,9 +130,12 @@ def gallery_for(store: Store, event_id: str, changes: list[dict], terminal: dict
             opened = open_at_rest(store, event_id, c["account_id"], c["template"])
         except SealError:
             continue
+        # what matching needs: the template, the band as a salted slow hash, and whether the collector can check
+        # phone digits (online only: 10^4 guesses would open any hash a terminal could check alone)
         out.append({**c, "template": seal_template(key, event_id, c["account_id"], opened["template"],
-                                                   phone_digits=opened["phone_digits"],
-                                                   wristband_uid=opened["wristband_uid"])})
+                                                   wristband_uid=band_digest(opened["wristband_uid"]),
+                                                   phone_online=bool(opened["phone_digits"])
+                                                   or opened["phone_online"])})
     return out
 
 

@@ -2,8 +2,9 @@
 
 Settings (`stallpay collector settings`): `event_end` (unix time), `face_retention_days`
 (templates expire that long after the event end; shown in the consent text),
-`face_sync_window_h` (terminals refuse face pay after this long without a sync)
-and `erasure_keep_days` (erasure records, after retention ends). The first three
+`face_sync_window_h` (terminals refuse face pay after this long without a sync),
+`erasure_keep_days` (erasure records, after retention ends) and `consent_keep_days`
+(journal consent entries of people never enrolled, `sync.collector.consent_retention`). The first three
 travel to terminals in every bundle (`settings.face`).
 
 `purge` runs when `collector serve` starts and then hourly (`collector_purge`), and
@@ -18,6 +19,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sync.collector.consent_retention import redact_unenrolled_consents
 from sync.collector.event import get_setting, set_setting
 from sync.collector.face import expire_templates
 from sync.collector.face_gallery import scrub
@@ -27,7 +29,7 @@ from sync.format.periodic import Periodic
 log = logging.getLogger(__name__)
 
 FACE_SETTINGS: dict[str, Any] = {"event_end": 0, "face_retention_days": 7, "face_sync_window_h": 24,
-                                 "erasure_keep_days": 30}
+                                 "erasure_keep_days": 30, "consent_keep_days": 0}
 DAY = 86_400
 
 
@@ -58,7 +60,7 @@ def parse_event_end(text: str) -> int:
 def change_face_settings(store: Store, **values: Any) -> dict[str, Any]:
     """Set the given face settings (None = unchanged); checks ranges, returns all of them."""
     limits = {"event_end": (0, 2**40), "face_retention_days": (0, 3650), "face_sync_window_h": (0.001, 24 * 365),
-              "erasure_keep_days": (0, 3650)}
+              "erasure_keep_days": (0, 3650), "consent_keep_days": (0, 3650)}
     for key, value in values.items():
         if value is None:
             continue
@@ -87,8 +89,10 @@ def purge(store: Store, now: datetime | None = None) -> dict[str, Any]:
             forgotten += store.execute("DELETE FROM face_erasure_confirmations WHERE confirmed_at < ?", [cutoff])
             forgotten += store.execute("UPDATE face_accounts SET holder = '', phone_hash = '', wristband_uid = NULL "
                                        "WHERE holder <> '' OR phone_hash <> '' OR wristband_uid IS NOT NULL")
-    scrubbed = scrub(store) if expired or forgotten or store.scrub_pending else False
-    return {"expired": expired, "forgotten": forgotten, "scrubbed": scrubbed, "time": now.isoformat()}
+    consents = redact_unenrolled_consents(store, s["consent_keep_days"], now)
+    scrubbed = scrub(store) if expired or forgotten or consents or store.scrub_pending else False
+    return {"expired": expired, "forgotten": forgotten, "consents_redacted": consents, "scrubbed": scrubbed,
+            "time": now.isoformat()}
 
 
 def collector_purge(open_store: Callable[[], Store], interval_s: float = 3600) -> Periodic:

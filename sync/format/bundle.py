@@ -26,6 +26,7 @@ from sync.format.batch import canonical_json
 from sync.format.keys import public_hex, verify
 
 FORMAT = "stallpay-bundle/1"
+MAX_HOLDER = 120  # characters of a band holder's name (and phone) carried in `holders`
 
 
 class BundleError(Exception):

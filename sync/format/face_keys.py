@@ -9,8 +9,10 @@ derived from the terminal's signing key and the board's device secret, never
 stored). A terminal can open only what was sealed for it; another terminal's
 bundle, captured or replayed, does not open. The account id and the event id are the associated data, so a
 sealed template cannot be moved to another account or event. The phone digits
-(second factor) ride inside the sealed payload; the collector's account record
-only holds a keyed hash of them.
+(second factor) ride only inside an enrollment upload; the collector keeps a
+slow keyed hash of them and checks typed digits online. Templates sent to
+terminals carry no digits (only a flag that the collector can check them) and
+the wristband UID only as a salted slow hash (`band_digest`).
 """
 
 from __future__ import annotations
@@ -70,17 +72,51 @@ def phone_hash(master_key: bytes, event_id: str, account_id: str, digits: str) -
     return hmac.new(key, f"{account_id}|{digits}".encode(), hashlib.sha256).hexdigest()
 
 
+BAND_DIGEST_N = 2**13  # scrypt cost: ~30 ms per check on a laptop; a second factor checks a handful of candidates
+
+
+def band_digest(uid_hex: str, salt: bytes | None = None) -> str:
+    """A wristband UID as kept at rest and sent to terminals: `b1$salt$scrypt(uid)`. Salted per record and slow, so
+    a stolen gallery does not give the UIDs back by trying the ~2^48 a maker's UIDs span; a tapped band is checked
+    against it (`band_matches`). Empty for no band; an already hashed value is kept as it is."""
+    uid = uid_hex.strip().lower()
+    if not uid or uid.startswith("b1$"):
+        return uid
+    salt = salt or os.urandom(16)
+    digest = hashlib.scrypt(uid.encode(), salt=salt, n=BAND_DIGEST_N, r=8, p=1, dklen=32)
+    return f"b1${salt.hex()}${digest.hex()}"
+
+
+def band_matches(stored: str, uid_hex: str) -> bool:
+    """Does the tapped band `uid_hex` match what was stored (a `band_digest`, or a clear UID of older records)."""
+    uid = uid_hex.strip().lower()
+    if not stored or not uid:
+        return False
+    if not stored.startswith("b1$"):
+        return hmac.compare_digest(stored.encode(), uid.encode())
+    try:
+        _, salt, _ = stored.split("$")
+        return hmac.compare_digest(band_digest(uid, bytes.fromhex(salt)), stored)
+    except ValueError:
+        return False
+
+
 def _aad(event_id: str, account_id: str) -> bytes:
     return b"stallpay-face-transport|" + event_id.encode() + b"|" + account_id.encode()
 
 
 def seal_template(key: bytes, event_id: str, account_id: str, template: Sequence[float], *, phone_digits: str = "",
-                  wristband_uid: str = "") -> str:
-    """Hex of nonce || AES-GCM(dim, float32 template, factors JSON)."""
+                  wristband_uid: str = "", phone_online: bool = False) -> str:
+    """Hex of nonce || AES-GCM(dim, float32 template, factors JSON). `phone_online`: the collector holds phone
+    digits for this account and checks them when asked (`POST /api/v1/face/phone-check`); the digits themselves
+    are sealed only in enrollment uploads, never in what goes to terminals."""
     values = [float(v) for v in template]
     if not 0 < len(values) <= MAX_DIM:
         raise ValueError(f"a template has 1..{MAX_DIM} values")
-    meta = json.dumps({"phone": phone_digits, "band": wristband_uid.lower()}).encode()
+    factors: dict[str, object] = {"phone": phone_digits, "band": wristband_uid.lower()}
+    if phone_online:
+        factors["online"] = True
+    meta = json.dumps(factors).encode()
     plain = struct.pack("<H", len(values)) + struct.pack(f"<{len(values)}f", *values) + meta
     nonce = os.urandom(12)
     return (nonce + AESGCM(key).encrypt(nonce, plain, _aad(event_id, account_id))).hex()
@@ -95,6 +131,6 @@ def open_template(key: bytes, event_id: str, account_id: str, sealed_hex: str) -
         template = struct.unpack_from(f"<{dim}f", plain, 2)
         meta = json.loads(plain[2 + 4 * dim:])
         return {"template": tuple(template), "phone_digits": str(meta.get("phone", "")),
-                "wristband_uid": str(meta.get("band", ""))}
+                "wristband_uid": str(meta.get("band", "")), "phone_online": meta.get("online") is True}
     except (ValueError, TypeError, InvalidTag, struct.error, AttributeError):
         raise SealError(f"sealed template for {account_id!r} does not open with this event's transport key") from None

@@ -159,7 +159,13 @@ class FaceCashierDesk:
         if sync is None:
             return "kept"
         # sealed for the collector alone; the digits travel only inside (the collector keeps a slow keyed hash)
-        sealed = sync.seal_enrollment(account_id, template, phone_digits, wristband_uid)
+        from sync.format.face_keys import SealError
+
+        try:
+            sealed = sync.seal_enrollment(account_id, template, phone_digits, wristband_uid)
+        except SealError as exc:  # not paired: the template stays in this terminal's gallery only
+            log.warning("enrollment kept on this terminal: %s", exc)
+            return "kept"
         item = {"account_id": account_id, "template": sealed, "wristband_uid": wristband_uid.lower() or None,
                 "expires_at": expires_at}
         client = self.till.collector
@@ -216,15 +222,20 @@ class FaceCashierDesk:
                 refund, online = int(client.checkout_face(account_id)["refund"]), True
             except (SyncFailed, KeyError, ValueError, TypeError) as exc:
                 log.warning("collector checkout failed, done locally: %s", exc)
-        if refund is None:
-            refund = max(0, self.account(account_id)["balance"])
+        left = 0
+        if refund is None:  # offline: pay out only what is certain, the collector pays the rest after sync
+            refund = till.face_accounts.certain_refund(account_id)
+            left = max(0, self.account(account_id)["balance"] - refund)
             if till.sync is not None:
                 till.sync.queue_erasure(account_id, "checkout")
-        entry = till.face_accounts.checkout(account_id, refund, operator=operator)
+        entry = till.face_accounts.checkout(account_id, refund, operator=operator, left_for_collector=left)
         erased = till.face.erase(account_id, "checkout") if till.face is not None else False
         till.print_later(entry["seq"], 0)  # the refund receipt
         till.publish()
         text = till.tr(N_("Pay out %(amount)s; the face template is erased")) % {"amount": till.money(refund)}
+        if left:
+            text += ". " + till.tr(N_("Up to %(left)s more is paid by the organizer once every terminal has "
+                                       "synced")) % {"left": till.money(left)}
         return {"account_id": account_id, "refund": refund, "refund_fmt": till.money(refund), "erased": erased,
                 "text": text,
-                "collector": "done" if online else "queued", "journal_seq": entry["seq"]}
+                "collector": "done" if online else "queued", "journal_seq": entry["seq"], "left_for_collector": left}

@@ -52,6 +52,7 @@ GUIDANCE_TEXT = {
     "liveness_retry": N_("Look at the camera and blink"),
     "factor": N_("Confirm: last digits of your phone, or tap your wristband"),
     "factor_wrong": N_("Not confirmed: %(n)s tries left"),
+    "factor_offline": N_("Phone digits need the network here: tap your wristband"),
     "first_use": N_("First payment by face here: enter the last %(n)s digits of your phone"),
 }
 NO_FACE_TEXT = N_("No face seen: back to the cart. Pay with your wristband or try again")
@@ -219,6 +220,8 @@ class FaceSaleDesk:
                 if not self._current(generation, Phase.FACE):
                     return False
                 self.factor = fp.second_factor(decision)
+                client = self.kiosk.collector
+                self.factor.phone_check = client.check_face_phone if client is not None else None
                 self.attempts_left = self.factor.attempts_left
                 till.flow.face_factor()
                 self._set_guidance(guidance, **({"n": fp.settings.phone_digits} if guidance == "first_use" else {}))
@@ -249,7 +252,8 @@ class FaceSaleDesk:
         fp = self.till.face
         if fp is None or not fp.settings.bind_on_first_use or self.till.face_accounts.has_paid(account_id):
             return False
-        return bool(getattr(fp.gallery.factor_table().get(account_id), "phone_digits", ""))
+        factors = fp.gallery.factor_table().get(account_id)
+        return bool(factors is not None and (factors.phone_digits or factors.phone_online))
 
     def _snapshot(self, image: Any) -> None:
         jpeg = camera_jpeg(image)

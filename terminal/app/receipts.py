@@ -84,6 +84,15 @@ class ReceiptDesk:
         if self.printer is not None:
             self.worker.submit(lambda: self.printer.print(self.day_report(), requested=True))
 
+    def print_statement(self, history: list[dict[str, Any]], *, card: str, balance: int,
+                        holder: str | None) -> int | None:
+        """A band's statement (its on-card history, balance and holder), asked for at the balance screen."""
+        from terminal.printer import journal_receipts as jr
+
+        receipt = jr.statement_receipt(history, self._header(None), card=card, balance=balance,
+                                       currency=self.till.currency, holder=holder)
+        return self.printer.print(receipt, requested=True)  # type: ignore[no-any-return]
+
     def close(self) -> None:
         self.worker.shutdown(wait=True)
 

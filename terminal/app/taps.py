@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from terminal.app import card_view
 from terminal.app.booking import Booked, Booking
 from terminal.app.card_desk import printed_id
 from terminal.app.flow import Phase, Request, TapAction
@@ -68,6 +69,8 @@ class TapDispatch:
             state = till.wallet.read(tag, operator=operator)
         except Declined as exc:
             view = {"decline": {"code": exc.code, "message": exc.message, "missing": exc.missing}, "code": exc.code}
+            if exc.code == "blocked":
+                view.update(card_view.blocked_view(till))  # which band, whose, why
         except UnsupportedCard as exc:
             view = {"decline": {"code": "unsupported", "message": str(exc), "missing": None}}
         except CardError:
@@ -77,7 +80,7 @@ class TapDispatch:
             view["history"] = view["history"][:6]
             view["journal"] = till.card_desk.history(state.card_id, CARD_HISTORY_OPS)
             view["printed_id"] = printed_id(state.card_id)
-            view["holder"] = till.card_desk.holder(state.card_id) or ""
+            view.update(card_view.labels(till, state))  # holder, closed/blocked/replaced label, the band's cap
             till.card_desk.remember(state.card_id, state.balance, state.record.comp)
         io = time.perf_counter() - start
         with till.lock:

@@ -129,10 +129,16 @@ class AttemptCounter:
 
 @dataclass(frozen=True)
 class FactorRecord:
-    """What enrollment stored to confirm a candidate: phone digits and/or wristband UID (hex)."""
+    """What confirms a candidate here: phone digits typed at this terminal's own enrollment (templates from the
+    collector carry none: `phone_online` says the collector checks them), and the wristband as a salted slow hash
+    (`sync.format.face_keys.band_digest`; older records: the UID in hex)."""
 
     phone_digits: str = ""
     wristband_uid: str = ""
+    phone_online: bool = False
+
+
+PhoneCheck = Callable[[list[str], str], "str | None"]  # (candidate account ids, digits) -> the one they confirm
 
 
 @dataclass
@@ -142,6 +148,7 @@ class SecondFactor:
     decision: Decision
     factors: Mapping[str, FactorRecord]
     attempts_left: int = 3
+    phone_check: PhoneCheck | None = None  # the collector's check; raises OSError/ConnectionError when unreachable
     resolved: Decision | None = field(default=None, init=False)
 
     def _finish(self, account_id: str | None, how: str) -> Decision:
@@ -163,17 +170,33 @@ class SecondFactor:
         digits = digits.strip()
         if not digits.isdigit():
             raise ValueError("enter digits only")
-        return self._finish(self._unique(lambda f: f.phone_digits, digits), "phone digits")
+        local = self._unique(lambda f: f.phone_digits, lambda v: hmac.compare_digest(v.encode(), digits.encode()))
+        online = [c.account_id for c in self.decision.candidates
+                  if self.factors.get(c.account_id, FactorRecord()).phone_online]
+        if local is None and online:
+            if self.phone_check is None:
+                return self._offline()
+            try:
+                local = self.phone_check(online, digits)
+            except (OSError, ConnectionError):
+                return self._offline()
+        return self._finish(local, "phone digits")
 
     def with_wristband(self, uid_hex: str) -> Decision:
-        return self._finish(self._unique(lambda f: f.wristband_uid, uid_hex.strip().lower()), "wristband")
+        from sync.format.face_keys import band_matches
 
-    def _unique(self, field_of: Callable[[FactorRecord], str], given: str) -> str | None:
+        return self._finish(self._unique(lambda f: f.wristband_uid, lambda v: band_matches(v, uid_hex)), "wristband")
+
+    def _offline(self) -> Decision:
+        """Phone digits of a guest enrolled elsewhere are checked by the collector only: no try is used up."""
+        return Decision(Outcome.SECOND_FACTOR, score=self.decision.score, candidates=self.decision.candidates,
+                        reason="phone digits can only be checked online", guidance="factor_offline")
+
+    def _unique(self, field_of: Callable[[FactorRecord], str], matches: Callable[[str], bool]) -> str | None:
         if self.resolved is not None:
             raise RuntimeError("second factor already resolved")
         hits = [c.account_id for c in self.decision.candidates
-                if (value := field_of(self.factors.get(c.account_id, FactorRecord())))
-                and hmac.compare_digest(value.encode(), given.encode())]
+                if (value := field_of(self.factors.get(c.account_id, FactorRecord()))) and matches(value)]
         return hits[0] if len(hits) == 1 else None
 
 

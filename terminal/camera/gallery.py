@@ -108,7 +108,8 @@ class Gallery:
     # --- sealing -------------------------------------------------------------------------------------------------
 
     def _seal(self, account_id: str, template: np.ndarray, factors: FactorRecord) -> bytes:
-        meta = json.dumps({"phone": factors.phone_digits, "band": factors.wristband_uid}).encode()
+        meta = json.dumps({"phone": factors.phone_digits, "band": factors.wristband_uid,
+                           **({"online": True} if factors.phone_online else {})}).encode()
         plain = struct.pack("<H", self.dim) + template.astype("<f4").tobytes() + meta
         nonce = os.urandom(12)
         return nonce + self._aead.encrypt(nonce, plain, AAD_PREFIX + account_id.encode())
@@ -125,7 +126,8 @@ class Gallery:
             raise GalleryError(f"face gallery holds {dim}-value templates, this model makes {self.dim}")
         template = np.frombuffer(plain, "<f4", dim, 2).astype(np.float32)
         meta = json.loads(plain[2 + 4 * dim :])
-        return template, FactorRecord(phone_digits=meta["phone"], wristband_uid=meta["band"])
+        return template, FactorRecord(phone_digits=meta["phone"], wristband_uid=meta["band"],
+                                      phone_online=meta.get("online") is True)
 
     def _load(self) -> None:
         for account_id, sealed, expires_at in self._db.execute(

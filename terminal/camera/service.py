@@ -84,6 +84,7 @@ class GalleryChange:
     phone_digits: str = ""
     wristband_uid: str = ""
     expires_at: int = 0
+    phone_online: bool = False
 
 
 class EnrollOutcome(StrEnum):
@@ -261,7 +262,9 @@ class FacePay:
             return EnrollResult(EnrollOutcome.DUPLICATE, account_id, duplicate_of=dup.account_id,
                                 frames_used=len(vectors))
         now = int(self.clock())
-        self.gallery.put(account_id, template, FactorRecord(phone_digits, wristband_uid.lower()), now,
+        from sync.format.face_keys import band_digest
+
+        self.gallery.put(account_id, template, FactorRecord(phone_digits, band_digest(wristband_uid)), now,
                          self.expiry(now))
         self.journal("face_enroll", {"account_id": account_id, "outcome": "enrolled", "frames": len(vectors)})
         return EnrollResult(EnrollOutcome.ENROLLED, account_id, frames_used=len(vectors),
@@ -287,7 +290,8 @@ class FacePay:
         if erasures:
             self.gallery.erase_many(erasures, "collector", now)
         puts = [(c.account_id, np.asarray(c.template, np.float32),
-                 FactorRecord(c.phone_digits, c.wristband_uid.lower()), now, c.expires_at or self.expiry(now))
+                 FactorRecord(c.phone_digits, c.wristband_uid.lower(), c.phone_online), now,
+                 c.expires_at or self.expiry(now))
                 for c in changes if not c.erase and last[c.account_id] is c]
         stored = self.gallery.put_many(puts) if puts else 0
         return stored, len(erasures)

@@ -74,7 +74,8 @@ class ScreenWords:
             out["error"] = self.declined_text(decline["code"], decline["message"], decline["missing"])
             return self.formatted(out)
         out["journal"] = [self._card_line(e) for e in out.get("journal", [])]
-        out["status_text"] = self.till.tr(N_("Closed and refunded")) if out.get("status") == "closed" else ""
+        out["status_text"] = self.till.tr(N_("Closed and refunded")) if out.get("status") == "closed" else \
+            out.get("status_text", "")  # blocked / replaced (`terminal.app.card_view`)
         return self.formatted(out)
 
     def declined_text(self, code: str, message: str, missing: int | None) -> str:

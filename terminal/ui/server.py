@@ -21,6 +21,7 @@ from fastapi.staticfiles import StaticFiles
 
 from terminal.app.errors import TillError
 from terminal.i18n import LANGUAGES
+from terminal.ui.display_token import DisplayToken
 from terminal.ui.i18n import N_
 from terminal.ui.routes import ROUTERS, simulator
 from terminal.wiring import Terminal
@@ -45,6 +46,7 @@ def create_app(terminal: Terminal) -> FastAPI:
     app = FastAPI(title="StallPay terminal", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.terminal = terminal
     app.state.ready = ready
+    app.state.display_token = DisplayToken()  # per boot: binds the guest's answers to this board's display
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.exception_handler(TillError)

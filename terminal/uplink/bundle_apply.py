@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from sync.format.bundle import BundleError, verify_bundle
 from sync.format.face_keys import SealError, box_key, open_template
+from terminal.uplink.card_holders import apply_card_holders
 
 if TYPE_CHECKING:
     from terminal.uplink.terminal_side import TerminalSync
@@ -32,6 +33,7 @@ def apply_bundle(t: TerminalSync, body: dict[str, Any], *, face_trusted: bool = 
     for key in ("catalogue", "operators", "settings"):
         t.state.set(f"bundle_{key}", body.get(key))
     catalogue = _apply_catalogue(t, body.get("catalogue"))
+    apply_card_holders(t.state, body.get("holders"))
     t.state.set("bundle_issued_at", body["issued_at"])
     try:
         collector_time = datetime.fromisoformat(body["clock"].replace("Z", "+00:00"))
@@ -82,7 +84,7 @@ def _apply_face(t: TerminalSync, body: dict[str, Any]) -> dict[str, Any]:
     peer = face.get("box_key")
     key = box_key(t.box, peer, t.keys.event_id, t.config.terminal.id) if isinstance(peer, str) else None
     if isinstance(peer, str):
-        t.state.set("collector_box_key", peer)  # enrollment uploads are sealed for it (TerminalSync.seal_enrollment)
+        t.learn_collector_box_key(peer)  # enrollment uploads are sealed for it (TerminalSync.seal_enrollment)
     changes, last = [], seen
     for c in face.get("gallery") or []:
         if not isinstance(c, dict) or not isinstance(c.get("change_id"), int) or c["change_id"] <= seen:
@@ -97,7 +99,8 @@ def _apply_face(t: TerminalSync, body: dict[str, Any]) -> dict[str, Any]:
                 raise BundleError(str(exc)) from None
             changes.append(GalleryChange(account, template=opened["template"], phone_digits=opened["phone_digits"],
                                          wristband_uid=opened["wristband_uid"], expires_at=int(c.get("expires_at")
-                                                                                               or 0)))
+                                                                                               or 0),
+                                         phone_online=opened["phone_online"]))
         last = max(last, c["change_id"])
     face_pay = t.face_pay()
     stored, erased = face_pay.apply_gallery_changes(changes) if changes else (0, 0)

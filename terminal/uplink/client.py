@@ -92,7 +92,9 @@ class CollectorClient:
                           content_type="application/json")
         if resp.status_code != 200:
             raise SyncFailed(f"pairing refused: {self._detail(resp)}")
-        return resp.json()
+        answer = resp.json()
+        self.t.learn_collector_box_key(answer.get("collector_box_key"))
+        return answer
 
     def pair_keys(self, code: str) -> dict[str, Any]:
         """Pairing by code that returns the event keys sealed for this terminal (`sync.format.pairing`): the payload
@@ -115,6 +117,19 @@ class CollectorClient:
     def _json(self, method: str, path: str, payload: dict[str, Any], attempts: int | None = None) -> httpx.Response:
         return self._send(method, path, json.dumps(payload).encode(), content_type="application/json",
                           attempts=attempts)
+
+    def check_face_phone(self, candidates: list[str], digits: str) -> str | None:
+        """The collector's answer to typed phone digits: the candidate they confirm, or None (also when it refuses
+        more tries). ConnectionError when it cannot be reached: the kiosk then asks for the wristband."""
+        try:
+            resp = self._json("POST", "/api/v1/face/phone-check", {"candidates": candidates, "digits": digits},
+                              attempts=1)
+        except SyncFailed as exc:
+            raise ConnectionError(str(exc)) from None
+        if resp.status_code != 200:
+            return None
+        found = resp.json().get("account_id")
+        return found if isinstance(found, str) and found in candidates else None
 
     def authorize_face(self, account_id: str, amount: int, request_id: str,
                        attempts: int | None = None) -> dict[str, Any]:

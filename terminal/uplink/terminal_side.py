@@ -86,20 +86,29 @@ class TerminalSync:
         return client.upload_enrollment(item["account_id"], item["template"], phone_hash=item.get("phone_hash", ""),
                                         wristband_uid=item.get("wristband_uid"), expires_at=item.get("expires_at"))
 
+    def learn_collector_box_key(self, key: object) -> bool:
+        """The collector's X25519 box key, as pairing (or a bundle) gives it: enrollment uploads are sealed for it."""
+        if not isinstance(key, str) or len(key) != 64 or any(c not in "0123456789abcdef" for c in key):
+            return False
+        self.state.set("collector_box_key", key)
+        return True
+
     def seal_enrollment(self, account_id: str, template: tuple[float, ...], phone_digits: str = "",
                         wristband_uid: str = "") -> str:
-        """An enrolled template sealed for the collector alone (its box key, from the last bundle), so no other
-        terminal holding the event keys can open the upload or the queued copy; the transport key until then."""
-        from sync.format.face_keys import box_key, seal_template, transport_key
+        """An enrolled template sealed for the collector alone (its box key, received at pairing), so no other
+        terminal holding the event keys can open the upload or the queued copy. SealError before pairing: never
+        the event's transport key, which every terminal holds."""
+        from sync.format.face_keys import SealError, box_key, seal_template
 
         peer = self.state.get("collector_box_key")
+        if not isinstance(peer, str):
+            raise SealError("this terminal has not been paired with a collector (no collector box key)")
         event = self.keys.event_id
-        key = box_key(self.box, peer, event, self.config.terminal.id, b"up") if isinstance(peer, str) else \
-            transport_key(self.keys.master_key, event)
+        key = box_key(self.box, peer, event, self.config.terminal.id, b"up")
         return seal_template(key, event, account_id, template, phone_digits=phone_digits, wristband_uid=wristband_uid)
 
     def queue_enrollment(self, item: dict[str, Any]) -> None:
-        """Keep a sealed template for the next sync (it is sealed with the event's transport key)."""
+        """Keep a sealed template (sealed for the collector alone) for the next sync."""
         with self.db_lock:  # read-modify-write: the background sync edits the same list
             pending = [p for p in self.state.get(PENDING_ENROLLMENTS, []) if p["account_id"] != item["account_id"]]
             self.state.set(PENDING_ENROLLMENTS, [*pending, item])

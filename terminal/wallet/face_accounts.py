@@ -213,14 +213,26 @@ class FaceAccounts:
         entry = self.journal.request_entry(op, request_id)
         return entry if entry is not None and entry["card_id"] is None else None
 
-    def checkout(self, account_id: str, refund: int, *, operator: str | None = None) -> dict[str, Any]:
-        """The cashier paid out what is left (the amount the collector's checkout returned): op close."""
-        if not is_minor_units(refund):
+    def checkout(self, account_id: str, refund: int, *, operator: str | None = None,
+                 left_for_collector: int = 0) -> dict[str, Any]:
+        """The cashier paid out `refund` (the collector's checkout amount; offline, only what is certain) and
+        `left_for_collector` of this terminal's view stays for the organizer to pay after sync: op close."""
+        if not is_minor_units(refund) or not is_minor_units(left_for_collector):
             raise ValueError("refund must be a non-negative integer in minor units")
         _check(account_id, max(refund, 1))
+        data: dict[str, Any] = {"face_account": account_id, "refund": refund}
+        if left_for_collector:
+            data["left_for_collector"] = left_for_collector
         return self.journal.append("close", "commit", amount=refund, operator=operator, method="cash",
-                                   balance_before=refund, balance_after=0,
-                                   data={"face_account": account_id, "refund": refund})
+                                   balance_before=refund + left_for_collector, balance_after=left_for_collector,
+                                   data=data)
+
+    def certain_refund(self, account_id: str) -> int:
+        """What an offline checkout can pay out for sure: money credited here since the snapshot and not spent
+        here. The snapshot's part may have been spent elsewhere meanwhile (online at the collector while this
+        terminal cannot reach it, or offline within other terminals' allowances), so it is left to the collector,
+        which knows every terminal's sales, to pay out after sync."""
+        return min(max(0, self.balance(account_id) or 0), self.local_credit_left(account_id))
 
     def _sold(self, account_id: str, sale: FaceSale) -> FaceSale:
         """The balance left: as journaled with the sale (the collector's answer or the offline plan), else known."""

@@ -37,6 +37,9 @@ from tests.sync.conftest import pg_server  # noqa: F401  (fixture: a private Pos
 from tests.ui.test_browser import browser  # noqa: F401  (fixture: Debian's Chromium through Playwright)
 
 playwright_api = pytest.importorskip("playwright.sync_api")
+# a screen follows the terminal's state pushed over server-sent events; on a loaded CI box (2 cores shared by many
+# processes) that push can lag several seconds behind the tap, so assertions wait up to 15 s (not Playwright's 5 s)
+playwright_api.expect.set_options(timeout=15_000)
 
 STALLPAY = str(Path(sys.executable).with_name("stallpay"))
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "journeys"
@@ -44,9 +47,11 @@ SMALL = {"width": 800, "height": 480}
 DEADLINE_S = 30.0
 
 
-def run_cli(*args: str, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """`stallpay ARGS` as a subprocess (what an operator types)."""
-    done = subprocess.run([STALLPAY, *args], capture_output=True, text=True, input=stdin, timeout=120)
+def run_cli(*args: str, stdin: str | None = None, check: bool = True,
+            board: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`stallpay ARGS` as a subprocess (what an operator types); `board`: the device secret's environment."""
+    done = subprocess.run([STALLPAY, *args], capture_output=True, text=True, input=stdin, timeout=120,
+                          env={**os.environ, **(board or {})})
     if check:
         assert done.returncode == 0, f"stallpay {' '.join(args)} exited {done.returncode}: {done.stderr}"
     return done
@@ -79,8 +84,12 @@ class Collector:
         run_cli("collector", "init", "--db", db, "--event-id", event_id, "--name", "Journey event")
         # its log goes to a file: an unread pipe fills up and stops a long-running server that logs
         self.log = keys.parent / f"collector-{self.port}.log"
-        with open(self.log, "w") as log:
-            self.proc = subprocess.Popen([STALLPAY, "collector", "serve", "--db", db, "--keys", str(keys),
+        self.start()
+
+    def start(self) -> None:
+        """Serve (again, on the same port: the venue's network is back)."""
+        with open(self.log, "a") as log:
+            self.proc = subprocess.Popen([STALLPAY, "collector", "serve", "--db", self.db, "--keys", str(self.keys),
                                           "--host", "127.0.0.1", "--port", str(self.port)],
                                          stdout=subprocess.DEVNULL, stderr=log, text=True)
         wait_for(self._up, "collector serve answers")
@@ -129,9 +138,14 @@ class Terminal:
         self.url = ""
         self.http = httpx.Client(timeout=20)
 
-    def start(self) -> None:
+    def start(self, board: dict[str, str] | None = None) -> None:
+        """`board`: environment naming the device secret of the board this terminal runs on."""
+        self.board = board if board is not None else getattr(self, "board", None)
+        self.http.close()
+        self.http = httpx.Client(timeout=20)  # a fresh client: a stopped terminal can be started again
         self.proc = subprocess.Popen([STALLPAY, "demo", "--dir", str(self.dir), "--port", "0", "--no-browser"],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     env={**os.environ, **(self.board or {})})
         found: list[str] = []
 
         def read() -> None:
@@ -171,6 +185,17 @@ class Terminal:
         wait_for(lambda: (s := self.state()["sync"]) and s["unsynced"] == 0 and s["reachable"],
                  f"terminal {self.id} synced")
 
+    def entries(self, op: str, phase: str = "commit") -> list[dict[str, Any]]:
+        """Journal entries of `op` in `phase` ("" = any), read from the running terminal's database (read-only)."""
+        import sqlite3
+
+        uri = f"file:{self.dir / 'data' / 'journal.db'}?mode=ro"
+        with sqlite3.connect(uri, uri=True) as db:
+            db.row_factory = sqlite3.Row
+            rows = db.execute("SELECT * FROM journal WHERE op = ? AND (phase = ? OR ? = '') ORDER BY seq",
+                              [op, phase, phase]).fetchall()
+        return [{**dict(r), "data": json.loads(r["data"] or "{}")} for r in rows]
+
     def journal(self) -> list[dict[str, Any]]:
         from terminal.config import load_config
         from terminal.wallet.journal import open_journal
@@ -193,13 +218,17 @@ def demo_setup(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _terminal_dir(template: Path, folder: Path, terminal_id: int, table: Path, collector: Collector | None,
-                  role: str, vendor: str, ui: dict[str, Any], printer_url: str) -> Path:
-    shutil.copytree(template, folder, ignore=shutil.ignore_patterns("wristbands"))
+                  role: str, vendor: str, ui: dict[str, Any], printer_url: str,
+                  board: dict[str, str] | None = None, camera: dict[str, Any] | None = None) -> Path:
+    # on a board with its own device secret the demo's gallery (keyed without it) does not open: start without it
+    shutil.copytree(template, folder, ignore=shutil.ignore_patterns("wristbands", *(("face.db*",) if board else ())))
     (folder / "wristbands").symlink_to(table)
     data = tomllib.loads((folder / "terminal.toml").read_text())
     data["terminal"].update(id=terminal_id, name=f"terminal-{terminal_id}", vendor=vendor,
                             mode="cashier" if role == "cashier" else "sale")
     data["ui"] = {**data.get("ui", {}), "result_s": 3.0, **ui}
+    if camera:
+        data["camera"] = {**data.get("camera", {}), **camera}
     if printer_url:
         data["printer"] = {"url": printer_url}
     if terminal_id != 1:  # terminal 1's journal (the demo's opening balances) stays terminal 1's
@@ -208,7 +237,8 @@ def _terminal_dir(template: Path, folder: Path, terminal_id: int, table: Path, c
     (folder / "terminal.toml").write_text(tomli_w.dumps(data))
     if collector is not None:
         code = collector.pair(role, vendor)
-        run_cli("sync", "pair", "--config", str(folder / "terminal.toml"), "--code", code, "--url", collector.url)
+        run_cli("sync", "pair", "--config", str(folder / "terminal.toml"), "--code", code, "--url", collector.url,
+                board=board)
         data["collector"] = {"url": collector.url, "sync_interval_s": 0.3}
         (folder / "terminal.toml").write_text(tomli_w.dumps(data))
     return folder
@@ -225,14 +255,16 @@ class Terminals:
         self.ids = itertools.count(1)
 
     def start(self, collector: Collector | None, *, role: str = "sale", vendor: str = "Demo Stall",
-              printer_url: str = "", **ui: Any) -> Terminal:
-        """Terminal 1 holds the demo's opening balances: pair it as the cashier point that made them."""
+              printer_url: str = "", board: dict[str, str] | None = None, camera: dict[str, Any] | None = None,
+              **ui: Any) -> Terminal:
+        """Terminal 1 holds the demo's opening balances: pair it as the cashier point that made them. `board`: the
+        environment naming its device secret (a board of its own: its gallery key needs that secret)."""
         terminal_id = next(self.ids)
         folder = _terminal_dir(self.template, self.root / f"t{terminal_id}", terminal_id, self.table, collector,
-                               role, vendor, ui, printer_url)
+                               role, vendor, ui, printer_url, board, camera)
         terminal = Terminal(folder, terminal_id)
         self.started.append(terminal)
-        terminal.start()
+        terminal.start(board)
         return terminal
 
     def stop(self) -> None:

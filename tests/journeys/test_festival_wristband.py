@@ -60,20 +60,32 @@ def test_festival_wristband_from_issue_to_refund(collector, terminals, screens) 
     expect(vendor.by("balance-left")).to_have_text("€38.00")
     vendor.shot("snack-by-keypad")
 
-    # Balance on tap while the stall is idle, logged out.
+    # Balance on tap while the stall is idle, logged out: the holder named at the cashier reaches the stall
+    # in the collector's bundle.
     expect(vendor.by("approved")).to_be_hidden()
     vendor.logout()
-    stall.tap(band)
+    cashier_point.synced()
+    wait_for(lambda: (stall.tap(band), (stall.state()["balance"] or {}).get("holder"))[1] == "Ana Lima",
+             "the stall knows the holder from its bundle")
     expect(vendor.by("balance-amount")).to_have_text("€38.00")
     expect(vendor.by("balance-card")).to_have_text(f"#{card_id}")
+    expect(vendor.by("balance-holder")).to_have_text("Ana Lima")
+    expect(vendor.by("balance-cap")).to_have_text("Maximum balance on this band: €250.00")
     vendor.shot("balance-on-login-screen")
     expect(vendor.by("balance")).to_be_hidden()  # and it closes itself
 
-    # Lost band: the cashier reads the old band and moves its money (and comp part) to a new one.
+    # Lost band: the cashier reads the old band and moves its money (and comp part) to a new one. The top-up tab
+    # says each tier's cap (an NTAG band holds less than a DESFire card); the statement prints from the overlay.
+    cashier.click("tab-topup")
+    expect(cashier.by("tier-caps")).to_contain_text("€250.00 on a wristband (NTAG), €500.00 on a DESFire card")
+    printed = len(list((cashier_point.dir / "data" / "receipts").glob("*.png")))
     cashier_point.tap(band)
     expect(cashier.by("balance-holder")).to_contain_text("Ana Lima")
     expect(cashier.by("balance-amount")).to_have_text("€38.00")
     cashier.shot("old-band-read")
+    cashier.click("print-statement")
+    wait_for(lambda: len(list((cashier_point.dir / "data" / "receipts").glob("*.png"))) > printed,
+             "the statement printed")
     cashier.click("replace-shown")
     expect(cashier.by("due")).to_have_text("€38.00")
     new_band = cashier_point.new_band("Ana's new wristband")
@@ -83,8 +95,10 @@ def test_festival_wristband_from_issue_to_refund(collector, terminals, screens) 
     assert new_id != card_id
     cashier.shot("replaced")
     expect(cashier.by("approved")).to_be_hidden()
-    cashier_point.tap(band)  # the old band is refused from now on
+    cashier_point.tap(band)  # the old band is refused from now on, and labelled as replaced
     expect(cashier.by("balance-error")).to_contain_text("blocked")
+    expect(cashier.by("balance-error-card")).to_have_text(f"#{card_id}")
+    expect(cashier.by("balance-error-status")).to_have_text(f"Replaced by #{new_id}")
     cashier.shot("old-band-refused")
     expect(cashier.by("balance")).to_be_hidden()
 

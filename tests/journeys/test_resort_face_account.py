@@ -1,179 +1,147 @@
-"""Journey 2, the resort face account, across two terminals and a real `collector serve`: consent -> enrollment
-with a live camera view -> cash top-up (receipt) -> face payment at once at the same terminal with the collector
-unreachable -> at a second terminal once both synced (online authorization), then offline within the allowance of
-its signed snapshot -> checkout at the cashier: refund (receipt) and erasure -> sync -> books balance, erasure
-confirmed by both terminals."""
+"""Journey 2, the resort face account, on real processes: two `stallpay demo` terminals (the cashier point and the
+pool bar, the camera simulated with sample photos) and a real `collector serve`, driven in Chromium at 800x480.
+
+consent (the guest confirms on the customer display) -> enrollment with a live camera view -> cash top-up
+(receipt) -> face payment at once at the same terminal with the collector unreachable -> at the pool bar once
+both synced (online authorization), then offline within the allowance of its signed snapshot -> checkout at the
+cashier: refund (receipt) and erasure -> sync -> books balance, erasure confirmed by both terminals."""
 
 from __future__ import annotations
 
 import re
-import shutil
-import tomllib
+import sqlite3
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import tomli_w
 
-from sync.collector.enrollment import new_pairing_code
-from sync.collector.event import init_event
 from sync.collector.face import balances, pending_erasures
 from sync.collector.storage import open_store
-from terminal.config import load_config, new_keys_text, write_secret_file
-from terminal.uplink.client import CollectorClient
-from terminal.uplink.terminal_side import open_terminal
-from tests.journeys.face_fixtures import face_browser, login, new_page, shot  # noqa: F401  (fixture)
-from tests.sync.test_terminal_upload import Collector, await_until
-from tests.ui.conftest import DemoServer, demo_template, face_pipeline, serve_demo  # noqa: F401  (fixtures)
-
-pytest.importorskip("playwright.sync_api")
-from playwright.sync_api import expect
+from tests.journeys.conftest import Collector, Screen, Terminal, books_balance, expect, wait_for
+from tests.printer.escpos_reader import decode
+from tests.printer.printer_server import PrinterServer
 
 J = "resort-face-account"
 
 
-def _second_terminal(template: Path, folder: Path) -> Path:
-    """Terminal 2 of the same event: the event's master key, its own signing key, no journal or gallery yet."""
-    shutil.copytree(template, folder, ignore=shutil.ignore_patterns("data", "wristbands"))
-    (folder / "data").mkdir()
-    for kept in (template / "data").glob("operators.db*"):  # the same staff; its own journal and gallery
-        shutil.copy2(kept, folder / "data" / kept.name)
-    master = bytes.fromhex(tomllib.loads((template / "keys.toml").read_text())["event"]["master_key"])
-    event = load_config(template / "terminal.toml").event.id
-    (folder / "keys.toml").unlink()
-    write_secret_file(folder / "keys.toml", new_keys_text(event, master))
-    config = folder / "terminal.toml"
-    data = tomllib.loads(config.read_text())
-    data["terminal"].update({"id": 2, "name": "terminal-2", "vendor": "Pool Bar", "mode": "sale"})
-    config.write_text(tomli_w.dumps(data))
-    return config
-
-
-def _trust_collector(keys_path: Path, collector_key: str) -> None:
-    """What pairing by code installs (as `provisioning/pairing.py` does): the collector's key signs face data."""
-    keys = tomllib.loads(keys_path.read_text())
-    keys["event"]["collector_key"] = collector_key
-    keys_path.write_text(tomli_w.dumps(keys))
-
-
-def _connect(config: Path, url: str) -> None:
-    data = tomllib.loads(config.read_text())
-    data["collector"] = {"url": url, "sync_interval_s": 0.3}
-    config.write_text(tomli_w.dumps(data))
-
-
 @pytest.fixture
-def venue(demo_template: Path, tmp_path: Path,  # noqa: F811
-          face_pipeline: Any) -> Iterator[tuple[DemoServer, DemoServer, Collector]]:  # noqa: F811
-    first = tmp_path / "cashier"
-    shutil.copytree(demo_template, first)
-    configs = [first / "terminal.toml", _second_terminal(demo_template, tmp_path / "poolbar")]
-    collector = Collector(tmp_path / "collector.db", load_config(configs[0]).keys_path)
-    store = open_store(collector.db)
-    init_event(store, load_config(configs[0]).event.id, "EUR")
-    collector.start()
-    for config in configs:  # default (auto) codes: the cashier point asks for cashier, the pool bar gets sale
-        client = CollectorClient(collector.url, open_terminal(config), attempts=2, backoff_s=0.1)
-        payload = client.pair_keys(new_pairing_code(store))
-        _trust_collector(load_config(config).keys_path, payload["collector_key"])
-        _connect(config, collector.url)
-    assert [t["role"] for t in store.query("SELECT role FROM terminals ORDER BY terminal_id")] == ["cashier", "sale"]
-    collector.stop()  # the venue's network is down when the guest arrives
+def printer() -> Iterator[PrinterServer]:
+    server = PrinterServer()
     try:
-        with serve_demo(configs[0], face_pipeline) as cashier, serve_demo(configs[1], face_pipeline) as bar:
-            yield cashier, bar, collector
+        yield server
     finally:
-        collector.stop()
+        server.close()
 
 
-def _show(demo: DemoServer, photo: str) -> None:
-    with demo.client() as c:
-        assert c.post("/sim/api/face", json={"photo": photo}).status_code == 200
+def _show(t: Terminal, photo: str) -> None:
+    assert t.http.post("/sim/api/face", json={"photo": photo}).status_code == 200
 
 
-def _pay_beer(page: Any, demo: DemoServer, left: str, step: str) -> dict[str, Any]:
-    page.goto(demo.url + "/sale")
-    page.get_by_test_id("product-BEER").click()
-    page.get_by_test_id("pay-face").click()
-    expect(page.get_by_test_id("approved")).to_be_visible()
-    expect(page.get_by_test_id("balance-left")).to_have_text(left)
-    shot(page, J, step)
-    page.locator("#flow .p-approved button").first.click()
-    return [e for e in demo.commits("sale") if e["card_id"] is None][-1]
+def _printed(printer: PrinterServer, *words: str) -> str:
+    """The receipt (decoded ESC/POS) that holds all `words`, once the print queue sent it."""
+    def found() -> str:
+        for job in printer.jobs:
+            text = "\n".join(decode(job).text)
+            if all(w in text for w in words):
+                return text
+        return ""
+    return str(wait_for(found, f"a receipt with {words}"))
 
 
-def test_resort_face_account(venue: tuple[DemoServer, DemoServer, Collector], face_browser: Any) -> None:  # noqa: F811
-    cashier, bar, collector = venue
-    page = new_page(face_browser)
-    login(page, cashier.url, "2", "2222")
-    page.goto(cashier.url + "/cashier")
-    page.get_by_test_id("tab-face").click()
-    expect(page.get_by_test_id("consent-text")).to_contain_text("template of my face")
-    shot(page, J, "01-consent")
-    _show(cashier, "biden.jpg")
-    page.get_by_test_id("consent-agree").click()
-    display = new_page(face_browser)  # the guest confirms on the customer display
-    display.goto(cashier.url + "/display")
-    expect(display.get_by_test_id("display-consent-text")).to_contain_text("template of my face")
-    shot(display, J, "01b-display-consent")
-    display.get_by_test_id("display-consent-agree").click()
-    display.context.close()
-    expect(page.locator("#enroll-preview")).to_have_attribute("src", re.compile("/api/face/preview"))
-    page.get_by_test_id("enroll-camera").scroll_into_view_if_needed()
-    shot(page, J, "02-live-camera")
-    page.get_by_test_id("enroll-phone").fill("4321")
-    page.get_by_test_id("enroll-capture").click()
-    expect(page.get_by_test_id("enroll-result")).to_have_text("Face enrolled")
-    account = page.get_by_test_id("face-account-id").input_value()
-    page.get_by_test_id("face-topup-amount").fill("40.00")
-    page.get_by_test_id("face-topup-cash").click()
-    expect(page.get_by_test_id("face-balance")).to_have_text("€40.00")
-    shot(page, J, "03-topped-up")
-    topup = [e for e in cashier.commits("topup") if e["card_id"] is None][-1]
-    assert cashier.kiosk.receipt_for(topup).balance_now == 4000
+def _has_template(t: Terminal, account: str) -> bool:
+    with sqlite3.connect(f"file:{t.dir / 'data' / 'face.db'}?mode=ro", uri=True) as db:
+        return db.execute("SELECT 1 FROM face_templates WHERE account_id = ?", [account]).fetchone() is not None
+
+
+def _face_sales(t: Terminal) -> list[dict[str, Any]]:
+    return [e for e in t.entries("sale") if e["card_id"] is None and e["operator"] != "setup"]
+
+
+def _pay_beer(screen: Screen, left: str, step: str) -> None:
+    screen.goto("/sale")
+    screen.click("product-BEER")
+    screen.click("pay-face")
+    expect(screen.by("approved")).to_be_visible()
+    expect(screen.by("balance-left")).to_have_text(left)
+    expect(screen.by("result-face")).to_be_visible()  # "Paid by face · account", not a wristband line
+    expect(screen.by("result-card")).to_be_hidden()
+    screen.shot(step)
+    screen.page.locator("#flow .p-approved button").first.click()
+
+
+def test_resort_face_account(collector: Collector, terminals: Any, screens: Any, printer: PrinterServer) -> None:
+    cashier_point = terminals.start(collector, role="cashier", vendor="Cashier", printer_url=printer.url)
+    pool_bar = terminals.start(collector, vendor="Pool Bar")
+    collector.proc.terminate()  # the venue's network is down when the guest arrives
+    collector.proc.wait(timeout=20)
+
+    cashier = screens(cashier_point, J)
+    cashier.login("2", "2222")
+    cashier.goto("/cashier")
+    cashier.click("tab-face")
+    expect(cashier.by("consent-text")).to_contain_text("template of my face")
+    cashier.shot("consent")
+    _show(cashier_point, "biden.jpg")
+    cashier.click("consent-agree")
+    display = screens(cashier_point, J)  # the guest confirms on the customer display
+    display.goto("/display")
+    expect(display.by("display-consent-text")).to_contain_text("template of my face")
+    display.shot("display-consent")
+    display.click("display-consent-agree")
+    expect(cashier.page.locator("#enroll-preview")).to_have_attribute("src", re.compile("/api/face/preview"))
+    cashier.by("enroll-camera").scroll_into_view_if_needed()
+    cashier.shot("live-camera")
+    cashier.by("enroll-phone").fill("4321")
+    cashier.click("enroll-capture")
+    expect(cashier.by("enroll-result")).to_have_text("Face enrolled")
+    account = cashier.by("face-account-id").input_value()
+    cashier.by("face-topup-amount").fill("40.00")
+    cashier.click("face-topup-cash")
+    expect(cashier.by("face-balance")).to_have_text("€40.00")
+    cashier.shot("topped-up")
+    assert "40.00" in _printed(printer, "Loaded", "Balance now").split("Balance now")[1].splitlines()[0]
 
     # the same terminal, collector unreachable: money credited here pays at once
-    assert cashier.kiosk.sync_panel.reachable is not True
-    sale = _pay_beer(page, cashier, "€35.50", "04-paid-by-face-offline")
-    lines = "\n".join(cashier.kiosk.printer.layout(cashier.kiosk.receipt_for(sale)).text())
-    assert "Paid by face" in lines and "35.50" in lines
+    assert cashier_point.state()["sync"]["reachable"] is not True
+    _pay_beer(cashier, "€35.50", "paid-by-face-offline")
+    receipt = _printed(printer, "Paid by face", "35.50")
+    assert "Face account" in receipt and "Paid from card" not in receipt
 
     # the network is back: both terminals sync; the pool bar authorizes online
     collector.start()
-    await_until(cashier, lambda: cashier.kiosk.sync.overview()["unsynced_entries"] == 0, "cashier synced")
-    await_until(bar, lambda: account in bar.kiosk.face.gallery
-                and bar.kiosk.face_accounts.balance(account) == 3550, "pool bar has the face and its balance")
-    bar_page = new_page(face_browser)
-    login(bar_page, bar.url, "1", "1111")
-    _show(bar, "biden.jpg")
-    online = _pay_beer(bar_page, bar, "€31.00", "05-second-terminal-online")
-    assert online["data"].get("authorization")
+    cashier_point.synced()
+    store = open_store(collector.db)
+    wait_for(lambda: balances(store, [account]) == {account: 3550}, "the collector holds the face balance")
+    wait_for(lambda: _has_template(pool_bar, account), "the pool bar holds the face (sealed for it)")
+    pool_bar.synced()
+    bar = screens(pool_bar, J)
+    bar.login("1", "1111")
+    _show(pool_bar, "biden.jpg")
+    _pay_beer(bar, "€31.00", "second-terminal-online")
+    assert _face_sales(pool_bar)[-1]["data"].get("authorization")
     # the network goes down again: the pool bar spends within its snapshot's allowance
-    collector.stop()
-    offline = _pay_beer(bar_page, bar, "€26.50", "06-second-terminal-offline")
-    assert offline["data"].get("offline") is True
+    collector.proc.terminate()
+    collector.proc.wait(timeout=20)
+    _pay_beer(bar, "€26.50", "second-terminal-offline")
+    assert _face_sales(pool_bar)[-1]["data"].get("offline") is True
     collector.start()
-    await_until(bar, lambda: bar.kiosk.sync.overview()["unsynced_entries"] == 0, "pool bar synced")
+    pool_bar.synced()
 
     # checkout at the cashier: the collector's balance is paid out, the face erased everywhere
-    await_until(cashier, lambda: cashier.kiosk.sync_panel.reachable is True, "cashier reachable")
-    page.goto(cashier.url + "/cashier")
-    page.get_by_test_id("tab-face").click()
-    page.get_by_test_id("face-account-id").fill(account)
-    page.get_by_test_id("face-checkout").click()
-    expect(page.get_by_test_id("face-account-result")).to_contain_text("€26.50")
-    shot(page, J, "07-checkout-refund")
-    close = [e for e in cashier.commits("close") if e["card_id"] is None][-1]
-    assert "face template erased" in "\n".join(cashier.kiosk.printer.layout(cashier.kiosk.receipt_for(close)).text())
-    for terminal in (cashier, bar):
-        await_until(terminal, lambda t=terminal: account not in t.kiosk.face.gallery
-                    and t.kiosk.sync.overview()["unsynced_entries"] == 0, "erased and synced")
-    store = open_store(collector.db)
-    await_until(bar, lambda: all(account not in r["accounts"] for r in pending_erasures(store)), "erasure confirmed")
-    s = collector.summary()
-    assert s["books_balance"] is True and s["anomalies"] == {}
-    assert s["face_accounts"]["refused_credits"] == 0
+    wait_for(lambda: cashier_point.state()["sync"]["reachable"] is True, "cashier reachable")
+    cashier.goto("/cashier")
+    cashier.click("tab-face")
+    cashier.by("face-account-id").fill(account)
+    cashier.click("face-checkout")
+    expect(cashier.by("face-account-result")).to_contain_text("€26.50")
+    cashier.shot("checkout-refund")
+    assert "26.50" in _printed(printer, "face template erased")
+    for terminal in (cashier_point, pool_bar):
+        wait_for(lambda t=terminal: not _has_template(t, account), f"terminal {terminal.id} erased the face")
+    wait_for(lambda: all(account not in r["accounts"] for r in pending_erasures(store)), "erasure confirmed")
+    summary = books_balance(collector, cashier_point, pool_bar)
+    assert summary["face_accounts"]["refused_credits"] == 0
     assert balances(store, [account]) == {account: 0}  # (the demo's own face account keeps its 50.00)
-    page.context.close()
-    bar_page.context.close()
+    store.close()
+
+

@@ -18,7 +18,7 @@ from sync.collector.face import erase_account, pending_erasures, upload_template
 from sync.collector.face_gallery import open_at_rest
 from sync.collector.face_retention import purge
 from sync.collector.storage import Store
-from sync.format.face_keys import SealError, box_key, open_template, seal_template, transport_key
+from sync.format.face_keys import SealError, band_matches, box_key, open_template, seal_template, transport_key
 from terminal.camera.decision import Outcome
 from terminal.camera.gallery import Gallery, gallery_key
 from terminal.camera.service import FacePay
@@ -44,9 +44,13 @@ def _terminal(tmp_path: Path, store: Store, tid: int, role: str, *, face: bool =
     return ts
 
 
+BAND = "04a1b2c3d4e5f6"
+
+
 def _upload(store: Store, account: str, seed: int, **kw: object) -> None:
     upload_template(store, MASTER, EVENT, account, seal_template(transport_key(MASTER, EVENT), EVENT, account,
-                                                                 list(_vector(seed)), phone_digits="9876"), **kw)
+                                                                 list(_vector(seed)), phone_digits="9876",
+                                                                 wristband_uid=BAND), **kw)
 
 
 @pytest.fixture(autouse=True)
@@ -111,13 +115,19 @@ def test_a_sale_terminal_cannot_open_templates_not_sealed_for_it(tmp_path: Path,
     at_rest = store.scalar("SELECT template FROM gallery_changes WHERE account_id = 'g1'")
     with pytest.raises(SealError):  # the collector's copy does not open with the event keys
         open_template(transport_key(MASTER, EVENT), EVENT, "g1", at_rest)
-    assert open_at_rest(store, EVENT, "g1", at_rest)["phone_digits"] == "9876"
+    kept = open_at_rest(store, EVENT, "g1", at_rest)  # at rest: no digits (their hash is on the account row)
+    assert kept["phone_digits"] == "" and kept["phone_online"] and kept["wristband_uid"].startswith("b1$")
     bodies = {t: build_bundle(store, keys, terminal_id=t)["body"]["face"] for t in (1, 2, 3, 4)}
     assert [c["action"] for c in bodies[3]["gallery"]] == [] == [c["action"] for c in bodies[4]["gallery"]]
     put_b = next(c for c in bodies[2]["gallery"] if c["action"] == "put")
     put_a = next(c for c in bodies[1]["gallery"] if c["action"] == "put")
     peer = bodies[2]["box_key"]
-    assert open_template(box_key(stall.box, peer, EVENT, 2), EVENT, "g1", put_b["template"])["template"]
+    got = open_template(box_key(stall.box, peer, EVENT, 2), EVENT, "g1", put_b["template"])
+    # what matching needs, nothing more: no phone digits (the collector checks typed digits online), and the band
+    # only as a salted slow hash that a tap can be checked against
+    assert got["template"] and got["phone_digits"] == "" and got["phone_online"] is True
+    assert BAND not in json.dumps(got) and band_matches(got["wristband_uid"], BAND.upper())
+    assert not band_matches(got["wristband_uid"], "04a1b2c3d4e5f7")
     for key in (transport_key(MASTER, EVENT), box_key(stall.box, peer, EVENT, 2), box_key(admin.box, peer, EVENT, 3),
                 box_key(old.box, peer, EVENT, 4), box_key(stall.box, peer, EVENT, 1)):
         with pytest.raises(SealError):  # A's copy: only A opens it

@@ -16,7 +16,8 @@ def test_consent_record_pins_the_text_and_withdrawal_erases(demo: DemoServer) ->
         days = demo.kiosk.config.camera.retention_days
         assert f"{days} days" in texts["en"]  # the retention is in the text the guest reads
         account = c.post("/api/face/consent", json={"language": "bg", "agreed": True}).json()["account_id"]
-        assert c.post("/api/display/consent", json={"account_id": account, "agreed": True}).json()["status"] == "agreed"
+        assert c.post("/api/display/consent", json={"account_id": account, "agreed": True},
+                    headers=demo.display_headers(c)).json()["status"] == "agreed"
         assert c.post("/sim/api/face", json={"photo": "biden.jpg"}).status_code == 200
         assert c.post("/api/face/enroll", json={"account_id": account}).json()["outcome"] == "enrolled"
         with sqlite3.connect(demo.kiosk.config.data_dir / "face.db") as db:
@@ -56,12 +57,14 @@ def test_enroll_needs_the_guests_own_yes_and_no_records_a_declined_consent(demo:
         assert refused.status_code == 409 and "customer display" in refused.json()["message"]
         assert account not in demo.kiosk.face.gallery
         # the guest taps "No": a declined consent is recorded, and capture stays refused
-        no = c.post("/api/display/consent", json={"account_id": account, "agreed": False}).json()
+        no = c.post("/api/display/consent", json={"account_id": account, "agreed": False},
+                    headers=demo.display_headers(c)).json()
         assert no["status"] == "declined" and demo.kiosk.snapshot()["face"]["consent"] is None
         assert c.get(f"/api/face/consent/{account}").json()["status"] == "declined"
         assert c.post("/api/face/enroll", json={"account_id": account}).status_code == 409
         # a late "I agree" for the answered request changes nothing
-        late = c.post("/api/display/consent", json={"account_id": account, "agreed": True}).json()
+        late = c.post("/api/display/consent", json={"account_id": account, "agreed": True},
+                    headers=demo.display_headers(c)).json()
         assert late["status"] == "declined"
         assert c.post("/api/face/enroll", json={"account_id": account}).status_code == 409
     assert account not in demo.kiosk.face.gallery
@@ -77,7 +80,8 @@ def test_no_answer_from_the_guest_times_out_as_declined(demo: DemoServer) -> Non
     demo.kiosk.face_cashier.guest._clock = lambda: now[0]
     with demo.client() as c:
         demo.login(c, "2", "2222")
-        account = c.post("/api/face/consent", json={"language": "zh", "agreed": True}).json()["account_id"]
+        account = c.post("/api/face/consent", json={"language": "zh", "agreed": True},
+                    headers=demo.display_headers(c)).json()["account_id"]
         now[0] += CONFIRM_TIMEOUT_S - 1
         assert c.get(f"/api/face/consent/{account}").json()["status"] == "waiting"
         now[0] += 2
@@ -85,9 +89,33 @@ def test_no_answer_from_the_guest_times_out_as_declined(demo: DemoServer) -> Non
         assert status["status"] == "timeout" and status["text"]
         assert demo.kiosk.snapshot()["face"]["consent"] is None
         # the guest's tap after the timeout records nothing more
-        late = c.post("/api/display/consent", json={"account_id": account, "agreed": True}).json()
+        late = c.post("/api/display/consent", json={"account_id": account, "agreed": True},
+                    headers=demo.display_headers(c)).json()
         assert late["status"] == "timeout"
         assert c.post("/api/face/enroll", json={"account_id": account}).status_code == 409
     with sqlite3.connect(demo.kiosk.config.data_dir / "face.db") as db:
         rows = db.execute("SELECT consent_text_id FROM face_consents WHERE account_id = ?", [account]).fetchall()
     assert [r[0].rsplit("/", 1)[1] for r in rows] == ["declined"]
+
+
+def test_only_the_display_on_this_board_can_answer(demo: DemoServer) -> None:
+    """An answer without the display's per-boot token, or with a wrong one, is refused and changes nothing;
+    the token is handed out only with a display page fetched over loopback."""
+    from terminal.ui.display_token import DisplayToken
+
+    with demo.client() as c:
+        demo.login(c, "2", "2222")
+        account = c.post("/api/face/consent", json={"language": "en", "agreed": True}).json()["account_id"]
+        for headers in ({}, {"X-Display-Token": "guessed"}, {"X-Display-Token": ""}):
+            refused = c.post("/api/display/consent", json={"account_id": account, "agreed": True}, headers=headers)
+            assert refused.status_code == 403 and refused.json()["code"] == "display_only", refused.text
+        assert c.get(f"/api/face/consent/{account}").json()["status"] == "waiting"
+        assert c.post("/api/face/enroll", json={"account_id": account}).status_code == 409
+        agreed = c.post("/api/display/consent", json={"account_id": account, "agreed": True},
+                        headers=demo.display_headers(c)).json()
+        assert agreed["status"] == "agreed"
+    token = DisplayToken()
+    given = token.for_client("127.0.0.1")
+    assert given and token.for_client("::1") == given
+    assert token.for_client("192.168.1.20") == "" and token.for_client(None) == "" and token.for_client("x") == ""
+    assert token.accepts(given, "127.0.0.1") and not token.accepts(given, "192.168.1.20")

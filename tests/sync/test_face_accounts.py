@@ -151,13 +151,18 @@ def test_template_erasure_reaches_terminals_and_is_confirmed(tmp_path: Path, sto
     app = create_app(store, keys)
     cash_client = CollectorClient("http://testserver", cashier, http=TestClient(app), sleep=lambda s: None)
     stall_client = CollectorClient("http://testserver", stall, http=TestClient(app), sleep=lambda s: None)
-    sealed = seal_template(transport_key(keys.master_key, EVENT), EVENT, "g4", _template(4), phone_digits="1234")
+    transported = seal_template(transport_key(keys.master_key, EVENT), EVENT, "g4", _template(4), phone_digits="1234")
+    with pytest.raises(Exception, match="does not open"):  # a paired cashier seals for the collector alone
+        cash_client.upload_enrollment("g4", transported)
+    cashier.learn_collector_box_key(build_bundle(store, keys, terminal_id=1)["body"]["face"]["box_key"])
+    sealed = cashier.seal_enrollment("g4", tuple(_template(4)), "1234")
     assert cash_client.upload_enrollment("g4", sealed, holder="Ada")["change_id"] == 1
     with pytest.raises(Exception, match="only cashier"):
         stall_client.upload_enrollment("g5", sealed)
     got = stall_client.fetch_bundle()
     assert got["templates_stored"] == 1 and "g4" in stall.face_pay().gallery
-    assert stall.face_pay().gallery.factors("g4").phone_digits == "1234"
+    factors = stall.face_pay().gallery.factors("g4")  # the digits stay at the collector: checked there, online
+    assert factors.phone_digits == "" and factors.phone_online
     # a guest asks for erasure at the cashier: gone at the collector at once, on the stall at its next sync
     cash_client.erase_face("g4")
     assert not store.query("SELECT 1 FROM gallery_changes WHERE account_id = 'g4' AND template IS NOT NULL")

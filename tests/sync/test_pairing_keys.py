@@ -59,7 +59,10 @@ def test_keys_are_sealed_for_the_holder_of_the_code(tmp_path: Path, store: Store
     assert bytes.fromhex(payload["master_key"]) == MASTER and payload["role"] == "sale"
     assert payload["collector_key"] == collector_public_key(store)
     assert set(payload) == {"event_id", "terminal_id", "role", "vendor", "master_key", "desfire", "collector_key",
-                            "bundle"}
+                            "bundle", "collector_box_key"}
+    from sync.collector.face_gallery import collector_box_public
+
+    assert payload["collector_box_key"] == collector_box_public(store)  # enrollment uploads sealed for it
     # a sale terminal gets the DESFire debit and read keys, never the credit key or the escrow private key
     full = keys.desfire
     assert payload["desfire"] == {k: full[k].hex() for k in ("debit", "read", "escrow_public")}

@@ -7,6 +7,7 @@ test starts from the same wristbands and an empty journal of sales.
 from __future__ import annotations
 
 import contextlib
+import re
 import shutil
 import threading
 from collections.abc import Iterator
@@ -37,6 +38,12 @@ class DemoServer:
     def login(self, client: httpx.Client, operator: str, pin: str) -> None:
         answer = client.post("/api/login", json={"operator": operator, "pin": pin})
         assert answer.status_code == 200, answer.text
+
+    def display_headers(self, client: httpx.Client) -> dict[str, str]:
+        """What the customer display page on this board is given to answer with (its per-boot token)."""
+        found = re.search(r'name="display-token" content="([^"]*)"', client.get("/display").text)
+        assert found and found.group(1), "the display page carries no token"
+        return {"X-Display-Token": found.group(1)}
 
     def tap(self, card: str, tear: int | None = None) -> None:
         with self.client() as c:

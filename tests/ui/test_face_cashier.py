@@ -3,7 +3,10 @@ terminal's sync wiring (FacePay handed to sync, templates queued for the collect
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+import pytest
 
 from terminal.commands.demo import FACE_ACCOUNT, FACE_BALANCE
 from tests.ui.conftest import DemoServer
@@ -14,10 +17,13 @@ def show(c: Any, photo: str) -> None:
 
 
 def consent(c: Any, language: str) -> str:
-    """The cashier asks; the guest taps "I agree" on the customer display."""
+    """The cashier asks; the guest taps "I agree" on the customer display (which holds the display's token)."""
     asked = c.post("/api/face/consent", json={"language": language, "agreed": True}).json()
     assert asked["status"] == "waiting", asked
-    agreed = c.post("/api/display/consent", json={"account_id": asked["account_id"], "agreed": True}).json()
+    found = re.search(r'name="display-token" content="([^"]+)"', c.get("/display").text)
+    assert found, "the display page carries no token"
+    agreed = c.post("/api/display/consent", json={"account_id": asked["account_id"], "agreed": True},
+                    headers={"X-Display-Token": found.group(1)}).json()
     assert agreed["status"] == "agreed", agreed
     return str(asked["account_id"])
 
@@ -37,7 +43,9 @@ def test_enrollment_needs_consent_and_finds_duplicates(demo: DemoServer) -> None
         account = consent(c, "tr")
         answer = c.post("/api/face/enroll", json={"account_id": account, "phone_digits": "5678"}).json()
         assert answer["outcome"] == "enrolled", answer
-        assert answer["collector"] == "queued" and answer["frames_used"] == 3
+        # this demo terminal was never paired: it holds no collector box key, so nothing is sealed or queued (never
+        # with the event's transport key, which every terminal holds); the template stays in its own gallery
+        assert answer["collector"] == "kept" and answer["frames_used"] == 3
         assert account in demo.kiosk.face.gallery
         # the same face again under a new account: shown as a duplicate, not enrolled twice
         other = consent(c, "en")
@@ -47,15 +55,22 @@ def test_enrollment_needs_consent_and_finds_duplicates(demo: DemoServer) -> None
         assert other not in demo.kiosk.face.gallery
         bad = c.post("/api/face/enroll", json={"account_id": other, "phone_digits": "12"})
         assert bad.status_code == 400
-    queued = demo.kiosk.sync.pending_face_uploads()["enrollments"]
-    assert [q["account_id"] for q in queued] == [account]
-    # sealed for the collector: it opens with the event's transport key, to this account only
-    from sync.format.face_keys import open_template, transport_key
+    assert demo.kiosk.sync.pending_face_uploads()["enrollments"] == []
+    # once paired (the collector's box key), the upload opens for the collector alone, never with transport keys
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
+    from sync.format.face_keys import SealError, box_key, box_public, open_template, transport_key
+
+    collector = X25519PrivateKey.generate()
+    sync = demo.kiosk.sync
+    assert sync.learn_collector_box_key(box_public(collector)) and not sync.learn_collector_box_key("zz")
     keys = demo.kiosk.station.keys
-    opened = open_template(transport_key(keys.master_key, keys.event_id), keys.event_id, account,
-                           queued[0]["template"])
-    assert len(opened["template"]) == 128 and opened["phone_digits"] == "5678"
+    sealed = sync.seal_enrollment(account, (0.1,) * 128, "5678", "04A1B2C3")
+    with pytest.raises(SealError):
+        open_template(transport_key(keys.master_key, keys.event_id), keys.event_id, account, sealed)
+    opened = open_template(box_key(collector, sync.face_key, keys.event_id, demo.kiosk.config.terminal.id, b"up"),
+                           keys.event_id, account, sealed)
+    assert opened["phone_digits"] == "5678" and opened["wristband_uid"] == "04a1b2c3"
     assert demo.kiosk.sync.face is demo.kiosk.face  # sync works on the app's own FacePay
 
 
@@ -91,15 +106,19 @@ def test_topup_balance_history_and_checkout_erases(demo: DemoServer) -> None:
         bad = c.post("/api/face/topup", json={**body, "method": "gold", "request_id": "t2"})
         assert bad.status_code == 400
         out = c.post("/api/face/checkout", json={"account_id": FACE_ACCOUNT}).json()
-        assert out["refund"] == FACE_BALANCE + 1000 and out["erased"] and out["collector"] == "queued"
-        assert out["text"] == "Pay out €60.00; the face template is erased"
+        # offline: only the 10.00 credited here is certain (the snapshot's 50.00 may have been spent elsewhere)
+        assert out["refund"] == 1000 and out["erased"] and out["collector"] == "queued"
+        assert out["left_for_collector"] == FACE_BALANCE
+        assert out["text"] == ("Pay out €10.00; the face template is erased. Up to €50.00 more is paid by the "
+                               "organizer once every terminal has synced")
     face = demo.kiosk.face
     assert FACE_ACCOUNT not in face.gallery
     assert [e.account_id for e in face.pending_erasure_confirmations()] == [FACE_ACCOUNT]
     assert demo.kiosk.sync.pending_face_uploads()["erasures"] == [{"account_id": FACE_ACCOUNT,
                                                                    "reason": "checkout"}]
     closes = demo.commits("close")
-    assert len(closes) == 1 and closes[0]["amount"] == FACE_BALANCE + 1000
+    assert len(closes) == 1 and closes[0]["amount"] == 1000
+    assert closes[0]["data"]["left_for_collector"] == FACE_BALANCE
     topups = [e for e in demo.commits("topup") if e["card_id"] is None]
     assert len(topups) == 1
 

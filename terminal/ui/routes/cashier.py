@@ -60,6 +60,14 @@ def replace(body: ReplaceBody, current: Current, till: TillDep) -> dict[str, Any
             "balance_fmt": till.money(source.balance), "comp_fmt": till.money(source.comp)}
 
 
+@router.post("/api/cards/statement")
+def statement(current: Current, till: TillDep) -> dict[str, Any]:
+    """Print the statement of the band on the balance screen (history, balance, holder)."""
+    from terminal.app.card_view import print_statement
+
+    return print_statement(till)
+
+
 @router.post("/api/cards/refund")
 def refund(body: RefundBody, current: Current, till: TillDep) -> dict[str, Any]:
     """Close and pay out the amount the screen showed for this band; the tap must be that band, that amount."""

@@ -75,9 +75,14 @@
     if (button) button.disabled = !!st.running;
   }
 
+  // The customer display's own token (given to it only on this board): its answers carry it.
+  const displayToken = (document.querySelector('meta[name="display-token"]') || {}).content || "";
+
   async function send(method, url, data) {
+    const headers = { "Content-Type": "application/json" };
+    if (displayToken) headers["X-Display-Token"] = displayToken;
     const res = await fetch(url, {
-      method, headers: { "Content-Type": "application/json" }, body: JSON.stringify(data || {}),
+      method, headers, body: JSON.stringify(data || {}),
       credentials: "same-origin",
     });
     let answer = {};
@@ -96,6 +101,7 @@
     body.dataset.phase = s.flow.phase;
     body.dataset.cart = s.cart.lines.length ? "full" : "empty";
     body.dataset.balance = s.balance ? (s.balance.error ? "error" : "card") : "none";
+    body.dataset.payer = s.flow.result && s.flow.result.face_account ? "face" : "card";
     body.dataset.refund = s.flow.result && s.flow.result.refund !== undefined ? "yes" : "no";
     body.dataset.face = s.face && s.face.available ? "yes" : "no";
     body.dataset.distance = (s.face && s.face.distance) || "none";
@@ -262,6 +268,7 @@
         return;
       }
     },
+    "print-statement"() { return post("/api/cards/statement", {}); },
     "guest-agree"() { return post("/api/display/consent", { account_id: state.face.consent.account_id, agreed: true }); },
     "guest-decline"() { return post("/api/display/consent", { account_id: state.face.consent.account_id, agreed: false }); },
     async "face-withdraw"() {
