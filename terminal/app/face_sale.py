@@ -220,7 +220,7 @@ class FaceSaleDesk:
                 if not self._current(generation, Phase.FACE):
                     return False
                 self.factor = fp.second_factor(decision)
-                client = self.kiosk.collector
+                client = self.till.collector
                 self.factor.phone_check = client.check_face_phone if client is not None else None
                 self.attempts_left = self.factor.attempts_left
                 till.flow.face_factor()

@@ -143,9 +143,11 @@ class Terminal:
         self.board = board if board is not None else getattr(self, "board", None)
         self.http.close()
         self.http = httpx.Client(timeout=20)  # a fresh client: a stopped terminal can be started again
-        self.proc = subprocess.Popen([STALLPAY, "demo", "--dir", str(self.dir), "--port", "0", "--no-browser"],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                     env={**os.environ, **(self.board or {})})
+        self.log = self.dir / f"terminal-{self.id}.log"  # a file: an unread pipe would stall the server
+        with open(self.log, "a") as log:
+            self.proc = subprocess.Popen([STALLPAY, "demo", "--dir", str(self.dir), "--port", "0", "--no-browser"],
+                                         stdout=subprocess.PIPE, stderr=log, text=True,
+                                         env={**os.environ, **(self.board or {})})
         found: list[str] = []
 
         def read() -> None:
@@ -156,8 +158,6 @@ class Terminal:
                     found.append(m.group(1))
 
         threading.Thread(target=read, daemon=True).start()
-        threading.Thread(target=lambda: self.proc.stderr.read() if self.proc and self.proc.stderr else None,
-                         daemon=True).start()
         self.url = wait_for(lambda: found[0] if found else (self.proc.poll() is not None and "exited"),
                             f"terminal {self.id} prints its URL")
         assert self.url != "exited", f"stallpay demo (terminal {self.id}) exited {self.proc.returncode}"
