@@ -53,7 +53,7 @@ def test_self_checkout_face_pay(collector: Collector, terminals: Any, screens: A
     expect(display.get_by_test_id("display-face-oval")).to_be_visible()
     expect(page.get_by_test_id("reason")).to_contain_text("No face seen", timeout=15_000)
     till.shot("no-face-gave-up")
-    assert [e["data"]["reason"] for e in demo.entries("decline", "")] == ["no_face"]
+    assert [e["data"]["code"] for e in demo.entries("decline", "")] == ["no_face"]
     page.locator("#flow .p-declined button").first.click()
     expect(page.get_by_test_id("total")).to_have_text("€11.00")
 
