@@ -38,7 +38,7 @@ from sync.collector.face import (
     upload_template,
 )
 from sync.collector.face_gallery import collector_box_public, scrub
-from sync.collector.face_phone import PhoneCheckRefused, PhoneChecks
+from sync.collector.face_phone import PhoneChecks, add_phone_check_route
 from sync.collector.http_limits import BodyLimit
 from sync.collector.ingest import contiguous_seq, ingest_bytes
 from sync.collector.ledger import (
@@ -94,11 +94,6 @@ class FaceAuthorizeRequest(BaseModel):
     account_id: str = Field(pattern=ACCOUNT_PATTERN)
     amount: int = Field(gt=0, le=10**9)
     request_id: str = Field(pattern=r"^[A-Za-z0-9_-]{8,64}$", description="chosen by the terminal; retries reuse it")
-
-
-class FacePhoneCheckRequest(BaseModel):
-    candidates: list[str] = Field(min_length=1, max_length=5)
-    digits: str = Field(pattern=r"^[0-9]{2,6}$")
 
 
 class FaceEnrollmentRequest(BaseModel):
@@ -243,14 +238,7 @@ def create_app(db: str | Store, keys: EventKeys, *, request_window_s: float = RE
         except FaceError as exc:
             raise HTTPException(422, str(exc)) from None
 
-    phone_checks = PhoneChecks(store)
-
-    @app.post("/api/v1/face/phone-check", summary="Which candidate account do these phone digits confirm (or none)")
-    def post_face_phone_check(req: FacePhoneCheckRequest, tid: Annotated[int, Depends(terminal)]) -> dict[str, Any]:
-        try:
-            return {"account_id": phone_checks.check(req.candidates, req.digits)}
-        except PhoneCheckRefused as exc:
-            raise HTTPException(429, str(exc)) from None
+    add_phone_check_route(app, PhoneChecks(store), terminal)
 
     def cashier(tid: Annotated[int, Depends(terminal)]) -> int:
         t = get_terminal(store, tid)

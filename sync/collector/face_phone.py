@@ -8,11 +8,13 @@ answers with the one account they confirm. Wrong answers are counted per account
 `WINDOW_S` that account's digits are not checked any more for the rest of the window (the guest pays by band).
 """
 
-from __future__ import annotations
-
 import threading
 import time
 from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException
+from pydantic import BaseModel, Field
 
 from sync.collector.storage import Store
 
@@ -56,3 +58,20 @@ class PhoneChecks:
             for account in candidates:
                 self._misses.setdefault(account, []).append(now)
         return None
+
+
+class PhoneCheckRequest(BaseModel):
+    candidates: list[str] = Field(min_length=1, max_length=MAX_CANDIDATES)
+    digits: str = Field(pattern=r"^[0-9]{2,6}$")
+
+
+def add_phone_check_route(app: FastAPI, checks: PhoneChecks, terminal: Callable[..., Any]) -> None:
+    """`POST /api/v1/face/phone-check` on the collector's API, for a signed terminal request (`terminal`). The
+    module has no postponed annotations: FastAPI reads `Depends(terminal)` from the live annotation."""
+
+    @app.post("/api/v1/face/phone-check", summary="Which candidate account do these phone digits confirm (or none)")
+    def post_face_phone_check(req: PhoneCheckRequest, tid: Annotated[int, Depends(terminal)]) -> dict[str, Any]:
+        try:
+            return {"account_id": checks.check(req.candidates, req.digits)}
+        except PhoneCheckRefused as exc:
+            raise HTTPException(429, str(exc)) from None
