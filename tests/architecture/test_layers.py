@@ -45,7 +45,6 @@ ALLOWED: dict[str, set[tuple[str, str]]] = {
     "refusals": {
     },
     "classes": {
-        ("terminal.nfc.desfire.DesfireCard", "issue 12, card interface (wallet <-> nfc)"),
     },
 }
 
