@@ -12,7 +12,7 @@ import secrets
 import stat
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -22,6 +22,9 @@ from terminal.gpio import GpioSection
 from terminal.printer.settings import PrinterSection
 from terminal.tomlfile import TomlFileError, read_toml
 from terminal.ui.settings import UiSection
+
+if TYPE_CHECKING:
+    from terminal.wallet.epochs import BandKeys
 
 
 class ConfigError(Exception):
@@ -194,9 +197,19 @@ class EventKeys(_Strict):
     terminal_signing_key: bytes = Field(repr=False)
     # DESFire role master keys and escrow keys present in this file (credit, debit, read, escrow_*)
     desfire: dict[str, bytes] = Field(default_factory=dict, repr=False)
+    # NTAG band keys of later key epochs ([epochs], written from the collector's bundle; master_key is epoch 0)
+    epoch: int = 0
+    old_until: int = 0
+    epoch_keys: dict[int, bytes] = Field(default_factory=dict, repr=False)
 
     def __str__(self) -> str:
-        return f"EventKeys(event_id={self.event_id!r})"
+        return f"EventKeys(event_id={self.event_id!r}, epoch={self.epoch})"
+
+    def band_keys(self) -> BandKeys:
+        from terminal.wallet.epochs import BandKeys
+
+        return BandKeys(event_id=self.event_id, masters={0: self.master_key, **self.epoch_keys}, current=self.epoch,
+                        old_until=self.old_until)
 
 
 def check_key_permissions(path: Path) -> None:
@@ -230,6 +243,7 @@ def load_keys(path: Path | str, event_id: str | None = None) -> EventKeys:
         ) from None
     try:
         keys.desfire = _desfire_keys(section)
+        keys.epoch, keys.old_until, keys.epoch_keys = _epochs(raw.get("epochs", {}))
     except (TypeError, ValueError, AttributeError) as exc:
         raise ConfigError(f"{path}: {exc}") from None
     if len(keys.master_key) != 16:
@@ -259,6 +273,25 @@ def _desfire_keys(section: dict) -> dict[str, bytes]:
             raise ValueError(f"[desfire] {name} must be {size} bytes ({2 * size} hex digits)")
         out[name] = raw
     return out
+
+
+def _epochs(section: dict) -> tuple[int, int, dict[int, bytes]]:
+    """The optional [epochs] section: current, old_until and [epochs.band] "N" = 16-byte key (hex)."""
+    band = {int(k): bytes.fromhex(v) for k, v in dict(section.get("band", {})).items()}
+    if any(len(v) != 16 or not 1 <= k <= 255 for k, v in band.items()):
+        raise ValueError("[epochs.band] keys are epochs 1..255 with 16-byte keys (32 hex digits)")
+    current = int(section.get("current", 0))
+    if current and current not in band:
+        raise ValueError(f"[epochs] current = {current} but [epochs.band] has no key for it")
+    return current, int(section.get("old_until", 0)), band
+
+
+def epochs_section(keys: EventKeys) -> dict:
+    """[epochs] of a key file (empty when the event never rotated)."""
+    if not keys.epoch_keys:
+        return {}
+    return {"current": keys.epoch, "old_until": keys.old_until,
+            "band": {str(k): v.hex() for k, v in sorted(keys.epoch_keys.items())}}
 
 
 def write_secret_file(path: Path, text: str) -> None:

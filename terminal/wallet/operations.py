@@ -21,12 +21,13 @@ from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 
-from terminal.wallet import roles, rules
+from terminal.wallet import epochs, roles, rules
 from terminal.wallet.card import CardAuthError, CardError, PurseTag, UnsupportedCard
 from terminal.wallet.ceilings import credited_today
+from terminal.wallet.epochs import BandKeys
 from terminal.wallet.hotlist import Hotlist
 from terminal.wallet.journal import Journal
-from terminal.wallet.keys import card_password, event_tag, purse_key
+from terminal.wallet.keys import event_tag
 from terminal.wallet.lastseen import LastSeen
 from terminal.wallet.purse import (
     FIRST_SLOT_PAGE,
@@ -41,11 +42,7 @@ from terminal.wallet.purse import (
     PurseImage,
     PurseKeys,
     Record,
-    decode_header,
-    encode_header,
     new_header,
-    parse_image,
-    peek_header,
     seal,
     slot_page,
 )
@@ -152,8 +149,10 @@ class Wallet:
     def __init__(self, *, journal: Journal, master_key: bytes, event_id: str, terminal_id: int,
                  limits: Limits | None = None, hotlist: Hotlist | None = None, lastseen: LastSeen | None = None,
                  clock: Callable[[], float] = time.time, desfire_keys: dict[str, bytes] | None = None,
-                 policy: Policy | None = None) -> None:
+                 policy: Policy | None = None, band_keys: BandKeys | None = None) -> None:
         self.journal = journal
+        # NTAG band keys by epoch (terminal.wallet.epochs); `master_key` alone is epoch 0
+        self.band = band_keys or BandKeys.single(master_key, event_id)
         self.desfire_keys = desfire_keys or {}
         self.policy = policy or Policy()
         self._master_key = master_key
@@ -180,7 +179,7 @@ class Wallet:
                         credit_per_day=config.limits.credit_per_day)
         return cls(journal=journal, master_key=keys.master_key, event_id=config.event.id,
                    terminal_id=config.terminal.id, limits=limits, clock=clock, desfire_keys=keys.desfire,
-                   policy=Policy(config.terminal.mode, role_of))
+                   policy=Policy(config.terminal.mode, role_of), band_keys=keys.band_keys())
 
     @property
     def db(self) -> sqlite_utils.Database:
@@ -247,8 +246,8 @@ class Wallet:
             raise self._decline(tap, operator, Declined(
                 "already_issued", f"card already issued (card {tap.image.header.card_id}); use top-up"))
         card_id = self._allocate_card_id(tap.uid)
-        header = new_header(tap.product, self.event_id, card_id)
-        header_bytes = encode_header(tap.keys, tap.uid, header)
+        header = replace(new_header(tap.product, self.event_id, card_id), epoch=self.band.current)
+        header_bytes = epochs.encode_header(self.band, tap.uid, header)
         sealed = seal(tap.keys, tap.uid, header, record)
         data = {"page": slot_page(header, record.seq), "record": sealed.hex(), "header": header_bytes.hex(),
                 "product": tap.product, **data}
@@ -358,7 +357,7 @@ class Wallet:
             raw = tag.read_pages(0, READ_PAGES)
         except ValueError:  # the driver knows the chip and it has fewer pages
             raise UnsupportedCard(f"an {tag.info.product} is too small to hold a StallPay purse") from None
-        peeked = peek_header(raw[USER_START * 4 : USER_START * 4 + 16])
+        peeked = epochs.peek(raw[USER_START * 4 : USER_START * 4 + 16])
         if peeked is not None:
             tag.hint_product(peeked[2])
         info = tag.info
@@ -366,18 +365,20 @@ class Wallet:
             raise UnsupportedCard(f"an {info.product} is too small to hold a StallPay purse")
         uid = _uid_from_pages(raw) or info.uid
         product = info.product
-        keys = PurseKeys(purse_key(self._master_key, uid, self.event_id))
+        keys = self.band.purse(self.band.current, uid)
         tap = _Tap(tag=tag, uid=uid, product=product, raw=raw, keys=keys, header=None, image=None)
         if peeked is None:
             self._settle_blank(tap, operator)
             if allow_blank:
                 return tap
             raise Declined("blank", "blank card: it has not been issued yet (issue it at a cashier)")
-        tag_bytes, card_id, _product = peeked
-        if tag_bytes != self._event_tag:
+        tag_bytes, card_id, _product, epoch = peeked
+        if not self._event_tag.startswith(tag_bytes):
             raise Declined("wrong_event", "this card belongs to another event")
+        if epoch > self.band.current:
+            raise Declined("newer_epoch", "this band carries event keys newer than this terminal's: sync it")
         try:
-            tap.header = decode_header(keys, uid, raw[USER_START * 4 : USER_START * 4 + 16])
+            tap.header = epochs.decode_header(self.band, uid, raw[USER_START * 4 : USER_START * 4 + 16])
         except PurseFormatError:
             self._settle_blank(tap, operator)
             if self.lastseen.get(card_id) is not None or self.lastseen.knows_uid(uid):
@@ -388,7 +389,7 @@ class Wallet:
                 return tap
             raise Declined("blank", "card issue was interrupted: issue it again at a cashier") from None
         try:
-            tap.image = parse_image(keys, uid, tap.header, raw)
+            tap.image = epochs.parse_image(self.band, uid, tap.header, raw)
         except PurseFormatError:
             tap.image = None
         self._settle(tap, operator)
@@ -401,6 +402,9 @@ class Wallet:
                 return tap
             raise Declined("blank", "card issue was interrupted: issue it again at a cashier")
         self._check_fresh(tap, operator)
+        if tap.header.epoch < self.band.current and 0 < self.band.old_until < self._now():
+            raise self._decline(tap, operator, Declined(
+                "old_epoch", "this band still carries keys from before a key rotation: exchange it at a cashier"))
         return tap
 
     def _settle_blank(self, tap: _Tap, operator: str | None) -> None:
@@ -466,7 +470,8 @@ class Wallet:
             self.hotlist.add(card_id, "rollback")
             raise self._decline(tap, operator, Declined(
                 "rollback", "card shows an older state than already seen: blocked, report to the organizer"))
-        if seen is not None and current.seq == seen[1] and LastSeen.digest(tap.slot_bytes(current.seq)) != seen[2]:
+        if seen is not None and current.seq == seen[1] and seen[2] not in {
+                LastSeen.digest(b) for b in epochs.sealed_forms(self.band, tap.uid, tap.header, current)}:
             self.hotlist.add(card_id, "clone")
             raise self._decline(tap, operator, Declined(
                 "cloned", "card data differs from what this terminal wrote: blocked, report to the organizer"))
@@ -492,16 +497,23 @@ class Wallet:
                                      balance_after=planned.balance, method=method, items=items,
                                      data={"page": page, "record": sealed.hex(), "prev_terminal": current.terminal,
                                            **(data or {})})
-        password, _pack = card_password(self._master_key, tap.uid, self.event_id)
+        password_epoch = self._password_epoch(tap)
+        password, _pack = self.band.password(password_epoch, tap.uid)
         try:
             tap.tag.authenticate(password)
         except CardAuthError as exc:
             self._abort(intent, operator, f"password refused: {exc}")
+            if tap.header.epoch < self.band.current:  # a re-key torn after its password write
+                raise self._decline(tap, operator, Declined(
+                    "rekey_interrupted", "the band's key change was interrupted: tap it again"),
+                    data={"password_epoch": self.band.current}) from exc
             raise Declined("tampered", "the card refused this event's password: refused") from exc
         except CardError as exc:
             self._abort(intent, operator, f"card gone before writing: {exc}")
             raise
         try:
+            if tap.header.epoch < self.band.current:
+                self._rekey(tap, password_epoch)
             counter = tap.tag.read_counter() if tap.product in COUNTER_PRODUCTS else None
             if counter is not None:
                 for _ in range(max(0, current.seq - counter)):
@@ -522,7 +534,7 @@ class Wallet:
                                     balance_after=intent["balance_after"], method=intent["method"],
                                     items=intent["items"], data=intent["data"])
         self.lastseen.update(tap.header.card_id, tap.uid, planned.seq, bytes.fromhex(intent["data"]["record"]))
-        tap.image = parse_image(tap.keys, tap.uid, tap.header, tap.raw)
+        tap.image = epochs.parse_image(self.band, tap.uid, tap.header, tap.raw)
         state = self._state(tap)
         return Outcome(intent["op"], intent["amount"], intent["balance_before"], intent["balance_after"], state, entry)
 
@@ -536,14 +548,42 @@ class Wallet:
 
     def _unlock_if_protected(self, tap: _Tap) -> None:
         if self._cfg_auth0(tap) <= FIRST_SLOT_PAGE + SLOTS[tap.product] * SLOT_PAGES:
-            password, _pack = card_password(self._master_key, tap.uid, self.event_id)
+            password, _pack = self.band.password(self.band.current, tap.uid)
             tap.tag.authenticate(password)
 
     def _ensure_protected(self, tap: _Tap) -> None:
         if self._cfg_auth0(tap) == AUTH0:
             return
-        password, pack = card_password(self._master_key, tap.uid, self.event_id)
+        password, pack = self.band.password(self.band.current, tap.uid)
         tap.tag.protect(password, pack, AUTH0)
+
+    def _password_epoch(self, tap: _Tap) -> int:
+        """The header's epoch, or the current one when this terminal saw a re-key of this band torn after its
+        password write (journaled `rekey_interrupted`)."""
+        assert tap.header is not None
+        if tap.header.epoch == self.band.current:
+            return tap.header.epoch
+        row = self.db.execute("SELECT data FROM journal WHERE op = 'decline' AND uid = ? ORDER BY seq DESC LIMIT 1",
+                              [tap.uid.hex()]).fetchone()
+        return self.band.current if row and '"rekey_interrupted"' in row[0] else tap.header.epoch
+
+    def _rekey(self, tap: _Tap, password_epoch: int) -> None:
+        """Move the band to the current epoch (authenticated already): password, header, history slots. Each
+        write leaves a band that reads under the old or the new epoch (terminal.wallet.epochs)."""
+        assert tap.header is not None
+        if password_epoch != self.band.current:
+            password, pack = self.band.password(self.band.current, tap.uid)
+            tap.tag.write_page(tap.tag.info.config_page + 2, password)
+            tap.tag.write_page(tap.tag.info.config_page + 3, pack + b"\x00\x00")
+        moved = replace(tap.header, epoch=self.band.current)
+        header_bytes = epochs.encode_header(self.band, tap.uid, moved)
+        for page in (USER_START, USER_START + 1, USER_START + 3):  # the MAC page last
+            tap.tag.write_page(page, header_bytes[(page - USER_START) * 4: (page - USER_START + 1) * 4])
+        for page, sealed in epochs.reseals(self.band, tap.uid, tap.header, tap.raw):
+            self._write_pages(tap.tag, page, sealed)
+            tap.raw = _splice(tap.raw, page, sealed)
+        tap.raw = _splice(tap.raw, USER_START, header_bytes)
+        tap.header = moved
 
     # --- helpers of the operations -------------------------------------------
 
@@ -575,14 +615,15 @@ class Wallet:
         except Declined as exc:
             raise self._decline(tap, operator, exc) from None
 
-    def _decline(self, tap: _Tap, operator: str | None, exc: Declined, *, card_id: int | None = None) -> Declined:
+    def _decline(self, tap: _Tap, operator: str | None, exc: Declined, *, card_id: int | None = None,
+                 data: dict[str, Any] | None = None) -> Declined:
         if card_id is None and tap.header is not None:
             card_id = tap.header.card_id
         balance = tap.image.current.balance if tap.image is not None else None
         self.journal.append("decline", "info", operator=operator, card_id=card_id, uid=tap.uid,
                             balance_before=balance, balance_after=balance,
                             data={"code": exc.code, "reason": exc.message,
-                                  **({"missing": exc.missing} if exc.missing is not None else {})})
+                                  **({"missing": exc.missing} if exc.missing is not None else {}), **(data or {})})
         log.info("declined card %s: %s", card_id, exc.code)
         return exc
 

@@ -63,6 +63,7 @@ class Header:
     product: str
     event_tag: bytes
     card_id: int
+    epoch: int = 0  # key epoch that sealed the band (terminal.wallet.epochs); 0 = version-1 header
 
     @property
     def slots(self) -> int:
