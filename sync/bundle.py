@@ -26,9 +26,10 @@ from sync.batch import canonical_json
 from sync.enrollment import get_terminal
 from sync.event import get_meta, get_setting, meta_seed, require_event
 from sync.face import confirmed_by, expire_templates, gallery_changes, refused_credits, snapshot_balances
-from sync.face_gallery import collector_box_public, gallery_for
+from sync.face_gallery import collector_box, collector_box_public, gallery_for
 from sync.face_keys import SealError, box_key, open_template
 from sync.ingest import contiguous_seq
+from sync.key_epochs import bundle_section as epoch_section
 from sync.keys import event_signing_key, public_hex, signing_key, verify
 from sync.ledger import hotlist
 from sync.storage import Store
@@ -92,6 +93,9 @@ def build_bundle(store: Store, keys: EventKeys, *, terminal_id: int | None = Non
             "erasures_confirmed": confirmed_by(store, terminal_id) if terminal_id is not None else [],
             "refused_credits": refused_credits(store, terminal_id) if terminal_id is not None else [],
         },
+        # the newest key epoch's band keys, sealed for this terminal alone (sync.key_epochs)
+        "key_epoch": epoch_section(store, collector_box(store), event_id,
+                                   get_terminal(store, terminal_id) if terminal_id is not None else None),
     }
     key = event_signing_key(keys.master_key, keys.event_id)
     collector = collector_signing_key(store)
@@ -147,6 +151,10 @@ def apply_bundle(t: TerminalSync, body: dict[str, Any], *, face_trusted: bool = 
         raise BundleError(f"bundle from {body['issued_at']} is older than the one applied ({last}): refused")
     # face first: a checked-out guest's template is gone before anything else of the bundle is applied
     face = _apply_face(t, body) if face_trusted else {"face": "skipped: collector key unknown (pair by code)"}
+    if face_trusted:
+        from sync.terminal_keys import apply_key_epoch
+
+        face.update(apply_key_epoch(t, body))
     Hotlist(t.journal.db).replace_all([(int(cid), str(reason)) for cid, reason in body["hotlist"]])
     for key in ("catalogue", "operators", "settings"):
         t.state.set(f"bundle_{key}", body.get(key))

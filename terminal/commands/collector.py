@@ -38,6 +38,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--vendor", default="")
     c = cmd("revoke", "revoke a terminal: its batches and requests are refused", run_revoke)
     c.add_argument("--terminal", type=int, required=True)
+    c = cmd("rotate-keys", "start a new key epoch (after a revoke): bands move to it at their next write",
+            run_rotate_keys)
+    c.add_argument("--grace-hours", type=float, default=24.0,
+                   help="terminals accept bands of the old epoch this long (default 24; 0 = until re-keyed)")
+    c.add_argument("--reason", default="terminal revoked")
     c = cmd("block", "put a card on the hotlist", run_block)
     c.add_argument("--card", type=int, required=True)
     c.add_argument("--reason", default="lost")
@@ -200,6 +205,18 @@ def run_revoke(args: argparse.Namespace) -> int:
 
     revoke(_store(args), args.terminal)
     print(f"terminal {args.terminal} revoked")
+    return 0
+
+
+@_guard
+def run_rotate_keys(args: argparse.Namespace) -> int:
+    from sync.key_epochs import RotationError, rotate
+
+    try:
+        result = rotate(_store(args), reason=args.reason, grace_hours=args.grace_hours)
+    except RotationError as exc:
+        return _fail(str(exc))
+    print(json.dumps(result))
     return 0
 
 

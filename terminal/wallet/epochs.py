@@ -72,44 +72,65 @@ class BandKeys:
 
 
 def header_body(header: Header) -> bytes:
-    """12 bytes before the MAC: version 1 (epoch 0, 4-byte event tag) or 2 (3-byte tag + epoch)."""
+    """12 bytes before the MAC: version 1 (epoch 0, 4-byte event tag) or 2 (3-byte tag + epoch byte)."""
     if header.epoch == 0:
         return MAGIC + bytes([1, PRODUCTS[header.product]]) + header.event_tag + struct.pack(">I", header.card_id)
     return (MAGIC + bytes([VERSION_EPOCH, PRODUCTS[header.product]]) + header.event_tag[:3]
             + bytes([header.epoch]) + struct.pack(">I", header.card_id))
 
 
+def header_mac(band: BandKeys, uid: bytes, header: Header, key_epoch: int, *, legacy: bool = False) -> bytes:
+    """The MAC page. Version 2 leaves the version and epoch bytes out, so a re-key never rewrites it: a page
+    written halfway (the chip writes 4-byte pages, but a pulled band may keep part of one) cannot spoil it.
+    It is keyed by the epoch the band was issued in; `legacy`: a version-1 header's MAC over its whole body."""
+    keys = band.purse(key_epoch, uid)
+    if legacy:
+        return keys.mac(b"SPH1" + bytes([len(uid)]) + uid + header_body(replace(header, epoch=0)))[:4]
+    covered = MAGIC + bytes([PRODUCTS[header.product]]) + header.event_tag[:3] + struct.pack(">I", header.card_id)
+    return keys.mac(b"SPH2" + bytes([len(uid)]) + uid + covered)[:4]
+
+
 def encode_header(band: BandKeys, uid: bytes, header: Header) -> bytes:
-    body = header_body(header)
-    return body + band.purse(header.epoch, uid).mac(b"SPH1" + bytes([len(uid)]) + uid + body)[:4]
+    """A new band's header, issued in `header.epoch` (epoch 0 keeps the version-1 layout and MAC)."""
+    return header_body(header) + header_mac(band, uid, header, header.epoch, legacy=header.epoch == 0)
 
 
 def peek(raw: bytes) -> tuple[bytes, int, str, int] | None:
-    """(event tag as written: 4 bytes, or 3 for version 2; card id; product; epoch hint) or None (not ours)."""
+    """(first 3 bytes of the event tag, card id, product, epoch byte) or None (not ours). A re-key writes the
+    epoch page before the version page, so a version-2 header never shows a version-1 tag byte as its epoch."""
     if len(raw) < 16 or raw[:2] != MAGIC or raw[2] not in (1, VERSION_EPOCH):
         return None
     product = next((name for name, code in PRODUCTS.items() if code == raw[3]), None)
     if product is None:
         return None
     card_id = struct.unpack(">I", raw[8:12])[0]
-    if raw[2] == 1:
-        return raw[4:8], card_id, product, 0
-    return raw[4:7], card_id, product, raw[7]
+    return raw[4:7], card_id, product, raw[7] if raw[2] == VERSION_EPOCH else 0
 
 
 def decode_header(band: BandKeys, uid: bytes, raw: bytes) -> Header:
-    """The header, authenticated by its MAC page against each known epoch's canonical header (hint first)."""
+    """The header (epoch = its epoch byte), authenticated by its MAC page under any known epoch's key."""
     peeked = peek(raw)
     if peeked is None:
         raise PurseFormatError("no StallPay header")
-    _tag, card_id, product, hint = peeked
-    order = [hint] if hint in band.masters else []
-    order += [e for e in band.newest_first() if e != hint]
-    for epoch in order:
-        candidate = Header(product=product, event_tag=event_tag(band.event_id), card_id=card_id, epoch=epoch)
-        if compare_digest(encode_header(band, uid, candidate)[12:16], raw[12:16]):
-            return candidate
+    _tag, card_id, product, epoch = peeked
+    header = Header(product=product, event_tag=event_tag(band.event_id), card_id=card_id, epoch=epoch)
+    for key_epoch in band.newest_first():
+        for legacy in (False, True) if key_epoch == 0 else (False,):
+            if compare_digest(header_mac(band, uid, header, key_epoch, legacy=legacy), raw[12:16]):
+                return header
     raise PurseFormatError("header does not verify for this card")
+
+
+def header_pages(band: BandKeys, uid: bytes, header: Header) -> list[tuple[int, bytes]]:
+    """What a re-key writes of the header, in order: the epoch page, then the version page (never the MAC)."""
+    body = header_body(replace(header, epoch=band.current))
+    return [(1, body[4:8]), (0, body[0:4])]
+
+
+def newest_epoch(band: BandKeys, uid: bytes, header: Header, pages: bytes) -> int:
+    """The epoch that sealed the band's newest record (what decides whether it is still an old-epoch band)."""
+    found = slot_epochs(band, uid, header, pages).values()
+    return max(found, key=lambda f: f[0].seq)[1] if found else header.epoch
 
 
 def slot_epochs(band: BandKeys, uid: bytes, header: Header, pages: bytes) -> dict[int, tuple[Record, int]]:
@@ -138,11 +159,15 @@ def parse_image(band: BandKeys, uid: bytes, header: Header, pages: bytes) -> Pur
 
 
 def reseals(band: BandKeys, uid: bytes, header: Header, pages: bytes) -> list[tuple[int, bytes]]:
-    """(first page, sealed bytes) for every valid slot not yet sealed under the current epoch."""
+    """(first page, sealed bytes) for every valid slot not yet sealed under the current epoch, except the newest
+    record's: overwriting it in place, torn, would leave the band showing the state before it. It is re-sealed
+    once the operation's new record has landed in another slot."""
     moved = replace(header, epoch=band.current)
+    found = slot_epochs(band, uid, header, pages)
+    newest = max((r.seq for r, _e in found.values()), default=-1)
     out = []
-    for slot, (record, epoch) in sorted(slot_epochs(band, uid, header, pages).items()):
-        if epoch != band.current:
+    for slot, (record, epoch) in sorted(found.items()):
+        if epoch != band.current and record.seq != newest:
             out.append((FIRST_SLOT_PAGE + slot * SLOT_PAGES, seal(band.purse(band.current, uid), uid, moved, record)))
     return out
 

@@ -373,7 +373,7 @@ class Wallet:
                 return tap
             raise Declined("blank", "blank card: it has not been issued yet (issue it at a cashier)")
         tag_bytes, card_id, _product, epoch = peeked
-        if not self._event_tag.startswith(tag_bytes):
+        if self._event_tag[:3] != tag_bytes:
             raise Declined("wrong_event", "this card belongs to another event")
         if epoch > self.band.current:
             raise Declined("newer_epoch", "this band carries event keys newer than this terminal's: sync it")
@@ -402,7 +402,7 @@ class Wallet:
                 return tap
             raise Declined("blank", "card issue was interrupted: issue it again at a cashier")
         self._check_fresh(tap, operator)
-        if tap.header.epoch < self.band.current and 0 < self.band.old_until < self._now():
+        if self._stale(tap) and 0 < self.band.old_until < self._now():
             raise self._decline(tap, operator, Declined(
                 "old_epoch", "this band still carries keys from before a key rotation: exchange it at a cashier"))
         return tap
@@ -512,7 +512,7 @@ class Wallet:
             self._abort(intent, operator, f"card gone before writing: {exc}")
             raise
         try:
-            if tap.header.epoch < self.band.current:
+            if self._stale(tap):
                 self._rekey(tap, password_epoch)
             counter = tap.tag.read_counter() if tap.product in COUNTER_PRODUCTS else None
             if counter is not None:
@@ -521,9 +521,10 @@ class Wallet:
             self._write_pages(tap.tag, page, sealed)
             if counter is not None:
                 tap.tag.increment_counter()
+            tap.raw = _splice(tap.raw, page, sealed)
+            self._reseal_history(tap)
         except CardError as exc:
             raise TapAgain(intent, exc) from exc
-        tap.raw = _splice(tap.raw, page, sealed)
         return self._commit(tap, intent, planned)
 
     def _commit(self, tap: _Tap, intent: dict[str, Any], planned: Record) -> Outcome:
@@ -567,6 +568,12 @@ class Wallet:
                               [tap.uid.hex()]).fetchone()
         return self.band.current if row and '"rekey_interrupted"' in row[0] else tap.header.epoch
 
+    def _stale(self, tap: _Tap) -> bool:
+        """The band (its header, or the newest record's seal) is in an older epoch than this terminal writes."""
+        assert tap.header is not None
+        return tap.header.epoch < self.band.current or \
+            epochs.newest_epoch(self.band, tap.uid, tap.header, tap.raw) < self.band.current
+
     def _rekey(self, tap: _Tap, password_epoch: int) -> None:
         """Move the band to the current epoch (authenticated already): password, header, history slots. Each
         write leaves a band that reads under the old or the new epoch (terminal.wallet.epochs)."""
@@ -575,15 +582,17 @@ class Wallet:
             password, pack = self.band.password(self.band.current, tap.uid)
             tap.tag.write_page(tap.tag.info.config_page + 2, password)
             tap.tag.write_page(tap.tag.info.config_page + 3, pack + b"\x00\x00")
-        moved = replace(tap.header, epoch=self.band.current)
-        header_bytes = epochs.encode_header(self.band, tap.uid, moved)
-        for page in (USER_START, USER_START + 1, USER_START + 3):  # the MAC page last
-            tap.tag.write_page(page, header_bytes[(page - USER_START) * 4: (page - USER_START + 1) * 4])
+        for page, data in epochs.header_pages(self.band, tap.uid, tap.header):
+            tap.tag.write_page(USER_START + page, data)
+            tap.raw = _splice(tap.raw, USER_START + page, data)
+        self._reseal_history(tap)
+        tap.header = replace(tap.header, epoch=self.band.current)
+
+    def _reseal_history(self, tap: _Tap) -> None:
+        assert tap.header is not None
         for page, sealed in epochs.reseals(self.band, tap.uid, tap.header, tap.raw):
             self._write_pages(tap.tag, page, sealed)
             tap.raw = _splice(tap.raw, page, sealed)
-        tap.raw = _splice(tap.raw, USER_START, header_bytes)
-        tap.header = moved
 
     # --- helpers of the operations -------------------------------------------
 

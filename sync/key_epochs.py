@@ -1,0 +1,107 @@
+"""Key epochs at the collector: `stallpay collector rotate-keys`, and the new keys sealed to each paired terminal.
+
+A stolen terminal's key file holds the event's band master key. Revoking the terminal refuses its batches and
+requests; rotating starts a new epoch whose band key the stolen file does not have. The key is made here, kept
+in the database only sealed under the collector's key file (`sync.sealing`), and travels in each bundle sealed
+to one terminal: AES-256-GCM under the X25519 box key shared with the terminal's `face_key` from pairing
+(`sync.face_keys.box_key`, direction b"keys"), so neither a revoked terminal (it gets no bundle) nor anyone
+holding another terminal's bundle can open it. Terminals without a registered box key (paired before it
+existed) get no keys and must pair again.
+
+Old-epoch bands stay readable by terminals (they keep every epoch's key) and are moved to the new epoch at
+their next write. `old_until` (rotation time + grace) is the moment terminals stop accepting bands still in an
+older epoch: those go to a cashier to be exchanged (`collector replace`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from sync.event import now_iso, require_event
+from sync.face_keys import SealError, box_key
+from sync.sealing import seal, unseal
+from sync.storage import Store
+
+MAX_EPOCH = 255
+DIRECTION = b"keys"
+
+
+class RotationError(Exception):
+    """The rotation cannot be made (the message says why)."""
+
+
+def _purpose(epoch: int) -> str:
+    return f"band key epoch {epoch}"
+
+
+def current_epoch(store: Store) -> int:
+    return int(store.scalar("SELECT COALESCE(MAX(epoch), 0) FROM key_epochs") or 0)
+
+
+def rotate(store: Store, *, reason: str = "terminal revoked", grace_hours: float = 24.0) -> dict[str, Any]:
+    """Start the next epoch: a new random band key; returns what the organizer is told (never the key)."""
+    require_event(store)
+    if grace_hours < 0:
+        raise RotationError("--grace-hours must be zero or more")
+    with store.transaction():
+        epoch = current_epoch(store) + 1
+        if epoch > MAX_EPOCH:
+            raise RotationError(f"this event has used all {MAX_EPOCH} key epochs")
+        old_until = int((datetime.now(UTC) + timedelta(hours=grace_hours)).timestamp()) if grace_hours else 0
+        store.execute("INSERT INTO key_epochs (epoch, started_at, reason, sealed_key, old_until) "
+                      "VALUES (?, ?, ?, ?, ?)",
+                      [epoch, now_iso(), reason, seal(store, _purpose(epoch), secrets.token_bytes(16)), old_until])
+    revoked = [r["terminal_id"] for r in store.query("SELECT terminal_id FROM terminals WHERE status = 'revoked' "
+                                                     "ORDER BY terminal_id")]
+    waiting = [r["terminal_id"] for r in store.query("SELECT terminal_id FROM terminals WHERE status = 'active' AND "
+                                                     "(face_key IS NULL OR face_key = '') ORDER BY terminal_id")]
+    return {"epoch": epoch, "old_until": old_until, "revoked_terminals": revoked, "cannot_receive": waiting}
+
+
+def band_keys(store: Store) -> dict[int, bytes]:
+    """Every epoch's band key (1..n); the event key file's master key is epoch 0."""
+    return {int(r["epoch"]): unseal(store, _purpose(int(r["epoch"])), r["sealed_key"])
+            for r in store.query("SELECT epoch, sealed_key FROM key_epochs ORDER BY epoch")}
+
+
+def bundle_section(store: Store, box: X25519PrivateKey, event_id: str, terminal: dict | None) -> dict[str, Any]:
+    """The `key_epoch` part of a bundle for `terminal`: epoch number, old_until, and the keys sealed for it."""
+    epoch = current_epoch(store)
+    if epoch == 0 or terminal is None or terminal.get("status") != "active":
+        return {"epoch": epoch}
+    old_until = int(store.scalar("SELECT old_until FROM key_epochs WHERE epoch = ?", [epoch]) or 0)
+    if not terminal.get("face_key"):
+        return {"epoch": epoch, "old_until": old_until, "sealed": None}
+    tid = int(terminal["terminal_id"])
+    plain = json.dumps({"band": {str(e): k.hex() for e, k in band_keys(store).items()}}).encode()
+    nonce = os.urandom(12)
+    key = box_key(box, terminal["face_key"], event_id, tid, DIRECTION)
+    sealed = nonce + AESGCM(key).encrypt(nonce, plain, _aad(event_id, tid, epoch))
+    return {"epoch": epoch, "old_until": old_until, "sealed": sealed.hex()}
+
+
+def _aad(event_id: str, terminal_id: int, epoch: int) -> bytes:
+    return f"stallpay key epoch|{event_id}|{terminal_id}|{epoch}".encode()
+
+
+def open_section(box: X25519PrivateKey, collector_box: str, event_id: str, terminal_id: int,
+                 section: dict[str, Any]) -> dict[int, bytes]:
+    """Terminal side: the band keys by epoch from a bundle's `key_epoch`; SealError when they do not open."""
+    try:
+        raw = bytes.fromhex(str(section["sealed"]))
+        key = box_key(box, collector_box, event_id, terminal_id, DIRECTION)
+        plain = AESGCM(key).decrypt(raw[:12], raw[12:], _aad(event_id, terminal_id, int(section["epoch"])))
+        band = {int(e): bytes.fromhex(k) for e, k in json.loads(plain)["band"].items()}
+    except (KeyError, TypeError, ValueError, InvalidTag, AttributeError):
+        raise SealError("the bundle's key epoch does not open for this terminal") from None
+    if any(len(k) != 16 or not 1 <= e <= MAX_EPOCH for e, k in band.items()):
+        raise SealError("the bundle's key epoch holds malformed keys")
+    return band
