@@ -164,6 +164,20 @@ def pair_from_collector(root: Path, url: str, code: str, *, config: Path | None 
     return install_pairing(root, url, payload, config=config, seed=seed)
 
 
+def _write_granted_mode(config_path: Path, role: object) -> str:
+    """terminal.toml's [terminal] mode set to the role the collector granted (the wallet enforces the mode; a
+    terminal set up as cashier but paired as sale must not keep offering credit). 0640, write-then-rename."""
+    if role not in ("sale", "cashier", "admin"):
+        raise PairingError(f"the collector granted an unknown role {role!r}: nothing installed")
+    from terminal.config import write_config
+
+    raw = tomllib.loads(config_path.read_text(encoding="utf-8"))
+    if raw.get("terminal", {}).get("mode") != role:
+        raw.setdefault("terminal", {})["mode"] = role
+        write_config(config_path, raw)
+    return str(role)
+
+
 def install_pairing(root: Path, url: str, payload: dict, *, config: Path | None = None,
                     seed: str | None = None) -> dict:
     """Install what a code pairing returned (`sync.pairing` payload, from here or `CollectorClient.pair_keys`):
@@ -206,7 +220,9 @@ def install_pairing(root: Path, url: str, payload: dict, *, config: Path | None 
             from terminal.config import write_secret_file
 
             write_secret_file(keys_file, text)
-        terminal = open_terminal_config(rebased)
+        granted = _write_granted_mode(_config_path(root, config), payload.get("role"))
+        terminal = open_terminal_config(rebased.model_copy(update={"terminal": rebased.terminal.model_copy(
+            update={"mode": granted})}))
         applied = apply_bundle_bytes(terminal, bundle_bytes)
     except (ProvisionError, ConfigError, BundleError) as exc:
         raise PairingError(str(exc)) from None

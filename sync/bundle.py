@@ -33,6 +33,7 @@ from sync.key_epochs import bundle_section as epoch_section
 from sync.keys import event_signing_key, public_hex, signing_key, verify
 from sync.ledger import hotlist
 from sync.storage import Store
+from sync.trust import card_limits
 from terminal.config import EventKeys
 
 if TYPE_CHECKING:
@@ -79,6 +80,7 @@ def build_bundle(store: Store, keys: EventKeys, *, terminal_id: int | None = Non
         "operators": store.query("SELECT operator_id, name, role, vendor, pin_hash FROM operators "
                                  "ORDER BY operator_id"),
         "settings": {"max_days_unsynced": get_setting(store, "max_days_unsynced"),
+                     "card_limits": card_limits(store),  # terminals never go past these (terminal.wallet)
                      "face": {k: get_setting(store, k) for k in ("event_end", "face_retention_days",
                                                                  "face_sync_window_h")}},
         "acks": {str(t): contiguous_seq(store, t) for t in terminals},

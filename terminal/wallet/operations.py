@@ -159,7 +159,8 @@ class Wallet:
         self.event_id = event_id
         self.terminal_id = terminal_id
         self.currency = journal.currency
-        self.limits = limits or Limits()
+        self._limits = limits or Limits()
+        self.follow_collector = False  # Wallet.open: the collector's limits (last bundle) bound the configured ones
         self.hotlist = hotlist or Hotlist(journal.db)
         self.lastseen = lastseen or LastSeen(journal.db)
         self._clock = clock
@@ -177,9 +178,23 @@ class Wallet:
         limits = Limits(max_balance=config.limits.max_balance, max_sale=config.limits.max_sale,
                         void_window_s=config.limits.void_window_s, ntag_max_balance=config.limits.ntag_max_balance,
                         credit_per_day=config.limits.credit_per_day)
-        return cls(journal=journal, master_key=keys.master_key, event_id=config.event.id,
-                   terminal_id=config.terminal.id, limits=limits, clock=clock, desfire_keys=keys.desfire,
-                   policy=Policy(config.terminal.mode, role_of), band_keys=keys.band_keys())
+        wallet = cls(journal=journal, master_key=keys.master_key, event_id=config.event.id,
+                     terminal_id=config.terminal.id, limits=limits, clock=clock, desfire_keys=keys.desfire,
+                     policy=Policy(config.terminal.mode, role_of), band_keys=keys.band_keys())
+        wallet.follow_collector = True
+        return wallet
+
+    @property
+    def limits(self) -> Limits:
+        if not self.follow_collector:
+            return self._limits
+        from terminal.wallet.collector_limits import bounded, collector_limits
+
+        return bounded(self._limits, collector_limits(self.journal.db))
+
+    @limits.setter
+    def limits(self, value: Limits) -> None:
+        self._limits = value
 
     @property
     def db(self) -> sqlite_utils.Database:
