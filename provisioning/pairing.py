@@ -33,6 +33,7 @@ import tomli_w
 from provisioning.device import KEYS_PATH, SERVICE_USER
 from provisioning.target_root import ProvisionError, TargetRoot
 from terminal.config import ConfigError, load_config, load_keys
+from terminal.key_file_seal import KeyFileSealError, read_key_text, seal_text
 from terminal.wallet.desfire_keys import role_limited
 
 KEY_FILE_NAMES = ("stallpay-keys*.toml", "keys.toml")
@@ -68,8 +69,8 @@ def pair_from_key_file(root: Path, key_file: Path, *, config: Path | None = None
     signing = raw.get("terminal", {}).get("signing_key")
     if signing is None and existing.exists():  # re-pairing keeps the terminal's identity
         try:
-            signing = tomllib.loads(existing.read_text(encoding="utf-8")).get("terminal", {}).get("signing_key")
-        except tomllib.TOMLDecodeError:
+            signing = tomllib.loads(read_key_text(existing)).get("terminal", {}).get("signing_key")
+        except (tomllib.TOMLDecodeError, KeyFileSealError):
             signing = None
     section = raw.get("desfire") if isinstance(raw.get("desfire"), dict) else {}
     try:  # only the DESFire keys this terminal's mode needs, whatever the stick holds
@@ -82,7 +83,7 @@ def pair_from_key_file(root: Path, key_file: Path, *, config: Path | None = None
                           "desfire": {k: v.hex() for k, v in desfire.items()}})
     owner = SERVICE_USER if target.uid(SERVICE_USER) is not None else "root"
     try:
-        target.file(KEYS_PATH, text, mode=0o600, owner=owner, group=owner)
+        target.file(KEYS_PATH, seal_text(text), mode=0o600, owner=owner, group=owner)
     except ProvisionError as exc:
         raise PairingError(str(exc)) from None
     try:
@@ -113,8 +114,8 @@ def pair_from_usb(root: Path, stick: Path, *, config: Path | None = None) -> dic
 
 def _existing_signing_key(path: Path) -> str | None:
     try:
-        value = tomllib.loads(path.read_text(encoding="utf-8")).get("terminal", {}).get("signing_key")
-    except (OSError, tomllib.TOMLDecodeError):
+        value = tomllib.loads(read_key_text(path)).get("terminal", {}).get("signing_key")
+    except (OSError, tomllib.TOMLDecodeError, KeyFileSealError):
         return None
     return value if isinstance(value, str) and len(value) == 64 else None
 
@@ -215,7 +216,7 @@ def install_pairing(root: Path, url: str, payload: dict, *, config: Path | None 
     try:
         if Path(terminal_config.paths.keys).is_absolute():
             owner = SERVICE_USER if target.uid(SERVICE_USER) is not None else "root"
-            target.file(str(terminal_config.paths.keys), text, mode=0o600, owner=owner, group=owner)
+            target.file(str(terminal_config.paths.keys), seal_text(text), mode=0o600, owner=owner, group=owner)
         else:
             from terminal.config import write_secret_file
 

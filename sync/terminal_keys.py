@@ -18,8 +18,8 @@ def apply_key_epoch(t: TerminalSync, body: dict[str, Any]) -> dict[str, Any]:
     """Install a newer epoch from a verified bundle; {} when the bundle carries nothing new for this terminal."""
     from sync.bundle import BundleError
     from sync.key_epochs import open_section
-    from sync.private_files import write_private
-    from terminal.config import epochs_section, load_keys
+    from terminal.config import epochs_section, load_keys, write_secret_file
+    from terminal.key_file_seal import read_key_text
 
     section = body.get("key_epoch")
     face = body.get("face")
@@ -37,8 +37,8 @@ def apply_key_epoch(t: TerminalSync, body: dict[str, Any]) -> dict[str, Any]:
     keys = t.keys.model_copy(update={"epoch": section["epoch"], "old_until": old_until,
                                      "epoch_keys": {**t.keys.epoch_keys, **band}})
     path = t.config.keys_path
-    raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    raw = tomllib.loads(read_key_text(path))
     raw["epochs"] = epochs_section(keys)
-    write_private(path, tomli_w.dumps(raw).encode())  # write-then-rename: a crash leaves the old key file
+    write_secret_file(path, tomli_w.dumps(raw))  # write-then-rename, sealed to the board where it can be
     t.keys = load_keys(path, t.keys.event_id)
     return {"key_epoch": t.keys.epoch}

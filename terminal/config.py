@@ -7,7 +7,6 @@ start otherwise.
 
 from __future__ import annotations
 
-import os
 import secrets
 import stat
 import tomllib
@@ -19,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from terminal.app.catalogue import Product
 from terminal.gpio import GpioSection
+from terminal.key_file_seal import KeyFileSealError, read_key_text, seal_text
 from terminal.printer.settings import PrinterSection
 from terminal.tomlfile import TomlFileError, read_toml
 from terminal.ui.settings import UiSection
@@ -225,9 +225,11 @@ def load_keys(path: Path | str, event_id: str | None = None) -> EventKeys:
     path = Path(path)
     try:
         check_key_permissions(path)
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = tomllib.loads(read_key_text(path))
     except FileNotFoundError:
         raise ConfigError(f"{path}: key file missing") from None
+    except KeyFileSealError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
     except tomllib.TOMLDecodeError:
         raise ConfigError(f"{path}: key file is not valid TOML") from None
     try:
@@ -295,12 +297,11 @@ def epochs_section(keys: EventKeys) -> dict:
 
 
 def write_secret_file(path: Path, text: str) -> None:
-    """Create a file only the owner can read, without a window where others could."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.chmod(path, 0o600)
+    """A key file only the owner can read, without a window where others could, sealed to the board where it
+    can be (`terminal.key_file_seal`); written then renamed, so a crash leaves the old file."""
+    from sync.private_files import write_private
+
+    write_private(path, seal_text(text).encode())
 
 
 def new_keys_text(event_id: str, master_key: bytes | None = None) -> str:
