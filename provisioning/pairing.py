@@ -145,9 +145,14 @@ def pair_from_collector(root: Path, url: str, code: str, *, config: Path | None 
     keys_file = rebased.keys_path
     seed = _existing_signing_key(keys_file) or secrets.token_bytes(32).hex()  # re-pairing keeps the identity
     own = public_hex(signing_key(bytes.fromhex(seed)))
+    from sync.face_keys import box_private, box_public
+    from terminal.device_secret import device_secret
+
+    box = box_public(box_private(bytes.fromhex(seed) + device_secret().read()))  # as TerminalSync.box derives it
     req, ephemeral, key = make_request(code, event_id=terminal_config.event.id, terminal_id=terminal_config.terminal.id,
                                        public_key=own, name=terminal_config.terminal.name,
-                                       mode="cashier" if terminal_config.terminal.mode != "sale" else "sale")
+                                       mode="cashier" if terminal_config.terminal.mode != "sale" else "sale",
+                                       face_key=box)
     try:
         resp = httpx.post(url.rstrip("/") + "/api/v1/pair/keys", json=req, timeout=timeout_s)
     except httpx.HTTPError as exc:

@@ -14,6 +14,7 @@ ends up agreeing with the card.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -152,7 +153,8 @@ class Wallet:
                  policy: Policy | None = None, band_keys: BandKeys | None = None) -> None:
         self.journal = journal
         # NTAG band keys by epoch (terminal.wallet.epochs); `master_key` alone is epoch 0
-        self.band = band_keys or BandKeys.single(master_key, event_id)
+        self._band = band_keys or BandKeys.single(master_key, event_id)
+        self._band_source: tuple[Any, float] | None = None  # Wallet.open: (key file, its mtime) to follow
         self.desfire_keys = desfire_keys or {}
         self.policy = policy or Policy()
         self._master_key = master_key
@@ -182,7 +184,25 @@ class Wallet:
                      terminal_id=config.terminal.id, limits=limits, clock=clock, desfire_keys=keys.desfire,
                      policy=Policy(config.terminal.mode, role_of), band_keys=keys.band_keys())
         wallet.follow_collector = True
+        wallet._band_source = (config.keys_path, _mtime(config.keys_path))
         return wallet
+
+    @property
+    def band(self) -> BandKeys:
+        """The band keys by epoch; a wallet opened from a key file picks up a new epoch written into it by a
+        background sync (`sync.terminal_keys`) at the next tap, without a restart."""
+        if self._band_source is not None:
+            path, seen = self._band_source
+            now = _mtime(path)
+            if now != seen:
+                from terminal.config import ConfigError, load_keys
+
+                try:
+                    self._band = load_keys(path, self.event_id).band_keys()
+                    self._band_source = (path, now)
+                except ConfigError as exc:  # a half-written or foreign file: keep the keys in hand
+                    log.warning("key file changed but does not load: %s", exc)
+        return self._band
 
     @property
     def limits(self) -> Limits:
@@ -689,6 +709,13 @@ def _uid_from_pages(raw: bytes) -> bytes | None:
     if raw[3] != 0x88 ^ raw[0] ^ raw[1] ^ raw[2] or raw[8] != raw[4] ^ raw[5] ^ raw[6] ^ raw[7]:
         return None
     return uid
+
+
+def _mtime(path: Any) -> float:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return 0.0
 
 
 def _splice(raw: bytes, page: int, data: bytes) -> bytes:

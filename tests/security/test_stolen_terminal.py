@@ -179,3 +179,22 @@ def test_old_epoch_bands_refused_after_the_grace(tmp_path: Path, store: Store) -
     with pytest.raises(Declined) as late:
         grill.tap(band, "charge", 100)
     assert late.value.code == "old_epoch"
+
+
+def test_a_running_wallet_takes_the_new_epoch_without_a_restart(tmp_path: Path, store: Store) -> None:
+    """The kiosk opens its wallet once; the background sync writes the new epoch into the key file."""
+    from terminal.config import load_config
+
+    till = Till(tmp_path, 2, store)
+    config = load_config(till.cfg)
+    running = Wallet.open(config, load_keys(till.keys_file, EVENT))
+    band = NtagEmulator("NTAG215", uid=bytes([4, 0x51, 0x7A, 9, 9, 9, 3]))
+    Till(tmp_path, 1, store).tap(band, "issue", 1000, method="cash")
+    rotate(store)
+    assert till.sync(store)["key_epoch"] == 1
+    till.reader.place(band)
+    try:
+        assert running.charge(identify(till.reader.wait_for_card(1)), 100).balance_after == 900
+    finally:
+        till.reader.remove()
+    assert epochs.peek(band.snapshot()[USER_START * 4: USER_START * 4 + 16])[3] == 1

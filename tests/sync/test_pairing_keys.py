@@ -125,6 +125,7 @@ def test_provision_pair_with_code_against_collector_serve(tmp_path: Path) -> Non
     assert wrong.returncode == 1 and "no open pairing code" in wrong.stderr
     s = open_store(db)
     assert s.scalar("SELECT role FROM terminals WHERE terminal_id = 21") == "cashier"
+    assert len(s.scalar("SELECT face_key FROM terminals WHERE terminal_id = 21")) == 64  # key epochs reach it
     # the granted role is the terminal's mode from now on (the wallet enforces it); terminal.toml stays 0640
     assert tomllib.loads((term / "terminal.toml").read_text())["terminal"]["mode"] == "cashier"
     assert stat.S_IMODE((term / "terminal.toml").stat().st_mode) == 0o640
