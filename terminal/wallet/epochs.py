@@ -10,9 +10,11 @@ re-sealed in place. From then on the stolen terminal's key neither opens a recor
 Every step leaves a band that a terminal holding both epochs reads: a slot is valid under either key, and
 the header is authenticated by its MAC page alone, which a move never rewrites (`decode_header` rebuilds the
 canonical header from the card id, product and event, and tries each known epoch's key), so a header torn
-between its page writes still verifies. The one state a reader cannot see is a password changed but the
-header not yet: the first tap's PWD_AUTH fails (the chip halts), the refusal is journaled as
-`rekey_interrupted`, and the next tap at that terminal authenticates with the new password.
+between its page writes still verifies. The one state a reader cannot see is a password changed (or torn
+part-way) but the header not yet: PWD_AUTH fails (the chip halts), the refusal is journaled as
+`rekey_interrupted`, and the next taps at that terminal try the new password, then the part-written mixes
+(`ntag_ops.NtagOps._auth_password`). The first write of a band in a new epoch costs 4 exchanges more than a
+sale plus 6 per older record re-sealed (25 on an NTAG215 holding two records); the next sale is 8 again.
 """
 
 from __future__ import annotations

@@ -300,8 +300,7 @@ class NtagOps:
         assert tap.header is not None
         ref = intent_slot(intent["data"])
         sealed = bytes.fromhex(intent["data"]["record"])
-        password_epoch = self._password_epoch(tap)
-        password, _pack = self._password(tap.uid, password_epoch)
+        password, moved = self._auth_password(tap)
         try:
             tap.card.authenticate(password)
         except CardAuthError as exc:
@@ -315,28 +314,37 @@ class NtagOps:
             raise
         try:
             if tap.stale(self.w.band):
-                self._move_header(tap, password_epoch)
+                self._move_header(tap, moved)
             tap.card.write_record(ref, sealed, seq=intent["card_seq"], counter=tap.image.counter)
         except CardError as exc:
             raise TapAgain(intent, exc) from exc
         tap.image = tap.image.written(ref.page, sealed)
         self._reseal(tap, ref)
 
-    def _password_epoch(self, tap: _Tap) -> int:
-        """The header's epoch; the current one when this terminal saw this band's move torn after its password
-        write (a `rekey_interrupted` refusal is this band's last one here)."""
+    def _auth_password(self, tap: _Tap) -> tuple[bytes, bool]:
+        """The password to try, and whether it is already the current epoch's. A band of an older epoch has its
+        old password, unless a move was torn at its password write: then the new one, or, if the page was torn
+        part-way, a mix of both (new bytes first). Each refused tap here (journaled `rekey_interrupted`) moves to
+        the next candidate, so a torn move costs at most four refused taps and never locks the band out."""
         assert tap.header is not None
-        if tap.header.epoch == self.w.band.current:
-            return tap.header.epoch
-        row = self.w.db.execute("SELECT json_extract(data, '$.code') FROM journal WHERE op = 'decline' AND uid = ? "
-                                "ORDER BY seq DESC LIMIT 1", [tap.uid.hex()]).fetchone()
-        return self.w.band.current if row and row[0] == "rekey_interrupted" else tap.header.epoch
+        band = self.w.band
+        new, _pack = self._password(tap.uid)
+        if tap.header.epoch == band.current:
+            return new, True
+        old, _pack = self._password(tap.uid, tap.header.epoch)
+        refused = self.w.db.execute(
+            "SELECT COUNT(*) FROM journal WHERE op = 'decline' AND uid = ? AND json_extract(data, '$.code') = "
+            "'rekey_interrupted' AND seq > (SELECT COALESCE(MAX(seq), 0) FROM journal WHERE uid = ? AND "
+            "phase = 'commit')", [tap.uid.hex(), tap.uid.hex()]).fetchone()[0]
+        candidates = [old, new] + [new[:k] + old[k:] for k in (1, 2, 3)]
+        password = candidates[refused % len(candidates)]
+        return password, password == new
 
-    def _move_header(self, tap: _Tap, password_epoch: int) -> None:
+    def _move_header(self, tap: _Tap, password_moved: bool) -> None:
         """Password (unless already moved), epoch page, version page: each write leaves a band that reads."""
         assert tap.header is not None
         band = self.w.band
-        if password_epoch != band.current:
+        if not password_moved:
             tap.card.change_password(*self._password(tap.uid))
         for page, data in epochs.header_pages(band, tap.header):
             if tap.image.raw[page * 4: page * 4 + 4] != data:

@@ -26,21 +26,16 @@ from terminal.config import load_keys
 from terminal.nfc.emulated import EmulatedReader
 from terminal.nfc.emulator.ntag import NtagEmulator
 from terminal.nfc.ntag import identify
+from terminal.nfc.ntag_purse import COMPACT, READ_PAGES, USER_START, PurseImage, SlotRef
 from terminal.uplink.bundle_apply import apply_bundle_bytes
 from terminal.uplink.export import batches
 from terminal.uplink.terminal_side import open_terminal
 from terminal.wallet import epochs
 from terminal.wallet.card import CardAuthError
 from terminal.wallet.keys import card_password, purse_key
-from terminal.wallet.operations import READ_PAGES, Wallet
-from terminal.wallet.purse import (
-    USER_START,
-    PurseFormatError,
-    PurseKeys,
-    new_header,
-    parse_image,
-    slot_page,
-)
+from terminal.wallet.ntag_ops import parse_slots
+from terminal.wallet.operations import Wallet
+from terminal.wallet.purse import PurseKeys, new_header
 from terminal.wallet.roles import Policy
 from terminal.wallet.rules import Declined
 from tests.sync.journals import EVENT, configured_terminal
@@ -64,7 +59,7 @@ class Till:
     def open_wallet(self) -> None:
         keys = load_keys(self.keys_file, EVENT)
         self.wallet = Wallet(journal=self.ts.journal, master_key=keys.master_key, event_id=EVENT,
-                             terminal_id=self.tid, policy=Policy(ROLES[self.tid]), band_keys=keys.band_keys())
+                             terminal_id=self.tid, policy=Policy(ROLES[self.tid]), band_keys=epochs.BandKeys.of(keys))
 
     def tap(self, card: NtagEmulator, action: str, *args: Any, **kwargs: Any) -> Any:
         self.reader.place(card)
@@ -95,9 +90,8 @@ def _attacker_reads_and_writes(stolen: Path, band: NtagEmulator) -> list[str]:
     pk = PurseKeys(purse_key(keys.master_key, band.uid, keys.event_id))
     # the records, whatever header the attacker assumes
     assumed = new_header("NTAG215", keys.event_id, int.from_bytes(raw[24:28], "big"))
-    try:
-        parse_image(pk, band.uid, assumed, raw)
-    except PurseFormatError:
+    records, _invalid = parse_slots(pk, assumed, PurseImage(band.uid, raw), "NTAG215")
+    if not records:
         refused.append("records")
     try:
         tag.authenticate(card_password(keys.master_key, band.uid, keys.event_id)[0])
@@ -107,7 +101,7 @@ def _attacker_reads_and_writes(stolen: Path, band: NtagEmulator) -> list[str]:
     reader.place(band)
     tag = identify(reader.wait_for_card(1))
     try:
-        tag.write_page(slot_page(assumed, 1), b"\xff\xff\xff\xff")
+        tag.write_page(SlotRef(COMPACT, 1).page, b"\xff\xff\xff\xff")
     except CardAuthError:
         refused.append("write")
     reader.remove()
@@ -145,12 +139,12 @@ def test_stolen_terminal_revoked_rotated_band_resealed(tmp_path: Path, store: St
     sale = grill.tap(band, "charge", 700)
     assert sale.balance_after == 3800 and sale.entry["data"].get("record")
     raw = band.snapshot()
-    assert epochs.peek(raw[USER_START * 4: USER_START * 4 + 16])[3] == 1
+    assert epochs.peek(raw[USER_START * 4: USER_START * 4 + 16])[4] == 1
 
     # the stolen key file opens nothing and writes nothing on the re-sealed band
     assert _attacker_reads_and_writes(loot, band) == ["records", "password", "write"]
     thief = Wallet(journal=stolen.ts.journal, master_key=MASTER, event_id=EVENT, terminal_id=3,
-                   policy=Policy("sale"), band_keys=load_keys(loot).band_keys())
+                   policy=Policy("sale"), band_keys=epochs.BandKeys.of(load_keys(loot)))
     stolen.wallet = thief
     with pytest.raises(Declined) as refused:
         stolen.tap(band, "charge", 100)
@@ -200,4 +194,4 @@ def test_a_running_wallet_takes_the_new_epoch_without_a_restart(tmp_path: Path, 
         assert running.charge(identify(till.reader.wait_for_card(1)), 100).balance_after == 900
     finally:
         till.reader.remove()
-    assert epochs.peek(band.snapshot()[USER_START * 4: USER_START * 4 + 16])[3] == 1
+    assert epochs.peek(band.snapshot()[USER_START * 4: USER_START * 4 + 16])[4] == 1
