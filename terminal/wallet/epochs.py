@@ -14,7 +14,7 @@ between its page writes still verifies. The one state a reader cannot see is a p
 part-way) but the header not yet: PWD_AUTH fails (the chip halts), the refusal is journaled as
 `rekey_interrupted`, and the next taps at that terminal try the new password, then the part-written mixes
 (`ntag_ops.NtagOps._auth_password`). The first write of a band in a new epoch costs 4 exchanges more than a
-sale plus 6 per older record re-sealed (25 on an NTAG215 holding two records); the next sale is 8 again.
+sale plus 6 per older record re-sealed (36 on an NTAG215 with all five slots full); the next sale is 8 again.
 """
 
 from __future__ import annotations
