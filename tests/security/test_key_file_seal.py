@@ -86,3 +86,25 @@ def test_plain_file_is_sealed_at_its_next_write(tmp_path: Path, monkeypatch: pyt
     write_secret_file(keys_file, keys_file.read_text())
     assert describe(keys_file) == "keys sealed to board (file)"
     assert load_keys(keys_file).master_key == before.master_key
+
+
+def test_the_shared_loader_reads_plain_files_and_names_a_sealed_one(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """`sync.format.event_keys.load_keys` (the collector's) knows no board: it reads the plain file with its
+    [epochs], and refuses a sealed one with a reason; the terminal's `load_keys` opens it on its board."""
+    from sync.format import event_keys
+
+    plain, sealed = tmp_path / "plain.toml", tmp_path / "sealed.toml"
+    text = new_keys_text("fest") + '[epochs]\ncurrent = 1\nold_until = 7\n[epochs.band]\n"1" = "' + "ab" * 16 + '"\n'
+    monkeypatch.setenv(ENV, "none")
+    write_secret_file(plain, text)
+    keys = event_keys.load_keys(plain, "fest")
+    assert (keys.epoch, keys.old_until, keys.band_masters()[1]) == (1, 7, bytes([0xAB]) * 16)
+    monkeypatch.setenv(ENV, f"file:{tmp_path / 'board.secret'}")
+    write_secret_file(sealed, text)
+    with pytest.raises(ConfigError, match="sealed to a board"):
+        event_keys.load_keys(sealed, "fest")
+    assert load_keys(sealed, "fest").epoch_keys == keys.epoch_keys
+    write_secret_file(plain, text.replace('current = 1', 'current = 2'))
+    with pytest.raises(ConfigError, match="no key for it"):
+        load_keys(plain)
