@@ -11,10 +11,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sync.collector.enrollment import get_terminal
 from sync.collector.event import get_meta, get_setting, meta_seed, require_event
 from sync.collector.face import confirmed_by, expire_templates, gallery_changes, refused_credits, snapshot_balances
-from sync.collector.face_gallery import collector_box_public, gallery_for
+from sync.collector.face_gallery import collector_box, collector_box_public, gallery_for
 from sync.collector.ingest import contiguous_seq
+from sync.collector.key_epochs import bundle_section as epoch_section
 from sync.collector.ledger import hotlist
 from sync.collector.storage import Store
+from sync.collector.trust import card_limits
 from sync.format.bundle import FORMAT, BundleError, sign_bundle
 from sync.format.event_keys import EventKeys
 from sync.format.keys import event_signing_key, public_hex, signing_key
@@ -54,6 +56,7 @@ def build_bundle(store: Store, keys: EventKeys, *, terminal_id: int | None = Non
         "operators": store.query("SELECT operator_id, name, role, vendor, pin_hash FROM operators "
                                  "ORDER BY operator_id"),
         "settings": {"max_days_unsynced": get_setting(store, "max_days_unsynced"),
+                     "card_limits": card_limits(store),  # terminals never go past these (terminal.wallet)
                      "face": {k: get_setting(store, k) for k in ("event_end", "face_retention_days",
                                                                  "face_sync_window_h")}},
         "acks": {str(t): contiguous_seq(store, t) for t in terminals},
@@ -68,5 +71,8 @@ def build_bundle(store: Store, keys: EventKeys, *, terminal_id: int | None = Non
             "erasures_confirmed": confirmed_by(store, terminal_id) if terminal_id is not None else [],
             "refused_credits": refused_credits(store, terminal_id) if terminal_id is not None else [],
         },
+        # the newest key epoch's band keys, sealed for this terminal alone (sync.collector.key_epochs)
+        "key_epoch": epoch_section(store, collector_box(store), event_id,
+                                   get_terminal(store, terminal_id) if terminal_id is not None else None),
     }
     return sign_bundle(body, event_signing_key(keys.master_key, keys.event_id), collector_signing_key(store))

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sync.collector.cli_face import run_face_checkout, run_face_erase, run_face_expire, run_settings
+from sync.collector.cli_keys import run_rotate_keys
 from sync.collector.cli_support import books, fail, guard
 
 
@@ -51,6 +52,11 @@ def add_actions(p: argparse.ArgumentParser) -> None:
     c.add_argument("--vendor", default="")
     c = cmd("revoke", "revoke a terminal: its batches and requests are refused", run_revoke)
     c.add_argument("--terminal", type=int, required=True)
+    c = cmd("rotate-keys", "start a new key epoch (after a revoke): bands move to it at their next write",
+            run_rotate_keys)
+    c.add_argument("--grace-hours", type=float, default=24.0,
+                   help="terminals accept bands of the old epoch this long (default 24; 0 = until re-keyed)")
+    c.add_argument("--reason", default="terminal revoked")
     c = cmd("block", "put a card on the hotlist", run_block)
     c.add_argument("--card", type=int, required=True)
     c.add_argument("--reason", default="lost")

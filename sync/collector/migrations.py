@@ -125,4 +125,10 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         # (sync.collector.face_gallery)
         "ALTER TABLE terminals ADD COLUMN face_key TEXT",
     ]),
+    (10, [
+        # key epochs (sync.collector.key_epochs): each rotation's band key, sealed under the collector's key file
+        """CREATE TABLE key_epochs (
+            epoch BIGINT PRIMARY KEY, started_at TEXT NOT NULL, reason TEXT NOT NULL, sealed_key TEXT NOT NULL,
+            old_until BIGINT NOT NULL)""",
+    ]),
 ]  # fmt: skip

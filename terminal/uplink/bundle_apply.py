@@ -28,6 +28,10 @@ def apply_bundle(t: TerminalSync, body: dict[str, Any], *, face_trusted: bool = 
         raise BundleError(f"bundle from {body['issued_at']} is older than the one applied ({last}): refused")
     # face first: a checked-out guest's template is gone before anything else of the bundle is applied
     face = _apply_face(t, body) if face_trusted else {"face": "skipped: collector key unknown (pair by code)"}
+    if face_trusted:
+        from terminal.uplink.terminal_keys import apply_key_epoch
+
+        face.update(apply_key_epoch(t, body))
     Hotlist(t.journal.db).replace_all([(int(cid), str(reason)) for cid, reason in body["hotlist"]])
     for key in ("catalogue", "operators", "settings"):
         t.state.set(f"bundle_{key}", body.get(key))

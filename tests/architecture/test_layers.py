@@ -21,7 +21,7 @@ MAX_PUBLIC_METHODS = 20
 # The bottom of the terminal: configuration, stores and what they need (money, words). They import only each other.
 BOTTOM = ("terminal.config", "terminal.settings_store", "terminal.schema", "terminal.store", "terminal.tomlfile",
           "terminal.money", "terminal.i18n", "terminal.refusal", "terminal.catalogue", "terminal.catalogue_store",
-          "terminal.operators")
+          "terminal.operators", "terminal.key_file_seal", "terminal.device_secret")
 # Outside `terminal`, the bottom may use the file-mode helper and the shared wire format, nothing else.
 BOTTOM_MAY_USE = ("sync.format",)
 
