@@ -34,14 +34,13 @@ from sync.face import (
 )
 from sync.face_gallery import scrub
 from sync.http_limits import BodyLimit
-from sync.ingest import Prepared, contiguous_seq, ingest_prepared
+from sync.ingest import IngestResult, Prepared, contiguous_seq, ingest_prepared
 from sync.ingest_pool import IngestPool
 from sync.ledger import (
     LedgerError,
     block_card,
     card_balances,
     hotlist,
-    reconcile_pending,
     replacement_quote,
     unblock_card,
 )
@@ -133,6 +132,7 @@ def create_app(db: str | Store, keys: EventKeys, *, request_window_s: float = RE
     """`request_window_s`: how far a terminal's signed timestamp may be from the collector's clock;
     `ingest_workers`: processes that decode and chain-check uploads (`sync.ingest_pool`; 0: a thread does)."""
     store = db if isinstance(db, Store) else open_store(db)
+    target = None if isinstance(db, Store) else str(db)  # workers open their own connection to it
     require_event(store)
     uploads = IngestPool(ingest_workers)
 
@@ -299,16 +299,17 @@ def create_app(db: str | Store, keys: EventKeys, *, request_window_s: float = RE
                   "schema": {"type": "string", "format": "binary"}}}}})
     async def post_batch(request: Request, tid: Annotated[int, Depends(terminal)]) -> dict[str, Any]:
         prepared = await uploads.prepare(f"upload t{tid}", await request.body(), store.copy_text)
-        return await run_in_threadpool(store_upload, prepared, tid)
+        result = await run_in_threadpool(store_upload, prepared, tid)
+        await uploads.reconcile(store, target)  # this batch's cards, and any an interrupted ingest left behind
+        return {**result.as_dict(), "acked_seq": await run_in_threadpool(contiguous_seq, store, tid)}
 
-    def store_upload(prepared: Prepared, tid: int) -> dict[str, Any]:
+    def store_upload(prepared: Prepared, tid: int) -> IngestResult:
         result = ingest_prepared(store, prepared, sender=tid)
         if store.scrub_pending:  # a checkout in this batch erased a template inside the ingest transaction
             scrub(store)
         if not result.ok:
             raise HTTPException(422, result.reason)
-        reconcile_pending(store)  # this batch's cards, and any an interrupted ingest left behind
-        return {**result.as_dict(), "acked_seq": contiguous_seq(store, tid)}
+        return result
 
     @app.get("/api/v1/bundle", summary="The signed bundle for the calling terminal")
     def get_bundle(tid: Annotated[int, Depends(terminal)],

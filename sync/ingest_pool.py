@@ -2,14 +2,18 @@
 
 Decoding a batch and checking its hash chain is pure Python and holds the GIL for milliseconds per batch; done in
 the server's threads, fifty terminals uploading at once delayed `/api/v1/time` by hundreds of milliseconds. Here that
-work (`sync.ingest.prepare`: decode, chain and entry checks, the bulk-load payload) runs in a process pool; the
-server keeps only what needs its database: who sent the batch (one signature over the header), the exactly-once
-store in one transaction, and reconcile. A killed server takes its workers with it (`sync.workers`).
+work (`sync.ingest.prepare`: decode, chain and entry checks, the bulk-load payload) runs in a process pool, and so
+does reconcile (it re-reads a card's whole history) when the database is a file or a server the workers can open
+themselves. The server keeps who sent the batch (one signature over the header) and the exactly-once store in one
+transaction. The upload is answered once its cards are reconciled, as before. Workers run at a lower CPU priority
+than the server, so on a busy machine the event loop is scheduled first. A killed server takes its workers with it
+(`sync.workers`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -18,9 +22,26 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from sync.ingest import Prepared, prepare
+from sync.ledger import reconcile_pending
+from sync.storage import Store, open_store
 from sync.workers import exit_with_parent
 
 log = logging.getLogger(__name__)
+WORKER_NICE = 5  # batch work yields the CPU to the server's event loop
+_stores: dict[str, Store] = {}  # per worker process: its own connection to the collector's database
+
+
+def _worker_init(parent: int) -> None:
+    exit_with_parent(parent)
+    with contextlib.suppress(OSError):  # not permitted here: same priority, still correct
+        os.nice(WORKER_NICE)
+
+
+def _reconcile(target: str) -> dict[str, int]:
+    store = _stores.get(target)
+    if store is None:
+        store = _stores[target] = open_store(target, migrate=False)
+    return reconcile_pending(store)
 
 
 class IngestPool:
@@ -37,7 +58,7 @@ class IngestPool:
             if self._pool is None and self.workers and not self._closed:
                 ctx = multiprocessing.get_context("spawn")  # no fork of a process holding connections and threads
                 self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx,
-                                                 initializer=exit_with_parent, initargs=(os.getpid(),))
+                                                 initializer=_worker_init, initargs=(os.getpid(),))
             return self._pool
 
     def start(self) -> None:
@@ -60,6 +81,18 @@ class IngestPool:
                         self._pool = None
                 pool.shutdown(wait=False, cancel_futures=True)
         return await loop.run_in_executor(None, prepare, source, data, copy_text)
+
+    async def reconcile(self, store: Store, target: str | None) -> None:
+        """`reconcile_pending`: in a worker with its own connection to `target` (a path or DSN), else in a thread."""
+        pool = self._executor() if target and target != ":memory:" else None
+        loop = asyncio.get_running_loop()
+        if pool is not None:
+            try:
+                await loop.run_in_executor(pool, _reconcile, target)
+                return
+            except BrokenProcessPool:
+                log.warning("ingest worker pool broke during reconcile; reconciling here")
+        await loop.run_in_executor(None, reconcile_pending, store)
 
     def close(self) -> None:
         with self._lock:

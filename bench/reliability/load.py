@@ -78,9 +78,11 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
-def run(terminals: int, backlog: int, seconds: float, rate: float = 1.0, workers: int = 2) -> dict[str, Any]:
+def run(terminals: int, backlog: int, seconds: float, rate: float = 1.0, workers: int = 2,
+        idle_s: float = 15.0) -> dict[str, Any]:
     """`backlog` entries per terminal before it comes online, then `rate` sales/s each for `seconds`; `workers`:
-    the server's `--ingest-workers`."""
+    the server's `--ingest-workers`; `idle_s`: how long `/api/v1/time` is polled first with no upload (the host's
+    own latency, a control for a shared machine)."""
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="campaign-load-") as tmp_name:
         tmp = Path(tmp_name)
@@ -120,6 +122,12 @@ def run(terminals: int, backlog: int, seconds: float, rate: float = 1.0, workers
             rss_before = _rss_mb(proc.pid)
 
             # the clock is polled from its own process: the 50 terminals' threads here must not delay its reading
+            # the control: the same polling with no upload, on the same machine just before (what the host allows)
+            idle_file = tmp / "time_idle_s.txt"
+            idle = subprocess.Popen([sys.executable, "-c", POLLER, url, str(idle_file)], stdin=subprocess.PIPE)
+            time.sleep(idle_s)
+            idle.communicate(b"stop", timeout=30)
+            idle_ms = [float(x) for x in idle_file.read_text().split()]
             times_file = tmp / "time_s.txt"
             poller = subprocess.Popen([sys.executable, "-c", POLLER, url, str(times_file)], stdin=subprocess.PIPE)
             cpu_before = _cpu_s(proc.pid)
@@ -178,8 +186,10 @@ def run(terminals: int, backlog: int, seconds: float, rate: float = 1.0, workers
                 "entries_per_s": round(stored / elapsed, 1), "uploads": len(upload_ms),
                 "upload_p50_ms": _pct(upload_ms, 50), "upload_p99_ms": _pct(upload_ms, 99),
                 "time_requests": len(time_ms), "time_p50_ms": _pct(time_ms, 50), "time_p99_ms": _pct(time_ms, 99),
-                "time_max_ms": _pct(time_ms, 100), "time_mean_ms": round(statistics.fmean(time_ms) * 1000, 1)
-                if time_ms else 0, "rss_before_mb": round(rss_before, 1), "rss_peak_mb": round(max(rss or [0]), 1),
+                "time_max_ms": _pct(time_ms, 100), "time_idle_p50_ms": _pct(idle_ms, 50),
+                "time_idle_p99_ms": _pct(idle_ms, 99), "load_average": os.getloadavg()[0],
+                "time_mean_ms": round(statistics.fmean(time_ms) * 1000, 1) if time_ms else 0,
+                "rss_before_mb": round(rss_before, 1), "rss_peak_mb": round(max(rss or [0]), 1),
                 "server_cpu_s": round(server_cpu, 1),
                 "books_balance": s["books_balance"], "sync_errors": len(errors), "error_samples": errors[:3],
                 "failures": int(stored != expected) + int(not s["books_balance"]) + len(errors),

@@ -28,7 +28,8 @@ from tests.sync.journals import EVENT, configured_terminal
 from tests.sync.test_serve import _free_port, _wait_ready
 
 
-def test_uploads_through_worker_processes_store_once_and_reconcile(tmp_path: Path, store: Store) -> None:
+def test_uploads_through_worker_processes_store_once_and_reconcile(tmp_path: Path, store: Store,
+                                                                   store_target: str) -> None:
     cfg1, t1 = configured_terminal(tmp_path, 1)
     cfg2, t2 = configured_terminal(tmp_path, 2)
     t1.cards = t2.cards  # one festival's wristbands
@@ -38,7 +39,8 @@ def test_uploads_through_worker_processes_store_once_and_reconcile(tmp_path: Pat
     for i in range(30):
         t1.book("sale", 5, 1 + i % 3) if i % 2 else t2.book("issue", 100 + i, 100, method="cash")
     keys = load_keys(cfg1.parent / "keys.toml")
-    with TestClient(create_app(store, keys, ingest_workers=1)) as http:
+    # the app opens the database by name, so the worker reconciles through its own connection
+    with TestClient(create_app(store_target, keys, ingest_workers=1)) as http:
         for cfg in (cfg1, cfg2):
             ts = open_terminal(cfg)
             client = CollectorClient("http://testserver", ts, http=http, sleep=lambda s: None)
