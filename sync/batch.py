@@ -13,7 +13,8 @@ import hashlib
 import json
 import zlib
 from dataclasses import dataclass, field
-from operator import itemgetter
+from itertools import repeat
+from operator import ge, itemgetter
 from typing import Any
 
 import orjson
@@ -223,7 +224,7 @@ def _chain_holds(batch: Batch) -> bool:
     loop would refuse."""
     entries, h = batch.entries, batch.header
     n = len(entries)
-    if not n or set(map(type, entries)) != {dict} or not all(map(_NEEDED.issubset, entries)):
+    if not n or set(map(type, entries)) != {dict} or not all(map(ge, map(dict.keys, entries), repeat(_NEEDED))):
         return False
     hashes = list(map(_HASH, entries))
     if (list(map(_SEQ, entries)) != list(range(h["first_seq"], h["first_seq"] + n))

@@ -112,8 +112,10 @@ def _targets(kind: str, tmp: Path, dsn: str | None) -> Iterator[str]:
             yield f"{dsn}?options=-csearch_path%3Dk{n}"
 
 
-def run(kills: int, dsn: str | None, seed: int = 15) -> dict[str, Any]:
-    """`kills` per database kind (SQLite always, PostgreSQL when `dsn` is given)."""
+def run(kills: int, dsn: str | None, seed: int = 15, *, kinds: tuple[str, ...] | None = None,
+        seconds: float | None = None, progress: bool = False) -> dict[str, Any]:
+    """`kills` per database kind (SQLite always, PostgreSQL when `dsn` is given; or the `kinds` named); `seconds`:
+    stop early, the report says how many kills ran."""
     rng = random.Random(seed)
     started = time.monotonic()
     stallpay = str(Path(sys.executable).with_name("stallpay"))
@@ -123,7 +125,7 @@ def run(kills: int, dsn: str | None, seed: int = 15) -> dict[str, Any]:
         tmp = Path(tmp_name)
         terms = make_usb(tmp)
         usb = tmp / "usb"
-        for kind in ("sqlite", "postgresql") if dsn else ("sqlite",):
+        for kind in kinds or (("sqlite", "postgresql") if dsn else ("sqlite",)):
             targets = _targets(kind, tmp, dsn)
             clean = next(targets)
             _new_db(clean, terms)
@@ -133,7 +135,13 @@ def run(kills: int, dsn: str | None, seed: int = 15) -> dict[str, Any]:
             window = time.monotonic() - t0
             expected = outcome(clean)
             counts = {"kills": 0, "finished_first": 0, "orphans": 0, "mismatches": 0}
-            for i in range(kills):
+            i = 0
+            while counts["kills"] < kills and i < 3 * kills and (seconds is None
+                                                                 or time.monotonic() - started < seconds):
+                i += 1
+                if progress and i % 10 == 0:
+                    print(f"collector crashes {kind}: {counts} ({time.monotonic() - started:.0f} s)", file=sys.stderr,
+                          flush=True)
                 target = next(targets)
                 _new_db(target, terms)
                 proc = subprocess.Popen([stallpay, "collector", "ingest", "--db", target, "--quiet", str(usb)],
@@ -165,7 +173,7 @@ def run(kills: int, dsn: str | None, seed: int = 15) -> dict[str, Any]:
                 if kind == "sqlite":
                     for suffix in ("", "-wal", "-shm"):
                         Path(f"{target}{suffix}").unlink(missing_ok=True)
-            report[kind] = {**counts, "window_s": round(window, 3), "clean_run": {
+            report[kind] = {**counts, "runs": i, "window_s": round(window, 3), "clean_run": {
                 "entries": expected["entries"], "anomalies": len(expected["anomalies"]),
                 "hotlist": len(expected["hotlist"]), "books_balance": expected["books_balance"]}}
     return {**report, "failures": len(failures), "failure_samples": failures[:5],

@@ -117,7 +117,12 @@ def run(kills: int, seed: int = 15, *, seconds: float | None = None, recalibrate
         i = 0
         while done < kills and (seconds is None or time.monotonic() - started < seconds):
             proc = _start(folder, port)
-            _ready(url, proc)
+            try:
+                _ready(url, proc, deadline_s=600)  # a busy machine can take minutes to start the kiosk
+            except RuntimeError:
+                proc.kill()
+                proc.wait()
+                raise
             t0 = time.monotonic()
             sale = threading.Thread(target=_sale, args=(url, f"kill-{i}"), daemon=True)
             sale.start()
