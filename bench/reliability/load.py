@@ -126,7 +126,10 @@ def run(terminals: int, backlog: int, seconds: float, rate: float = 1.0, workers
             # the control: the same polling with no upload, on the same machine just before (what the host allows)
             idle_file = tmp / "time_idle_s.txt"
             idle = subprocess.Popen([sys.executable, "-c", POLLER, url, str(idle_file)], stdin=subprocess.PIPE)
-            time.sleep(idle_s)
+            started_polling = time.monotonic() + 60
+            while not (idle_file.exists() and idle_file.stat().st_size) and time.monotonic() < started_polling:
+                time.sleep(0.05)  # the poller's interpreter is still starting
+            time.sleep(min(idle_s, seconds))
             idle.communicate(b"stop", timeout=30)
             idle_ms = [float(x) for x in idle_file.read_text().split()]
             times_file = tmp / "time_s.txt"
