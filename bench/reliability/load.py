@@ -57,7 +57,7 @@ import sys, threading, time, httpx
 url, out = sys.argv[1], sys.argv[2]
 stop = threading.Event()
 threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
-with httpx.Client(base_url=url, timeout=10) as http, open(out, "w") as f:
+with httpx.Client(base_url=url, timeout=10) as http, open(out, "w", buffering=1) as f:
     while not stop.is_set():
         t0 = time.perf_counter()
         http.get("/api/v1/time")
