@@ -5,6 +5,8 @@ signed requests; organizers read reports and manage cards and terminals with a p
 
 import hashlib
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
@@ -39,13 +41,13 @@ from sync.collector.face import (
 )
 from sync.collector.face_gallery import scrub
 from sync.collector.http_limits import BodyLimit
-from sync.collector.ingest import contiguous_seq, ingest_bytes
+from sync.collector.ingest import IngestResult, Prepared, contiguous_seq, ingest_prepared
+from sync.collector.ingest_pool import IngestPool
 from sync.collector.ledger import (
     LedgerError,
     block_card,
     card_balances,
     hotlist,
-    reconcile_pending,
     replacement_quote,
     unblock_card,
 )
@@ -133,11 +135,24 @@ class Product(BaseModel):
     price: int = Field(ge=0, le=10**9)
 
 
-def create_app(db: str | Store, keys: EventKeys, *, request_window_s: float = REQUEST_WINDOW_S) -> FastAPI:
-    """`request_window_s`: how far a terminal's signed timestamp may be from the collector's clock."""
+def create_app(db: str | Store, keys: EventKeys, *, request_window_s: float = REQUEST_WINDOW_S,
+               ingest_workers: int = 0) -> FastAPI:
+    """`request_window_s`: how far a terminal's signed timestamp may be from the collector's clock;
+    `ingest_workers`: processes that decode and chain-check uploads (`sync.collector.ingest_pool`; 0: a thread does)."""
     store = db if isinstance(db, Store) else open_store(db)
+    target = None if isinstance(db, Store) else str(db)  # workers open their own connection to it
     require_event(store)
-    app = FastAPI(title="StallPay collector", version="1",
+    uploads = IngestPool(ingest_workers)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(uploads.start)  # the workers import before the first upload, not during it
+        try:
+            yield
+        finally:
+            await run_in_threadpool(uploads.close)
+
+    app = FastAPI(title="StallPay collector", version="1", lifespan=lifespan,
                   description="Batches in, bundles out; reports for organizers.")
     # bodies are counted while they stream; the limits cover every route, including ones mounted later
     app.add_middleware(BodyLimit, limits=[("/api/v1/batches", MAX_BATCH_BYTES), ("/api/v1/pair", MAX_PAIR_BYTES)])
@@ -291,16 +306,18 @@ def create_app(db: str | Store, keys: EventKeys, *, request_window_s: float = RE
               openapi_extra={"requestBody": {"required": True, "content": {"application/octet-stream": {
                   "schema": {"type": "string", "format": "binary"}}}}})
     async def post_batch(request: Request, tid: Annotated[int, Depends(terminal)]) -> dict[str, Any]:
-        return await run_in_threadpool(store_upload, await request.body(), tid)
+        prepared = await uploads.prepare(f"upload t{tid}", await request.body(), store.copy_text)
+        result = await run_in_threadpool(store_upload, prepared, tid)
+        await uploads.reconcile(store, target)  # this batch's cards, and any an interrupted ingest left behind
+        return {**result.as_dict(), "acked_seq": await run_in_threadpool(contiguous_seq, store, tid)}
 
-    def store_upload(data: bytes, tid: int) -> dict[str, Any]:
-        result = ingest_bytes(store, data, source=f"upload t{tid}", terminal_id=tid)
+    def store_upload(prepared: Prepared, tid: int) -> IngestResult:
+        result = ingest_prepared(store, prepared, sender=tid)
         if store.scrub_pending:  # a checkout in this batch erased a template inside the ingest transaction
             scrub(store)
         if not result.ok:
             raise HTTPException(422, result.reason)
-        reconcile_pending(store)  # this batch's cards, and any an interrupted ingest left behind
-        return {**result.as_dict(), "acked_seq": contiguous_seq(store, tid)}
+        return result
 
     @app.get("/api/v1/bundle", summary="The signed bundle for the calling terminal")
     def get_bundle(tid: Annotated[int, Depends(terminal)],

@@ -104,6 +104,8 @@ def add_actions(p: argparse.ArgumentParser) -> None:
     c.add_argument("--port", type=int, default=8750)
     c.add_argument("--request-window", type=float, default=300, metavar="SECONDS",
                    help="accept terminal requests signed at most this far from the collector's clock (default 300)")
+    c.add_argument("--ingest-workers", type=int, default=2, metavar="N",
+                   help="processes that decode and check uploaded batches off the event loop (default 2; 0: none)")
     c = cmd("report", "reports: summary, vendors, terminals, products, hours, daily (days), monthly (months), "
             "cashiers, settlement, anomalies, card, movements, sync, face-accounts, erasures (pending per terminal)",
             run_report)
@@ -289,7 +291,9 @@ def run_serve(args: argparse.Namespace) -> int:
         return fail(str(exc), 2)
     if not 10 <= args.request_window <= 86400:
         return fail("--request-window must be between 10 and 86400 seconds", 2)
-    app = create_app(args.db, keys, request_window_s=args.request_window)
+    if not 0 <= args.ingest_workers <= 64:
+        return fail("--ingest-workers must be between 0 and 64", 2)
+    app = create_app(args.db, keys, request_window_s=args.request_window, ingest_workers=args.ingest_workers)
     from sync.collector.face_retention import collector_purge
     from sync.collector.storage import open_store
 

@@ -271,6 +271,11 @@ def ingest_bytes(store: Store, data: bytes, *, source: str = "upload", terminal_
     return ingest_many(store, [(source, data)], sender=terminal_id, received_at=received_at, workers=0)[0]
 
 
+def ingest_prepared(store: Store, p: Prepared, *, sender: int | None = None) -> IngestResult:
+    """Store one batch `prepare` checked elsewhere (`sync.collector.ingest_pool`); `sender` as in `ingest_bytes`."""
+    return _ingest_prepared(store, iter([p]), sender=sender)[0]
+
+
 def ingest_batch(store: Store, batch: Batch, *, source: str = "upload", sender: int | None = None,
                  received_at: datetime | None = None) -> IngestResult:
     """Ingest an already decoded batch (tests, tools)."""
