@@ -2,7 +2,7 @@
 
 Decoding a batch and checking its hash chain is pure Python and holds the GIL for milliseconds per batch; done in
 the server's threads, fifty terminals uploading at once delayed `/api/v1/time` by hundreds of milliseconds. Here that
-work (`sync.collector.ingest.prepare`: decode, chain and entry checks, the bulk-load payload) runs in a process pool, and so
+work (`ingest.prepare`: decode, chain and entry checks, the bulk-load payload) runs in a process pool, and so
 does reconcile (it re-reads a card's whole history) when the database is a file or a server the workers can open
 themselves. The server keeps who sent the batch (one signature over the header) and the exactly-once store in one
 transaction. The upload is answered once its cards are reconciled, as before. Workers run at a lower CPU priority

@@ -1,4 +1,4 @@
-"""Uploads checked in worker processes (sync.collector.ingest_pool): the same answers, exactly once, reconciled; the workers
+"""Uploads checked in worker processes (collector.ingest_pool): the same answers, exactly once, reconciled; the workers
 never outlive the server."""
 
 from __future__ import annotations
