@@ -6,7 +6,12 @@ autoincrement), ON CONFLICT DO NOTHING for idempotent inserts.
 
 from __future__ import annotations
 
-MIGRATIONS: list[tuple[int, list[str]]] = [
+from collections.abc import Callable
+from typing import Any
+
+from sync.product_totals import backfill as backfill_product_totals
+
+MIGRATIONS: list[tuple[int, list[str | Callable[[Any], None]]]] = [
     (1, [
         "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
         """CREATE TABLE terminals (
@@ -123,5 +128,18 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
     (9, [
         # the terminal's X25519 box key from pairing: bundle templates are sealed for it alone (sync.face_gallery)
         "ALTER TABLE terminals ADD COLUMN face_key TEXT",
+    ]),
+    (10, [
+        # running totals per terminal, hour and product, kept by ingest (sync.product_totals): the products report
+        # and the dashboard's top products no longer parse every sale's items
+        """CREATE TABLE product_totals (
+            terminal_id BIGINT NOT NULL, hour TEXT NOT NULL, product TEXT NOT NULL, quantity BIGINT NOT NULL,
+            net BIGINT NOT NULL, PRIMARY KEY (terminal_id, hour, product))""",
+        backfill_product_totals,
+    ]),
+    (11, [
+        # operators managed centrally (sync.central_operators): disabled ones are removed by terminals at next sync
+        "ALTER TABLE operators ADD COLUMN status TEXT NOT NULL DEFAULT 'active'",
+        "ALTER TABLE operators ADD COLUMN changed_at TEXT",
     ]),
 ]  # fmt: skip

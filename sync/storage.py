@@ -151,6 +151,9 @@ class Store:
                 continue
             with self.transaction():
                 for stmt in statements:
+                    if callable(stmt):  # a step SQL cannot express portably (e.g. a backfill parsing JSON)
+                        stmt(self)
+                        continue
                     self.execute(stmt.replace("{blob}", "BYTEA" if self.dialect == "postgresql" else "BLOB"))
                 self.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?, CURRENT_TIMESTAMP)",
                              [version])
