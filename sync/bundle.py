@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from sync.batch import canonical_json
+from sync.central_operators import for_bundle as operators_for_bundle
 from sync.enrollment import get_terminal
 from sync.event import get_meta, get_setting, meta_seed, require_event
 from sync.face import confirmed_by, expire_templates, gallery_changes, refused_credits, snapshot_balances
@@ -75,8 +76,7 @@ def build_bundle(store: Store, keys: EventKeys, *, terminal_id: int | None = Non
         "clock": issued,
         "hotlist": [[cid, reason] for cid, reason in hotlist(store)],
         "catalogue": catalogue,
-        "operators": store.query("SELECT operator_id, name, role, vendor, pin_hash FROM operators "
-                                 "ORDER BY operator_id"),
+        "operators": operators_for_bundle(store),
         "settings": {"max_days_unsynced": get_setting(store, "max_days_unsynced"),
                      "face": {k: get_setting(store, k) for k in ("event_end", "face_retention_days",
                                                                  "face_sync_window_h")}},
@@ -140,6 +140,7 @@ def apply_bundle(t: TerminalSync, body: dict[str, Any], *, face_trusted: bool = 
     """Install a verified bundle on the terminal: hotlist, catalogue, operators, settings, clock, acknowledgement."""
     from datetime import UTC, datetime
 
+    from terminal.operator_bundle import apply_operators
     from terminal.wallet.hotlist import Hotlist
 
     last = t.state.get("bundle_issued_at")
@@ -151,6 +152,7 @@ def apply_bundle(t: TerminalSync, body: dict[str, Any], *, face_trusted: bool = 
     for key in ("catalogue", "operators", "settings"):
         t.state.set(f"bundle_{key}", body.get(key))
     catalogue = _apply_catalogue(t, body.get("catalogue"))
+    operators = apply_operators(t.config.data_dir, t.config.terminal.vendor, body.get("operators"))
     t.state.set("bundle_issued_at", body["issued_at"])
     try:
         collector_time = datetime.fromisoformat(body["clock"].replace("Z", "+00:00"))
@@ -161,7 +163,7 @@ def apply_bundle(t: TerminalSync, body: dict[str, Any], *, face_trusted: bool = 
     if isinstance(ack, int):
         t.state.acknowledge(t.journal, ack, t.policy)
     return {"hotlist": len(body["hotlist"]), "acked_seq": t.state.acked_seq, "issued_at": body["issued_at"],
-            "products": catalogue, **face}
+            "products": catalogue, **operators, **face}
 
 
 def _apply_catalogue(t: TerminalSync, catalogue: Any) -> int | None:

@@ -24,6 +24,8 @@ from terminal.store import open_database
 SCHEMA = Schema("operators", [Step(1, "release 0.1.0", sql="""
 CREATE TABLE IF NOT EXISTS operators (id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL,
     pin_hash TEXT NOT NULL, failures INTEGER NOT NULL DEFAULT 0, locked_until REAL NOT NULL DEFAULT 0);
+"""), Step(2, "operators managed centrally", sql="""
+ALTER TABLE operators ADD COLUMN source TEXT NOT NULL DEFAULT 'local';
 """)])
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
@@ -167,6 +169,33 @@ class OperatorStore:
                 raise LoginFailed("too many wrong PINs: locked", locked_for=self.policy.lock_s)
             self.db.execute("UPDATE operators SET failures = ? WHERE id = ?", [failures, op.id])
             raise LoginFailed("unknown operator or wrong PIN", attempts_left=self.policy.max_failures - failures)
+
+    def apply_central(self, active: list[tuple[str, str, str, str]], removed: set[str]) -> dict[str, int]:
+        """The collector's operator list from a bundle: `active` (id, name, role, agreed PIN hash) replace the
+        central operators; ids in `removed` (disabled centrally) go, even where added locally. A PIN hash
+        that did not change keeps the operator's lock-out state."""
+        keep = {op_id for op_id, *_ in active}
+        roles = [_role(role).value for _, _, role, _ in active]
+        with self._lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                gone = [r[0] for r in self.db.execute("SELECT id FROM operators WHERE source = 'central'").fetchall()
+                        if r[0] not in keep] + sorted(removed - keep)
+                for op_id in gone:
+                    self.db.execute("DELETE FROM operators WHERE id = ?", [op_id])
+                for (op_id, name, _, pin_hash), role in zip(active, roles, strict=True):
+                    self.db.execute(
+                        "INSERT INTO operators (id, name, role, pin_hash, source) VALUES (?, ?, ?, ?, 'central') "
+                        "ON CONFLICT (id) DO UPDATE SET name = excluded.name, role = excluded.role, "
+                        "source = 'central', "
+                        "failures = CASE WHEN pin_hash = excluded.pin_hash THEN failures ELSE 0 END, "
+                        "locked_until = CASE WHEN pin_hash = excluded.pin_hash THEN locked_until ELSE 0 END, "
+                        "pin_hash = excluded.pin_hash", [op_id, name, role, pin_hash])
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
+        return {"operators": len(active), "operators_removed": len(gone)}
 
     def _row(self, operator_id: str) -> tuple | None:
         return self.db.execute("SELECT id, name, role, pin_hash, failures, locked_until FROM operators "

@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from sync.backoffice import (
     routes_cards,
     routes_dashboard,
+    routes_operators,
     routes_payouts,
     routes_portal,
     routes_reports,
@@ -31,6 +32,7 @@ def mount(app: FastAPI, store: Store, keys: Any) -> Web:
     app.mount("/static/office", StaticFiles(directory=STATIC), name="office-static")
     for router in (routes_session.routes(web), routes_dashboard.routes(web),
                    routes_cards.routes(web, getattr(keys, "master_key", None)), routes_terminals.routes(web, keys),
+                   routes_operators.routes(web),
                    routes_reports.routes(web), routes_payouts.routes(web), routes_portal.routes(web)):
         app.include_router(router)
 

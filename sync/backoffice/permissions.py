@@ -12,6 +12,7 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "payouts.view": ("admin", "finance", "support"),
     "payouts.approve": ("admin", "finance"),         # approve, reject, export SEPA, mark paid
     "terminals.manage": ("admin",),                  # pairing codes, revoke, bundles
+    "operators.manage": ("admin",),                  # terminal operators: add, disable, PINs
     "accounts.manage": ("admin",),
     "audit.view": ("admin", "finance"),
 }
