@@ -142,4 +142,9 @@ MIGRATIONS: list[tuple[int, list[str | Callable[[Any], None]]]] = [
         "ALTER TABLE operators ADD COLUMN status TEXT NOT NULL DEFAULT 'active'",
         "ALTER TABLE operators ADD COLUMN changed_at TEXT",
     ]),
+    (12, [
+        # the summary counts cards by status from an index alone (phase, op, card_id covers the old (phase, op))
+        "CREATE INDEX entries_op_card ON entries (phase, op, card_id)",
+        "DROP INDEX entries_op",
+    ]),
 ]  # fmt: skip

@@ -112,16 +112,22 @@ def _checkouts(store: Store) -> tuple[int, int]:
 
 def cards_by_status(store: Store) -> dict[str, int]:
     """Cards known by their issue or replacement entry, by status (a card whose issuing terminal has not
-    synced yet is not counted until it does)."""
-    cards = {r["card_id"] for r in store.query(
-        "SELECT DISTINCT card_id FROM entries WHERE phase = 'commit' AND op IN ('issue', 'replace') "
-        "AND card_id IS NOT NULL")}
+    synced yet is not counted until it does). Only the few cards that are not active are listed; the known
+    cards are counted in SQL (an index-only scan), so this stays fast at millions of entries."""
+    known = "FROM entries WHERE phase = 'commit' AND op IN ('issue', 'replace') AND card_id IS NOT NULL"
+    total = int(store.scalar(f"SELECT COUNT(DISTINCT card_id) {known}") or 0)
     closed = {r["card_id"] for r in store.query(
         "SELECT DISTINCT card_id FROM entries WHERE phase = 'commit' AND op = 'close' AND card_id IS NOT NULL")}
     refunded = {r["card_id"] for r in store.query("SELECT card_id FROM cards WHERE status = 'refunded'")}
     replaced = {old for old, _n, _a in replace_moves(store)}
     blocked = {r["card_id"] for r in store.query("SELECT card_id FROM hotlist")}
-    counts = {"active": 0, "blocked": 0, "replaced": 0, "closed": 0, "refunded": 0}
+    special = sorted(closed | refunded | replaced | blocked)
+    cards: set[int] = set()
+    for at in range(0, len(special), 500):
+        part = special[at:at + 500]
+        cards.update(r["card_id"] for r in store.query(
+            f"SELECT DISTINCT card_id {known} AND card_id IN ({', '.join('?' * len(part))})", part))
+    counts = {"active": total - len(cards), "blocked": 0, "replaced": 0, "closed": 0, "refunded": 0}
     for cid in cards:
         if cid in refunded:
             counts["refunded"] += 1
@@ -129,8 +135,6 @@ def cards_by_status(store: Store) -> dict[str, int]:
             counts["replaced"] += 1
         elif cid in closed:
             counts["closed"] += 1
-        elif cid in blocked:
-            counts["blocked"] += 1
         else:
-            counts["active"] += 1
+            counts["blocked"] += 1
     return counts
