@@ -147,4 +147,11 @@ MIGRATIONS: list[tuple[int, list[str | Callable[[Any], None]]]] = [
         "CREATE INDEX entries_op_card ON entries (phase, op, card_id)",
         "DROP INDEX entries_op",
     ]),
+    (13, [
+        # several events on one collector (sync.event_registry): the home database lists every event and where
+        # its books are (target '' = this database); the home event registers itself on first use
+        """CREATE TABLE events (
+            event_id TEXT PRIMARY KEY, name TEXT NOT NULL, currency TEXT NOT NULL, starts TEXT NOT NULL,
+            ends TEXT NOT NULL, target TEXT NOT NULL, keys_file TEXT NOT NULL, created_at TEXT NOT NULL)""",
+    ]),
 ]  # fmt: skip

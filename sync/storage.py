@@ -98,6 +98,7 @@ class Store:
 
     dialect: str = ""
     copy_text: bool = False  # whether `load_copy_text` is available (bulk loads as `encode_copy_text` output)
+    target: str | None = None  # what `open_store` opened (a path or DSN): sync.event_registry puts events beside it
     scrub_pending: bool = False  # an erasure happened inside a transaction: scrub once it is over (sync.face_gallery)
 
     def in_transaction(self) -> bool:
@@ -295,6 +296,7 @@ class PostgresStore(Store):
 def open_store(target: str | Path, *, migrate: bool = True) -> Store:
     target = str(target)
     store: Store = PostgresStore(target) if is_dsn(target) else SQLiteStore(target)
+    store.target = target
     if migrate:
         store.migrate()
     return store

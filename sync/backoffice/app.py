@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from sync.backoffice import (
     routes_cards,
     routes_dashboard,
+    routes_events,
     routes_operators,
     routes_payouts,
     routes_portal,
@@ -20,19 +21,23 @@ from sync.backoffice import (
     routes_session,
     routes_terminals,
 )
+from sync.backoffice.current_event import CurrentKeys
 from sync.backoffice.web import Forbidden, NotLoggedIn, Web
+from sync.event_registry import EventStores
 from sync.storage import Store
 
 STATIC = Path(__file__).resolve().parent / "static"
 
 
-def mount(app: FastAPI, store: Store, keys: Any) -> Web:
-    """Add the back office and the portal; returns the `Web` whose `permissions` name every guarded route."""
-    web = Web(store)
+def mount(app: FastAPI, store: Store, keys: Any, events: EventStores | None = None) -> Web:
+    """Add the back office and the portal; returns the `Web` whose `permissions` name every guarded route.
+    `events`: the collector's events (default: only the one of `store`)."""
+    web = Web(events or EventStores(store, keys))
+    keys = CurrentKeys(web.events)
     app.mount("/static/office", StaticFiles(directory=STATIC), name="office-static")
     for router in (routes_session.routes(web), routes_dashboard.routes(web),
-                   routes_cards.routes(web, getattr(keys, "master_key", None)), routes_terminals.routes(web, keys),
-                   routes_operators.routes(web),
+                   routes_cards.routes(web, keys), routes_terminals.routes(web, keys),
+                   routes_operators.routes(web), routes_events.routes(web),
                    routes_reports.routes(web), routes_payouts.routes(web), routes_portal.routes(web)):
         app.include_router(router)
 

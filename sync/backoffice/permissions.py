@@ -14,6 +14,7 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "terminals.manage": ("admin",),                  # pairing codes, revoke, bundles
     "operators.manage": ("admin",),                  # terminal operators: add, disable, PINs
     "accounts.manage": ("admin",),
+    "events.manage": ("admin",),                     # create events (each with its own books and keys)
     "audit.view": ("admin", "finance"),
 }
 
