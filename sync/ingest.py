@@ -33,7 +33,7 @@ from pathlib import Path
 
 import orjson
 
-from sync import product_totals
+from sync import operator_totals, product_totals
 from sync.batch import SUFFIX, Batch, BatchError, check_chain, check_signature, decode
 from sync.enrollment import EnrollmentError, get_terminal, pair
 from sync.event import now_iso, require_event
@@ -145,6 +145,7 @@ class Prepared:
     rows: list[tuple] = field(default_factory=list)
     totals: dict[tuple, list[int]] = field(default_factory=dict)
     products: dict[tuple, list[int]] = field(default_factory=dict)
+    takings: dict[tuple, list[int]] = field(default_factory=dict)
     card_ids: set[int] = field(default_factory=set)
     face: list[tuple] = field(default_factory=list)
     _hashes: list[str] | None = field(default=None, repr=False, compare=False)
@@ -187,6 +188,7 @@ def _with_columns(p: Prepared, columns: list[list], copy_text: bool) -> Prepared
     p.count = len(cards)
     p.totals = sum_totals(columns)
     p.products = product_totals.sum_columns(columns)
+    p.takings = operator_totals.sum_columns(columns)
     p.card_ids = set(cards)
     p.card_ids.discard(None)  # type: ignore[arg-type]
     face = [i for i, (card, d) in enumerate(zip(cards, data, strict=True)) if card is None and "face_account" in d]
@@ -377,6 +379,7 @@ def _store_group(store: Store, group: list[Prepared], received_at: datetime | No
         payload: list = []  # COPY text chunks, or row tuples
         totals: dict[tuple, list[int]] = {}
         products: dict[tuple, list[int]] = {}
+        takings: dict[tuple, list[int]] = {}
         face: list[tuple] = []
         batch_rows: list[tuple] = []
         taken: dict[int, dict[int, Prepared]] = {}  # terminal -> seq -> batch whose entry was taken in this group
@@ -416,6 +419,7 @@ def _store_group(store: Store, group: list[Prepared], received_at: datetime | No
                         t[1] += amount
                         t[2] += delta
                 product_totals.merge(products, new.products)
+                operator_totals.merge(takings, new.takings)
                 face.extend(new.face)
             known.add(batch.batch_id)
             batch_rows.append((batch.batch_id, tid, batch.first_seq, batch.last_seq, batch.header["prev_hash"],
@@ -434,6 +438,7 @@ def _store_group(store: Store, group: list[Prepared], received_at: datetime | No
                 store.copy_rows("entries", ENTRY_COLUMNS, payload)
             add_totals(store, totals)
             product_totals.add(store, products)
+            operator_totals.add(store, takings)
             if face:
                 ingest_face_rows(store, face)
         if status:
@@ -506,6 +511,7 @@ def rebuild_totals(store: Store) -> None:
                       "SUM(amount), SUM(COALESCE(balance_after, 0) - COALESCE(balance_before, 0)) FROM entries "
                       "GROUP BY terminal_id, substr(time, 1, 13), op, phase, COALESCE(method, '')")
     product_totals.rebuild(store)
+    operator_totals.rebuild(store)
 
 
 def _conflict(batch: Batch, p: Prepared, before: str | None, after_prev: str | None, inside: dict[int, str]) -> str:

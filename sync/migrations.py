@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from sync.operator_totals import BACKFILL as operator_totals_backfill
 from sync.product_totals import backfill as backfill_product_totals
 
 MIGRATIONS: list[tuple[int, list[str | Callable[[Any], None]]]] = [
@@ -153,5 +154,13 @@ MIGRATIONS: list[tuple[int, list[str | Callable[[Any], None]]]] = [
         """CREATE TABLE events (
             event_id TEXT PRIMARY KEY, name TEXT NOT NULL, currency TEXT NOT NULL, starts TEXT NOT NULL,
             ends TEXT NOT NULL, target TEXT NOT NULL, keys_file TEXT NOT NULL, created_at TEXT NOT NULL)""",
+    ]),
+    (14, [
+        # money taken in per terminal, hour, operator and method, kept by ingest (sync.operator_totals)
+        """CREATE TABLE operator_totals (
+            terminal_id BIGINT NOT NULL, hour TEXT NOT NULL, operator TEXT NOT NULL, op TEXT NOT NULL,
+            method TEXT NOT NULL, n BIGINT NOT NULL, amount BIGINT NOT NULL,
+            PRIMARY KEY (terminal_id, hour, operator, op, method))""",
+        operator_totals_backfill,
     ]),
 ]  # fmt: skip

@@ -95,10 +95,10 @@ def top_products(store: Store, n: int = 10, progress: Progress | None = None) ->
 
 
 def cashiers(store: Store) -> list[dict]:
-    return store.query("SELECT terminal_id, COALESCE(operator, '') AS operator, COALESCE(method, '') AS method, "
-                       "COUNT(*) AS count, SUM(amount) AS total FROM entries WHERE phase = 'commit' AND op IN "
-                       "('issue', 'topup') GROUP BY terminal_id, operator, method "
-                       "ORDER BY terminal_id, operator, method")
+    """Money taken in per terminal, operator and method, from the running totals kept at ingest."""
+    return _ints(store.query("SELECT terminal_id, operator, method, SUM(n) AS count, SUM(amount) AS total "
+                             "FROM operator_totals GROUP BY terminal_id, operator, method "
+                             "ORDER BY terminal_id, operator, method"))
 
 
 def settlement(store: Store, commission_percent: float = 0.0) -> list[dict]:
@@ -142,13 +142,27 @@ def anomalies(store: Store) -> list[dict]:
                        "FROM anomalies a LEFT JOIN hotlist h ON h.card_id = a.card_id ORDER BY a.kind, a.card_id")
 
 
-def sync_status(store: Store) -> list[dict]:
-    from sync.ingest import contiguous_seq
+def contiguous_seqs(store: Store) -> dict[int, int]:
+    """`sync.ingest.contiguous_seq` of every terminal at once (one query, not one per terminal)."""
+    upto: dict[int, int] = {}
+    broken: set[int] = set()
+    for r in store.query("SELECT terminal_id, first_seq, last_seq FROM batches ORDER BY terminal_id, first_seq"):
+        tid = r["terminal_id"]
+        if tid in broken:
+            continue
+        if r["first_seq"] > upto.get(tid, 0) + 1:
+            broken.add(tid)
+            continue
+        upto[tid] = max(upto.get(tid, 0), r["last_seq"])
+    return upto
 
+
+def sync_status(store: Store) -> list[dict]:
     rows = store.query("SELECT terminal_id, name, vendor, role, status, last_sync, reported_head_seq, "
                        "reported_unsynced, clock_skew_ms, clock_synced FROM terminals ORDER BY terminal_id")
+    stored = contiguous_seqs(store)
     for r in rows:
-        r["stored_up_to"] = contiguous_seq(store, r["terminal_id"])
+        r["stored_up_to"] = stored.get(r["terminal_id"], 0)
         head = r["reported_head_seq"] or 0
         r["unsynced_entries"] = max(0, head - r["stored_up_to"])
     return rows

@@ -57,8 +57,8 @@ def cash(store: Store) -> list[dict]:
         key = (tid, operator or "")
         return rows.setdefault(key, {"terminal_id": tid, "operator": operator or "", "cash_in": 0, "cash_out": 0})
 
-    for r in store.query("SELECT terminal_id, operator, SUM(amount) AS total FROM entries WHERE phase = 'commit' "
-                         "AND op IN ('issue', 'topup') AND method = 'cash' GROUP BY terminal_id, operator"):
+    for r in store.query("SELECT terminal_id, operator, SUM(amount) AS total FROM operator_totals "
+                         "WHERE method = 'cash' GROUP BY terminal_id, operator"):
         row(r["terminal_id"], r["operator"])["cash_in"] += int(r["total"] or 0)
     for r in store.query("SELECT terminal_id, operator, amount, data FROM entries WHERE phase = 'commit' "
                          "AND op = 'close'"):

@@ -12,7 +12,7 @@ from sync import product_totals
 from sync.batch import encode
 from sync.export import batches
 from sync.ingest import ingest_many
-from sync.reports import by_product, top_products
+from sync.reports import by_product, cashiers, top_products
 from sync.storage import Store, open_store
 from sync.summary import summary
 from tests.sync.journals import Cards, make_terminal
@@ -50,6 +50,14 @@ def _reference(store: Store) -> list[dict]:
                                                                                                    r["product"]))
 
 
+def _cashiers_from_entries(store: Store) -> list[dict]:
+    rows = store.query("SELECT terminal_id, COALESCE(operator, '') AS operator, COALESCE(method, '') AS method, "
+                       "COUNT(*) AS count, SUM(amount) AS total FROM entries WHERE phase = 'commit' AND op IN "
+                       "('issue', 'topup') GROUP BY terminal_id, operator, method "
+                       "ORDER BY terminal_id, operator, method")
+    return [{k: int(v) if k in ("count", "total") else v for k, v in r.items()} for r in rows]
+
+
 def test_totals_equal_the_items_whatever_arrives_twice(tmp_path: Path, store: Store) -> None:
     terms = _event(tmp_path, store)
     small = [encode(b) for t in terms for b in batches(t.journal, t.key, batch_size=9)]
@@ -60,6 +68,7 @@ def test_totals_equal_the_items_whatever_arrives_twice(tmp_path: Path, store: St
     expected = _reference(store)
     assert len(expected) == len(MENU) and by_product(store) == expected
     assert top_products(store, 2) == expected[:2]
+    assert cashiers(store) == _cashiers_from_entries(store)
     assert sum(r["net"] for r in expected) == sum(r["net"] for r in store.query(
         "SELECT SUM(CASE WHEN op = 'sale' THEN amount ELSE -amount END) AS net FROM entries "
         "WHERE phase = 'commit' AND op IN ('sale', 'void')"))
@@ -75,9 +84,12 @@ def test_migration_fills_an_existing_database(tmp_path: Path, store_target: str)
     ingest_many(store, [("x", encode(b)) for t in terms for b in batches(t.journal, t.key, batch_size=30)],
                 workers=0)
     expected = by_product(store)
-    # the database as it was before the migration: no table, migration 10 not applied
+    takings = cashiers(store)
+    assert takings == _cashiers_from_entries(store) and takings
+    # the database as it was before the migrations: no tables, migrations 10 and 14 not applied
     store.execute("DROP TABLE product_totals")
-    store.execute("DELETE FROM schema_migrations WHERE version = 10")
+    store.execute("DROP TABLE operator_totals")
+    store.execute("DELETE FROM schema_migrations WHERE version IN (10, 14)")
     store.close()
     product_totals.PAGE = 7  # several pages of the keyset walk
     try:
@@ -85,6 +97,7 @@ def test_migration_fills_an_existing_database(tmp_path: Path, store_target: str)
     finally:
         product_totals.PAGE = 50_000
     assert by_product(again) == expected == _reference(again)
+    assert cashiers(again) == takings
     again.close()
 
 
