@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sync.event import get_meta
+from sync.report_filters import NONE, Filters
 from sync.storage import Store
 from sync.summary import summary
 
@@ -33,41 +34,45 @@ TOTALS_SALES = "phase = 'commit' AND op IN ('sale', 'void')"
 TOTALS_COUNT = "SUM(CASE WHEN op = 'sale' THEN n ELSE 0 END)"
 
 
-def by_vendor(store: Store) -> list[dict]:
+def by_vendor(store: Store, where: Filters = NONE) -> list[dict]:
+    cond, params = where.where("x.hour", "x.terminal_id")
     return _ints(store.query(
         f"SELECT COALESCE(t.vendor, '') AS vendor, SUM(x.n) AS entries, {TOTALS_COUNT} AS sales, SUM({NET}) AS net "
-        f"FROM entry_totals x LEFT JOIN terminals t ON t.terminal_id = x.terminal_id WHERE {TOTALS_SALES} "
-        f"GROUP BY t.vendor ORDER BY net DESC"))
+        f"FROM entry_totals x LEFT JOIN terminals t ON t.terminal_id = x.terminal_id WHERE {TOTALS_SALES}{cond} "
+        f"GROUP BY t.vendor ORDER BY net DESC", params))
 
 
-def by_terminal(store: Store) -> list[dict]:
+def by_terminal(store: Store, where: Filters = NONE) -> list[dict]:
+    cond, params = where.where()
     return _ints(store.query(f"SELECT terminal_id, {TOTALS_COUNT} AS sales, SUM({NET}) AS net FROM entry_totals "
-                             f"WHERE {TOTALS_SALES} GROUP BY terminal_id ORDER BY terminal_id"))
+                             f"WHERE {TOTALS_SALES}{cond} GROUP BY terminal_id ORDER BY terminal_id", params))
 
 
-def by_hour(store: Store) -> list[dict]:
+def by_hour(store: Store, where: Filters = NONE) -> list[dict]:
+    cond, params = where.where()
     return _ints(store.query(f"SELECT hour, {TOTALS_COUNT} AS sales, SUM({NET}) AS net FROM entry_totals "
-                             f"WHERE {TOTALS_SALES} GROUP BY hour ORDER BY hour"))
+                             f"WHERE {TOTALS_SALES}{cond} GROUP BY hour ORDER BY hour", params))
 
 
-def by_day(store: Store) -> list[dict]:
-    return _by_period(store, "day", 10)
+def by_day(store: Store, where: Filters = NONE) -> list[dict]:
+    return _by_period(store, "day", 10, where)
 
 
-def by_month(store: Store) -> list[dict]:
+def by_month(store: Store, where: Filters = NONE) -> list[dict]:
     """The canteen owner's monthly report: the same columns as the daily one, per calendar month (UTC)."""
-    return _by_period(store, "month", 7)
+    return _by_period(store, "month", 7, where)
 
 
-def _by_period(store: Store, name: str, chars: int) -> list[dict]:
+def _by_period(store: Store, name: str, chars: int, where: Filters = NONE) -> list[dict]:
     """Sales (count, net of voids), deposits and refunds per period, from the running totals kept at ingest."""
     period = f"substr(hour, 1, {int(chars)})"
+    cond, params = where.where()
     return _ints(store.query(
         f"SELECT {period} AS {name}, {TOTALS_COUNT} AS sales, "
         "SUM(CASE WHEN op = 'sale' THEN amount WHEN op = 'void' THEN -amount ELSE 0 END) AS net, "
         "SUM(CASE WHEN op IN ('issue', 'topup') THEN amount ELSE 0 END) AS deposited, "
         "SUM(CASE WHEN op = 'close' THEN amount ELSE 0 END) AS refunded "
-        f"FROM entry_totals WHERE phase = 'commit' GROUP BY {period} ORDER BY {name}"))
+        f"FROM entry_totals WHERE phase = 'commit'{cond} GROUP BY {period} ORDER BY {name}", params))
 
 
 def _ints(rows: list[dict]) -> list[dict]:
@@ -79,34 +84,37 @@ def _ints(rows: list[dict]) -> list[dict]:
     return rows
 
 
-def by_product(store: Store, progress: Progress | None = None, limit: int | None = None) -> list[dict]:
+def by_product(store: Store, progress: Progress | None = None, limit: int | None = None,
+               where: Filters = NONE) -> list[dict]:
     """Quantity and net (sales less voids) per product, from the running totals kept at ingest
     (`product_totals`); `progress` is kept for callers of the old row-walking version (one step)."""
-    rows = _ints(store.query("SELECT product, SUM(quantity) AS quantity, SUM(net) AS net FROM product_totals "
-                             "GROUP BY product ORDER BY SUM(net) DESC, product"
-                             + (f" LIMIT {int(limit)}" if limit is not None else "")))
+    cond, params = where.where()
+    rows = _ints(store.query(f"SELECT product, SUM(quantity) AS quantity, SUM(net) AS net FROM product_totals "
+                             f"WHERE 1 = 1{cond} GROUP BY product ORDER BY SUM(net) DESC, product"
+                             + (f" LIMIT {int(limit)}" if limit is not None else ""), params))
     if progress:
         progress(1, 1)
     return rows
 
 
-def top_products(store: Store, n: int = 10, progress: Progress | None = None) -> list[dict]:
-    return by_product(store, progress, limit=n)
+def top_products(store: Store, n: int = 10, progress: Progress | None = None, where: Filters = NONE) -> list[dict]:
+    return by_product(store, progress, limit=n, where=where)
 
 
-def cashiers(store: Store) -> list[dict]:
+def cashiers(store: Store, where: Filters = NONE) -> list[dict]:
     """Money taken in per terminal, operator and method, from the running totals kept at ingest."""
+    cond, params = where.where()
     return _ints(store.query("SELECT terminal_id, operator, method, SUM(n) AS count, SUM(amount) AS total "
-                             "FROM operator_totals GROUP BY terminal_id, operator, method "
-                             "ORDER BY terminal_id, operator, method"))
+                             f"FROM operator_totals WHERE 1 = 1{cond} GROUP BY terminal_id, operator, method "
+                             "ORDER BY terminal_id, operator, method", params))
 
 
-def settlement(store: Store, commission_percent: float = 0.0) -> list[dict]:
+def settlement(store: Store, commission_percent: float = 0.0, where: Filters = NONE) -> list[dict]:
     if not 0 <= commission_percent <= 100:
         raise ReportError("commission must be between 0 and 100 percent")
     basis_points = round(commission_percent * 100)
     rows = []
-    for r in by_vendor(store):
+    for r in by_vendor(store, where):
         gross = int(r["net"] or 0)
         commission = gross * basis_points // 10_000
         rows.append({"vendor": r["vendor"], "gross": gross, "commission": commission, "net": gross - commission})
@@ -189,17 +197,17 @@ def erasures(store: Store) -> list[dict]:
 
 REPORTS = {
     "summary": lambda s, **k: summary(s),
-    "vendors": lambda s, **k: by_vendor(s),
-    "terminals": lambda s, **k: by_terminal(s),
-    "products": lambda s, **k: by_product(s, k.get("progress")),
-    "top-products": lambda s, **k: top_products(s, progress=k.get("progress")),
-    "hours": lambda s, **k: by_hour(s),
-    "days": lambda s, **k: by_day(s),
-    "daily": lambda s, **k: by_day(s),
-    "months": lambda s, **k: by_month(s),
-    "monthly": lambda s, **k: by_month(s),
-    "cashiers": lambda s, **k: cashiers(s),
-    "settlement": lambda s, **k: settlement(s, k.get("commission") or 0.0),
+    "vendors": lambda s, **k: by_vendor(s, k.get("filters") or NONE),
+    "terminals": lambda s, **k: by_terminal(s, k.get("filters") or NONE),
+    "products": lambda s, **k: by_product(s, k.get("progress"), where=k.get("filters") or NONE),
+    "top-products": lambda s, **k: top_products(s, progress=k.get("progress"), where=k.get("filters") or NONE),
+    "hours": lambda s, **k: by_hour(s, k.get("filters") or NONE),
+    "days": lambda s, **k: by_day(s, k.get("filters") or NONE),
+    "daily": lambda s, **k: by_day(s, k.get("filters") or NONE),
+    "months": lambda s, **k: by_month(s, k.get("filters") or NONE),
+    "monthly": lambda s, **k: by_month(s, k.get("filters") or NONE),
+    "cashiers": lambda s, **k: cashiers(s, k.get("filters") or NONE),
+    "settlement": lambda s, **k: settlement(s, k.get("commission") or 0.0, k.get("filters") or NONE),
     "card": lambda s, **k: card_history(s, k.get("card")),
     "movements": lambda s, **k: movements(s),
     "anomalies": lambda s, **k: anomalies(s),

@@ -97,6 +97,10 @@ def test_two_events_never_mix(store: Store, store_target: str, tmp_path: Path) -
     assert "Beer" in products[EVENT] and "Cola" not in products[EVENT]
     assert "Cola" in products[SECOND] and "Beer" not in products[SECOND]
     assert "Bar" not in admin.get(f"/terminals?event={EVENT}").text
+    # reports narrow further by terminal, vendor, day and hour; a malformed filter is refused
+    assert admin.get(f"/reports/products?format=csv&event={SECOND}&vendor=Grill").text.count("\n") == 1
+    assert "Cola" in admin.get(f"/reports/products?format=csv&event={SECOND}&vendor=Bar&terminal=1").text
+    assert admin.get(f"/reports/products?event={SECOND}&hour=99").status_code == 422
     # the cookie chooses the event for every page
     chosen = admin.get(f"/events/{SECOND}/select")
     assert chosen.status_code == 303 and _deposited(admin, SECOND) == 9000

@@ -8,6 +8,8 @@ import random
 from collections import defaultdict
 from pathlib import Path
 
+import pytest
+
 from sync import product_totals
 from sync.batch import encode
 from sync.export import batches
@@ -110,3 +112,28 @@ def test_hostile_items_are_counted_safely() -> None:
     product_totals.add_entry(sums, 1, "2025-07-01T10:00:00Z", "sale", "commit", '{"a": 1}')
     assert sums == {(1, "2025-07-01T10", "A"): [1, 100], (1, "2025-07-01T10", "B"): [2, 0],
                     (1, "2025-07-01T10", "C"): [1, 0], (1, "2025-07-01T10", "D"): [1, 250]}
+
+
+def test_filters_narrow_the_totals_by_terminal_vendor_day_and_hour(tmp_path: Path, store: Store) -> None:
+    from sync.report_filters import FilterError, Filters
+
+    terms = _event(tmp_path, store)
+    ingest_many(store, [("x", encode(b)) for t in terms for b in batches(t.journal, t.key, batch_size=30)],
+                workers=0)
+    everything = by_product(store)
+    one = by_product(store, where=Filters(terminal=1))
+    two = by_product(store, where=Filters(terminal=2))
+    merged: dict[str, int] = defaultdict(int)
+    for r in one + two:
+        merged[r["product"]] += r["net"]
+    assert one != two and merged == {r["product"]: r["net"] for r in everything}
+    hour = store.query("SELECT MIN(hour) AS h FROM product_totals")[0]["h"]
+    assert by_product(store, where=Filters(vendor="Grill", day=hour[:10], hour=hour[11:13])) == everything
+    assert by_product(store, where=Filters(vendor="Bar")) == [] == cashiers(store, Filters(day="1999-01-01"))
+    assert cashiers(store, Filters(terminal=1)) == [r for r in cashiers(store) if r["terminal_id"] == 1]
+    for query in ({"terminal": "1; DROP TABLE entries"}, {"terminal": "0"}, {"day": "2025-7-1"}, {"hour": "24"},
+                  {"hour": "7"}):
+        with pytest.raises(FilterError):
+            Filters.from_query(query)
+    assert Filters.from_query({"vendor": "  Grill  ", "terminal": "2", "day": "2025-07-01", "hour": "09"}) == \
+        Filters("Grill", 2, "2025-07-01", "09")
