@@ -163,4 +163,11 @@ MIGRATIONS: list[tuple[int, list[str | Callable[[Any], None]]]] = [
             PRIMARY KEY (terminal_id, hour, operator, op, method))""",
         operator_totals_backfill,
     ]),
+    (15, [
+        # corrections of a card's balance at the collector, each with its reason (sync.corrections)
+        """CREATE TABLE card_corrections (
+            correction_id TEXT PRIMARY KEY, card_id BIGINT NOT NULL, amount BIGINT NOT NULL, reason TEXT NOT NULL,
+            by_user TEXT NOT NULL, at TEXT NOT NULL)""",
+        "CREATE INDEX card_corrections_card ON card_corrections (card_id)",
+    ]),
 ]  # fmt: skip

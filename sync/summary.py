@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 
+from sync.corrections import total as collector_corrections
 from sync.event import get_meta
 from sync.face import face_summary
 from sync.ledger import card_balances, replace_moves
@@ -42,6 +43,7 @@ def summary(store: Store, *, check_cards: bool | None = None) -> dict:
         elif r["op"] == "correct":
             corrections += int(r["delta"])
     by_method = dict(sorted(by_method.items()))
+    corrections += collector_corrections(store)  # made at the collector by finance, each with its reason
     at_collector = store.query("SELECT COALESCE(SUM(refunded), 0) AS refunded, COALESCE(SUM(forfeited), 0) AS "
                                "forfeited FROM cards")[0]
     checkout_refund, checkout_forfeit = _checkouts(store)

@@ -9,6 +9,7 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "cards.block": ("admin", "finance", "support"),  # block / unblock a band
     "cards.replace": ("admin", "support"),
     "cards.refund": ("admin", "finance"),
+    "cards.correct": ("admin", "finance"),           # correct a balance in the books (reason required)
     "payouts.view": ("admin", "finance", "support"),
     "payouts.approve": ("admin", "finance"),         # approve, reject, export SEPA, mark paid
     "terminals.manage": ("admin",),                  # pairing codes, revoke, bundles
