@@ -23,6 +23,7 @@ from sync.batch import encode
 from sync.bundle import BundleError, apply_bundle_bytes
 from sync.export import BATCH_SIZE, batches
 from sync.terminal_side import TerminalSync
+from terminal.device_report import upload_fields
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +173,8 @@ class CollectorClient:
         ride in the batches' status (or go by API when there is no batch to send)."""
         sent = 0
         erased = [e.account_id for e in self.t.face_pay().pending_erasure_confirmations()]
-        status = {**self.t.status(), "online": True, "time": (datetime.now(UTC) + self.offset).isoformat()}
+        status = {**self.t.status(), **upload_fields(self.t.config.data_dir), "online": True,
+                  "time": (datetime.now(UTC) + self.offset).isoformat()}
         if erased:
             status["face_erasures"] = erased
         pending = batches(self.t.journal, self.t.key, after=self.t.state.acked_seq, status=status,

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import orjson
 
-from sync import operator_totals, product_totals
+from sync import operator_totals, product_totals, terminal_report
 from sync.batch import SUFFIX, Batch, BatchError, check_chain, check_signature, decode
 from sync.enrollment import EnrollmentError, get_terminal, pair
 from sync.event import now_iso, require_event
@@ -531,8 +531,8 @@ def _conflict(batch: Batch, p: Prepared, before: str | None, after_prev: str | N
 
 _STATUS_SQL = ("UPDATE terminals SET last_sync = ?, reported_unsynced = COALESCE(?, reported_unsynced), "
                "reported_head_seq = CASE WHEN ? > COALESCE(reported_head_seq, 0) THEN ? ELSE reported_head_seq END, "
-               "clock_skew_ms = COALESCE(?, clock_skew_ms), clock_synced = COALESCE(?, clock_synced) "
-               "WHERE terminal_id = ?")
+               "clock_skew_ms = COALESCE(?, clock_skew_ms), clock_synced = COALESCE(?, clock_synced), "
+               "software = COALESCE(?, software), self_test = COALESCE(?, self_test) WHERE terminal_id = ?")
 
 
 def _status_params(store: Store, tid: int, batch: Batch, received_at: datetime | None) -> list:
@@ -551,7 +551,8 @@ def _status_params(store: Store, tid: int, batch: Batch, received_at: datetime |
     if st.get("face_erasures"):  # the terminal confirms template erasures it has done
         record_confirmations(store, tid, st["face_erasures"])
     return [received.isoformat(), unsynced, head or 0, head or 0, skew,
-            int(bool(st["clock_synced"])) if "clock_synced" in st else None, tid]
+            int(bool(st["clock_synced"])) if "clock_synced" in st else None, terminal_report.software(st),
+            terminal_report.self_test(st), tid]
 
 
 def contiguous_seq(store: Store, terminal_id: int) -> int:

@@ -170,4 +170,9 @@ MIGRATIONS: list[tuple[int, list[str | Callable[[Any], None]]]] = [
             by_user TEXT NOT NULL, at TEXT NOT NULL)""",
         "CREATE INDEX card_corrections_card ON card_corrections (card_id)",
     ]),
+    (16, [
+        # what terminals report about themselves in uploads (sync.terminal_report)
+        "ALTER TABLE terminals ADD COLUMN software TEXT",
+        "ALTER TABLE terminals ADD COLUMN self_test TEXT",
+    ]),
 ]  # fmt: skip

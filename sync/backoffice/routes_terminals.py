@@ -16,6 +16,7 @@ from sync.enrollment import ROLES, EnrollmentError, get_terminal, new_pairing_co
 from sync.event import get_meta
 from sync.reports import sync_status
 from sync.storage import Store
+from sync.terminal_report import shown
 
 TerminalId = Annotated[int, Path(ge=1, le=65535)]
 
@@ -31,7 +32,8 @@ def routes(web: Any, keys: Any) -> APIRouter:
     store: Store = web.store
 
     def page(request: Request, status_code: int = 200, **extra: object) -> Response:
-        return web.render(request, "terminals.html", status_code=status_code, terminals=sync_status(store),
+        terminals = [{**t, "self_test": shown(t.get("self_test"))} for t in sync_status(store)]
+        return web.render(request, "terminals.html", status_code=status_code, terminals=terminals,
                           roles=ROLES, **extra)
 
     @web.route(router, "GET", "/terminals", "view")
