@@ -175,4 +175,10 @@ MIGRATIONS: list[tuple[int, list[str | Callable[[Any], None]]]] = [
         "ALTER TABLE terminals ADD COLUMN software TEXT",
         "ALTER TABLE terminals ADD COLUMN self_test TEXT",
     ]),
+    (17, [
+        # SEPA files as exported, for downloading again (sync/backoffice/payouts.py)
+        """CREATE TABLE sepa_files (
+            export_id TEXT PRIMARY KEY, xml TEXT NOT NULL, sha256 TEXT NOT NULL, created_by TEXT NOT NULL,
+            created_at TEXT NOT NULL)""",
+    ]),
 ]  # fmt: skip

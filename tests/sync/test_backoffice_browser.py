@@ -229,6 +229,11 @@ def test_portal_refund_approved_exported_as_valid_sepa_and_paid(browser: Any, co
     with finance.expect_download() as download:
         finance.click("#export")
     xml = Path(download.value.path()).read_bytes()
+    # the file is kept: finance downloads the same bytes again; the support desk may not
+    stored = f"{collector.url}/payouts/exports/{download.value.suggested_filename.removesuffix('.xml')}/xml"
+    again = finance.request.get(stored)
+    assert again.status == 200 and again.body() == xml
+    assert support.request.get(stored).status == 403
     schema = etree.XMLSchema(etree.parse(str(Path(sepaxml.__file__).parent / "schemas" / "pain.001.001.03.xsd")))
     doc = etree.fromstring(xml)
     assert schema.validate(doc), schema.error_log
