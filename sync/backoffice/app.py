@@ -15,6 +15,7 @@ from sync.backoffice import (
     routes_corrections,
     routes_dashboard,
     routes_events,
+    routes_face,
     routes_operators,
     routes_payouts,
     routes_portal,
@@ -39,7 +40,7 @@ def mount(app: FastAPI, store: Store, keys: Any, events: EventStores | None = No
     for router in (routes_session.routes(web), routes_dashboard.routes(web),
                    routes_cards.routes(web, keys), routes_terminals.routes(web, keys),
                    routes_operators.routes(web), routes_events.routes(web),
-                   routes_corrections.routes(web),
+                   routes_corrections.routes(web), routes_face.routes(web),
                    routes_reports.routes(web), routes_payouts.routes(web), routes_portal.routes(web)):
         app.include_router(router)
 

@@ -8,6 +8,7 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "view": ALL,                                    # dashboard, cards, terminals, reports
     "cards.block": ("admin", "finance", "support"),  # block / unblock a band
     "cards.replace": ("admin", "support"),
+    "face.erase": ("admin", "support"),              # ask every terminal to erase a guest's face template
     "cards.refund": ("admin", "finance"),
     "cards.correct": ("admin", "finance"),           # correct a balance in the books (reason required)
     "payouts.view": ("admin", "finance", "support"),

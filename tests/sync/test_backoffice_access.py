@@ -26,7 +26,8 @@ ROLES = ("admin", "finance", "support", "readonly")
 # path parameters that name nothing: an allowed request is refused for that, never for the role
 SAMPLE = {"card_id": "999999999", "terminal_id": "65000", "username": "nobody", "request_id": "PR" + "0" * 16,
           "export_id": "SP" + "0" * 20, "name": "summary", "vendor": "no-such-vendor",
-          "operator_id": "nobody1", "event_id": "no-such-event"}
+          "operator_id": "nobody1", "event_id": "no-such-event",
+          "account_id": "FA-nobody"}
 
 
 @pytest.fixture
