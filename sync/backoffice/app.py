@@ -19,6 +19,7 @@ from sync.backoffice import (
     routes_operators,
     routes_payouts,
     routes_portal,
+    routes_portal_face,
     routes_reports,
     routes_session,
     routes_terminals,
@@ -41,7 +42,8 @@ def mount(app: FastAPI, store: Store, keys: Any, events: EventStores | None = No
                    routes_cards.routes(web, keys), routes_terminals.routes(web, keys),
                    routes_operators.routes(web), routes_events.routes(web),
                    routes_corrections.routes(web), routes_face.routes(web),
-                   routes_reports.routes(web), routes_payouts.routes(web), routes_portal.routes(web)):
+                   routes_reports.routes(web), routes_payouts.routes(web), routes_portal_face.routes(web, keys),
+                   routes_portal.routes(web)):
         app.include_router(router)
 
     @app.exception_handler(NotLoggedIn)
