@@ -62,8 +62,11 @@ def build_bundle(store: Store, keys: EventKeys, *, terminal_id: int | None = Non
     if keys.event_id != event_id:
         raise BundleError(f"keys are for event {keys.event_id!r}, the database for {event_id!r}")
     catalogue: dict[str, list[dict]] = {}
-    for r in store.query("SELECT vendor, product_id, name, price FROM catalogue ORDER BY vendor, product_id"):
-        catalogue.setdefault(r["vendor"], []).append({"id": r["product_id"], "name": r["name"], "price": r["price"]})
+    for r in store.query("SELECT vendor, product_id, name, price, category, barcode FROM catalogue "
+                         "ORDER BY vendor, product_id"):
+        item = {"id": r["product_id"], "name": r["name"], "price": r["price"]}
+        item.update({k: r[k] for k in ("category", "barcode") if r[k]})  # only when set: older bundles unchanged
+        catalogue.setdefault(r["vendor"], []).append(item)
     expire_templates(store)
     terminals = [terminal_id] if terminal_id is not None else [
         r["terminal_id"] for r in store.query("SELECT terminal_id FROM terminals WHERE status = 'active'")]

@@ -181,4 +181,9 @@ MIGRATIONS: list[tuple[int, list[str | Callable[[Any], None]]]] = [
             export_id TEXT PRIMARY KEY, xml TEXT NOT NULL, sha256 TEXT NOT NULL, created_by TEXT NOT NULL,
             created_at TEXT NOT NULL)""",
     ]),
+    (18, [
+        # catalogue edited in the back office (sync.catalogue_admin): categories and barcodes travel in bundles
+        "ALTER TABLE catalogue ADD COLUMN category TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE catalogue ADD COLUMN barcode TEXT NOT NULL DEFAULT ''",
+    ]),
 ]  # fmt: skip

@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from sync.backoffice import (
     routes_cards,
+    routes_catalogue,
     routes_corrections,
     routes_dashboard,
     routes_events,
@@ -42,6 +43,7 @@ def mount(app: FastAPI, store: Store, keys: Any, events: EventStores | None = No
                    routes_cards.routes(web, keys), routes_terminals.routes(web, keys),
                    routes_operators.routes(web), routes_events.routes(web),
                    routes_corrections.routes(web), routes_face.routes(web),
+                   routes_catalogue.routes(web),
                    routes_reports.routes(web), routes_payouts.routes(web), routes_portal_face.routes(web, keys),
                    routes_portal.routes(web)):
         app.include_router(router)

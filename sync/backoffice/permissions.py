@@ -14,6 +14,7 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "payouts.view": ("admin", "finance", "support"),
     "payouts.approve": ("admin", "finance"),         # approve, reject, export SEPA, mark paid
     "terminals.manage": ("admin",),                  # pairing codes, revoke, bundles
+    "catalogue.manage": ("admin",),                  # products and prices per vendor
     "operators.manage": ("admin",),                  # terminal operators: add, disable, PINs
     "accounts.manage": ("admin",),
     "events.manage": ("admin",),                     # create events (each with its own books and keys)

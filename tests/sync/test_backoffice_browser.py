@@ -258,7 +258,8 @@ def test_portal_refund_approved_exported_as_valid_sepa_and_paid(browser: Any, co
 def test_every_page_renders_and_reports_download(browser: Any, collector: Collector) -> None:
     page = desk(browser, collector, "admin")
     for name, path in (("cards-search", "/cards?q=vendor"), ("accounts", "/accounts"), ("reports", "/reports"),
-                       ("events", "/events"), ("face-accounts", "/face")):
+                       ("events", "/events"), ("face-accounts", "/face"),
+                       ("catalogue", "/catalogue")):
         page.goto(f"{collector.url}{path}")
         shot(page, name)
     page.goto(f"{collector.url}/reports")
