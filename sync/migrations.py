@@ -186,4 +186,8 @@ MIGRATIONS: list[tuple[int, list[str | Callable[[Any], None]]]] = [
         "ALTER TABLE catalogue ADD COLUMN category TEXT NOT NULL DEFAULT ''",
         "ALTER TABLE catalogue ADD COLUMN barcode TEXT NOT NULL DEFAULT ''",
     ]),
+    (19, [
+        # where a terminal stands (a stage, a hall): reports filter by it (sync.report_filters)
+        "ALTER TABLE terminals ADD COLUMN venue TEXT NOT NULL DEFAULT ''",
+    ]),
 ]  # fmt: skip

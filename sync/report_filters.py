@@ -1,4 +1,4 @@
-"""Narrowing the sales reports to a vendor, a terminal, a day and an hour of the day.
+"""Narrowing the sales reports to a venue, a vendor, a terminal, a day and an hour of the day.
 
 The running totals (`entry_totals`, `product_totals`, `operator_totals`) are kept per terminal and hour, so
 every filter is a WHERE clause on them: the reports stay as fast filtered as not. The event is chosen by
@@ -27,6 +27,7 @@ class Filters:
     terminal: int | None = None
     day: str = ""
     hour: str = ""
+    venue: str = ""
 
     @classmethod
     def from_query(cls, query: Mapping[str, str]) -> Filters:
@@ -40,10 +41,11 @@ class Filters:
             raise FilterError("a day is YYYY-MM-DD")
         if hour and not HOUR.fullmatch(hour):
             raise FilterError("an hour is 00 to 23")
-        return cls(vendor, int(terminal_text) if terminal_text else None, day, hour)
+        venue = " ".join(str(query.get("venue") or "").split())[:100]
+        return cls(vendor, int(terminal_text) if terminal_text else None, day, hour, venue)
 
     def __bool__(self) -> bool:
-        return bool(self.vendor or self.terminal is not None or self.day or self.hour)
+        return bool(self.vendor or self.terminal is not None or self.day or self.hour or self.venue)
 
     def where(self, hour_column: str = "hour", terminal_column: str = "terminal_id") -> tuple[str, list]:
         """SQL conditions (each starting with AND) and their parameters."""
@@ -51,6 +53,9 @@ class Filters:
         if self.vendor:
             sql += f" AND {terminal_column} IN (SELECT terminal_id FROM terminals WHERE vendor = ?)"
             params.append(self.vendor)
+        if self.venue:
+            sql += f" AND {terminal_column} IN (SELECT terminal_id FROM terminals WHERE venue = ?)"
+            params.append(self.venue)
         if self.terminal is not None:
             sql += f" AND {terminal_column} = ?"
             params.append(self.terminal)
@@ -65,7 +70,7 @@ class Filters:
     def query(self) -> dict[str, str]:
         """As URL parameters (for links to the same report as CSV or PDF)."""
         out = {"vendor": self.vendor, "terminal": "" if self.terminal is None else str(self.terminal),
-               "day": self.day, "hour": self.hour}
+               "day": self.day, "hour": self.hour, "venue": self.venue}
         return {k: v for k, v in out.items() if v}
 
 

@@ -167,7 +167,7 @@ def contiguous_seqs(store: Store) -> dict[int, int]:
 
 def sync_status(store: Store) -> list[dict]:
     rows = store.query("SELECT terminal_id, name, vendor, role, status, last_sync, reported_head_seq, "
-                       "reported_unsynced, clock_skew_ms, clock_synced, software, self_test FROM terminals "
+                       "reported_unsynced, clock_skew_ms, clock_synced, software, self_test, venue FROM terminals "
                        "ORDER BY terminal_id")
     stored = contiguous_seqs(store)
     for r in rows:

@@ -81,8 +81,11 @@ def routes(web: Web) -> APIRouter:
             chart = bars(labels, [int(r[view.value] or 0) for r in shown],
                          lambda v: money(v, currency, language), title=view.title)
         vendors = [r["vendor"] for r in store.query("SELECT DISTINCT vendor FROM terminals ORDER BY vendor")]
+        venues = [r["venue"] for r in store.query("SELECT DISTINCT venue FROM terminals WHERE venue <> '' "
+                                                  "ORDER BY venue")]
         return web.render(request, "report.html", view=view, rows=rows, cols=cols, show=show, chart=chart,
                           commission=commission, filters=filters, filterable=name in FILTERED, vendors=vendors,
+                          venues=venues,
                           links=urlencode({**filters.query(), **({"commission": f"{commission:g}"} if commission
                                                                   else {})}))
 

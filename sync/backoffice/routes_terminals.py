@@ -68,6 +68,15 @@ def routes(web: Any, keys: Any) -> APIRouter:
         audit.record(store, request.state.session.username, "terminal revoked", f"terminal:{terminal_id}")
         return RedirectResponse("/terminals", status_code=303)
 
+    @web.route(router, "POST", "/terminals/{terminal_id}/venue", "terminals.manage")
+    async def post_venue(terminal_id: TerminalId, request: Request) -> Response:
+        venue = " ".join(str((await request.form()).get("venue") or "").split())[:100]
+        if store.execute("UPDATE terminals SET venue = ? WHERE terminal_id = ?", [venue, terminal_id]) == 0:
+            return page(request, 404, error=f"terminal {terminal_id} is not enrolled")
+        audit.record(store, request.state.session.username, "terminal venue set", f"terminal:{terminal_id}",
+                     venue=venue)
+        return RedirectResponse("/terminals", status_code=303)
+
     @web.route(router, "GET", "/terminals/{terminal_id}/bundle", "terminals.manage")
     def get_bundle(terminal_id: TerminalId, request: Request) -> Response:
         if get_terminal(store, terminal_id) is None:

@@ -101,6 +101,10 @@ def test_two_events_never_mix(store: Store, store_target: str, tmp_path: Path) -
     assert admin.get(f"/reports/products?format=csv&event={SECOND}&vendor=Grill").text.count("\n") == 1
     assert "Cola" in admin.get(f"/reports/products?format=csv&event={SECOND}&vendor=Bar&terminal=1").text
     assert admin.get(f"/reports/products?event={SECOND}&hour=99").status_code == 422
+    assert admin.post(f"/terminals/1/venue?event={SECOND}", data={"csrf": csrf, "venue": "Bar tent"}
+                      ).status_code == 303
+    assert "Cola" in admin.get(f"/reports/products?format=csv&event={SECOND}&venue=Bar+tent").text
+    assert admin.get(f"/reports/products?format=csv&event={EVENT}&venue=Bar+tent").text.count("\n") == 1
     # the cookie chooses the event for every page
     chosen = admin.get(f"/events/{SECOND}/select")
     assert chosen.status_code == 303 and _deposited(admin, SECOND) == 9000

@@ -127,6 +127,9 @@ def test_filters_narrow_the_totals_by_terminal_vendor_day_and_hour(tmp_path: Pat
     for r in one + two:
         merged[r["product"]] += r["net"]
     assert one != two and merged == {r["product"]: r["net"] for r in everything}
+    store.execute("UPDATE terminals SET venue = 'Main stage' WHERE terminal_id = 1")
+    assert by_product(store, where=Filters(venue="Main stage")) == one
+    assert by_product(store, where=Filters(venue="Main stage", terminal=2)) == []
     hour = store.query("SELECT MIN(hour) AS h FROM product_totals")[0]["h"]
     assert by_product(store, where=Filters(vendor="Grill", day=hour[:10], hour=hour[11:13])) == everything
     assert by_product(store, where=Filters(vendor="Bar")) == [] == cashiers(store, Filters(day="1999-01-01"))
