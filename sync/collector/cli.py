@@ -283,7 +283,8 @@ def run_serve(args: argparse.Namespace) -> int:
         return fail(str(exc), 2)
     if not 10 <= args.request_window <= 86400:
         return fail("--request-window must be between 10 and 86400 seconds", 2)
-    app = create_app(args.db, keys, request_window_s=args.request_window)
+    # further events created in the back office keep their keys beside this event's key file
+    app = create_app(args.db, keys, request_window_s=args.request_window, events_dir=args.keys.resolve().parent)
     from sync.collector.face_retention import collector_purge
     from sync.collector.storage import open_store
 

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import orjson
 
+from sync.collector import operator_totals, product_totals, terminal_report
 from sync.collector.enrollment import EnrollmentError, get_terminal, pair
 from sync.collector.event import now_iso, require_event
 from sync.collector.face import ingest_rows as ingest_face_rows
@@ -143,6 +144,8 @@ class Prepared:
     copy: bytes | None = None
     rows: list[tuple] = field(default_factory=list)
     totals: dict[tuple, list[int]] = field(default_factory=dict)
+    products: dict[tuple, list[int]] = field(default_factory=dict)
+    takings: dict[tuple, list[int]] = field(default_factory=dict)
     card_ids: set[int] = field(default_factory=set)
     face: list[tuple] = field(default_factory=list)
     _hashes: list[str] | None = field(default=None, repr=False, compare=False)
@@ -184,6 +187,8 @@ def _with_columns(p: Prepared, columns: list[list], copy_text: bool) -> Prepared
     cards, data = columns[10], columns[_DATA]
     p.count = len(cards)
     p.totals = sum_totals(columns)
+    p.products = product_totals.sum_columns(columns)
+    p.takings = operator_totals.sum_columns(columns)
     p.card_ids = set(cards)
     p.card_ids.discard(None)  # type: ignore[arg-type]
     face = [i for i, (card, d) in enumerate(zip(cards, data, strict=True)) if card is None and "face_account" in d]
@@ -373,6 +378,8 @@ def _store_group(store: Store, group: list[Prepared], received_at: datetime | No
         copy_text = store.copy_text
         payload: list = []  # COPY text chunks, or row tuples
         totals: dict[tuple, list[int]] = {}
+        products: dict[tuple, list[int]] = {}
+        takings: dict[tuple, list[int]] = {}
         face: list[tuple] = []
         batch_rows: list[tuple] = []
         taken: dict[int, dict[int, Prepared]] = {}  # terminal -> seq -> batch whose entry was taken in this group
@@ -411,6 +418,8 @@ def _store_group(store: Store, group: list[Prepared], received_at: datetime | No
                         t[0] += n
                         t[1] += amount
                         t[2] += delta
+                product_totals.merge(products, new.products)
+                operator_totals.merge(takings, new.takings)
                 face.extend(new.face)
             known.add(batch.batch_id)
             batch_rows.append((batch.batch_id, tid, batch.first_seq, batch.last_seq, batch.header["prev_hash"],
@@ -428,6 +437,8 @@ def _store_group(store: Store, group: list[Prepared], received_at: datetime | No
             else:
                 store.copy_rows("entries", ENTRY_COLUMNS, payload)
             add_totals(store, totals)
+            product_totals.add(store, products)
+            operator_totals.add(store, takings)
             if face:
                 ingest_face_rows(store, face)
         if status:
@@ -499,6 +510,8 @@ def rebuild_totals(store: Store) -> None:
                       "SELECT terminal_id, substr(time, 1, 13), op, phase, COALESCE(method, ''), COUNT(*), "
                       "SUM(amount), SUM(COALESCE(balance_after, 0) - COALESCE(balance_before, 0)) FROM entries "
                       "GROUP BY terminal_id, substr(time, 1, 13), op, phase, COALESCE(method, '')")
+    product_totals.rebuild(store)
+    operator_totals.rebuild(store)
 
 
 def _conflict(batch: Batch, p: Prepared, before: str | None, after_prev: str | None, inside: dict[int, str]) -> str:
@@ -518,8 +531,8 @@ def _conflict(batch: Batch, p: Prepared, before: str | None, after_prev: str | N
 
 _STATUS_SQL = ("UPDATE terminals SET last_sync = ?, reported_unsynced = COALESCE(?, reported_unsynced), "
                "reported_head_seq = CASE WHEN ? > COALESCE(reported_head_seq, 0) THEN ? ELSE reported_head_seq END, "
-               "clock_skew_ms = COALESCE(?, clock_skew_ms), clock_synced = COALESCE(?, clock_synced) "
-               "WHERE terminal_id = ?")
+               "clock_skew_ms = COALESCE(?, clock_skew_ms), clock_synced = COALESCE(?, clock_synced), "
+               "software = COALESCE(?, software), self_test = COALESCE(?, self_test) WHERE terminal_id = ?")
 
 
 def _status_params(store: Store, tid: int, batch: Batch, received_at: datetime | None) -> list:
@@ -538,7 +551,8 @@ def _status_params(store: Store, tid: int, batch: Batch, received_at: datetime |
     if st.get("face_erasures"):  # the terminal confirms template erasures it has done
         record_confirmations(store, tid, st["face_erasures"])
     return [received.isoformat(), unsynced, head or 0, head or 0, skew,
-            int(bool(st["clock_synced"])) if "clock_synced" in st else None, tid]
+            int(bool(st["clock_synced"])) if "clock_synced" in st else None, terminal_report.software(st),
+            terminal_report.self_test(st), tid]
 
 
 def contiguous_seq(store: Store, terminal_id: int) -> int:

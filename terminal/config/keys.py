@@ -11,8 +11,6 @@ import secrets
 from pathlib import Path
 
 import tomli_w
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from sync.format.event_keys import (  # noqa: F401  (re-exported for the terminal)
     DESFIRE_KEY_SIZES,
@@ -23,6 +21,8 @@ from sync.format.event_keys import (  # noqa: F401  (re-exported for the termina
     check_key_permissions,
     desfire_for_mode,
     load_keys,
+    new_desfire_keys,
+    new_keys_text,
     role_limited,
 )
 
@@ -34,25 +34,6 @@ def write_secret_file(path: Path, text: str) -> None:
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(text)
     os.chmod(path, 0o600)
-
-
-def new_desfire_keys() -> dict[str, str]:
-    """The [desfire] section of a full event key file (hex)."""
-    private = X25519PrivateKey.generate()
-    out = {role: secrets.token_bytes(16).hex() for role in ROLE_KEYS}
-    out["escrow_private"] = private.private_bytes_raw().hex()
-    out["escrow_public"] = private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
-    return out
-
-
-def new_keys_text(event_id: str, master_key: bytes | None = None) -> str:
-    return tomli_w.dumps(
-        {
-            "event": {"id": event_id, "master_key": (master_key or secrets.token_bytes(16)).hex()},
-            "terminal": {"signing_key": secrets.token_bytes(32).hex()},
-            "desfire": new_desfire_keys(),
-        }
-    )
 
 
 def role_keys_text(keys: EventKeys, mode: str) -> str:

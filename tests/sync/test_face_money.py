@@ -7,10 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sync.face import balances, checkout
-from sync.storage import Store
-from sync.summary import summary
 
+from sync.collector.face import balances, checkout
+from sync.collector.storage import Store
+from sync.collector.summary import summary
 from terminal.config import PrinterSection
 from terminal.printer.journal_receipts import refund_receipt, sale_receipt, topup_receipt
 from terminal.printer.language import ReceiptLanguage
