@@ -19,7 +19,7 @@ BACKFILL = ("INSERT INTO operator_totals (terminal_id, hour, operator, op, metho
 
 
 def sum_columns(columns: list[list]) -> Sums:
-    """What entry columns (`sync.collector.ingest.ENTRY_COLUMNS` order) add to `operator_totals`."""
+    """What entry columns (`sync.collector.prepared.ENTRY_COLUMNS` order) add to `operator_totals`."""
     sums: Sums = {}
     for tid, time, operator, op, phase, amount, method in zip(
             columns[0], columns[4], columns[6], columns[7], columns[8], columns[13], columns[17], strict=True):

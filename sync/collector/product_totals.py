@@ -72,7 +72,7 @@ def add_entry(sums: Sums, terminal_id: int, time: str, op: str, phase: str, item
 
 
 def sum_columns(columns: list[list]) -> Sums:
-    """What entry columns (`sync.collector.ingest.ENTRY_COLUMNS` order) add to `product_totals`."""
+    """What entry columns (`sync.collector.prepared.ENTRY_COLUMNS` order) add to `product_totals`."""
     sums: Sums = {}
     for tid, time, op, phase, items in zip(columns[0], columns[4], columns[7], columns[8], columns[18], strict=True):
         add_entry(sums, tid, time, op, phase, items)

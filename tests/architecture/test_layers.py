@@ -40,7 +40,6 @@ ALLOWED: dict[str, set[tuple[str, str]]] = {
     "imports": {
     },
     "size": {
-        ("sync/collector/ingest.py", "issue 12, sync split into sync/collector"),
     },
     "refusals": {
     },

@@ -145,7 +145,8 @@ def _totals(store: Store) -> list[tuple]:
 
 def test_grouped_parallel_ingest_with_overlaps_keeps_totals_exact(tmp_path: Path, store: Store) -> None:
     """Many batches through worker processes, in groups, with repeats and overlaps inside one group."""
-    from sync.collector.ingest import ingest_many, rebuild_totals
+    from sync.collector.entry_totals import rebuild_totals
+    from sync.collector.ingest import ingest_many
 
     terms, cards = _event(tmp_path, store, n_ops=200)
     small = [b for t in terms for b in _blobs(t, 7)]
