@@ -296,7 +296,8 @@ def test_operator_added_centrally_logs_in_after_sync_and_is_refused_once_disable
 
     from sync.collector.enrollment import new_pairing_code
     from terminal.nfc.emulated import EmulatedReader
-    from terminal.ui.server import create_app, open_kiosk
+    from terminal.ui.server import create_app
+    from terminal.wiring import open_terminal
     from tests.sync.backoffice_server import stallpay
 
     page = desk(browser, collector, "admin")
@@ -327,7 +328,7 @@ def test_operator_added_centrally_logs_in_after_sync_and_is_refused_once_disable
 
     cli("pair", "--code", code)
     cli("upload")
-    terminal = open_kiosk(d / "terminal.toml", printer=False, gpio=False, reader=EmulatedReader("till31"),
+    terminal = open_terminal(d / "terminal.toml", printer=False, gpio=False, reader=EmulatedReader("till31"),
                           collector_url="")
     with TestClient(create_app(terminal)) as kiosk:
         answer = kiosk.post("/api/login", json={"operator": "anna7", "pin": "2468"})
