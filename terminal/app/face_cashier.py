@@ -80,7 +80,7 @@ class FaceCashierDesk:
     def record_consent(self, operator: str, language: str) -> dict[str, Any]:
         """A new face account whose consent text goes to the customer display, waiting for the guest's answer."""
         account_id = f"F{self.till.config.terminal.id}-{secrets.token_hex(4)}"
-        from sync.collector.face_consent import consent_record_id
+        from sync.format.face_consent import consent_record_id
 
         self._face()
         text = self.consent_texts().get(language, "")

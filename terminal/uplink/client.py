@@ -18,9 +18,9 @@ from typing import Any
 
 import httpx
 
-from sync.collector.auth import request_message
 from sync.format.batch import encode
 from sync.format.bundle import BundleError
+from sync.format.request_signing import request_message
 from terminal.uplink.bundle_apply import apply_bundle_bytes
 from terminal.uplink.device_report import upload_fields
 from terminal.uplink.export import BATCH_SIZE, batches
