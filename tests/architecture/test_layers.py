@@ -95,6 +95,14 @@ def test_sync_shared_parts_never_import_the_terminal(modules: dict[str, Module],
     assert not bad
 
 
+def test_terminal_never_imports_the_collector(modules: dict[str, Module]) -> None:
+    """The terminal speaks to the collector only through `sync.format` (`stallpay collector` loads the collector's
+    CLI by name, which is no import of the terminal's own code)."""
+    bad = sorted((n, t) for n, module in modules.items() if in_package(n, "terminal")
+                 for t in module.anywhere if in_package(t, "sync.collector"))
+    assert not bad
+
+
 def test_no_import_cycles(modules: dict[str, Module]) -> None:
     """Module-level imports only: what runs when a module is loaded."""
     assert cycles(modules) == []
