@@ -7,7 +7,7 @@ change nothing else. Entries already stored are skipped, so the same batch, or
 overlapping batches, can arrive any number of times.
 
 Speed (`ingest_many`): decoding and chain/hash checks run in worker processes
-(they need no key and no database), which also build each batch's bulk-load
+(`sync.collector.prepared`: no key, no database), which also build each batch's bulk-load
 payload (COPY text for PostgreSQL, row tuples for SQLite) and what the collector
 needs besides (totals contribution, card ids, face-account rows). The collector
 checks who sent each batch (one signature per batch), looks up stored
