@@ -7,6 +7,7 @@ import hashlib
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path as PathLib
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
@@ -27,6 +28,7 @@ from sync.collector.backoffice.accounts import token_role
 from sync.collector.bundle import build_bundle, collector_public_key
 from sync.collector.enrollment import EnrollmentError, code_for_request, get_terminal, new_pairing_code, pair, revoke
 from sync.collector.event import now_iso, require_event
+from sync.collector.event_registry import EventStores
 from sync.collector.face import (
     CREDIT_ROLES,
     FaceError,
@@ -136,9 +138,11 @@ class Product(BaseModel):
 
 
 def create_app(db: str | Store, keys: EventKeys, *, request_window_s: float = REQUEST_WINDOW_S,
-               ingest_workers: int = 0) -> FastAPI:
+               ingest_workers: int = 0, events_dir: PathLib | None = None, office: bool = True) -> FastAPI:
     """`request_window_s`: how far a terminal's signed timestamp may be from the collector's clock;
-    `ingest_workers`: processes that decode and chain-check uploads (`sync.collector.ingest_pool`; 0: a thread does)."""
+    `ingest_workers`: processes that decode and chain-check uploads (`collector.ingest_pool`; 0: a thread does);
+    `events_dir`: where keys of further events are written (none: this collector holds one event);
+    `office`: mount the back office (the API of a further event has none of its own)."""
     store = db if isinstance(db, Store) else open_store(db)
     target = None if isinstance(db, Store) else str(db)  # workers open their own connection to it
     require_event(store)
@@ -403,9 +407,13 @@ def create_app(db: str | Store, keys: EventKeys, *, request_window_s: float = RE
                               [vendor, p.id, p.name, p.price])
         return {"vendor": vendor, "products": len({p.id for p in products})}
 
+    if not office:
+        return app
     from sync.collector.backoffice import mount
+    from sync.collector.event_apis import serve_events
 
-    mount(app, store, keys)  # the back office at / and the guest portal at /portal
+    web = mount(app, store, keys, EventStores(store, keys, keys_dir=events_dir))  # back office /, portal /portal
+    serve_events(app, web.events, lambda s, k: create_app(s, k, request_window_s=request_window_s, office=False))
     return app
 
 

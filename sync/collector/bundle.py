@@ -8,6 +8,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from sync.collector.central_operators import for_bundle as operators_for_bundle
 from sync.collector.enrollment import get_terminal
 from sync.collector.event import get_meta, get_setting, meta_seed, require_event
 from sync.collector.face import confirmed_by, expire_templates, gallery_changes, refused_credits, snapshot_balances
@@ -39,8 +40,11 @@ def build_bundle(store: Store, keys: EventKeys, *, terminal_id: int | None = Non
     if keys.event_id != event_id:
         raise BundleError(f"keys are for event {keys.event_id!r}, the database for {event_id!r}")
     catalogue: dict[str, list[dict]] = {}
-    for r in store.query("SELECT vendor, product_id, name, price FROM catalogue ORDER BY vendor, product_id"):
-        catalogue.setdefault(r["vendor"], []).append({"id": r["product_id"], "name": r["name"], "price": r["price"]})
+    for r in store.query("SELECT vendor, product_id, name, price, category, barcode FROM catalogue "
+                         "ORDER BY vendor, product_id"):
+        item = {"id": r["product_id"], "name": r["name"], "price": r["price"]}
+        item.update({k: r[k] for k in ("category", "barcode") if r[k]})  # only when set: older bundles unchanged
+        catalogue.setdefault(r["vendor"], []).append(item)
     expire_templates(store)
     terminals = [terminal_id] if terminal_id is not None else [
         r["terminal_id"] for r in store.query("SELECT terminal_id FROM terminals WHERE status = 'active'")]
@@ -53,8 +57,7 @@ def build_bundle(store: Store, keys: EventKeys, *, terminal_id: int | None = Non
         "clock": issued,
         "hotlist": [[cid, reason] for cid, reason in hotlist(store)],
         "catalogue": catalogue,
-        "operators": store.query("SELECT operator_id, name, role, vendor, pin_hash FROM operators "
-                                 "ORDER BY operator_id"),
+        "operators": operators_for_bundle(store),
         "settings": {"max_days_unsynced": get_setting(store, "max_days_unsynced"),
                      "card_limits": card_limits(store),  # terminals never go past these (terminal.wallet)
                      "face": {k: get_setting(store, k) for k in ("event_end", "face_retention_days",

@@ -293,7 +293,9 @@ def run_serve(args: argparse.Namespace) -> int:
         return fail("--request-window must be between 10 and 86400 seconds", 2)
     if not 0 <= args.ingest_workers <= 64:
         return fail("--ingest-workers must be between 0 and 64", 2)
-    app = create_app(args.db, keys, request_window_s=args.request_window, ingest_workers=args.ingest_workers)
+    # further events created in the back office keep their keys beside this event's key file
+    app = create_app(args.db, keys, request_window_s=args.request_window, ingest_workers=args.ingest_workers,
+                     events_dir=args.keys.resolve().parent)
     from sync.collector.face_retention import collector_purge
     from sync.collector.storage import open_store
 

@@ -145,6 +145,10 @@ def card_balances(store: Store, card_ids: Iterable[int] | None = None) -> dict[i
         for cid, delta in ((old, -amount), (new, amount)):
             if wanted is None or cid in wanted:
                 balances[cid] = balances.get(cid, 0) + delta
+    from sync.collector.corrections import by_card as corrections_by_card
+
+    for cid, delta in corrections_by_card(store, wanted).items():  # corrections made at the collector
+        balances[cid] = balances.get(cid, 0) + delta
     # refunds at the collector close the card: what was paid out and the comp credit forfeited both leave it
     for r in store.query("SELECT card_id, refunded, forfeited FROM cards WHERE refunded > 0 OR forfeited > 0"):
         if wanted is None or r["card_id"] in wanted:

@@ -3,11 +3,15 @@ bundles and hand each paired terminal the DESFire role keys of its mode)."""
 
 from __future__ import annotations
 
+import secrets
 import stat
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
+import tomli_w
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from pydantic import BaseModel, ConfigDict, Field
 
 ROLE_KEYS = ("credit", "debit", "read")
@@ -154,3 +158,22 @@ def role_limited(desfire: dict[str, bytes], mode: str) -> dict[str, bytes]:
 def desfire_for_mode(keys: EventKeys, mode: str) -> dict[str, str]:
     """The [desfire] section (hex) a terminal of `mode` gets: its role keys and the escrow public key."""
     return {k: v.hex() for k, v in role_limited(keys.desfire, mode).items()}
+
+
+def new_desfire_keys() -> dict[str, str]:
+    """The [desfire] section of a full event key file (hex)."""
+    private = X25519PrivateKey.generate()
+    out = {role: secrets.token_bytes(16).hex() for role in ROLE_KEYS}
+    out["escrow_private"] = private.private_bytes_raw().hex()
+    out["escrow_public"] = private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
+    return out
+
+
+def new_keys_text(event_id: str, master_key: bytes | None = None) -> str:
+    return tomli_w.dumps(
+        {
+            "event": {"id": event_id, "master_key": (master_key or secrets.token_bytes(16)).hex()},
+            "terminal": {"signing_key": secrets.token_bytes(32).hex()},
+            "desfire": new_desfire_keys(),
+        }
+    )

@@ -10,8 +10,6 @@ import secrets
 from pathlib import Path
 
 import tomli_w
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from sync.format import event_keys
 from sync.format.event_keys import (  # noqa: F401  (re-exported for the terminal)
@@ -23,6 +21,8 @@ from sync.format.event_keys import (  # noqa: F401  (re-exported for the termina
     check_key_permissions,
     desfire_for_mode,
     epochs_section,
+    new_desfire_keys,
+    new_keys_text,
     role_limited,
 )
 from terminal.key_file_seal import KeyFileSealError, read_key_text, seal_text
@@ -46,25 +46,6 @@ def write_secret_file(path: Path, text: str) -> None:
     from sync.format.private_files import write_private
 
     write_private(path, seal_text(text).encode())
-
-
-def new_desfire_keys() -> dict[str, str]:
-    """The [desfire] section of a full event key file (hex)."""
-    private = X25519PrivateKey.generate()
-    out = {role: secrets.token_bytes(16).hex() for role in ROLE_KEYS}
-    out["escrow_private"] = private.private_bytes_raw().hex()
-    out["escrow_public"] = private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
-    return out
-
-
-def new_keys_text(event_id: str, master_key: bytes | None = None) -> str:
-    return tomli_w.dumps(
-        {
-            "event": {"id": event_id, "master_key": (master_key or secrets.token_bytes(16)).hex()},
-            "terminal": {"signing_key": secrets.token_bytes(32).hex()},
-            "desfire": new_desfire_keys(),
-        }
-    )
 
 
 def role_keys_text(keys: EventKeys, mode: str) -> str:

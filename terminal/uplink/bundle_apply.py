@@ -21,6 +21,7 @@ def apply_bundle(t: TerminalSync, body: dict[str, Any], *, face_trusted: bool = 
     """Install a verified bundle on the terminal: hotlist, catalogue, operators, settings, clock, acknowledgement."""
     from datetime import UTC, datetime
 
+    from terminal.uplink.operator_bundle import apply_operators
     from terminal.wallet.hotlist import Hotlist
 
     last = t.state.get("bundle_issued_at")
@@ -36,6 +37,7 @@ def apply_bundle(t: TerminalSync, body: dict[str, Any], *, face_trusted: bool = 
     for key in ("catalogue", "operators", "settings"):
         t.state.set(f"bundle_{key}", body.get(key))
     catalogue = _apply_catalogue(t, body.get("catalogue"))
+    operators = apply_operators(t.config.data_dir, t.config.terminal.vendor, body.get("operators"))
     t.state.set("bundle_issued_at", body["issued_at"])
     try:
         collector_time = datetime.fromisoformat(body["clock"].replace("Z", "+00:00"))
@@ -46,7 +48,7 @@ def apply_bundle(t: TerminalSync, body: dict[str, Any], *, face_trusted: bool = 
     if isinstance(ack, int):
         t.state.acknowledge(t.journal, ack, t.policy)
     return {"hotlist": len(body["hotlist"]), "acked_seq": t.state.acked_seq, "issued_at": body["issued_at"],
-            "products": catalogue, **face}
+            "products": catalogue, **operators, **face}
 
 
 def _apply_catalogue(t: TerminalSync, catalogue: Any) -> int | None:
