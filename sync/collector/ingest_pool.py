@@ -21,8 +21,8 @@ import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-from sync.collector.prepared import Prepared, prepare
 from sync.collector.ledger import reconcile_pending
+from sync.collector.prepared import Prepared, prepare
 from sync.collector.storage import Store, open_store
 from sync.collector.workers import exit_with_parent
 
