@@ -2,7 +2,7 @@
 cache), every report page, and a card page, through the real app in-process (logged in as an admin).
 
 The entries are generated as in bench/reports.py (INSERT ... SELECT inside PostgreSQL). Prints JSON.
-  .venv/bin/python bench/backoffice.py [--entries 5000000] [--dsn DSN]
+  .venv/bin/python bench/backoffice.py [--entries 5000000] [--dsn DSN [--reuse]]
 Without --dsn a private PostgreSQL server is started in a temp dir.
 """
 
@@ -33,6 +33,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--entries", type=int, default=5_000_000)
     ap.add_argument("--dsn")
+    ap.add_argument("--reuse", action="store_true", help="keep the entries already in --dsn (built by a first run)")
     args = ap.parse_args()
     from fastapi.testclient import TestClient
 
@@ -42,8 +43,11 @@ def main() -> None:
     server = contextlib.nullcontext(args.dsn) if args.dsn else temp_postgres()
     with server as dsn:
         store = open_store(dsn)
-        load_s = load(store, args.entries)
-        build_totals(store)
+        if args.reuse and store.scalar("SELECT COUNT(*) FROM terminals"):
+            load_s = 0.0
+        else:
+            load_s = load(store, args.entries)
+            build_totals(store)
         set_user(store, "bench", PASSWORD, role="admin")
         keys = EventKeys(event_id=EVENT, master_key=bytes(16), terminal_signing_key=bytes(32))
         client = TestClient(create_app(store, keys), follow_redirects=False)

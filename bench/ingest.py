@@ -26,7 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sync.collector.enrollment import enroll
 from sync.collector.event import init_event
-from sync.collector.ingest import ENTRY_COLUMNS, entry_row, ingest_many
+from sync.collector.ingest import ingest_many
+from sync.collector.prepared import ENTRY_COLUMNS, entry_row
 from sync.collector.storage import encode_copy_text, open_store
 from sync.format.batch import encode, make_batch
 from sync.format.keys import public_hex, signing_key

@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from ingest import temp_postgres
 
+from sync.collector.entry_totals import rebuild_totals
 from sync.collector.event import init_event
-from sync.collector.ingest import rebuild_totals
 from sync.collector.reports import by_vendor
 from sync.collector.storage import Store, open_store
 from sync.collector.summary import summary

@@ -29,6 +29,7 @@ from terminal.nfc.desfire_purse import DesfirePurse
 from terminal.nfc.emulated import EmulatedReader
 from terminal.nfc.emulator import DesfireEmulator, NtagEmulator
 from terminal.nfc.ntag import identify
+from terminal.wallet.epochs import BandKeys
 from terminal.wallet.journal import open_journal
 from terminal.wallet.operations import Wallet
 from terminal.wallet.rules import Limits
@@ -65,8 +66,40 @@ def main() -> None:
                "tap_to_result_ms_modelled": m["tap_to_result_ms_modelled"]}
         for name, m in (("NTAG215", ntag), ("DESFIRE_EV2", desfire))
     }
+    per_sale["NTAG215_key_epoch_move"] = measure_epoch_move("NTAG215")
     out = {"bench": "wallet", "per_sale": {**per_sale, "target_exchanges": 8}, **ntag, "desfire_ev2": desfire}
     print(json.dumps(out, indent=2))
+
+
+def measure_epoch_move(product: str) -> dict:
+    """Exchanges of the first sale of a band in a new key epoch (`collector rotate-keys`), with its history full
+    (every slot holds a record of the old epoch, re-sealed in place), and of the sale after it."""
+    workdir = Path(tempfile.mkdtemp(prefix="stallpay-bench-"))
+    old_key, new_key = os.urandom(16), os.urandom(16)
+
+    def wallet(tid: int, band: BandKeys) -> Wallet:
+        journal = open_journal(workdir / f"t{tid}.db", terminal_id=tid, event_id="bench", currency="EUR")
+        return Wallet(journal=journal, master_key=old_key, event_id="bench", terminal_id=tid,
+                      limits=Limits(max_balance=10**9, max_sale=10**6), band_keys=band)
+
+    old = wallet(1, BandKeys.single(old_key, "bench"))
+    new = wallet(2, BandKeys(event_id="bench", masters={0: old_key, 1: new_key}, current=1))
+    reader, card = EmulatedReader(), NtagEmulator(product)
+
+    def tap():
+        reader.remove()
+        reader.place(card)
+        return identify(reader.wait_for_card(0), lazy=True)
+
+    old.issue(tap(), 100_000)
+    for _ in range(6):
+        old.charge(tap(), 100)
+    moving = tap()
+    history = len(new.charge(moving, 100).state.history)
+    after = tap()
+    new.charge(after, 100)
+    return {"moving_sale_exchanges": moving.exchanges, "records_on_band": history,
+            "next_sale_exchanges": after.exchanges}
 
 
 def measure(product: str) -> dict:

@@ -33,6 +33,7 @@ import tomli_w
 from provisioning.device import KEYS_PATH, SERVICE_USER
 from provisioning.target_root import ProvisionError, TargetRoot
 from terminal.config import ConfigError, load_config, load_keys, role_limited
+from terminal.key_file_seal import KeyFileSealError, read_key_text, seal_text
 
 KEY_FILE_NAMES = ("stallpay-keys*.toml", "keys.toml")
 
@@ -67,8 +68,8 @@ def pair_from_key_file(root: Path, key_file: Path, *, config: Path | None = None
     signing = raw.get("terminal", {}).get("signing_key")
     if signing is None and existing.exists():  # re-pairing keeps the terminal's identity
         try:
-            signing = tomllib.loads(existing.read_text(encoding="utf-8")).get("terminal", {}).get("signing_key")
-        except tomllib.TOMLDecodeError:
+            signing = tomllib.loads(read_key_text(existing)).get("terminal", {}).get("signing_key")
+        except (tomllib.TOMLDecodeError, KeyFileSealError):
             signing = None
     section = raw.get("desfire") if isinstance(raw.get("desfire"), dict) else {}
     try:  # only the DESFire keys this terminal's mode needs, whatever the stick holds
@@ -81,7 +82,7 @@ def pair_from_key_file(root: Path, key_file: Path, *, config: Path | None = None
                           "desfire": {k: v.hex() for k, v in desfire.items()}})
     owner = SERVICE_USER if target.uid(SERVICE_USER) is not None else "root"
     try:
-        target.file(KEYS_PATH, text, mode=0o600, owner=owner, group=owner)
+        target.file(KEYS_PATH, seal_text(text), mode=0o600, owner=owner, group=owner)
     except ProvisionError as exc:
         raise PairingError(str(exc)) from None
     try:
@@ -112,8 +113,8 @@ def pair_from_usb(root: Path, stick: Path, *, config: Path | None = None) -> dic
 
 def _existing_signing_key(path: Path) -> str | None:
     try:
-        value = tomllib.loads(path.read_text(encoding="utf-8")).get("terminal", {}).get("signing_key")
-    except (OSError, tomllib.TOMLDecodeError):
+        value = tomllib.loads(read_key_text(path)).get("terminal", {}).get("signing_key")
+    except (OSError, tomllib.TOMLDecodeError, KeyFileSealError):
         return None
     return value if isinstance(value, str) and len(value) == 64 else None
 
@@ -143,9 +144,14 @@ def pair_from_collector(root: Path, url: str, code: str, *, config: Path | None 
     keys_file = rebased.keys_path
     seed = _existing_signing_key(keys_file) or secrets.token_bytes(32).hex()  # re-pairing keeps the identity
     own = public_hex(signing_key(bytes.fromhex(seed)))
+    from sync.format.face_keys import box_private, box_public
+    from terminal.device_secret import device_secret
+
+    box = box_public(box_private(bytes.fromhex(seed) + device_secret().read()))  # as TerminalSync.box derives it
     req, ephemeral, key = make_request(code, event_id=terminal_config.event.id, terminal_id=terminal_config.terminal.id,
                                        public_key=own, name=terminal_config.terminal.name,
-                                       mode="cashier" if terminal_config.terminal.mode != "sale" else "sale")
+                                       mode="cashier" if terminal_config.terminal.mode != "sale" else "sale",
+                                       face_key=box)
     try:
         resp = httpx.post(url.rstrip("/") + "/api/v1/pair/keys", json=req, timeout=timeout_s)
     except httpx.HTTPError as exc:
@@ -161,6 +167,20 @@ def pair_from_collector(root: Path, url: str, code: str, *, config: Path | None 
     except (PairingFailed, ValueError) as exc:
         raise PairingError(str(exc) if isinstance(exc, PairingFailed) else "malformed pairing payload") from None
     return install_pairing(root, url, payload, config=config, seed=seed)
+
+
+def _write_granted_mode(config_path: Path, role: object) -> str:
+    """terminal.toml's [terminal] mode set to the role the collector granted (the wallet enforces the mode; a
+    terminal set up as cashier but paired as sale must not keep offering credit). 0640, write-then-rename."""
+    if role not in ("sale", "cashier", "admin"):
+        raise PairingError(f"the collector granted an unknown role {role!r}: nothing installed")
+    from terminal.config import write_config
+
+    raw = tomllib.loads(config_path.read_text(encoding="utf-8"))
+    if raw.get("terminal", {}).get("mode") != role:
+        raw.setdefault("terminal", {})["mode"] = role
+        write_config(config_path, raw)
+    return str(role)
 
 
 def install_pairing(root: Path, url: str, payload: dict, *, config: Path | None = None,
@@ -201,12 +221,14 @@ def install_pairing(root: Path, url: str, payload: dict, *, config: Path | None 
     try:
         if Path(terminal_config.paths.keys).is_absolute():
             owner = SERVICE_USER if target.uid(SERVICE_USER) is not None else "root"
-            target.file(str(terminal_config.paths.keys), text, mode=0o600, owner=owner, group=owner)
+            target.file(str(terminal_config.paths.keys), seal_text(text), mode=0o600, owner=owner, group=owner)
         else:
             from terminal.config import write_secret_file
 
             write_secret_file(keys_file, text)
-        terminal = open_terminal_config(rebased)
+        granted = _write_granted_mode(_config_path(root, config), payload.get("role"))
+        terminal = open_terminal_config(rebased.model_copy(update={"terminal": rebased.terminal.model_copy(
+            update={"mode": granted})}))
         terminal.learn_collector_box_key(payload.get("collector_box_key"))  # uploads sealed for it from the first
         applied = apply_bundle_bytes(terminal, bundle_bytes)
     except (ProvisionError, ConfigError, BundleError) as exc:

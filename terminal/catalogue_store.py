@@ -49,17 +49,17 @@ def products_from_bundle(catalogue: Mapping[str, list[Mapping[str, Any]]], vendo
                          current: Catalogue | None = None) -> list[Product]:
     """This vendor's products from a bundle's `catalogue` ({vendor: [{id, name, price}]}).
 
-    The bundle format carries no category or barcode; those are kept from the
-    current catalogue for the same SKU, so a price update from the collector
-    does not empty the scanner table.
+    A bundle item may carry a category and a barcode (edited in the back office); without them those are
+    kept from the current catalogue for the same SKU, so a price update from the collector does not empty
+    the scanner table.
     """
     out = []
     for item in catalogue.get(vendor, []):
         sku = str(item.get("id", ""))
         known = current.get(sku) if current is not None else None
         out.append(make_product({"sku": sku, "name": item.get("name", ""), "price": item.get("price", 0),
-                                 "category": known.category if known else "",
-                                 "barcode": known.barcode if known else ""}))
+                                 "category": item.get("category", known.category if known else ""),
+                                 "barcode": item.get("barcode", known.barcode if known else "")}))
     return out
 
 

@@ -179,6 +179,33 @@ class OperatorStore:
             self.db.execute("UPDATE operators SET failures = ? WHERE id = ?", [failures, op.id])
             raise LoginFailed("unknown operator or wrong PIN", attempts_left=self.policy.max_failures - failures)
 
+    def apply_central(self, active: list[tuple[str, str, str, str]], removed: set[str]) -> dict[str, int]:
+        """The collector's operator list from a bundle: `active` (id, name, role, agreed PIN hash) replace the
+        central operators; ids in `removed` (disabled centrally) go, even where added locally. A PIN hash
+        that did not change keeps the operator's lock-out state."""
+        keep = {op_id for op_id, *_ in active}
+        roles = [_role(role).value for _, _, role, _ in active]
+        with self._lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                gone = [r[0] for r in self.db.execute("SELECT id FROM operators WHERE source = 'central'").fetchall()
+                        if r[0] not in keep] + sorted(removed - keep)
+                for op_id in gone:
+                    self.db.execute("DELETE FROM operators WHERE id = ?", [op_id])
+                for (op_id, name, _, pin_hash), role in zip(active, roles, strict=True):
+                    self.db.execute(
+                        "INSERT INTO operators (id, name, role, pin_hash, source) VALUES (?, ?, ?, ?, 'central') "
+                        "ON CONFLICT (id) DO UPDATE SET name = excluded.name, role = excluded.role, "
+                        "source = 'central', "
+                        "failures = CASE WHEN pin_hash = excluded.pin_hash THEN failures ELSE 0 END, "
+                        "locked_until = CASE WHEN pin_hash = excluded.pin_hash THEN locked_until ELSE 0 END, "
+                        "pin_hash = excluded.pin_hash", [op_id, name, role, pin_hash])
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
+        return {"operators": len(active), "operators_removed": len(gone)}
+
     def _row(self, operator_id: str) -> tuple | None:
         return self.db.execute("SELECT id, name, role, pin_hash, failures, locked_until FROM operators "
                                "WHERE id = ?", [operator_id]).fetchone()

@@ -190,6 +190,8 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 OPERATORS = Schema("operators", [Step(1, "release 0.1.0", sql="""
 CREATE TABLE IF NOT EXISTS operators (id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL,
     pin_hash TEXT NOT NULL, failures INTEGER NOT NULL DEFAULT 0, locked_until REAL NOT NULL DEFAULT 0);
+"""), Step(2, "operators managed centrally", sql="""
+ALTER TABLE operators ADD COLUMN source TEXT NOT NULL DEFAULT 'local';
 """)])
 
 SETTINGS = Schema("settings", [

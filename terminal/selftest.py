@@ -262,7 +262,10 @@ def check_keys(config: Config, options: SelftestOptions) -> Check:
         else:
             return Check("keys", "fail", f"{path}: owned by root, the service user stallpay cannot read it; "
                                          f"run 'chown stallpay:stallpay {path}'")
-    return Check("keys", "pass", f"{path}: event {keys.event_id}, mode {st.st_mode & 0o777:o}, readable by owner only")
+    from terminal.key_file_seal import describe
+
+    return Check("keys", "pass", f"{path}: event {keys.event_id}, mode {st.st_mode & 0o777:o}, readable by owner "
+                                 f"only; {describe(path)}")
 
 
 def _collector_url(config: Config, options: SelftestOptions) -> str:

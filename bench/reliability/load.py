@@ -6,6 +6,7 @@ server's peak RSS, and whether every entry arrived exactly once with the books b
 
 from __future__ import annotations
 
+import os
 import statistics
 import subprocess
 import sys
@@ -50,6 +51,27 @@ def _pct(values: list[float], p: float) -> float:
     return round(ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000, 1)
 
 
+CLIENT_NICE = 10  # Linux: per thread
+POLLER = """
+import sys, threading, time, httpx
+url, out = sys.argv[1], sys.argv[2]
+stop = threading.Event()
+threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
+with httpx.Client(base_url=url, timeout=10) as http, open(out, "w", buffering=1) as f:
+    while not stop.is_set():
+        t0 = time.perf_counter()
+        http.get("/api/v1/time")
+        f.write(f"{time.perf_counter() - t0}\\n")
+        stop.wait(0.02)
+"""
+
+
+def _cpu_s(pid: int) -> float:
+    """CPU seconds the process itself used (user + system): the one holding the server's GIL."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -57,8 +79,11 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
-def run(terminals: int, backlog: int, seconds: float, rate: float = 1.0) -> dict[str, Any]:
-    """`backlog` entries per terminal before it comes online, then `rate` sales/s each for `seconds`."""
+def run(terminals: int, backlog: int, seconds: float, rate: float = 1.0, workers: int = 2,
+        idle_s: float = 15.0) -> dict[str, Any]:
+    """`backlog` entries per terminal before it comes online, then `rate` sales/s each for `seconds`; `workers`:
+    the server's `--ingest-workers`; `idle_s`: how long `/api/v1/time` is polled first with no upload (the host's
+    own latency, a control for a shared machine)."""
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="campaign-load-") as tmp_name:
         tmp = Path(tmp_name)
@@ -80,28 +105,44 @@ def run(terminals: int, backlog: int, seconds: float, rate: float = 1.0) -> dict
         port = _free_port()
         url = f"http://127.0.0.1:{port}"
         stallpay = Path(sys.executable).with_name("stallpay")
+        log = (tmp / "collector.log").open("ab")  # a file: an unread pipe would stall the server
         proc = subprocess.Popen([str(stallpay), "collector", "serve", "--db", str(db), "--keys",
-                                 str(terms[0][0].parent / "keys.toml"), "--host", "127.0.0.1", "--port", str(port)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                                 str(terms[0][0].parent / "keys.toml"), "--host", "127.0.0.1", "--port", str(port),
+                                 "--ingest-workers", str(workers)], stdout=log, stderr=log)
         upload_ms: list[float] = []
         time_ms: list[float] = []
         rss: list[float] = []
         errors: list[str] = []
         stop = threading.Event()
         try:
-            _wait_ready(url, proc)
+            try:
+                _wait_ready(url, proc)
+            except AssertionError:
+                log.flush()
+                raise AssertionError((tmp / "collector.log").read_text()[-3000:]) from None
             rss_before = _rss_mb(proc.pid)
 
-            def poll_time() -> None:
-                with httpx.Client(base_url=url, timeout=10) as http:
-                    while not stop.is_set():
-                        t0 = time.perf_counter()
-                        http.get("/api/v1/time")
-                        time_ms.append(time.perf_counter() - t0)
-                        rss.append(_rss_mb(proc.pid))
-                        stop.wait(0.02)
+            # the clock is polled from its own process: the 50 terminals' threads here must not delay its reading
+            # the control: the same polling with no upload, on the same machine just before (what the host allows)
+            idle_file = tmp / "time_idle_s.txt"
+            idle = subprocess.Popen([sys.executable, "-c", POLLER, url, str(idle_file)], stdin=subprocess.PIPE)
+            started_polling = time.monotonic() + 60
+            while not (idle_file.exists() and idle_file.stat().st_size) and time.monotonic() < started_polling:
+                time.sleep(0.05)  # the poller's interpreter is still starting
+            time.sleep(min(idle_s, seconds))
+            idle.communicate(b"stop", timeout=30)
+            idle_ms = [float(x) for x in idle_file.read_text().split()]
+            times_file = tmp / "time_s.txt"
+            poller = subprocess.Popen([sys.executable, "-c", POLLER, url, str(times_file)], stdin=subprocess.PIPE)
+            cpu_before = _cpu_s(proc.pid)
+
+            def watch_rss() -> None:
+                while not stop.wait(0.1):
+                    rss.append(_rss_mb(proc.pid))
 
             def terminal(cfg: Path, term: Any) -> None:
+                # the terminals are other machines: on this one they yield the CPU to the collector and the clock
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), CLIENT_NICE)
                 client = CollectorClient(url, open_terminal(cfg), attempts=5, backoff_s=0.2,
                                          http=_Timed(upload_ms, base_url=url, timeout=60))
                 deadline = time.monotonic() + seconds
@@ -122,8 +163,8 @@ def run(terminals: int, backlog: int, seconds: float, rate: float = 1.0) -> dict
                 except SyncFailed as exc:
                     errors.append(str(exc))
 
-            poller = threading.Thread(target=poll_time, daemon=True)
-            poller.start()
+            watcher = threading.Thread(target=watch_rss, daemon=True)
+            watcher.start()
             t0 = time.monotonic()
             threads = [threading.Thread(target=terminal, args=t) for t in terms]
             for t in threads:
@@ -131,23 +172,31 @@ def run(terminals: int, backlog: int, seconds: float, rate: float = 1.0) -> dict
             for t in threads:
                 t.join()
             elapsed = time.monotonic() - t0
+            server_cpu = _cpu_s(proc.pid) - cpu_before
             stop.set()
-            poller.join(10)
+            poller.communicate(b"stop", timeout=30)
+            time_ms.extend(float(x) for x in times_file.read_text().split())
+            watcher.join(10)
         finally:
             proc.terminate()
             proc.wait(30)
+            log.close()
         store = open_store(db)
         s = summary(store, check_cards=True)
         stored = int(store.scalar("SELECT COUNT(*) FROM entries"))
         store.close()
         expected = sum(t.journal.head()[0] for _, t in terms)
-        return {"terminals": terminals, "backlog_per_terminal": backlog, "seconds": round(elapsed, 1),
+        return {"terminals": terminals, "backlog_per_terminal": backlog, "ingest_workers": workers,
+                "seconds": round(elapsed, 1),
                 "entries": stored, "entries_expected": expected, "exactly_once": stored == expected == s["entries"],
                 "entries_per_s": round(stored / elapsed, 1), "uploads": len(upload_ms),
                 "upload_p50_ms": _pct(upload_ms, 50), "upload_p99_ms": _pct(upload_ms, 99),
                 "time_requests": len(time_ms), "time_p50_ms": _pct(time_ms, 50), "time_p99_ms": _pct(time_ms, 99),
-                "time_max_ms": _pct(time_ms, 100), "time_mean_ms": round(statistics.fmean(time_ms) * 1000, 1)
-                if time_ms else 0, "rss_before_mb": round(rss_before, 1), "rss_peak_mb": round(max(rss or [0]), 1),
+                "time_max_ms": _pct(time_ms, 100), "time_idle_p50_ms": _pct(idle_ms, 50),
+                "time_idle_p99_ms": _pct(idle_ms, 99), "load_average": os.getloadavg()[0], "client_nice": CLIENT_NICE,
+                "time_mean_ms": round(statistics.fmean(time_ms) * 1000, 1) if time_ms else 0,
+                "rss_before_mb": round(rss_before, 1), "rss_peak_mb": round(max(rss or [0]), 1),
+                "server_cpu_s": round(server_cpu, 1),
                 "books_balance": s["books_balance"], "sync_errors": len(errors), "error_samples": errors[:3],
                 "failures": int(stored != expected) + int(not s["books_balance"]) + len(errors),
                 "wall_s": round(time.monotonic() - started, 1)}

@@ -5,6 +5,9 @@ signed requests; organizers read reports and manage cards and terminals with a p
 
 import hashlib
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path as PathLib
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
@@ -25,6 +28,7 @@ from sync.collector.backoffice.accounts import token_role
 from sync.collector.bundle import build_bundle, collector_public_key
 from sync.collector.enrollment import EnrollmentError, code_for_request, get_terminal, new_pairing_code, pair, revoke
 from sync.collector.event import now_iso, require_event
+from sync.collector.event_registry import EventStores
 from sync.collector.face import (
     CREDIT_ROLES,
     FaceError,
@@ -40,13 +44,13 @@ from sync.collector.face import (
 from sync.collector.face_gallery import collector_box_public, scrub
 from sync.collector.face_phone import PhoneChecks, add_phone_check_route
 from sync.collector.http_limits import BodyLimit
-from sync.collector.ingest import contiguous_seq, ingest_bytes
+from sync.collector.ingest import IngestResult, Prepared, contiguous_seq, ingest_prepared
+from sync.collector.ingest_pool import IngestPool
 from sync.collector.ledger import (
     LedgerError,
     block_card,
     card_balances,
     hotlist,
-    reconcile_pending,
     replacement_quote,
     unblock_card,
 )
@@ -134,11 +138,26 @@ class Product(BaseModel):
     price: int = Field(ge=0, le=10**9)
 
 
-def create_app(db: str | Store, keys: EventKeys, *, request_window_s: float = REQUEST_WINDOW_S) -> FastAPI:
-    """`request_window_s`: how far a terminal's signed timestamp may be from the collector's clock."""
+def create_app(db: str | Store, keys: EventKeys, *, request_window_s: float = REQUEST_WINDOW_S,
+               ingest_workers: int = 0, events_dir: PathLib | None = None, office: bool = True) -> FastAPI:
+    """`request_window_s`: how far a terminal's signed timestamp may be from the collector's clock;
+    `ingest_workers`: processes that decode and chain-check uploads (`collector.ingest_pool`; 0: a thread does);
+    `events_dir`: where keys of further events are written (none: this collector holds one event);
+    `office`: mount the back office (the API of a further event has none of its own)."""
     store = db if isinstance(db, Store) else open_store(db)
+    target = None if isinstance(db, Store) else str(db)  # workers open their own connection to it
     require_event(store)
-    app = FastAPI(title="StallPay collector", version="1",
+    uploads = IngestPool(ingest_workers)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(uploads.start)  # the workers import before the first upload, not during it
+        try:
+            yield
+        finally:
+            await run_in_threadpool(uploads.close)
+
+    app = FastAPI(title="StallPay collector", version="1", lifespan=lifespan,
                   description="Batches in, bundles out; reports for organizers.")
     # bodies are counted while they stream; the limits cover every route, including ones mounted later
     app.add_middleware(BodyLimit, limits=[("/api/v1/batches", MAX_BATCH_BYTES), ("/api/v1/pair", MAX_PAIR_BYTES)])
@@ -297,16 +316,18 @@ def create_app(db: str | Store, keys: EventKeys, *, request_window_s: float = RE
               openapi_extra={"requestBody": {"required": True, "content": {"application/octet-stream": {
                   "schema": {"type": "string", "format": "binary"}}}}})
     async def post_batch(request: Request, tid: Annotated[int, Depends(terminal)]) -> dict[str, Any]:
-        return await run_in_threadpool(store_upload, await request.body(), tid)
+        prepared = await uploads.prepare(f"upload t{tid}", await request.body(), store.copy_text)
+        result = await run_in_threadpool(store_upload, prepared, tid)
+        await uploads.reconcile(store, target)  # this batch's cards, and any an interrupted ingest left behind
+        return {**result.as_dict(), "acked_seq": await run_in_threadpool(contiguous_seq, store, tid)}
 
-    def store_upload(data: bytes, tid: int) -> dict[str, Any]:
-        result = ingest_bytes(store, data, source=f"upload t{tid}", terminal_id=tid)
+    def store_upload(prepared: Prepared, tid: int) -> IngestResult:
+        result = ingest_prepared(store, prepared, sender=tid)
         if store.scrub_pending:  # a checkout in this batch erased a template inside the ingest transaction
             scrub(store)
         if not result.ok:
             raise HTTPException(422, result.reason)
-        reconcile_pending(store)  # this batch's cards, and any an interrupted ingest left behind
-        return {**result.as_dict(), "acked_seq": contiguous_seq(store, tid)}
+        return result
 
     @app.get("/api/v1/bundle", summary="The signed bundle for the calling terminal")
     def get_bundle(tid: Annotated[int, Depends(terminal)],
@@ -392,9 +413,13 @@ def create_app(db: str | Store, keys: EventKeys, *, request_window_s: float = RE
                               [vendor, p.id, p.name, p.price])
         return {"vendor": vendor, "products": len({p.id for p in products})}
 
+    if not office:
+        return app
     from sync.collector.backoffice import mount
+    from sync.collector.event_apis import serve_events
 
-    mount(app, store, keys)  # the back office at / and the guest portal at /portal
+    web = mount(app, store, keys, EventStores(store, keys, keys_dir=events_dir))  # back office /, portal /portal
+    serve_events(app, web.events, lambda s, k: create_app(s, k, request_window_s=request_window_s, office=False))
     return app
 
 

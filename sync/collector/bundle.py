@@ -9,13 +9,16 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from sync.collector.card_holders import card_holders
+from sync.collector.central_operators import for_bundle as operators_for_bundle
 from sync.collector.enrollment import get_terminal
 from sync.collector.event import get_meta, get_setting, meta_seed, require_event
 from sync.collector.face import confirmed_by, expire_templates, gallery_changes, refused_credits, snapshot_balances
-from sync.collector.face_gallery import collector_box_public, gallery_for
+from sync.collector.face_gallery import collector_box, collector_box_public, gallery_for
 from sync.collector.ingest import contiguous_seq
+from sync.collector.key_epochs import bundle_section as epoch_section
 from sync.collector.ledger import hotlist
 from sync.collector.storage import Store
+from sync.collector.trust import card_limits
 from sync.format.bundle import FORMAT, BundleError, sign_bundle
 from sync.format.event_keys import EventKeys
 from sync.format.keys import event_signing_key, public_hex, signing_key
@@ -38,8 +41,11 @@ def build_bundle(store: Store, keys: EventKeys, *, terminal_id: int | None = Non
     if keys.event_id != event_id:
         raise BundleError(f"keys are for event {keys.event_id!r}, the database for {event_id!r}")
     catalogue: dict[str, list[dict]] = {}
-    for r in store.query("SELECT vendor, product_id, name, price FROM catalogue ORDER BY vendor, product_id"):
-        catalogue.setdefault(r["vendor"], []).append({"id": r["product_id"], "name": r["name"], "price": r["price"]})
+    for r in store.query("SELECT vendor, product_id, name, price, category, barcode FROM catalogue "
+                         "ORDER BY vendor, product_id"):
+        item = {"id": r["product_id"], "name": r["name"], "price": r["price"]}
+        item.update({k: r[k] for k in ("category", "barcode") if r[k]})  # only when set: older bundles unchanged
+        catalogue.setdefault(r["vendor"], []).append(item)
     expire_templates(store)
     terminals = [terminal_id] if terminal_id is not None else [
         r["terminal_id"] for r in store.query("SELECT terminal_id FROM terminals WHERE status = 'active'")]
@@ -53,9 +59,9 @@ def build_bundle(store: Store, keys: EventKeys, *, terminal_id: int | None = Non
         "hotlist": [[cid, reason] for cid, reason in hotlist(store)],
         "holders": card_holders(store),  # names (and phones) given at issue: shown on every balance screen
         "catalogue": catalogue,
-        "operators": store.query("SELECT operator_id, name, role, vendor, pin_hash FROM operators "
-                                 "ORDER BY operator_id"),
+        "operators": operators_for_bundle(store),
         "settings": {"max_days_unsynced": get_setting(store, "max_days_unsynced"),
+                     "card_limits": card_limits(store),  # terminals never go past these (terminal.wallet)
                      "face": {k: get_setting(store, k) for k in ("event_end", "face_retention_days",
                                                                  "face_sync_window_h")}},
         "acks": {str(t): contiguous_seq(store, t) for t in terminals},
@@ -70,5 +76,8 @@ def build_bundle(store: Store, keys: EventKeys, *, terminal_id: int | None = Non
             "erasures_confirmed": confirmed_by(store, terminal_id) if terminal_id is not None else [],
             "refused_credits": refused_credits(store, terminal_id) if terminal_id is not None else [],
         },
+        # the newest key epoch's band keys, sealed for this terminal alone (sync.collector.key_epochs)
+        "key_epoch": epoch_section(store, collector_box(store), event_id,
+                                   get_terminal(store, terminal_id) if terminal_id is not None else None),
     }
     return sign_bundle(body, event_signing_key(keys.master_key, keys.event_id), collector_signing_key(store))

@@ -20,6 +20,7 @@ from sync.collector.cli_face import (
     run_face_expire,
     run_settings,
 )
+from sync.collector.cli_keys import run_rotate_keys
 from sync.collector.cli_support import books, fail, guard
 
 
@@ -57,6 +58,11 @@ def add_actions(p: argparse.ArgumentParser) -> None:
     c.add_argument("--vendor", default="")
     c = cmd("revoke", "revoke a terminal: its batches and requests are refused", run_revoke)
     c.add_argument("--terminal", type=int, required=True)
+    c = cmd("rotate-keys", "start a new key epoch (after a revoke): bands move to it at their next write",
+            run_rotate_keys)
+    c.add_argument("--grace-hours", type=float, default=24.0,
+                   help="terminals accept bands of the old epoch this long (default 24; 0 = until re-keyed)")
+    c.add_argument("--reason", default="terminal revoked")
     c = cmd("block", "put a card on the hotlist", run_block)
     c.add_argument("--card", type=int, required=True)
     c.add_argument("--reason", default="lost")
@@ -107,6 +113,8 @@ def add_actions(p: argparse.ArgumentParser) -> None:
     c.add_argument("--port", type=int, default=8750)
     c.add_argument("--request-window", type=float, default=300, metavar="SECONDS",
                    help="accept terminal requests signed at most this far from the collector's clock (default 300)")
+    c.add_argument("--ingest-workers", type=int, default=2, metavar="N",
+                   help="processes that decode and check uploaded batches off the event loop (default 2; 0: none)")
     c = cmd("report", "reports: summary, vendors, terminals, products, hours, daily (days), monthly (months), "
             "cashiers, settlement, anomalies, card, movements, sync, face-accounts, erasures (pending per terminal)",
             run_report)
@@ -292,7 +300,11 @@ def run_serve(args: argparse.Namespace) -> int:
         return fail(str(exc), 2)
     if not 10 <= args.request_window <= 86400:
         return fail("--request-window must be between 10 and 86400 seconds", 2)
-    app = create_app(args.db, keys, request_window_s=args.request_window)
+    if not 0 <= args.ingest_workers <= 64:
+        return fail("--ingest-workers must be between 0 and 64", 2)
+    # further events created in the back office keep their keys beside this event's key file
+    app = create_app(args.db, keys, request_window_s=args.request_window, ingest_workers=args.ingest_workers,
+                     events_dir=args.keys.resolve().parent)
     from sync.collector.face_retention import collector_purge
     from sync.collector.storage import open_store
 

@@ -160,7 +160,7 @@ def release_hold(store: Store, auth_id: str) -> bool:
 
 
 def ingest_rows(store: Store, rows: list[tuple]) -> int:
-    """Fold newly stored entry rows (`sync.collector.ingest.ENTRY_COLUMNS`) about face accounts into the ledger.
+    """Fold newly stored entry rows (`sync.collector.prepared.ENTRY_COLUMNS`) about face accounts into the ledger.
 
     Runs inside the ingest transaction, only for rows stored for the first time. Returns rows taken."""
     face = [r for r in rows if r[10] is None and r[8] == "commit" and r[7] in _SIGN and "face_account" in r[19]]

@@ -7,7 +7,7 @@ change nothing else. Entries already stored are skipped, so the same batch, or
 overlapping batches, can arrive any number of times.
 
 Speed (`ingest_many`): decoding and chain/hash checks run in worker processes
-(they need no key and no database), which also build each batch's bulk-load
+(`sync.collector.prepared`: no key, no database), which also build each batch's bulk-load
 payload (COPY text for PostgreSQL, row tuples for SQLite) and what the collector
 needs besides (totals contribution, card ids, face-account rows). The collector
 checks who sent each batch (one signature per batch), looks up stored
@@ -20,30 +20,26 @@ from the payload and only the new ones are loaded.
 from __future__ import annotations
 
 import json
-import marshal
 import multiprocessing
 import os
 from collections import deque
-from collections.abc import Callable, Container, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from operator import itemgetter
 from pathlib import Path
 
-import orjson
-
+from sync.collector import operator_totals, product_totals, terminal_report
 from sync.collector.enrollment import EnrollmentError, get_terminal, pair
+from sync.collector.entry_totals import add_totals
 from sync.collector.event import now_iso, require_event
 from sync.collector.face import ingest_rows as ingest_face_rows
 from sync.collector.face import record_confirmations
-from sync.collector.storage import Store, decode_copy_text, encode_copy_text
+from sync.collector.prepared import ENTRY_COLUMNS, Prepared, prepare, prepared_batch
+from sync.collector.storage import Store
 from sync.collector.workers import exit_with_parent
-from sync.format.batch import SUFFIX, Batch, BatchError, check_chain, check_signature, decode
+from sync.format.batch import SUFFIX, Batch, BatchError, check_chain, check_signature
 
-ENTRY_COLUMNS = ("terminal_id", "seq", "hash", "prev_hash", "time", "clock_synced", "operator", "op", "phase", "ref",
-                 "card_id", "uid", "card_seq", "amount", "balance_before", "balance_after", "currency", "method",
-                 "items", "data")
 GROUP_ENTRIES = 20_000  # entries committed per transaction by `ingest_many`
 PARALLEL_FROM = 8  # batches: below this, worker processes cost more than they save
 MAX_AHEAD = 256  # batches in flight at most (prepared ahead of the database)
@@ -68,162 +64,6 @@ class IngestResult:
     def as_dict(self) -> dict:
         return {"source": self.source, "status": self.status, "reason": self.reason, "terminal_id": self.terminal_id,
                 "first_seq": self.first_seq, "last_seq": self.last_seq, "new_entries": self.new_entries}
-
-
-def _json_text(value: object) -> str:
-    try:
-        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
-    except TypeError:
-        return json.dumps(value, ensure_ascii=False, sort_keys=True)
-
-
-def entry_row(e: dict) -> tuple:
-    """An entry as a row of the `entries` table (columns `ENTRY_COLUMNS`)."""
-    return (e["terminal_id"], e["seq"], e["hash"], e["prev_hash"], e["time"], int(bool(e["clock_synced"])),
-            e["operator"], e["op"], e["phase"], e["ref"], e["card_id"], e["uid"], e["card_seq"], e["amount"],
-            e["balance_before"], e["balance_after"], e["currency"], e["method"], _json_text(e["items"]),
-            _json_text(e["data"]))
-
-
-INT_COLUMNS = frozenset(i for i, c in enumerate(ENTRY_COLUMNS) if c in (
-    "terminal_id", "seq", "clock_synced", "ref", "card_id", "card_seq", "amount", "balance_before", "balance_after"))
-_PLAIN_COLUMNS = [(i, itemgetter(c)) for i, c in enumerate(ENTRY_COLUMNS) if c not in ("clock_synced", "items", "data")]
-_CLOCK, _ITEMS, _DATA = (ENTRY_COLUMNS.index(c) for c in ("clock_synced", "items", "data"))
-
-
-def _json_column(values: list) -> list[str]:
-    try:
-        return [orjson.dumps(v, option=orjson.OPT_SORT_KEYS).decode() for v in values]
-    except TypeError:
-        return [_json_text(v) for v in values]
-
-
-def entry_columns(entries: list[dict]) -> list[list]:
-    """The entries as `entry_row` rows, column by column (one C-level pass per column instead of one call per row)."""
-    columns: list[list] = [[]] * len(ENTRY_COLUMNS)
-    for i, get in _PLAIN_COLUMNS:
-        columns[i] = list(map(get, entries))
-    columns[_CLOCK] = [1 if e["clock_synced"] else 0 for e in entries]
-    columns[_ITEMS] = _json_column([e["items"] for e in entries])
-    columns[_DATA] = _json_column([e["data"] for e in entries])
-    return columns
-
-
-def sum_totals(columns: list[list]) -> dict[tuple, list[int]]:
-    """What rows add to `entry_totals`: key (terminal, hour, op, phase, method) -> [n, amount, delta]."""
-    sums: dict[tuple, list[int]] = {}
-    for tid, time, op, phase, method, amount, before, after in zip(
-            columns[0], columns[4], columns[7], columns[8], columns[17], columns[13], columns[14], columns[15],
-            strict=True):
-        key = (tid, time[:13], op, phase, method or "")
-        t = sums.get(key)
-        delta = (after or 0) - (before or 0)
-        if t is None:
-            sums[key] = [1, amount or 0, delta]
-        else:
-            t[0] += 1
-            t[1] += amount or 0
-            t[2] += delta
-    return sums
-
-
-@dataclass
-class Prepared:
-    """A batch decoded and chain-checked (in a worker process); the collector still checks who sent it.
-
-    Its entries travel as one payload ready for the bulk load: COPY text (`encode_copy_text`) for PostgreSQL, or
-    row tuples for SQLite; with them what the collector needs when every entry is new (the usual case): the totals
-    contribution, the card ids, and the rows that may concern face accounts. Hashes are read back from the payload
-    only when the batch overlaps stored entries."""
-
-    source: str
-    batch: Batch | None = None
-    error: str = ""
-    count: int = 0
-    copy: bytes | None = None
-    rows: list[tuple] = field(default_factory=list)
-    totals: dict[tuple, list[int]] = field(default_factory=dict)
-    card_ids: set[int] = field(default_factory=set)
-    face: list[tuple] = field(default_factory=list)
-    _hashes: list[str] | None = field(default=None, repr=False, compare=False)
-
-    def __getstate__(self) -> dict:
-        # row tuples cross the process boundary as one marshal blob: about twice as fast to write as pickle
-        return {**self.__dict__, "rows": marshal.dumps(self.rows), "_hashes": None}
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state, rows=marshal.loads(state["rows"]))
-
-    def row_tuples(self) -> list[tuple]:
-        return self.rows if self.copy is None else decode_copy_text(self.copy, INT_COLUMNS)
-
-    def hash_at(self, seq: int) -> str:
-        """Hash of this batch's entry `seq`."""
-        assert self.batch is not None
-        if seq == self.batch.last_seq:
-            return self.batch.header["last_hash"]
-        if self._hashes is None:
-            self._hashes = ([r[2] for r in self.rows] if self.copy is None else
-                            [line.split(b"\t", 3)[2].decode() for line in self.copy.split(b"\n")[:-1]])
-        return self._hashes[seq - self.batch.first_seq]
-
-    def prev_hash_at(self, seq: int) -> str:
-        assert self.batch is not None
-        if seq == self.batch.first_seq:
-            return self.batch.header["prev_hash"]
-        return self.hash_at(seq - 1)
-
-    def without(self, seqs: Container[int]) -> Prepared:
-        """The same batch with only the entries whose seq is not in `seqs` (those already stored)."""
-        rows = [r for r in self.row_tuples() if r[1] not in seqs]
-        columns = [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in ENTRY_COLUMNS]
-        return _with_columns(Prepared(self.source, batch=self.batch), columns, self.copy is not None)
-
-
-def _with_columns(p: Prepared, columns: list[list], copy_text: bool) -> Prepared:
-    cards, data = columns[10], columns[_DATA]
-    p.count = len(cards)
-    p.totals = sum_totals(columns)
-    p.card_ids = set(cards)
-    p.card_ids.discard(None)  # type: ignore[arg-type]
-    face = [i for i, (card, d) in enumerate(zip(cards, data, strict=True)) if card is None and "face_account" in d]
-    if face:  # a superset of what `sync.collector.face.ingest_rows` takes: it applies its own rule
-        p.face = [tuple(c[i] for c in columns) for i in face]
-    if copy_text:
-        p.copy = encode_copy_text(columns)
-    else:
-        p.rows = list(zip(*columns, strict=True))
-    return p
-
-
-def _prepared(source: str, batch: Batch, copy_text: bool) -> Prepared:
-    # entries are dropped from the batch: the payload carries them, and pickling both would double the traffic
-    slim = Batch(header=batch.header, entries=[], signature=batch.signature)
-    return _with_columns(Prepared(source, batch=slim), entry_columns(batch.entries), copy_text)
-
-
-def prepare(source: str, data: bytes | None = None, copy_text: bool = False) -> Prepared:
-    """Decode and chain-check one batch, and build its payload; `data` None reads `source` as a file. `copy_text`:
-    the payload as COPY text (a store whose `copy_text` is true), else as row tuples."""
-    if data is None:
-        try:
-            data = Path(source).read_bytes()
-        except OSError as exc:
-            return Prepared(source, error=f"cannot read batch: {exc.strerror}")
-    try:
-        batch = decode(data)
-        check_chain(batch)
-    except BatchError as exc:
-        return Prepared(source, batch=_maybe(data), error=str(exc))
-    return _prepared(source, batch, copy_text)
-
-
-def _maybe(data: bytes) -> Batch | None:
-    try:
-        b = decode(data)
-    except BatchError:
-        return None
-    return Batch(header=b.header, entries=[], signature=b.signature)
 
 
 def _refuse(store: Store, source: str, reason: str, terminal_id: int | None = None,
@@ -271,6 +111,11 @@ def ingest_bytes(store: Store, data: bytes, *, source: str = "upload", terminal_
     return ingest_many(store, [(source, data)], sender=terminal_id, received_at=received_at, workers=0)[0]
 
 
+def ingest_prepared(store: Store, p: Prepared, *, sender: int | None = None) -> IngestResult:
+    """Store one batch `prepare` checked elsewhere (`sync.collector.ingest_pool`); `sender` as in `ingest_bytes`."""
+    return _ingest_prepared(store, iter([p]), sender=sender)[0]
+
+
 def ingest_batch(store: Store, batch: Batch, *, source: str = "upload", sender: int | None = None,
                  received_at: datetime | None = None) -> IngestResult:
     """Ingest an already decoded batch (tests, tools)."""
@@ -279,7 +124,7 @@ def ingest_batch(store: Store, batch: Batch, *, source: str = "upload", sender: 
     except BatchError as exc:
         p = Prepared(source, batch=batch, error=str(exc))
     else:
-        p = _prepared(source, batch, store.copy_text)
+        p = prepared_batch(source, batch, store.copy_text)
     return _ingest_prepared(store, iter([p]), sender=sender, received_at=received_at)[0]
 
 
@@ -373,6 +218,8 @@ def _store_group(store: Store, group: list[Prepared], received_at: datetime | No
         copy_text = store.copy_text
         payload: list = []  # COPY text chunks, or row tuples
         totals: dict[tuple, list[int]] = {}
+        products: dict[tuple, list[int]] = {}
+        takings: dict[tuple, list[int]] = {}
         face: list[tuple] = []
         batch_rows: list[tuple] = []
         taken: dict[int, dict[int, Prepared]] = {}  # terminal -> seq -> batch whose entry was taken in this group
@@ -411,6 +258,8 @@ def _store_group(store: Store, group: list[Prepared], received_at: datetime | No
                         t[0] += n
                         t[1] += amount
                         t[2] += delta
+                product_totals.merge(products, new.products)
+                operator_totals.merge(takings, new.takings)
                 face.extend(new.face)
             known.add(batch.batch_id)
             batch_rows.append((batch.batch_id, tid, batch.first_seq, batch.last_seq, batch.header["prev_hash"],
@@ -428,6 +277,8 @@ def _store_group(store: Store, group: list[Prepared], received_at: datetime | No
             else:
                 store.copy_rows("entries", ENTRY_COLUMNS, payload)
             add_totals(store, totals)
+            product_totals.add(store, products)
+            operator_totals.add(store, takings)
             if face:
                 ingest_face_rows(store, face)
         if status:
@@ -483,24 +334,6 @@ def _stored_prev_hash(seq: int, taken: dict[int, Prepared], stored: dict[int, di
     return row["prev_hash"] if row is not None else None
 
 
-def add_totals(store: Store, sums: dict[tuple, list[int]]) -> None:
-    """Fold the new entries' `sum_totals` into `entry_totals` (the reports' running sums)."""
-    store.executemany("INSERT INTO entry_totals (terminal_id, hour, op, phase, method, n, amount, delta) "
-                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (terminal_id, hour, op, phase, method) DO UPDATE "
-                      "SET n = entry_totals.n + excluded.n, amount = entry_totals.amount + excluded.amount, "
-                      "delta = entry_totals.delta + excluded.delta", [(*k, *v) for k, v in sums.items()])
-
-
-def rebuild_totals(store: Store) -> None:
-    """Recompute `entry_totals` from every entry (after entries were loaded by other means, e.g. a benchmark)."""
-    with store.transaction():
-        store.execute("DELETE FROM entry_totals")
-        store.execute("INSERT INTO entry_totals (terminal_id, hour, op, phase, method, n, amount, delta) "
-                      "SELECT terminal_id, substr(time, 1, 13), op, phase, COALESCE(method, ''), COUNT(*), "
-                      "SUM(amount), SUM(COALESCE(balance_after, 0) - COALESCE(balance_before, 0)) FROM entries "
-                      "GROUP BY terminal_id, substr(time, 1, 13), op, phase, COALESCE(method, '')")
-
-
 def _conflict(batch: Batch, p: Prepared, before: str | None, after_prev: str | None, inside: dict[int, str]) -> str:
     """Whether the batch contradicts what is stored: `before` is the stored hash of the entry before it, `after_prev`
     the stored prev_hash of the entry after it, `inside` the stored hashes within its range."""
@@ -518,8 +351,8 @@ def _conflict(batch: Batch, p: Prepared, before: str | None, after_prev: str | N
 
 _STATUS_SQL = ("UPDATE terminals SET last_sync = ?, reported_unsynced = COALESCE(?, reported_unsynced), "
                "reported_head_seq = CASE WHEN ? > COALESCE(reported_head_seq, 0) THEN ? ELSE reported_head_seq END, "
-               "clock_skew_ms = COALESCE(?, clock_skew_ms), clock_synced = COALESCE(?, clock_synced) "
-               "WHERE terminal_id = ?")
+               "clock_skew_ms = COALESCE(?, clock_skew_ms), clock_synced = COALESCE(?, clock_synced), "
+               "software = COALESCE(?, software), self_test = COALESCE(?, self_test) WHERE terminal_id = ?")
 
 
 def _status_params(store: Store, tid: int, batch: Batch, received_at: datetime | None) -> list:
@@ -538,7 +371,8 @@ def _status_params(store: Store, tid: int, batch: Batch, received_at: datetime |
     if st.get("face_erasures"):  # the terminal confirms template erasures it has done
         record_confirmations(store, tid, st["face_erasures"])
     return [received.isoformat(), unsynced, head or 0, head or 0, skew,
-            int(bool(st["clock_synced"])) if "clock_synced" in st else None, tid]
+            int(bool(st["clock_synced"])) if "clock_synced" in st else None, terminal_report.software(st),
+            terminal_report.self_test(st), tid]
 
 
 def contiguous_seq(store: Store, terminal_id: int) -> int:

@@ -145,6 +145,10 @@ def card_balances(store: Store, card_ids: Iterable[int] | None = None) -> dict[i
         for cid, delta in ((old, -amount), (new, amount)):
             if wanted is None or cid in wanted:
                 balances[cid] = balances.get(cid, 0) + delta
+    from sync.collector.corrections import by_card as corrections_by_card
+
+    for cid, delta in corrections_by_card(store, wanted).items():  # corrections made at the collector
+        balances[cid] = balances.get(cid, 0) + delta
     # refunds at the collector close the card: what was paid out and the comp credit forfeited both leave it
     for r in store.query("SELECT card_id, refunded, forfeited FROM cards WHERE refunded > 0 OR forfeited > 0"):
         if wanted is None or r["card_id"] in wanted:
@@ -234,15 +238,17 @@ def reconcile(store: Store, card_ids: Iterable[int] | None = None) -> dict[str, 
     for start in range(0, len(cards), 500):
         chunk = cards[start:start + 500]
         marks = ", ".join("?" * len(chunk))
-        rows = store.query(f"SELECT terminal_id, seq, op, phase, ref, card_id, uid, card_seq, amount, balance_before, "
-                           f"balance_after, time, data FROM entries WHERE card_id IN ({marks}) "
-                           f"ORDER BY card_id, card_seq, time, terminal_id, seq", chunk)
-        per_card: dict[int, list[dict]] = defaultdict(list)
-        for r in rows:
-            per_card[r["card_id"]].append(r)
-        balances, closed = card_balances(store, chunk), closed_cards(store, chunk)
+        # marks cleared, then the rows read, in one transaction: an ingest committing in between keeps its mark or
+        # has its entries read here (PostgreSQL reads committed rows per statement)
         with store.transaction():
             store.execute(f"DELETE FROM reconcile_pending WHERE card_id IN ({marks})", chunk)
+            rows = store.query(f"SELECT terminal_id, seq, op, phase, ref, card_id, uid, card_seq, amount, "
+                               f"balance_before, balance_after, time, data FROM entries WHERE card_id IN ({marks}) "
+                               f"ORDER BY card_id, card_seq, time, terminal_id, seq", chunk)
+            per_card: dict[int, list[dict]] = defaultdict(list)
+            for r in rows:
+                per_card[r["card_id"]].append(r)
+            balances, closed = card_balances(store, chunk), closed_cards(store, chunk)
             store.execute(f"DELETE FROM anomalies WHERE card_id IN ({marks})", chunk)
             inserts = []
             for cid in chunk:

@@ -6,7 +6,13 @@ autoincrement), ON CONFLICT DO NOTHING for idempotent inserts.
 
 from __future__ import annotations
 
-MIGRATIONS: list[tuple[int, list[str]]] = [
+from collections.abc import Callable
+from typing import Any
+
+from sync.collector.operator_totals import BACKFILL as operator_totals_backfill
+from sync.collector.product_totals import backfill as backfill_product_totals
+
+MIGRATIONS: list[tuple[int, list[str | Callable[[Any], None]]]] = [
     (1, [
         "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
         """CREATE TABLE terminals (
@@ -124,5 +130,73 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         # the terminal's X25519 box key from pairing: bundle templates are sealed for it alone
         # (sync.collector.face_gallery)
         "ALTER TABLE terminals ADD COLUMN face_key TEXT",
+    ]),
+    (10, [
+        # running totals per terminal, hour and product, kept by ingest (sync.collector.product_totals): the products
+        # report and the dashboard's top products no longer parse every sale's items
+        """CREATE TABLE product_totals (
+            terminal_id BIGINT NOT NULL, hour TEXT NOT NULL, product TEXT NOT NULL, quantity BIGINT NOT NULL,
+            net BIGINT NOT NULL, PRIMARY KEY (terminal_id, hour, product))""",
+        backfill_product_totals,
+    ]),
+    (11, [
+        # operators managed centrally (sync.collector.central_operators): disabled ones are removed by terminals at
+        # their next sync
+        "ALTER TABLE operators ADD COLUMN status TEXT NOT NULL DEFAULT 'active'",
+        "ALTER TABLE operators ADD COLUMN changed_at TEXT",
+    ]),
+    (12, [
+        # the summary counts cards by status from an index alone (phase, op, card_id covers the old (phase, op))
+        "CREATE INDEX entries_op_card ON entries (phase, op, card_id)",
+        "DROP INDEX entries_op",
+    ]),
+    (13, [
+        # several events on one collector (sync.collector.event_registry): the home database lists every event and where
+        # its books are (target '' = this database); the home event registers itself on first use
+        """CREATE TABLE events (
+            event_id TEXT PRIMARY KEY, name TEXT NOT NULL, currency TEXT NOT NULL, starts TEXT NOT NULL,
+            ends TEXT NOT NULL, target TEXT NOT NULL, keys_file TEXT NOT NULL, created_at TEXT NOT NULL)""",
+    ]),
+    (14, [
+        # money taken in per terminal, hour, operator and method, kept by ingest (sync.collector.operator_totals)
+        """CREATE TABLE operator_totals (
+            terminal_id BIGINT NOT NULL, hour TEXT NOT NULL, operator TEXT NOT NULL, op TEXT NOT NULL,
+            method TEXT NOT NULL, n BIGINT NOT NULL, amount BIGINT NOT NULL,
+            PRIMARY KEY (terminal_id, hour, operator, op, method))""",
+        operator_totals_backfill,
+    ]),
+    (15, [
+        # corrections of a card's balance at the collector, each with its reason (sync.collector.corrections)
+        """CREATE TABLE card_corrections (
+            correction_id TEXT PRIMARY KEY, card_id BIGINT NOT NULL, amount BIGINT NOT NULL, reason TEXT NOT NULL,
+            by_user TEXT NOT NULL, at TEXT NOT NULL)""",
+        "CREATE INDEX card_corrections_card ON card_corrections (card_id)",
+    ]),
+    (16, [
+        # what terminals report about themselves in uploads (sync.collector.terminal_report)
+        "ALTER TABLE terminals ADD COLUMN software TEXT",
+        "ALTER TABLE terminals ADD COLUMN self_test TEXT",
+    ]),
+    (17, [
+        # SEPA files as exported, for downloading again (sync.collector.backoffice.payouts)
+        """CREATE TABLE sepa_files (
+            export_id TEXT PRIMARY KEY, xml TEXT NOT NULL, sha256 TEXT NOT NULL, created_by TEXT NOT NULL,
+            created_at TEXT NOT NULL)""",
+    ]),
+    (18, [
+        # catalogue edited in the back office (sync.collector.catalogue_admin): categories and barcodes travel in
+        # bundles
+        "ALTER TABLE catalogue ADD COLUMN category TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE catalogue ADD COLUMN barcode TEXT NOT NULL DEFAULT ''",
+    ]),
+    (19, [
+        # where a terminal stands (a stage, a hall): reports filter by it (sync.collector.report_filters)
+        "ALTER TABLE terminals ADD COLUMN venue TEXT NOT NULL DEFAULT ''",
+    ]),
+    (20, [
+        # key epochs (sync.collector.key_epochs): each rotation's band key, sealed under the collector's key file
+        """CREATE TABLE key_epochs (
+            epoch BIGINT PRIMARY KEY, started_at TEXT NOT NULL, reason TEXT NOT NULL, sealed_key TEXT NOT NULL,
+            old_until BIGINT NOT NULL)""",
     ]),
 ]  # fmt: skip

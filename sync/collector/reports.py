@@ -1,7 +1,7 @@
 """Organizer reports from the collector: the same data as JSON, CSV or HTML with inline SVG charts.
 
-Aggregation happens in SQL so the reports stay fast on millions of entries;
-items (products) are JSON and are summed in Python only for the product report.
+Aggregation happens in SQL on running totals kept at ingest (`entry_totals`, `product_totals`), so the
+reports stay fast on millions of entries.
 """
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ import csv
 import html
 import io
 import json
-from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
 from sync.collector.event import get_meta
+from sync.collector.report_filters import NONE, Filters
 from sync.collector.storage import Store
 from sync.collector.summary import summary
 
@@ -34,41 +34,45 @@ TOTALS_SALES = "phase = 'commit' AND op IN ('sale', 'void')"
 TOTALS_COUNT = "SUM(CASE WHEN op = 'sale' THEN n ELSE 0 END)"
 
 
-def by_vendor(store: Store) -> list[dict]:
+def by_vendor(store: Store, where: Filters = NONE) -> list[dict]:
+    cond, params = where.where("x.hour", "x.terminal_id")
     return _ints(store.query(
         f"SELECT COALESCE(t.vendor, '') AS vendor, SUM(x.n) AS entries, {TOTALS_COUNT} AS sales, SUM({NET}) AS net "
-        f"FROM entry_totals x LEFT JOIN terminals t ON t.terminal_id = x.terminal_id WHERE {TOTALS_SALES} "
-        f"GROUP BY t.vendor ORDER BY net DESC"))
+        f"FROM entry_totals x LEFT JOIN terminals t ON t.terminal_id = x.terminal_id WHERE {TOTALS_SALES}{cond} "
+        f"GROUP BY t.vendor ORDER BY net DESC", params))
 
 
-def by_terminal(store: Store) -> list[dict]:
+def by_terminal(store: Store, where: Filters = NONE) -> list[dict]:
+    cond, params = where.where()
     return _ints(store.query(f"SELECT terminal_id, {TOTALS_COUNT} AS sales, SUM({NET}) AS net FROM entry_totals "
-                             f"WHERE {TOTALS_SALES} GROUP BY terminal_id ORDER BY terminal_id"))
+                             f"WHERE {TOTALS_SALES}{cond} GROUP BY terminal_id ORDER BY terminal_id", params))
 
 
-def by_hour(store: Store) -> list[dict]:
+def by_hour(store: Store, where: Filters = NONE) -> list[dict]:
+    cond, params = where.where()
     return _ints(store.query(f"SELECT hour, {TOTALS_COUNT} AS sales, SUM({NET}) AS net FROM entry_totals "
-                             f"WHERE {TOTALS_SALES} GROUP BY hour ORDER BY hour"))
+                             f"WHERE {TOTALS_SALES}{cond} GROUP BY hour ORDER BY hour", params))
 
 
-def by_day(store: Store) -> list[dict]:
-    return _by_period(store, "day", 10)
+def by_day(store: Store, where: Filters = NONE) -> list[dict]:
+    return _by_period(store, "day", 10, where)
 
 
-def by_month(store: Store) -> list[dict]:
+def by_month(store: Store, where: Filters = NONE) -> list[dict]:
     """The canteen owner's monthly report: the same columns as the daily one, per calendar month (UTC)."""
-    return _by_period(store, "month", 7)
+    return _by_period(store, "month", 7, where)
 
 
-def _by_period(store: Store, name: str, chars: int) -> list[dict]:
+def _by_period(store: Store, name: str, chars: int, where: Filters = NONE) -> list[dict]:
     """Sales (count, net of voids), deposits and refunds per period, from the running totals kept at ingest."""
     period = f"substr(hour, 1, {int(chars)})"
+    cond, params = where.where()
     return _ints(store.query(
         f"SELECT {period} AS {name}, {TOTALS_COUNT} AS sales, "
         "SUM(CASE WHEN op = 'sale' THEN amount WHEN op = 'void' THEN -amount ELSE 0 END) AS net, "
         "SUM(CASE WHEN op IN ('issue', 'topup') THEN amount ELSE 0 END) AS deposited, "
         "SUM(CASE WHEN op = 'close' THEN amount ELSE 0 END) AS refunded "
-        f"FROM entry_totals WHERE phase = 'commit' GROUP BY {period} ORDER BY {name}"))
+        f"FROM entry_totals WHERE phase = 'commit'{cond} GROUP BY {period} ORDER BY {name}", params))
 
 
 def _ints(rows: list[dict]) -> list[dict]:
@@ -80,45 +84,37 @@ def _ints(rows: list[dict]) -> list[dict]:
     return rows
 
 
-def by_product(store: Store, progress: Progress | None = None) -> list[dict]:
-    qty: dict[str, int] = defaultdict(int)
-    total: dict[str, int] = defaultdict(int)
-    rows = store.query("SELECT op, items FROM entries WHERE phase = 'commit' AND op IN ('sale', 'void') "
-                       "AND items <> '[]'")
-    step = max(1, len(rows) // 20)
-    for i, r in enumerate(rows, 1):
-        sign = 1 if r["op"] == "sale" else -1
-        for item in json.loads(r["items"]):
-            if not isinstance(item, dict):
-                continue
-            name = str(item.get("name") or item.get("product") or item.get("sku") or "?")
-            n = int(item.get("qty", 1) or 1)
-            price = item.get("total", item.get("amount", int(item.get("unit_price", item.get("price", 0)) or 0) * n))
-            qty[name] += sign * n
-            total[name] += sign * int(price or 0)
-        if progress and (i % step == 0 or i == len(rows)):
-            progress(i, len(rows))
-    out = [{"product": k, "quantity": qty[k], "net": total[k]} for k in qty]
-    return sorted(out, key=lambda r: -r["net"])
+def by_product(store: Store, progress: Progress | None = None, limit: int | None = None,
+               where: Filters = NONE) -> list[dict]:
+    """Quantity and net (sales less voids) per product, from the running totals kept at ingest
+    (`product_totals`); `progress` is kept for callers of the old row-walking version (one step)."""
+    cond, params = where.where()
+    rows = _ints(store.query(f"SELECT product, SUM(quantity) AS quantity, SUM(net) AS net FROM product_totals "
+                             f"WHERE 1 = 1{cond} GROUP BY product ORDER BY SUM(net) DESC, product"
+                             + (f" LIMIT {int(limit)}" if limit is not None else ""), params))
+    if progress:
+        progress(1, 1)
+    return rows
 
 
-def top_products(store: Store, n: int = 10, progress: Progress | None = None) -> list[dict]:
-    return by_product(store, progress)[:n]
+def top_products(store: Store, n: int = 10, progress: Progress | None = None, where: Filters = NONE) -> list[dict]:
+    return by_product(store, progress, limit=n, where=where)
 
 
-def cashiers(store: Store) -> list[dict]:
-    return store.query("SELECT terminal_id, COALESCE(operator, '') AS operator, COALESCE(method, '') AS method, "
-                       "COUNT(*) AS count, SUM(amount) AS total FROM entries WHERE phase = 'commit' AND op IN "
-                       "('issue', 'topup') GROUP BY terminal_id, operator, method "
-                       "ORDER BY terminal_id, operator, method")
+def cashiers(store: Store, where: Filters = NONE) -> list[dict]:
+    """Money taken in per terminal, operator and method, from the running totals kept at ingest."""
+    cond, params = where.where()
+    return _ints(store.query("SELECT terminal_id, operator, method, SUM(n) AS count, SUM(amount) AS total "
+                             f"FROM operator_totals WHERE 1 = 1{cond} GROUP BY terminal_id, operator, method "
+                             "ORDER BY terminal_id, operator, method", params))
 
 
-def settlement(store: Store, commission_percent: float = 0.0) -> list[dict]:
+def settlement(store: Store, commission_percent: float = 0.0, where: Filters = NONE) -> list[dict]:
     if not 0 <= commission_percent <= 100:
         raise ReportError("commission must be between 0 and 100 percent")
     basis_points = round(commission_percent * 100)
     rows = []
-    for r in by_vendor(store):
+    for r in by_vendor(store, where):
         gross = int(r["net"] or 0)
         commission = gross * basis_points // 10_000
         rows.append({"vendor": r["vendor"], "gross": gross, "commission": commission, "net": gross - commission})
@@ -154,13 +150,28 @@ def anomalies(store: Store) -> list[dict]:
                        "FROM anomalies a LEFT JOIN hotlist h ON h.card_id = a.card_id ORDER BY a.kind, a.card_id")
 
 
-def sync_status(store: Store) -> list[dict]:
-    from sync.collector.ingest import contiguous_seq
+def contiguous_seqs(store: Store) -> dict[int, int]:
+    """`sync.collector.ingest.contiguous_seq` of every terminal at once (one query, not one per terminal)."""
+    upto: dict[int, int] = {}
+    broken: set[int] = set()
+    for r in store.query("SELECT terminal_id, first_seq, last_seq FROM batches ORDER BY terminal_id, first_seq"):
+        tid = r["terminal_id"]
+        if tid in broken:
+            continue
+        if r["first_seq"] > upto.get(tid, 0) + 1:
+            broken.add(tid)
+            continue
+        upto[tid] = max(upto.get(tid, 0), r["last_seq"])
+    return upto
 
+
+def sync_status(store: Store) -> list[dict]:
     rows = store.query("SELECT terminal_id, name, vendor, role, status, last_sync, reported_head_seq, "
-                       "reported_unsynced, clock_skew_ms, clock_synced FROM terminals ORDER BY terminal_id")
+                       "reported_unsynced, clock_skew_ms, clock_synced, software, self_test, venue FROM terminals "
+                       "ORDER BY terminal_id")
+    stored = contiguous_seqs(store)
     for r in rows:
-        r["stored_up_to"] = contiguous_seq(store, r["terminal_id"])
+        r["stored_up_to"] = stored.get(r["terminal_id"], 0)
         head = r["reported_head_seq"] or 0
         r["unsynced_entries"] = max(0, head - r["stored_up_to"])
     return rows
@@ -187,17 +198,17 @@ def erasures(store: Store) -> list[dict]:
 
 REPORTS = {
     "summary": lambda s, **k: summary(s),
-    "vendors": lambda s, **k: by_vendor(s),
-    "terminals": lambda s, **k: by_terminal(s),
-    "products": lambda s, **k: by_product(s, k.get("progress")),
-    "top-products": lambda s, **k: top_products(s, progress=k.get("progress")),
-    "hours": lambda s, **k: by_hour(s),
-    "days": lambda s, **k: by_day(s),
-    "daily": lambda s, **k: by_day(s),
-    "months": lambda s, **k: by_month(s),
-    "monthly": lambda s, **k: by_month(s),
-    "cashiers": lambda s, **k: cashiers(s),
-    "settlement": lambda s, **k: settlement(s, k.get("commission") or 0.0),
+    "vendors": lambda s, **k: by_vendor(s, k.get("filters") or NONE),
+    "terminals": lambda s, **k: by_terminal(s, k.get("filters") or NONE),
+    "products": lambda s, **k: by_product(s, k.get("progress"), where=k.get("filters") or NONE),
+    "top-products": lambda s, **k: top_products(s, progress=k.get("progress"), where=k.get("filters") or NONE),
+    "hours": lambda s, **k: by_hour(s, k.get("filters") or NONE),
+    "days": lambda s, **k: by_day(s, k.get("filters") or NONE),
+    "daily": lambda s, **k: by_day(s, k.get("filters") or NONE),
+    "months": lambda s, **k: by_month(s, k.get("filters") or NONE),
+    "monthly": lambda s, **k: by_month(s, k.get("filters") or NONE),
+    "cashiers": lambda s, **k: cashiers(s, k.get("filters") or NONE),
+    "settlement": lambda s, **k: settlement(s, k.get("commission") or 0.0, k.get("filters") or NONE),
     "card": lambda s, **k: card_history(s, k.get("card")),
     "movements": lambda s, **k: movements(s),
     "anomalies": lambda s, **k: anomalies(s),

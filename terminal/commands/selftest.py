@@ -44,6 +44,12 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"stallpay selftest: {exc}", file=sys.stderr)
         return 2
+    from terminal.uplink.device_report import record_selftest
+
+    try:
+        record_selftest(config.data_dir, as_dict(results))  # the next upload tells the collector
+    except OSError as exc:
+        print(f"stallpay selftest: cannot record the result: {exc.strerror}", file=sys.stderr)
     if args.json:
         print(json.dumps(as_dict(results), indent=1))
     else:

@@ -64,7 +64,9 @@ def run_export(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         return _fail(str(exc), 2)
     after = 0 if args.all else t.state.acked_seq
-    status = t.status()
+    from terminal.uplink.device_report import upload_fields
+
+    status = {**t.status(), **upload_fields(t.config.data_dir)}
     erased = [e.account_id for e in t.face_pay().pending_erasure_confirmations()]
     if erased:  # confirmed on the terminal when a bundle says the collector stored them
         status["face_erasures"] = erased

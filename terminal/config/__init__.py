@@ -8,6 +8,7 @@ from terminal.config.keys import (
     EventKeys,
     check_key_permissions,
     desfire_for_mode,
+    epochs_section,
     load_keys,
     new_desfire_keys,
     new_keys_text,
@@ -32,7 +33,8 @@ from terminal.config.model import (
 __all__ = [
     "DESFIRE_KEY_SIZES", "MODE_ROLES", "QR_FIELDS", "ROLE_KEYS", "CameraSection", "CollectorSection", "Config",
     "ConfigError", "EventKeys", "EventSection", "GpioSection", "LimitsSection", "PathsSection", "PrinterSection",
-    "ReaderSection", "TerminalSection", "UiSection", "check_key_permissions", "desfire_for_mode", "load_config",
+    "ReaderSection", "TerminalSection", "UiSection", "check_key_permissions", "desfire_for_mode", "epochs_section",
+    "load_config",
     "load_keys", "new_desfire_keys", "new_keys_text", "role_keys_text", "role_limited", "write_config",
     "write_secret_file",
 ]

@@ -6,14 +6,12 @@ with the collector and live in `sync.format.event_keys`; they are re-exported he
 
 from __future__ import annotations
 
-import os
 import secrets
 from pathlib import Path
 
 import tomli_w
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from sync.format import event_keys
 from sync.format.event_keys import (  # noqa: F401  (re-exported for the terminal)
     DESFIRE_KEY_SIZES,
     MODE_ROLES,
@@ -22,37 +20,32 @@ from sync.format.event_keys import (  # noqa: F401  (re-exported for the termina
     EventKeys,
     check_key_permissions,
     desfire_for_mode,
-    load_keys,
+    epochs_section,
+    new_desfire_keys,
+    new_keys_text,
     role_limited,
 )
+from terminal.key_file_seal import KeyFileSealError, read_key_text, seal_text
+
+
+def _open_sealed(path: Path) -> str:
+    try:
+        return read_key_text(path)
+    except KeyFileSealError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def load_keys(path: Path | str, event_id: str | None = None) -> EventKeys:
+    """The shared loader (`sync.format.event_keys`) over a key file that may be sealed to this board."""
+    return event_keys.load_keys(path, event_id, read_text=_open_sealed)
 
 
 def write_secret_file(path: Path, text: str) -> None:
-    """Create a file only the owner can read, without a window where others could."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.chmod(path, 0o600)
+    """A key file only the owner can read, without a window where others could, sealed to the board where it
+    can be (`terminal.key_file_seal`); written then renamed, so a crash leaves the old file."""
+    from sync.format.private_files import write_private
 
-
-def new_desfire_keys() -> dict[str, str]:
-    """The [desfire] section of a full event key file (hex)."""
-    private = X25519PrivateKey.generate()
-    out = {role: secrets.token_bytes(16).hex() for role in ROLE_KEYS}
-    out["escrow_private"] = private.private_bytes_raw().hex()
-    out["escrow_public"] = private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
-    return out
-
-
-def new_keys_text(event_id: str, master_key: bytes | None = None) -> str:
-    return tomli_w.dumps(
-        {
-            "event": {"id": event_id, "master_key": (master_key or secrets.token_bytes(16)).hex()},
-            "terminal": {"signing_key": secrets.token_bytes(32).hex()},
-            "desfire": new_desfire_keys(),
-        }
-    )
+    write_private(path, seal_text(text).encode())
 
 
 def role_keys_text(keys: EventKeys, mode: str) -> str:

@@ -162,16 +162,9 @@ class DesfireCard:
     def get_card_uid(self) -> bytes:
         return self.command(0x51, mode=FULL, what="GetCardUID")[:7]
 
-    def _mode(self) -> int:
+    def plain_or_mac(self) -> int:
+        """MAC once authenticated, plain before: how personalisation commands go."""
         return MAC if self.session is not None else PLAIN
-
-    def create_application(self, aid: bytes, key_settings: int, key_count: int) -> None:
-        self.command(0xCA, aid + bytes([key_settings, 0x80 | key_count]), mode=self._mode(),
-                     what="CreateApplication")
-
-    def delete_application(self, aid: bytes) -> None:
-        self.command(0xDA, aid, mode=self._mode(), what="DeleteApplication")
-        self.session = None
 
     def change_key(self, key_no: int, new: bytes, old: bytes, version: int = 1) -> None:
         """ChangeKey (Full). Changing the session's own key ends the session (plain answer)."""
@@ -189,21 +182,6 @@ class DesfireCard:
         self.command(0xC4, bytes([key_no]), cryptogram, mode=FULL, what="ChangeKey")
 
     # ------------------------------------------------------------------ files
-    def create_std_file(self, file_no: int, comm: int, access: bytes, size: int) -> None:
-        self.command(0xCD, bytes([file_no, comm]) + access + size.to_bytes(3, "little"), mode=self._mode(),
-                     what="CreateStdDataFile")
-
-    def create_value_file(self, file_no: int, comm: int, access: bytes, lower: int, upper: int, value: int,
-                          limited_credit: bool) -> None:
-        body = b"".join(v.to_bytes(4, "little", signed=True) for v in (lower, upper, value))
-        self.command(0xCC, bytes([file_no, comm]) + access + body + bytes([int(limited_credit)]),
-                     mode=self._mode(), what="CreateValueFile")
-
-    def create_cyclic_record_file(self, file_no: int, comm: int, access: bytes, record_size: int,
-                                  max_records: int) -> None:
-        self.command(0xC0, bytes([file_no, comm]) + access + record_size.to_bytes(3, "little")
-                     + max_records.to_bytes(3, "little"), mode=self._mode(), what="CreateCyclicRecordFile")
-
     def read_data(self, file_no: int, offset: int, length: int, mode: int) -> bytes:
         return self.command(0xBD, bytes([file_no]) + offset.to_bytes(3, "little") + length.to_bytes(3, "little"),
                             mode=mode, what="ReadData")
@@ -240,7 +218,7 @@ class DesfireCard:
         self.command(0x3B, header, data, mode=mode, what="WriteRecord")
 
     def commit(self) -> None:
-        self.command(0xC7, mode=self._mode(), what="CommitTransaction")
+        self.command(0xC7, mode=self.plain_or_mac(), what="CommitTransaction")
 
     def abort(self) -> None:
-        self.command(0xA7, mode=self._mode(), what="AbortTransaction")
+        self.command(0xA7, mode=self.plain_or_mac(), what="AbortTransaction")

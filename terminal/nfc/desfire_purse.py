@@ -23,6 +23,7 @@ history is written by 1 or 2 and read by 2 or 3, and ChangeKey needs key 0.
 
 from __future__ import annotations
 
+from terminal.nfc import desfire_setup
 from terminal.nfc.desfire import (
     FREE,
     FULL,
@@ -152,7 +153,7 @@ class DesfirePurse:
         card.select(PICC)
         self._selected = self._role = None
         try:
-            card.create_application(aid, KEY_SETTINGS, len(KEY_NO))
+            desfire_setup.create_application(card, aid, KEY_SETTINGS, len(KEY_NO))
         except DesfireError as exc:
             if exc.code != DUPLICATE:
                 raise
@@ -161,9 +162,9 @@ class DesfirePurse:
                 card.authenticate(0, bytes(16))
             except DesfireError:
                 raise AlreadyPersonalised("the card's application is already personalised") from None
-            card.delete_application(aid)
+            desfire_setup.delete_application(card, aid)
             card.select(PICC)
-            card.create_application(aid, KEY_SETTINGS, len(KEY_NO))
+            desfire_setup.create_application(card, aid, KEY_SETTINGS, len(KEY_NO))
         card.select(aid)
         card.authenticate(0, bytes(16))
         return card.get_card_uid()
@@ -171,9 +172,10 @@ class DesfirePurse:
     def finish_personalisation(self, plan: Personalisation, uid: bytes, master_key: bytes) -> None:
         """Files, identity and per-card keys; the AMK last, as changing it ends the session."""
         card = self.card
-        card.create_std_file(IDENTITY_FILE, PLAIN, ACCESS[IDENTITY_FILE], IDENTITY_BYTES)
-        card.create_value_file(PURSE_FILE, MAC, ACCESS[PURSE_FILE], 0, plan.max_balance, 0, True)
-        card.create_cyclic_record_file(HISTORY_FILE, FULL, ACCESS[HISTORY_FILE], RECORD_BYTES, HISTORY_RECORDS)
+        desfire_setup.create_std_file(card, IDENTITY_FILE, PLAIN, ACCESS[IDENTITY_FILE], IDENTITY_BYTES)
+        desfire_setup.create_value_file(card, PURSE_FILE, MAC, ACCESS[PURSE_FILE], 0, plan.max_balance, 0, True)
+        desfire_setup.create_cyclic_record_file(card, HISTORY_FILE, FULL, ACCESS[HISTORY_FILE], RECORD_BYTES,
+                                                HISTORY_RECORDS)
         identity = (plan.identity[:6] + uid + plan.identity[13:]).ljust(IDENTITY_BYTES, b"\x00")
         card.write_data(IDENTITY_FILE, 0, identity[:IDENTITY_BYTES], PLAIN)
         keys = plan.keys(uid)

@@ -141,6 +141,19 @@ class NtagPurse:
         if counter is not None:
             self.tag.increment_counter()
 
+    def change_password(self, password: bytes, pack: bytes) -> None:
+        """PWD, then PACK (after `authenticate` with the old password): a band moving to a new key epoch."""
+        if len(password) != 4 or len(pack) != 2:
+            raise ValueError("password is 4 bytes and PACK 2 bytes")
+        self.tag.write_page(self.tag.layout.pwd_page, password)
+        self.tag.write_page(self.tag.layout.pack_page, pack + b"\x00\x00")
+
+    def write_pages(self, page: int, data: bytes) -> None:
+        """Whole pages from `page` on (after `authenticate`): header pages or a record re-sealed in place."""
+        if len(data) % PAGE:
+            raise ValueError("whole 4-byte pages only")
+        self._write(page, data)
+
     def activate(self, password: bytes, pack: bytes, header: bytes, ref: SlotRef, sealed: bytes) -> None:
         """Header and first record onto a blank band, then lock its purse pages with the password."""
         self.unlock_if_protected(password)

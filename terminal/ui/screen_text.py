@@ -37,6 +37,19 @@ DECLINE_TEXT = {
     "over_allowance": N_("Over the offline allowance for face pay: pay with your wristband"),
     "no_face_balance": N_("No balance known for this face account yet: pay with your wristband"),
     "face_unavailable": N_("Face pay is not available: pay with your wristband"),
+    # roles, limits and keys (terminal.wallet.roles, rules, epochs)
+    "not_permitted": N_("Not allowed for your role"),
+    "not_permitted_mode": N_("This terminal is not enrolled for this operation"),
+    "unknown_operator": N_("Unknown operator: log in again"),
+    "over_limit": N_("This wristband was refused: it is above the event's limits. Report to the organiser"),
+    "over_credit_ceiling": N_("This terminal has reached its credit limit for today"),
+    "card_full": N_("This wristband is full: exchange it at the cashier"),
+    "card_refused": N_("The card refused this terminal's key"),
+    "no_key": N_("This terminal holds no key for this: use a cashier point"),
+    "out_of_card_ids": N_("This terminal cannot issue more wristbands: issue at another terminal"),
+    "newer_epoch": N_("This wristband carries newer keys: sync this terminal"),
+    "old_epoch": N_("This wristband carries keys from before a key change: exchange it at the cashier"),
+    "rekey_interrupted": N_("The wristband's key change was interrupted: tap it again"),
 }
 NOTICE_TEXT = {
     "processing": N_("Processing: keep the wristband still"),

@@ -22,6 +22,7 @@ def apply_bundle(t: TerminalSync, body: dict[str, Any], *, face_trusted: bool = 
     """Install a verified bundle on the terminal: hotlist, catalogue, operators, settings, clock, acknowledgement."""
     from datetime import UTC, datetime
 
+    from terminal.uplink.operator_bundle import apply_operators
     from terminal.wallet.hotlist import Hotlist
 
     last = t.state.get("bundle_issued_at")
@@ -29,10 +30,15 @@ def apply_bundle(t: TerminalSync, body: dict[str, Any], *, face_trusted: bool = 
         raise BundleError(f"bundle from {body['issued_at']} is older than the one applied ({last}): refused")
     # face first: a checked-out guest's template is gone before anything else of the bundle is applied
     face = _apply_face(t, body) if face_trusted else {"face": "skipped: collector key unknown (pair by code)"}
+    if face_trusted:
+        from terminal.uplink.terminal_keys import apply_key_epoch
+
+        face.update(apply_key_epoch(t, body))
     Hotlist(t.journal.db).replace_all([(int(cid), str(reason)) for cid, reason in body["hotlist"]])
     for key in ("catalogue", "operators", "settings"):
         t.state.set(f"bundle_{key}", body.get(key))
     catalogue = _apply_catalogue(t, body.get("catalogue"))
+    operators = apply_operators(t.config.data_dir, t.config.terminal.vendor, body.get("operators"))
     apply_card_holders(t.state, body.get("holders"))
     t.state.set("bundle_issued_at", body["issued_at"])
     try:
@@ -44,7 +50,7 @@ def apply_bundle(t: TerminalSync, body: dict[str, Any], *, face_trusted: bool = 
     if isinstance(ack, int):
         t.state.acknowledge(t.journal, ack, t.policy)
     return {"hotlist": len(body["hotlist"]), "acked_seq": t.state.acked_seq, "issued_at": body["issued_at"],
-            "products": catalogue, **face}
+            "products": catalogue, **operators, **face}
 
 
 def _apply_catalogue(t: TerminalSync, catalogue: Any) -> int | None:

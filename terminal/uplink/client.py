@@ -22,6 +22,7 @@ from sync.format.batch import encode
 from sync.format.bundle import BundleError
 from sync.format.request_signing import request_message
 from terminal.uplink.bundle_apply import apply_bundle_bytes
+from terminal.uplink.device_report import upload_fields
 from terminal.uplink.export import BATCH_SIZE, batches
 from terminal.uplink.terminal_side import TerminalSync
 
@@ -188,7 +189,8 @@ class CollectorClient:
         ride in the batches' status (or go by API when there is no batch to send)."""
         sent = 0
         erased = [e.account_id for e in self.t.face_pay().pending_erasure_confirmations()]
-        status = {**self.t.status(), "online": True, "time": (datetime.now(UTC) + self.offset).isoformat()}
+        status = {**self.t.status(), **upload_fields(self.t.config.data_dir), "online": True,
+                  "time": (datetime.now(UTC) + self.offset).isoformat()}
         if erased:
             status["face_erasures"] = erased
         pending = batches(self.t.journal, self.t.key, after=self.t.state.acked_seq, status=status,

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from sync.format.keys import event_signing_key, public_hex, signing_key
 from sync.format.private_files import write_private
 from terminal.config import Config, EventKeys, load_config, load_keys
+from terminal.key_file_seal import KeyFileSealError, read_key_text
 from terminal.uplink.terminal_state import SyncPolicy, SyncState
 from terminal.wallet.journal import Clock, Journal, open_journal, utc_now
 
@@ -281,8 +282,8 @@ def scrub_journal(journal: Journal) -> None:
 def read_collector_key(keys_path: Path) -> str | None:
     """`[event] collector_key` of the key file (written by pairing by code), when present and well formed."""
     try:
-        raw = tomllib.loads(Path(keys_path).read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError):
+        raw = tomllib.loads(read_key_text(keys_path))
+    except (OSError, tomllib.TOMLDecodeError, KeyFileSealError):
         return None
     value = raw.get("event", {}).get("collector_key") if isinstance(raw.get("event"), dict) else None
     return value if isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value) \

@@ -18,24 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 from terminal.nfc.errors import CardAuthError, CardError
 from terminal.nfc.ntag import NtagTag
-from terminal.nfc.ntag_purse import COMPACT, LEGACY, SLOT_COUNTS, NtagPurse, PurseImage, SlotRef, slots, target_slot
-from terminal.wallet import rules
+from terminal.nfc.ntag_purse import COMPACT, LEGACY, SLOT_COUNTS, NtagPurse, PurseImage, SlotRef, target_slot
+from terminal.wallet import epochs, rules
 from terminal.wallet.card_tier import Change
-from terminal.wallet.keys import card_password, purse_key
 from terminal.wallet.lastseen import LastSeen
-from terminal.wallet.purse import (
-    Header,
-    PurseFormatError,
-    PurseKeys,
-    Record,
-    decode_header,
-    encode_header,
-    new_header,
-    peek_header,
-    seal,
-    unseal,
-    unseal_legacy,
-)
+from terminal.wallet.purse import Header, PurseFormatError, PurseKeys, Record, new_header, seal
 from terminal.wallet.rules import Declined
 
 if TYPE_CHECKING:
@@ -55,6 +42,7 @@ class _Tap:
     keys: PurseKeys
     header: Header | None = None
     records: list[tuple[Record, SlotRef]] = field(default_factory=list)  # newest first
+    found: list[epochs.Found] = field(default_factory=list)  # the same, with the epoch that sealed each
     invalid: list[SlotRef] = field(default_factory=list)  # slots holding no valid record
     resolved: list[dict[str, Any]] = field(default_factory=list)
 
@@ -78,9 +66,15 @@ class _Tap:
     def raw_of(self, index: int = 0) -> bytes:
         return self.image.slot(self.records[index][1])
 
-    def parse(self) -> None:
+    def parse(self, band: epochs.BandKeys) -> None:
         assert self.header is not None
-        self.records, self.invalid = parse_slots(self.keys, self.header, self.image, self.product)
+        self.found, self.invalid = epochs.parse_slots(band, self.header, self.image, self.product)
+        self.records = [(f.record, f.ref) for f in self.found]
+
+    def stale(self, band: epochs.BandKeys) -> bool:
+        """The header, or the newest record's seal, is of an older epoch than the one this terminal writes."""
+        assert self.header is not None
+        return self.header.epoch < band.current or (bool(self.found) and self.found[0].epoch < band.current)
 
     def target(self) -> SlotRef:
         """The slot for the next record: a slot holding nothing valid, else the oldest, never the newest's pages."""
@@ -89,22 +83,10 @@ class _Tap:
 
 def parse_slots(keys: PurseKeys, header: Header, image: PurseImage,
                 product: str) -> tuple[list[tuple[Record, SlotRef]], list[SlotRef]]:
-    """Verify every slot the header's version allows: the valid records newest first, and the other slots."""
-    formats = (LEGACY, COMPACT) if header.legacy else (COMPACT,)
-    legacy_slots = SLOT_COUNTS[LEGACY][product]
-    found: list[tuple[Record, SlotRef]] = []
-    invalid: list[SlotRef] = []
-    for ref in slots(product, formats):
-        raw = image.slot(ref)
-        try:
-            if ref.fmt == COMPACT:
-                found.append((unseal(keys, image.uid, header, ref.index, raw), ref))
-            else:
-                found.append((unseal_legacy(keys, image.uid, header, ref.index, legacy_slots, raw), ref))
-        except PurseFormatError:
-            invalid.append(ref)
-    found.sort(key=lambda item: item[0].seq, reverse=True)
-    return found, invalid
+    """Verify every slot the header's version allows under one purse key: the valid records newest first, and the
+    other slots (`epochs.parse_slots` tries every epoch's key)."""
+    found, invalid = epochs.parse_with([(0, keys)], header, image, product)
+    return [(f.record, f.ref) for f in found], invalid
 
 
 def intent_slot(data: dict[str, Any]) -> SlotRef:
@@ -123,8 +105,9 @@ class NtagOps:
     def __init__(self, wallet: Wallet) -> None:
         self.w = wallet
 
-    def _password(self, uid: bytes) -> tuple[bytes, bytes]:
-        return card_password(self.w._master_key, uid, self.w.event_id)
+    def _password(self, uid: bytes, epoch: int | None = None) -> tuple[bytes, bytes]:
+        band = self.w.band
+        return band.password(band.current if epoch is None else epoch, uid)
 
     # --- reading and settling -------------------------------------------------
     def _load(self, tag: NtagTag, *, operator: str | None = None, allow_blank: bool = False) -> _Tap:
@@ -132,11 +115,12 @@ class NtagOps:
         # sealed header names the product, so an issued band needs no GET_VERSION.
         card = NtagPurse(tag)
         image = card.read()
-        peeked = peek_header(image.header)
+        peeked = epochs.peek(image.header)
         if peeked is not None:
             card.hint_product(peeked[2])
         product = card.product
-        keys = PurseKeys(purse_key(self.w._master_key, image.uid, self.w.event_id))
+        band = self.w.band
+        keys = band.purse(band.current, image.uid)
         tap = _Tap(card=card, image=image, product=product, keys=keys)
         if peeked is None:
             self._settle_blank(tap, operator)
@@ -144,11 +128,13 @@ class NtagOps:
                 return tap
             raise Declined("blank", "blank card: it has not been issued yet (issue it at a cashier)")
         tag_bytes, card_id = peeked[0], peeked[1]
-        if tag_bytes != self.w._event_tag:
+        if tag_bytes != self.w._event_tag[:3]:  # the 4th byte is the key epoch from header version 3 on
             raise Declined("wrong_event", "this card belongs to another event")
+        if peeked[4] > band.current:
+            raise Declined("newer_epoch", "this band carries event keys newer than this terminal's: sync it")
         known = self.w.lastseen.get(card_id) is not None or self.w.lastseen.knows_uid(tap.uid)
         try:
-            tap.header = decode_header(keys, tap.uid, image.header)
+            tap.header = epochs.decode_header(band, tap.uid, image.header)
         except PurseFormatError:
             self._settle_blank(tap, operator)
             if known:
@@ -158,7 +144,7 @@ class NtagOps:
             if allow_blank:
                 return tap
             raise Declined("blank", "card issue was interrupted: issue it again at a cashier") from None
-        tap.parse()
+        tap.parse(band)
         self._settle(tap, operator)
         if not tap.records:
             if known:
@@ -169,6 +155,9 @@ class NtagOps:
                 return tap
             raise Declined("blank", "card issue was interrupted: issue it again at a cashier")
         self._check_fresh(tap, operator)
+        if tap.stale(band) and 0 < band.old_until < self.w._now():
+            raise self._decline(tap, operator, Declined(
+                "old_epoch", "this band still carries keys from before a key rotation: exchange it at a cashier"))
         return tap
 
     def _settle_blank(self, tap: _Tap, operator: str | None) -> None:
@@ -227,7 +216,9 @@ class NtagOps:
             self.w.hotlist.add(card_id, "rollback")
             raise self._decline(tap, operator, Declined(
                 "rollback", "card shows an older state than already seen: blocked, report to the organizer"))
-        if seen is not None and current.seq == seen[1] and LastSeen.digest(tap.raw_of()) != seen[2]:
+        if seen is not None and current.seq == seen[1] and seen[2] not in {
+                LastSeen.digest(b) for b in epochs.sealed_forms(self.w.band, tap.uid, tap.header, tap.found[0],
+                                                                 tap.product)}:
             self.w.hotlist.add(card_id, "clone")
             raise self._decline(tap, operator, Declined(
                 "cloned", "card data differs from what this terminal wrote: blocked, report to the organizer"))
@@ -263,8 +254,9 @@ class NtagOps:
                 "already_issued", f"card already issued (card {tap.header.card_id if tap.header else '?'}); "
                 "use top-up"))
         card_id = self.w._allocate_card_id(tap.uid)
-        header = new_header(tap.product, self.w.event_id, card_id)
-        header_bytes = encode_header(tap.keys, tap.uid, header)
+        band = self.w.band
+        header = epochs.issued(band, new_header(tap.product, self.w.event_id, card_id))
+        header_bytes = epochs.encode_header(band, tap.uid, header)
         ref = SlotRef(COMPACT, record.seq % SLOT_COUNTS[COMPACT][tap.product])
         sealed = self._seal(tap, header, record, ref)
         data = {"page": ref.page, "slot": [ref.fmt, ref.index], "record": sealed.hex(), "header": header_bytes.hex(),
@@ -302,29 +294,80 @@ class NtagOps:
                 "prev_terminal": tap.current.terminal}
 
     def write(self, tap: _Tap, intent: dict[str, Any], change: Change, operator: str | None) -> None:
-        """PWD_AUTH, then the record's pages; the money is in the record, so `change` needs nothing more."""
+        """PWD_AUTH, then the record's pages; the money is in the record, so `change` needs nothing more. A band
+        of an older key epoch is moved to the current one on the way (`terminal.wallet.epochs`)."""
         from terminal.wallet.operations import TapAgain
 
+        assert tap.header is not None
         ref = intent_slot(intent["data"])
         sealed = bytes.fromhex(intent["data"]["record"])
-        password, _pack = self._password(tap.uid)
+        password, moved = self._auth_password(tap)
         try:
             tap.card.authenticate(password)
         except CardAuthError as exc:
             self.w._abort(intent, operator, f"password refused: {exc}")
+            if tap.header.epoch < self.w.band.current:  # a move to this epoch torn after its password write
+                raise self._decline(tap, operator, Declined(
+                    "rekey_interrupted", "the band's key change was interrupted: tap it again")) from exc
             raise Declined("tampered", "the card refused this event's password: refused") from exc
         except CardError as exc:
             self.w._abort(intent, operator, f"card gone before writing: {exc}")
             raise
         try:
+            if tap.stale(self.w.band):
+                self._move_header(tap, moved)
             tap.card.write_record(ref, sealed, seq=intent["card_seq"], counter=tap.image.counter)
         except CardError as exc:
             raise TapAgain(intent, exc) from exc
         tap.image = tap.image.written(ref.page, sealed)
+        self._reseal(tap, ref)
+
+    def _auth_password(self, tap: _Tap) -> tuple[bytes, bool]:
+        """The password to try, and whether it is already the current epoch's. A band of an older epoch has its
+        old password, unless a move was torn at its password write: then the new one, or, if the page was torn
+        part-way, a mix of both (new bytes first). Each refused tap here (journaled `rekey_interrupted`) moves to
+        the next candidate, so a torn move costs at most four refused taps and never locks the band out."""
+        assert tap.header is not None
+        band = self.w.band
+        new, _pack = self._password(tap.uid)
+        if tap.header.epoch == band.current:
+            return new, True
+        old, _pack = self._password(tap.uid, tap.header.epoch)
+        refused = self.w.db.execute(
+            "SELECT COUNT(*) FROM journal WHERE op = 'decline' AND uid = ? AND json_extract(data, '$.code') = "
+            "'rekey_interrupted' AND seq > (SELECT COALESCE(MAX(seq), 0) FROM journal WHERE uid = ? AND "
+            "phase = 'commit')", [tap.uid.hex(), tap.uid.hex()]).fetchone()[0]
+        candidates = [old, new] + [new[:k] + old[k:] for k in (1, 2, 3)]
+        password = candidates[refused % len(candidates)]
+        return password, password == new
+
+    def _move_header(self, tap: _Tap, password_moved: bool) -> None:
+        """Password (unless already moved), epoch page, version page: each write leaves a band that reads."""
+        assert tap.header is not None
+        band = self.w.band
+        if not password_moved:
+            tap.card.change_password(*self._password(tap.uid))
+        for page, data in epochs.header_pages(band, tap.header):
+            if tap.image.raw[page * 4: page * 4 + 4] != data:
+                tap.card.write_pages(page, data)
+                tap.image = tap.image.written(page, data)
+        tap.header = epochs.moved(band, tap.header)
+
+    def _reseal(self, tap: _Tap, written: SlotRef) -> None:
+        """Every older-epoch record re-sealed in place, after the operation's record landed: the money is written,
+        so a band pulled away here loses history at most, and the next write finishes the job."""
+        assert tap.header is not None
+        for ref, data in epochs.reseals(self.w.band, tap.uid, tap.header, tap.found, written, tap.product):
+            try:
+                tap.card.write_pages(ref.page, data)
+            except CardError as exc:
+                log.info("re-sealing history of card %s stopped: %s", tap.card_id, exc)
+                return
+            tap.image = tap.image.written(ref.page, data)
 
     def finish(self, tap: _Tap, intent: dict[str, Any], planned: Record) -> CardState:
         self.w.lastseen.update(tap.card_id, tap.uid, planned.seq, bytes.fromhex(intent["data"]["record"]))
-        tap.parse()
+        tap.parse(self.w.band)
         return self.state(tap)
 
     def state(self, tap: _Tap) -> CardState:

@@ -23,10 +23,12 @@ import sqlite_utils
 
 from terminal.money import is_minor_units
 from terminal.wallet import roles, rules
+from terminal.wallet.band_source import KeyFileBand
 from terminal.wallet.card import CardError, PurseTag
 from terminal.wallet.card_tier import Change
 from terminal.wallet.ceilings import credited_today
 from terminal.wallet.declines import record_decline
+from terminal.wallet.epochs import BandKeys
 from terminal.wallet.hotlist import Hotlist
 from terminal.wallet.journal import Journal
 from terminal.wallet.keys import event_tag
@@ -112,7 +114,7 @@ class Wallet:
     def __init__(self, *, journal: Journal, master_key: bytes, event_id: str, terminal_id: int,
                  limits: Limits | None = None, hotlist: Hotlist | None = None, lastseen: LastSeen | None = None,
                  clock: Callable[[], float] = time.time, desfire_keys: dict[str, bytes] | None = None,
-                 policy: Policy | None = None) -> None:
+                 policy: Policy | None = None, band_keys: BandKeys | None = None) -> None:
         self.journal = journal
         self.desfire_keys = desfire_keys or {}
         self.policy = policy or Policy()
@@ -120,7 +122,10 @@ class Wallet:
         self.event_id = event_id
         self.terminal_id = terminal_id
         self.currency = journal.currency
-        self.limits = limits or Limits()
+        self._limits = limits or Limits()
+        self.follow_collector = False  # Wallet.open: the collector's limits (last bundle) bound the configured ones
+        self._band = band_keys or BandKeys.single(master_key, event_id)
+        self._band_file: KeyFileBand | None = None  # Wallet.open: the key file, followed for new key epochs
         self.hotlist = hotlist or Hotlist(journal.db)
         self.lastseen = lastseen or LastSeen(journal.db)
         self._clock = clock
@@ -138,9 +143,32 @@ class Wallet:
         limits = Limits(max_balance=config.limits.max_balance, max_sale=config.limits.max_sale,
                         void_window_s=config.limits.void_window_s, ntag_max_balance=config.limits.ntag_max_balance,
                         credit_per_day=config.limits.credit_per_day)
-        return cls(journal=journal, master_key=keys.master_key, event_id=config.event.id,
-                   terminal_id=config.terminal.id, limits=limits, clock=clock, desfire_keys=keys.desfire,
-                   policy=Policy(config.terminal.mode, role_of))
+        band = BandKeys.of(keys)
+        wallet = cls(journal=journal, master_key=keys.master_key, event_id=config.event.id,
+                     terminal_id=config.terminal.id, limits=limits, clock=clock, desfire_keys=keys.desfire,
+                     policy=Policy(config.terminal.mode, role_of), band_keys=band)
+        wallet.follow_collector = True
+        wallet._band_file = KeyFileBand(config.keys_path, config.event.id, band)
+        return wallet
+
+    @property
+    def band(self) -> BandKeys:
+        """The NTAG band keys by epoch; a wallet opened from a key file picks up a new epoch written into it by a
+        background sync at the next tap, without a restart (`band_source`)."""
+        return self._band_file.current() if self._band_file is not None else self._band
+
+    @property
+    def limits(self) -> Limits:
+        """The configured limits, lowered to the collector's (last bundle) for a wallet opened from the config."""
+        if not self.follow_collector:
+            return self._limits
+        from terminal.wallet.collector_limits import bounded, collector_limits
+
+        return bounded(self._limits, collector_limits(self.journal.db))
+
+    @limits.setter
+    def limits(self, value: Limits) -> None:
+        self._limits = value
 
     @property
     def db(self) -> sqlite_utils.Database:

@@ -34,6 +34,8 @@ from terminal.wallet.keys import event_tag
 MAGIC = b"SP"
 VERSION = 2  # headers written now: compact records only
 LEGACY_VERSION = 1  # headers of bands issued before: legacy and compact records
+# the same two with the key epoch in the header (`terminal.wallet.epochs`): compact, and legacy-capable
+EPOCH_VERSION, EPOCH_LEGACY_VERSION = 3, 4
 LEGACY_BYTES, LEGACY_TAG = 32, 8
 COMPACT_BYTES, COMPACT_TAG = 24, 6
 _RECORD = struct.Struct(">IIIIIHBB")  # seq, balance, spent, comp, time, terminal, op, flags
@@ -64,11 +66,12 @@ class Header:
     event_tag: bytes
     card_id: int
     version: int = VERSION
+    epoch: int = 0  # the key epoch the band was last moved to (`terminal.wallet.epochs`); 0 in versions 1 and 2
 
     @property
     def legacy(self) -> bool:
         """A band issued before the compact format: its legacy records stay readable."""
-        return self.version == LEGACY_VERSION
+        return self.version in (LEGACY_VERSION, EPOCH_LEGACY_VERSION)
 
 
 @dataclass(frozen=True)

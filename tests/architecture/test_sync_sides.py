@@ -69,12 +69,6 @@ def test_the_collector_never_imports_the_terminal() -> None:
     assert violations("sync.collector", ("terminal", "sync.sim")) == []
 
 
-def test_the_terminal_never_imports_the_collector() -> None:
-    """The till runs on a board that has no collector code paths: it reaches the collector over HTTP only
-    (`stallpay collector` dispatches by a name in a table, `terminal.cli`, not by an import)."""
-    assert violations("terminal", ("sync.collector",)) == []
-
-
 @pytest.mark.parametrize(("source", "module", "expected"), [
     ("import terminal.config\n", "sync.format.x", "terminal.config"),
     ("def f():\n    from terminal.wallet import journal\n", "sync.collector.x", "terminal.wallet"),

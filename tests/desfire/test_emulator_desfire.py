@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from terminal.cli import main
+from terminal.nfc import desfire_setup
 from terminal.nfc.desfire import MAC, PICC, DesfireCard, DesfireError, is_desfire_atr
 from terminal.nfc.emulated import EmulatedReader
 from terminal.nfc.emulator import DesfireEmulator, load_card
@@ -24,7 +25,7 @@ def test_state_file_is_private_and_round_trips(tmp_path: Path) -> None:
     card = DesfireEmulator("DESFIRE_EV3", random_uid=True)
     c = _connect(card)
     c.select(PICC)
-    c.create_application(b"\x53\x01\x02", 0x0B, 4)
+    desfire_setup.create_application(c, b"\x53\x01\x02", 0x0B, 4)
     path = tmp_path / "band.json"
     card.save(path)
     assert path.stat().st_mode & 0o777 == 0o600
@@ -41,10 +42,10 @@ def test_snapshot_restore_and_uncommitted_changes_are_not_kept() -> None:
     c = _connect(card)
     aid = b"\x53\x01\x02"
     c.select(PICC)
-    c.create_application(aid, 0x0F, 2)  # free create: files without authentication
+    desfire_setup.create_application(c, aid, 0x0F, 2)  # free create: files without authentication
     c.select(aid)
     c.authenticate(0, bytes(16))
-    c.create_value_file(2, MAC, bytes.fromhex("0000"), 0, 100, 50, False)
+    desfire_setup.create_value_file(c, 2, MAC, bytes.fromhex("0000"), 0, 100, 50, False)
     before = card.snapshot()
     c.credit(2, 10, MAC)
     assert card.snapshot() == before  # staged, not committed

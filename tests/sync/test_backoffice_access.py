@@ -25,7 +25,9 @@ PASSWORD = "correct horse 1"
 ROLES = ("admin", "finance", "support", "readonly")
 # path parameters that name nothing: an allowed request is refused for that, never for the role
 SAMPLE = {"card_id": "999999999", "terminal_id": "65000", "username": "nobody", "request_id": "PR" + "0" * 16,
-          "export_id": "SP" + "0" * 20, "name": "summary", "vendor": "no-such-vendor"}
+          "export_id": "SP" + "0" * 20, "name": "summary", "vendor": "no-such-vendor",
+          "operator_id": "nobody1", "event_id": "no-such-event",
+          "account_id": "FA-nobody", "product_id": "nothing"}
 
 
 @pytest.fixture

@@ -192,6 +192,9 @@ def test_portal_refund_approved_exported_as_valid_sepa_and_paid(browser: Any, co
     phone = browser.new_context(viewport=PHONE, is_mobile=True).new_page()
     phone.goto(f"{collector.url}/portal")
     shot(phone, "portal-login")
+    phone.goto(f"{collector.url}/portal/face")
+    shot(phone, "portal-face-login")
+    phone.goto(f"{collector.url}/portal")
     phone.fill("input[name=card]", str(card_id))
     phone.fill("input[name=secret]", "WRON-GONE")
     phone.click("button.primary")
@@ -229,6 +232,11 @@ def test_portal_refund_approved_exported_as_valid_sepa_and_paid(browser: Any, co
     with finance.expect_download() as download:
         finance.click("#export")
     xml = Path(download.value.path()).read_bytes()
+    # the file is kept: finance downloads the same bytes again; the support desk may not
+    stored = f"{collector.url}/payouts/exports/{download.value.suggested_filename.removesuffix('.xml')}/xml"
+    again = finance.request.get(stored)
+    assert again.status == 200 and again.body() == xml
+    assert support.request.get(stored).status == 403
     schema = etree.XMLSchema(etree.parse(str(Path(sepaxml.__file__).parent / "schemas" / "pain.001.001.03.xsd")))
     doc = etree.fromstring(xml)
     assert schema.validate(doc), schema.error_log
@@ -249,7 +257,9 @@ def test_portal_refund_approved_exported_as_valid_sepa_and_paid(browser: Any, co
 
 def test_every_page_renders_and_reports_download(browser: Any, collector: Collector) -> None:
     page = desk(browser, collector, "admin")
-    for name, path in (("cards-search", "/cards?q=vendor"), ("accounts", "/accounts"), ("reports", "/reports")):
+    for name, path in (("cards-search", "/cards?q=vendor"), ("accounts", "/accounts"), ("reports", "/reports"),
+                       ("events", "/events"), ("face-accounts", "/face"),
+                       ("catalogue", "/catalogue")):
         page.goto(f"{collector.url}{path}")
         shot(page, name)
     page.goto(f"{collector.url}/reports")
@@ -275,3 +285,63 @@ def test_every_page_renders_and_reports_download(browser: Any, collector: Collec
     page.goto(f"{collector.url}/")
     assert page.locator("nav >> text=Kartlar").count() == 1
     shot(page, "dashboard-tr")
+
+
+def test_operator_added_centrally_logs_in_after_sync_and_is_refused_once_disabled(
+        browser: Any, collector: Collector, tmp_path: Path) -> None:
+    import json
+    import subprocess
+
+    from fastapi.testclient import TestClient
+
+    from sync.collector.enrollment import new_pairing_code
+    from terminal.nfc.emulated import EmulatedReader
+    from terminal.ui.server import create_app
+    from terminal.wiring import open_terminal
+    from tests.sync.backoffice_server import stallpay
+
+    page = desk(browser, collector, "admin")
+    page.click("nav >> text=Operators")
+    page.fill("#add-operator input[name=operator_id]", "anna7")
+    page.fill("#add-operator input[name=name]", "Anna Petrova")
+    page.select_option("#add-operator select[name=role]", "cashier")
+    page.fill("#add-operator input[name=pin]", "2468")
+    page.click("#add-operator button")
+    page.wait_for_selector("#operators >> text=anna7")
+    shot(page, "operators")
+    store = open_store(collector.dsn, migrate=False)
+    assert "2468" not in json.dumps(store.query("SELECT * FROM audit_log WHERE target = 'operator:anna7'"))
+
+    # a terminal pairs and syncs with the real CLI over HTTP; its kiosk then lets the operator in, offline
+    d = tmp_path / "till31"
+    write_secret_file(d / "keys.toml", new_keys_text(SIM_EVENT, collector.master_key))
+    write_config(d / "terminal.toml", {"event": {"id": SIM_EVENT, "currency": "EUR"},
+                                       "terminal": {"id": 31, "vendor": "Desk", "mode": "cashier"},
+                                       "paths": {"data": "data", "keys": "keys.toml"}})
+    code = new_pairing_code(store, role="cashier", vendor="Desk")
+
+    def cli(*args: str) -> dict:
+        done = subprocess.run([stallpay(), "sync", *args, "--config", str(d / "terminal.toml"), "--url",
+                               collector.url], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout) if done.stdout.strip().startswith("{") else {}
+
+    cli("pair", "--code", code)
+    cli("upload")
+    terminal = open_terminal(d / "terminal.toml", printer=False, gpio=False, reader=EmulatedReader("till31"),
+                          collector_url="")
+    with TestClient(create_app(terminal)) as kiosk:
+        answer = kiosk.post("/api/login", json={"operator": "anna7", "pin": "2468"})
+        assert answer.status_code == 200 and answer.json()["role"] == "cashier"
+        assert kiosk.post("/api/login", json={"operator": "anna7", "pin": "1357"}).status_code == 403
+
+        # disabled centrally: refused at the terminal after its next sync
+        page.on("dialog", lambda dialog: dialog.accept())
+        page.locator("#operators tr", has_text="anna7").locator("text=Disable").click()
+        page.wait_for_selector("#operators >> text=disabled")
+        assert kiosk.post("/api/login", json={"operator": "anna7", "pin": "2468"}).status_code == 200
+        cli("upload")
+        refused = kiosk.post("/api/login", json={"operator": "anna7", "pin": "2468"})
+        assert refused.status_code == 403 and refused.json()["code"] == "login_failed"
+    actions = [r["action"] for r in store.query("SELECT action FROM audit_log WHERE target = 'operator:anna7'")]
+    assert sorted(actions) == ["operator added", "operator disabled"]

@@ -8,6 +8,7 @@ from pathlib import Path
 from sync.collector.enrollment import revoke
 from sync.collector.ingest import contiguous_seq, ingest_bytes
 from sync.collector.ledger import reconcile
+from sync.collector.reports import contiguous_seqs
 from sync.collector.storage import Store
 from sync.collector.summary import summary
 from sync.format.batch import encode, make_batch
@@ -67,10 +68,12 @@ def test_gap_in_a_terminal_chain_is_visible_until_filled(tmp_path: Path, store: 
     blobs = _blobs(terms[0], 5)
     for b in blobs[2:]:
         ingest_bytes(store, b)
-    assert contiguous_seq(store, 1) == 0
+    assert contiguous_seq(store, 1) == 0 and contiguous_seqs(store).get(1, 0) == 0
+    ingest_bytes(store, blobs[0])
+    assert contiguous_seq(store, 1) == contiguous_seqs(store)[1] > 0
     for b in blobs[:2]:
         ingest_bytes(store, b)
-    assert contiguous_seq(store, 1) == terms[0].journal.head()[0]
+    assert contiguous_seq(store, 1) == contiguous_seqs(store)[1] == terms[0].journal.head()[0]
 
 
 def _books(store: Store) -> tuple:
@@ -142,7 +145,8 @@ def _totals(store: Store) -> list[tuple]:
 
 def test_grouped_parallel_ingest_with_overlaps_keeps_totals_exact(tmp_path: Path, store: Store) -> None:
     """Many batches through worker processes, in groups, with repeats and overlaps inside one group."""
-    from sync.collector.ingest import ingest_many, rebuild_totals
+    from sync.collector.entry_totals import rebuild_totals
+    from sync.collector.ingest import ingest_many
 
     terms, cards = _event(tmp_path, store, n_ops=200)
     small = [b for t in terms for b in _blobs(t, 7)]

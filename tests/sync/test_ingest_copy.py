@@ -13,15 +13,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from sync.collector.enrollment import enroll
-from sync.collector.ingest import (
-    ENTRY_COLUMNS,
-    INT_COLUMNS,
-    entry_columns,
-    entry_row,
-    ingest_many,
-    prepare,
-    sum_totals,
-)
+from sync.collector.entry_totals import sum_totals
+from sync.collector.ingest import ingest_many
+from sync.collector.prepared import ENTRY_COLUMNS, INT_COLUMNS, entry_columns, entry_row, prepare
 from sync.collector.storage import SQLiteStore, Store, StoreError, decode_copy_text, encode_copy_text
 from sync.collector.summary import summary
 from sync.format.batch import encode, make_batch

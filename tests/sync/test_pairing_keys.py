@@ -128,6 +128,10 @@ def test_provision_pair_with_code_against_collector_serve(tmp_path: Path) -> Non
     assert wrong.returncode == 1 and "no open pairing code" in wrong.stderr
     s = open_store(db)
     assert s.scalar("SELECT role FROM terminals WHERE terminal_id = 21") == "cashier"
+    assert len(s.scalar("SELECT face_key FROM terminals WHERE terminal_id = 21")) == 64  # key epochs reach it
+    # the granted role is the terminal's mode from now on (the wallet enforces it); terminal.toml stays 0640
+    assert tomllib.loads((term / "terminal.toml").read_text())["terminal"]["mode"] == "cashier"
+    assert stat.S_IMODE((term / "terminal.toml").stat().st_mode) == 0o640
 
 
 def test_sync_pair_with_url_installs_the_collector_key_so_bundles_carry_face_data(tmp_path: Path) -> None:
@@ -139,7 +143,7 @@ def test_sync_pair_with_url_installs_the_collector_key_so_bundles_carry_face_dat
     term = tmp_path / "stall"
     write_secret_file(term / "keys.toml", new_keys_text(EVENT, MASTER))  # the stall's own key file, no collector key
     write_config(term / "terminal.toml", {"event": {"id": EVENT, "currency": "EUR"},
-                                          "terminal": {"id": 22, "vendor": "Grill"},
+                                          "terminal": {"id": 22, "vendor": "Grill", "mode": "cashier"},
                                           "paths": {"data": "data", "keys": "keys.toml"}})
     cfg = ["--config", str(term / "terminal.toml")]
     stallpay, url, proc = _serve(tmp_path, db)
@@ -161,6 +165,8 @@ def test_sync_pair_with_url_installs_the_collector_key_so_bundles_carry_face_dat
     assert raw["terminal"]["signing_key"] == before  # the terminal keeps its identity
     assert len(raw["event"]["collector_key"]) == 64
     assert set(raw["desfire"]) == {"debit", "read", "escrow_public"}  # a sale terminal never gets the credit key
+    # set up as a cashier point, paired with a sale code: the terminal is a sale terminal now
+    assert tomllib.loads((term / "terminal.toml").read_text())["terminal"]["mode"] == "sale"
     bundle = json.loads(upload.stdout)["bundle"]
     assert "face" not in bundle and "collector key unknown" not in upload.stdout  # the face part was applied
     assert (bundle["face_accounts"], bundle["templates_stored"]) == (0, 0)

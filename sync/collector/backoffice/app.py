@@ -12,26 +12,40 @@ from fastapi.staticfiles import StaticFiles
 
 from sync.collector.backoffice import (
     routes_cards,
+    routes_catalogue,
+    routes_corrections,
     routes_dashboard,
+    routes_events,
+    routes_face,
+    routes_operators,
     routes_payouts,
     routes_portal,
+    routes_portal_face,
     routes_reports,
     routes_session,
     routes_terminals,
 )
+from sync.collector.backoffice.current_event import CurrentKeys
 from sync.collector.backoffice.web import Forbidden, NotLoggedIn, Web
+from sync.collector.event_registry import EventStores
 from sync.collector.storage import Store
 
 STATIC = Path(__file__).resolve().parent / "static"
 
 
-def mount(app: FastAPI, store: Store, keys: Any) -> Web:
-    """Add the back office and the portal; returns the `Web` whose `permissions` name every guarded route."""
-    web = Web(store)
+def mount(app: FastAPI, store: Store, keys: Any, events: EventStores | None = None) -> Web:
+    """Add the back office and the portal; returns the `Web` whose `permissions` name every guarded route.
+    `events`: the collector's events (default: only the one of `store`)."""
+    web = Web(events or EventStores(store, keys))
+    keys = CurrentKeys(web.events)
     app.mount("/static/office", StaticFiles(directory=STATIC), name="office-static")
     for router in (routes_session.routes(web), routes_dashboard.routes(web),
-                   routes_cards.routes(web, getattr(keys, "master_key", None)), routes_terminals.routes(web, keys),
-                   routes_reports.routes(web), routes_payouts.routes(web), routes_portal.routes(web)):
+                   routes_cards.routes(web, keys), routes_terminals.routes(web, keys),
+                   routes_operators.routes(web), routes_events.routes(web),
+                   routes_corrections.routes(web), routes_face.routes(web),
+                   routes_catalogue.routes(web),
+                   routes_reports.routes(web), routes_payouts.routes(web), routes_portal_face.routes(web, keys),
+                   routes_portal.routes(web)):
         app.include_router(router)
 
     @app.exception_handler(NotLoggedIn)

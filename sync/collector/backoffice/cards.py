@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from sync.collector.corrections import of_card
 from sync.collector.ledger import card_balances, comp_left, replace_moves
 from sync.collector.reports import card_history
 from sync.collector.storage import Store
@@ -61,6 +62,7 @@ def card_page(store: Store, card_id: int) -> dict[str, Any] | None:
             "history": card_history(store, card_id), "refundable": refund,
             "anomalies": store.query("SELECT kind, terminal_id, seq, detail FROM anomalies WHERE card_id = ? "
                                      "ORDER BY kind", [card_id]),
+            "corrections": of_card(store, card_id),
             "payouts": store.query("SELECT request_id, holder, amount, status, requested_at FROM payout_requests "
                                    "WHERE card_id = ? ORDER BY requested_at", [card_id]),
             **card_status(store, card_id)}

@@ -7,6 +7,7 @@ Asking blocks the band at once, so the balance cannot change while the request w
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import secrets
 from typing import Any
 
@@ -129,9 +130,27 @@ def export_sepa(store: Store, *, by: str) -> tuple[str, bytes]:
             payment["BIC"] = p["bic"]
         sepa.add_payment(payment)
     xml = sepa.export(validate=True)
-    store.execute("UPDATE payout_requests SET status = 'exported', export_id = ? WHERE status = 'approved'",
-                  [export_id])
+    with store.transaction():  # the file is kept with the requests it pays: it can be downloaded again
+        store.execute("UPDATE payout_requests SET status = 'exported', export_id = ? WHERE status = 'approved'",
+                      [export_id])
+        keep_file(store, export_id, xml, by)
     return export_id, xml
+
+
+def keep_file(store: Store, export_id: str, xml: bytes, by: str) -> None:
+    store.execute("INSERT INTO sepa_files (export_id, xml, sha256, created_by, created_at) VALUES (?, ?, ?, ?, ?)",
+                  [export_id, xml.decode("utf-8"), hashlib.sha256(xml).hexdigest(), by, now_iso()])
+
+
+def stored_file(store: Store, export_id: str) -> bytes | None:
+    """A SEPA file exactly as it was exported (the same bytes, checked against their hash)."""
+    rows = store.query("SELECT xml, sha256 FROM sepa_files WHERE export_id = ?", [export_id])
+    if not rows:
+        return None
+    data = rows[0]["xml"].encode("utf-8")
+    if hashlib.sha256(data).hexdigest() != rows[0]["sha256"]:
+        raise PayoutError(f"the stored file {export_id} does not match its hash")
+    return data
 
 
 def exports(store: Store) -> list[dict]:

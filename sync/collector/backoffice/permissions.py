@@ -8,11 +8,16 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "view": ALL,                                    # dashboard, cards, terminals, reports
     "cards.block": ("admin", "finance", "support"),  # block / unblock a band
     "cards.replace": ("admin", "support"),
+    "face.erase": ("admin", "support"),              # ask every terminal to erase a guest's face template
     "cards.refund": ("admin", "finance"),
+    "cards.correct": ("admin", "finance"),           # correct a balance in the books (reason required)
     "payouts.view": ("admin", "finance", "support"),
     "payouts.approve": ("admin", "finance"),         # approve, reject, export SEPA, mark paid
     "terminals.manage": ("admin",),                  # pairing codes, revoke, bundles
+    "catalogue.manage": ("admin",),                  # products and prices per vendor
+    "operators.manage": ("admin",),                  # terminal operators: add, disable, PINs
     "accounts.manage": ("admin",),
+    "events.manage": ("admin",),                     # create events (each with its own books and keys)
     "audit.view": ("admin", "finance"),
 }
 

@@ -11,6 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+from sync.collector.report_filters import NONE, Filters
 from sync.collector.reports import ReportError, run_named
 from sync.collector.storage import Store
 
@@ -40,16 +41,16 @@ VIEWS = [View("summary", "Summary"), View("days", "Daily", "day", "net"), View("
 BY_NAME = {v.name: v for v in VIEWS}
 
 
-def months(store: Store) -> list[dict]:
+def months(store: Store, where: Filters = NONE) -> list[dict]:
     per: dict[str, dict[str, int]] = defaultdict(lambda: {"sales": 0, "net": 0, "deposited": 0, "refunded": 0})
-    for d in run_named(store, "days"):
+    for d in run_named(store, "days", filters=where):
         m = per[d["day"][:7]]
         for k in m:
             m[k] += int(d[k] or 0)
     return [{"month": k, **v} for k, v in sorted(per.items())]
 
 
-def cash(store: Store) -> list[dict]:
+def cash(store: Store, where: Filters = NONE) -> list[dict]:
     """Per terminal and operator: cash in (issue, top-up in cash), cash out (checkout payouts), expected drawer."""
     rows: dict[tuple[int, str], dict[str, Any]] = {}
 
@@ -57,11 +58,13 @@ def cash(store: Store) -> list[dict]:
         key = (tid, operator or "")
         return rows.setdefault(key, {"terminal_id": tid, "operator": operator or "", "cash_in": 0, "cash_out": 0})
 
-    for r in store.query("SELECT terminal_id, operator, SUM(amount) AS total FROM entries WHERE phase = 'commit' "
-                         "AND op IN ('issue', 'topup') AND method = 'cash' GROUP BY terminal_id, operator"):
+    cond, params = where.where()
+    for r in store.query("SELECT terminal_id, operator, SUM(amount) AS total FROM operator_totals "
+                         f"WHERE method = 'cash'{cond} GROUP BY terminal_id, operator", params):
         row(r["terminal_id"], r["operator"])["cash_in"] += int(r["total"] or 0)
+    cond, params = where.where("substr(time, 1, 13)")
     for r in store.query("SELECT terminal_id, operator, amount, data FROM entries WHERE phase = 'commit' "
-                         "AND op = 'close'"):
+                         f"AND op = 'close'{cond}", params):
         try:
             paid = json.loads(r["data"] or "{}").get("refund", r["amount"])
         except (ValueError, AttributeError):
@@ -74,14 +77,14 @@ def cash(store: Store) -> list[dict]:
     return out
 
 
-def report_rows(store: Store, name: str, *, commission: float = 0.0) -> list[dict]:
+def report_rows(store: Store, name: str, *, commission: float = 0.0, filters: Filters = NONE) -> list[dict]:
     if name not in BY_NAME:
         raise ReportError(f"unknown report {name!r}")
     if name == "months":
-        return months(store)
+        return months(store, filters)
     if name == "cash":
-        return cash(store)
-    data = run_named(store, name, commission=commission)
+        return cash(store, filters)
+    data = run_named(store, name, commission=commission, filters=filters)
     if name == "summary":
         rows = []
         for key, value in data.items():

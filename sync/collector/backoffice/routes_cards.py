@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import RedirectResponse, Response
@@ -19,7 +19,7 @@ from sync.collector.storage import Store
 CardId = Annotated[int, Path(ge=0, le=2**62)]
 
 
-def routes(web: Web, master_key: bytes | None) -> APIRouter:
+def routes(web: Web, keys: Any) -> APIRouter:
     router = APIRouter()
     store: Store = web.store
 
@@ -34,7 +34,8 @@ def routes(web: Web, master_key: bytes | None) -> APIRouter:
     @web.route(router, "GET", "/cards", "view")
     def get_cards(request: Request) -> Response:
         q = request.query_params.get("q", "").strip()[:100]
-        results = search(store, q, master_key=master_key, event_id=get_meta(store, "event_id") or "") if q else []
+        results = search(store, q, master_key=getattr(keys, "master_key", None),
+                         event_id=get_meta(store, "event_id") or "") if q else []
         if len(results) == 1 and results[0]["kind"] == "card":
             return RedirectResponse(f"/cards/{results[0]['card_id']}", status_code=303)
         return web.render(request, "cards.html", results=results, q=q,

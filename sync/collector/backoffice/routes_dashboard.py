@@ -21,7 +21,13 @@ LIVE_FIGURES = ("deposited", "spent", "refunded", "forfeited_complimentary", "ou
 
 def routes(web: Web) -> APIRouter:
     router = APIRouter()
-    cache = DashboardCache(web.store)
+    caches: dict[str, DashboardCache] = {}  # one per event: figures never mix
+
+    def cache_of() -> DashboardCache:
+        event_id = web.store.event_id()  # type: ignore[attr-defined]
+        if event_id not in caches:
+            caches[event_id] = DashboardCache(web.events.store(event_id))
+        return caches[event_id]
 
     def live_payload(version: tuple, books: dict, language: str) -> str:
         currency = web.currency
@@ -32,7 +38,7 @@ def routes(web: Web) -> APIRouter:
 
     @web.route(router, "GET", "/", "view")
     async def get_dashboard(request: Request) -> Response:
-        version, figures = await run_in_threadpool(cache.get)
+        version, figures = await run_in_threadpool(cache_of().get)
         language, currency = web.language(request), web.currency
 
         def fmt(amount: int) -> str:
@@ -54,6 +60,7 @@ def routes(web: Web) -> APIRouter:
     @web.route(router, "GET", "/live", "view")
     async def get_live(request: Request) -> Response:
         language = web.language(request)
+        cache = cache_of()
 
         async def stream() -> AsyncIterator[str]:
             sent = ""

@@ -17,6 +17,7 @@ from sync.collector.backoffice.payouts import (
     mark_paid,
     payouts,
     set_debtor,
+    stored_file,
 )
 from sync.collector.backoffice.web import Web
 
@@ -71,6 +72,18 @@ def routes(web: Web) -> APIRouter:
         except PayoutError as exc:
             return page(request, 409, error=str(exc))
         audit.record(store, request.state.session.username, "SEPA file exported", f"export:{export_id}")
+        return Response(xml, media_type="application/xml",
+                        headers={"Content-Disposition": f'attachment; filename="{export_id}.xml"'})
+
+    @web.route(router, "GET", "/payouts/exports/{export_id}/xml", "payouts.approve")
+    def get_file(export_id: ExportId, request: Request) -> Response:
+        try:
+            xml = stored_file(store, export_id)
+        except PayoutError as exc:
+            return page(request, 409, error=str(exc))
+        if xml is None:
+            return page(request, 404, error=f"no stored file {export_id}")
+        audit.record(store, request.state.session.username, "SEPA file downloaded", f"export:{export_id}")
         return Response(xml, media_type="application/xml",
                         headers={"Content-Disposition": f'attachment; filename="{export_id}.xml"'})
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
@@ -15,6 +16,7 @@ from sync.collector.backoffice.language import gettext, money, money_plain
 from sync.collector.backoffice.pdf import table_pdf
 from sync.collector.backoffice.report_views import BY_NAME, VIEWS, columns, is_money, report_rows
 from sync.collector.backoffice.web import Web
+from sync.collector.report_filters import FILTERED, FilterError, Filters
 from sync.collector.reports import ReportError, settlement
 
 ReportName = Annotated[str, Path(pattern="^[a-z-]{1,30}$")]
@@ -44,8 +46,9 @@ def routes(web: Web) -> APIRouter:
                               error=f"unknown report {name!r}")
         commission = _commission(request)
         try:
-            rows = report_rows(store, name, commission=commission)
-        except ReportError as exc:
+            filters = Filters.from_query(request.query_params) if name in FILTERED else Filters()
+            rows = report_rows(store, name, commission=commission, filters=filters)
+        except (ReportError, FilterError) as exc:
             return web.render(request, "reports.html", status_code=422, views=VIEWS, vendors=[], error=str(exc))
         cols, currency, language = columns(rows), web.currency, web.language(request)
         fmt = request.query_params.get("format", "html")
@@ -77,8 +80,14 @@ def routes(web: Web) -> APIRouter:
             labels = [str(r[view.label] or f"terminal {r.get('terminal_id', '?')}") for r in shown]
             chart = bars(labels, [int(r[view.value] or 0) for r in shown],
                          lambda v: money(v, currency, language), title=view.title)
+        vendors = [r["vendor"] for r in store.query("SELECT DISTINCT vendor FROM terminals ORDER BY vendor")]
+        venues = [r["venue"] for r in store.query("SELECT DISTINCT venue FROM terminals WHERE venue <> '' "
+                                                  "ORDER BY venue")]
         return web.render(request, "report.html", view=view, rows=rows, cols=cols, show=show, chart=chart,
-                          commission=commission)
+                          commission=commission, filters=filters, filterable=name in FILTERED, vendors=vendors,
+                          venues=venues,
+                          links=urlencode({**filters.query(), **({"commission": f"{commission:g}"} if commission
+                                                                  else {})}))
 
     @web.route(router, "GET", "/reports/settlement/{vendor}/pdf", "view")
     def get_settlement_pdf(vendor: Annotated[str, Path(min_length=1, max_length=100)], request: Request) -> Response:

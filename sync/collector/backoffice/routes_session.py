@@ -30,7 +30,7 @@ def _safe_next(target: str | None) -> str:
 
 def routes(web: Web) -> APIRouter:
     router = APIRouter()
-    store = web.store
+    store = web.home
 
     def login_page(request: Request, error: str = "", status: int = 200) -> Response:
         token = secrets.token_urlsafe(16)

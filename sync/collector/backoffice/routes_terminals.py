@@ -16,6 +16,7 @@ from sync.collector.enrollment import ROLES, EnrollmentError, get_terminal, new_
 from sync.collector.event import get_meta
 from sync.collector.reports import sync_status
 from sync.collector.storage import Store
+from sync.collector.terminal_report import shown
 from sync.format.bundle import encode_bundle
 
 TerminalId = Annotated[int, Path(ge=1, le=65535)]
@@ -32,7 +33,8 @@ def routes(web: Any, keys: Any) -> APIRouter:
     store: Store = web.store
 
     def page(request: Request, status_code: int = 200, **extra: object) -> Response:
-        return web.render(request, "terminals.html", status_code=status_code, terminals=sync_status(store),
+        terminals = [{**t, "self_test": shown(t.get("self_test"))} for t in sync_status(store)]
+        return web.render(request, "terminals.html", status_code=status_code, terminals=terminals,
                           roles=ROLES, **extra)
 
     @web.route(router, "GET", "/terminals", "view")
@@ -65,6 +67,15 @@ def routes(web: Any, keys: Any) -> APIRouter:
         except EnrollmentError as exc:
             return page(request, 404, error=str(exc))
         audit.record(store, request.state.session.username, "terminal revoked", f"terminal:{terminal_id}")
+        return RedirectResponse("/terminals", status_code=303)
+
+    @web.route(router, "POST", "/terminals/{terminal_id}/venue", "terminals.manage")
+    async def post_venue(terminal_id: TerminalId, request: Request) -> Response:
+        venue = " ".join(str((await request.form()).get("venue") or "").split())[:100]
+        if store.execute("UPDATE terminals SET venue = ? WHERE terminal_id = ?", [venue, terminal_id]) == 0:
+            return page(request, 404, error=f"terminal {terminal_id} is not enrolled")
+        audit.record(store, request.state.session.username, "terminal venue set", f"terminal:{terminal_id}",
+                     venue=venue)
         return RedirectResponse("/terminals", status_code=303)
 
     @web.route(router, "GET", "/terminals/{terminal_id}/bundle", "terminals.manage")

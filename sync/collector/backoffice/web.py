@@ -19,9 +19,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from sync.collector.backoffice.accounts import Session, session_for
+from sync.collector.backoffice.current_event import CurrentStore
 from sync.collector.backoffice.language import LANGUAGES, gettext, money, pick_language
 from sync.collector.backoffice.permissions import allowed
 from sync.collector.event import get_meta
+from sync.collector.event_registry import EventStores
 from sync.collector.storage import Store
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -56,8 +58,10 @@ def environment(language: str) -> jinja2.Environment:
 
 
 class Web:
-    def __init__(self, store: Store) -> None:
-        self.store = store
+    def __init__(self, events: EventStores) -> None:
+        self.events = events
+        self.home: Store = events.home  # accounts, sessions, audit log
+        self.store: Store = CurrentStore(events)  # type: ignore[assignment]  # the request's event
         self.permissions: dict[tuple[str, str], str] = {}
 
     @property
@@ -79,12 +83,14 @@ class Web:
         page = environment(language).get_template(template).render(
             request=request, session=session, currency=currency, event_id=get_meta(self.store, "event_id"),
             money=lambda amount: money(amount, currency, language), can=lambda p: bool(
-                session and allowed(session.role, p)), path=request.url.path, **context)
+                session and allowed(session.role, p)), path=request.url.path, events=self.events.list(),
+            format_money=lambda amount, cur: money(amount, cur, language),
+            **context)
         return HTMLResponse(page, status_code=status_code)
 
     def guard(self, permission: str, *, csrf: bool) -> Callable[..., Any]:
         async def check(request: Request) -> Session:
-            session = session_for(self.store, request.cookies.get(SESSION_COOKIE))
+            session = session_for(self.home, request.cookies.get(SESSION_COOKIE))
             if session is None:
                 raise NotLoggedIn()
             request.state.session = session

@@ -1,0 +1,58 @@
+"""Events of this collector: the list with each one's books, a new event (admin), and choosing the event every
+other page shows (a cookie; `?event=` on any page does the same for one request)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import RedirectResponse, Response
+
+from sync.collector.backoffice import audit
+from sync.collector.backoffice.current_event import EVENT_COOKIE
+from sync.collector.backoffice.dashboard import figures_of_books
+from sync.collector.event_registry import RegistryError
+from sync.collector.summary import summary
+
+EventId = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
+
+
+def routes(web: Any) -> APIRouter:
+    router = APIRouter()
+
+    def page(request: Request, status_code: int = 200, **extra: object) -> Response:
+        rows = []
+        for ev in web.events.list():
+            try:
+                books = figures_of_books(summary(web.events.store(ev["event_id"]), check_cards=False))
+            except RegistryError:
+                books = None
+            rows.append({**ev, "books": books})
+        return web.render(request, "events.html", status_code=status_code, rows=rows,
+                          current=web.store.event_id(), **extra)
+
+    @web.route(router, "GET", "/events", "view")
+    def get_events(request: Request) -> Response:
+        return page(request)
+
+    @web.route(router, "POST", "/events", "events.manage")
+    async def post_event(request: Request) -> Response:
+        form = await request.form()
+        event_id = str(form.get("event_id") or "").strip()
+        try:
+            web.events.add(event_id, str(form.get("name") or ""), str(form.get("currency") or "").strip().upper(),
+                           str(form.get("starts") or ""), str(form.get("ends") or ""))
+        except RegistryError as exc:
+            return page(request, 422, error=str(exc))
+        audit.record(web.home, request.state.session.username, "event created", f"event:{event_id}")
+        return page(request, message="event created: terminals of it sync to /e/<event>/ on this collector")
+
+    @web.route(router, "GET", "/events/{event_id}/select", "view")
+    def get_select(event_id: EventId, request: Request) -> Response:
+        if event_id not in web.events.ids():
+            return page(request, 404, error=f"no event {event_id} on this collector")
+        answer = RedirectResponse("/", status_code=303)
+        answer.set_cookie(EVENT_COOKIE, event_id, httponly=True, samesite="strict")
+        return answer
+
+    return router

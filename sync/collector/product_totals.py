@@ -1,0 +1,119 @@
+"""Running totals per product, kept at ingest so the products report and the dashboard's top products read a few
+thousand rows instead of parsing every sale's items (9.7 s on 5 M entries before).
+
+Key: (terminal, hour, product) -> [quantity, net]. The terminal gives the vendor (and the event), the hour gives
+the day and month. Folded in by ingest in the same transaction as the entries it counts, so the batch's
+exactly-once covers it too; a migration fills it from the entries already stored (`backfill`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+if TYPE_CHECKING:
+    from sync.collector.storage import Store
+
+Sums = dict[tuple, list[int]]
+
+PAGE = 50_000  # entries read per query by `backfill`
+LIMIT = 10**12  # no real item is worth more (minor units); larger numbers would overflow BIGINT sums
+_SALE_OPS = frozenset(("sale", "void"))
+
+
+def _int(value: Any, default: int = 0) -> int:
+    """A terminal's number, or `default` when it is not an integer (a hostile item must not stop the ingest)."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or abs(value) > LIMIT:
+        return default
+    return value
+
+
+def product_lines(items_json: str) -> list[tuple[str, int, int]]:
+    """(product, quantity, amount) of each item of a sale; the item's `total` (or `amount`) when given, else
+    quantity x unit price. Items that are not objects are skipped."""
+    try:
+        items = orjson.loads(items_json)
+    except orjson.JSONDecodeError:
+        return []
+    if not isinstance(items, list):
+        return []
+    out = []
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        name = str(item.get("name") or item.get("product") or item.get("sku") or "?")[:200]
+        qty = _int(item.get("qty", 1), 1) or 1
+        if "total" in item:
+            amount = _int(item["total"])
+        elif "amount" in item:
+            amount = _int(item["amount"])
+        else:
+            amount = _int(item.get("unit_price", item.get("price", 0))) * qty
+        out.append((name, qty, amount))
+    return out
+
+
+def add_entry(sums: Sums, terminal_id: int, time: str, op: str, phase: str, items: str) -> None:
+    if phase != "commit" or op not in _SALE_OPS or items == "[]":
+        return
+    sign = 1 if op == "sale" else -1
+    hour = time[:13]
+    for name, qty, amount in product_lines(items):
+        key = (terminal_id, hour, name)
+        t = sums.get(key)
+        if t is None:
+            sums[key] = [sign * qty, sign * amount]
+        else:
+            t[0] += sign * qty
+            t[1] += sign * amount
+
+
+def sum_columns(columns: list[list]) -> Sums:
+    """What entry columns (`sync.collector.prepared.ENTRY_COLUMNS` order) add to `product_totals`."""
+    sums: Sums = {}
+    for tid, time, op, phase, items in zip(columns[0], columns[4], columns[7], columns[8], columns[18], strict=True):
+        add_entry(sums, tid, time, op, phase, items)
+    return sums
+
+
+def merge(into: Sums, sums: Sums) -> None:
+    for key, (qty, net) in sums.items():
+        t = into.get(key)
+        if t is None:
+            into[key] = [qty, net]
+        else:
+            t[0] += qty
+            t[1] += net
+
+
+def add(store: Store, sums: Sums) -> None:
+    """Fold sums into `product_totals` (inside the caller's transaction)."""
+    if sums:
+        store.executemany("INSERT INTO product_totals (terminal_id, hour, product, quantity, net) "
+                          "VALUES (?, ?, ?, ?, ?) ON CONFLICT (terminal_id, hour, product) DO UPDATE "
+                          "SET quantity = product_totals.quantity + excluded.quantity, "
+                          "net = product_totals.net + excluded.net", [(*k, *v) for k, v in sums.items()])
+
+
+def backfill(store: Store) -> None:
+    """Fill `product_totals` from the entries already stored (the migration; `rebuild` for a benchmark)."""
+    last = (0, 0)
+    while True:
+        rows = store.query("SELECT terminal_id, seq, time, op, phase, items FROM entries "
+                           "WHERE (terminal_id, seq) > (?, ?) ORDER BY terminal_id, seq LIMIT ?", [*last, PAGE])
+        if not rows:
+            return
+        sums: Sums = {}
+        for r in rows:
+            add_entry(sums, r["terminal_id"], r["time"], r["op"], r["phase"], r["items"])
+        add(store, sums)
+        last = (rows[-1]["terminal_id"], rows[-1]["seq"])
+
+
+def rebuild(store: Store) -> None:
+    with store.transaction():
+        store.execute("DELETE FROM product_totals")
+        backfill(store)
