@@ -109,10 +109,19 @@ class Payments:
                 raise TillError(exc.code, exc.message) from None
         self.till.publish()
 
-    def dismiss(self) -> None:
-        """Close a result or a balance view (any screen may; nothing moves money)."""
+    def dismiss(self, *, version: int | None = None, balance_view: int | None = None) -> None:
+        """Close a result or a balance view (any screen may; nothing moves money).
+
+        A screen's timer says what it saw (`version` of the flow, `balance_view` = the view's `serial`): a timer
+        that fires while a newer result or balance is on its way to the screen must not close that one.
+        """
         till = self.till
         with till.lock:
+            if version is not None and version != till.flow.version:
+                return
+            current = (till.balance_view or {}).get("serial")
+            if balance_view is not None and current is not None and balance_view != current:
+                return
             if till.flow.phase in (Phase.APPROVED, Phase.DECLINED):
                 till.flow.cancel()
             till.balance_view = None

@@ -3,6 +3,7 @@ write settled, or the wristband as a face payment's second factor. The card loop
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
 
 CARD_HISTORY_OPS = ("issue", "topup", "sale", "void", "close", "replace")
 
+
+_VIEWS = itertools.count(1)  # each balance view a tap shows gets its own number (a screen closes only that one)
 
 class TapDispatch:
     def __init__(self, till: TillPort, booking: Booking, *, clock: Callable[[], float]) -> None:
@@ -57,7 +60,8 @@ class TapDispatch:
         till = self.till
         with till.lock:
             if till.flow.phase is Phase.IDLE or till.flow.phase in (Phase.APPROVED, Phase.DECLINED):
-                till.balance_view = {"decline": {"code": "unsupported", "message": message, "missing": None}}
+                till.balance_view = {"decline": {"code": "unsupported", "message": message, "missing": None},
+                                     "serial": next(_VIEWS)}
         till.signal("declined")
         till.publish()
 
@@ -84,7 +88,7 @@ class TapDispatch:
             till.card_desk.remember(state.card_id, state.balance, state.record.comp)
         io = time.perf_counter() - start
         with till.lock:
-            till.balance_view = view
+            till.balance_view = {**view, "serial": next(_VIEWS)}
         return io
 
     def _execute(self, tag: PurseTag, request: Request) -> float:

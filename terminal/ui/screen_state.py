@@ -36,6 +36,7 @@ def screen_state(till: Till) -> dict[str, Any]:
         "flow": flow,
         "cart": words.cart(),
         "balance": words.balance(till.balance_view) if till.balance_view else None,
+        "balance_view": (till.balance_view or {}).get("serial"),
         "operator": operator,
         "mode": till.mode,
         "language": till.language,

@@ -201,3 +201,23 @@ def test_events_stream_starts_with_the_current_state(demo: DemoServer) -> None:
             if line.startswith("data:"):
                 break
         assert "event: state" in seen
+
+
+def test_a_screen_timer_closes_only_the_balance_it_showed(demo: DemoServer) -> None:
+    """A result timer that fires while the next band's balance is on its way must not close that balance."""
+    with demo.client() as c:
+        demo.login(c, "1", "1111")
+        demo.tap("alice")
+        first = state(c)
+        assert first["balance"] is not None and first["balance_view"] is not None
+        demo.tap("bob")  # the next guest's band, before the screen's timer for alice's balance fires
+        second = state(c)
+        assert second["balance_view"] != first["balance_view"]
+        c.post("/api/dismiss", json={"version": first["flow"]["version"], "balance_view": first["balance_view"]})
+        assert state(c)["balance_view"] == second["balance_view"]  # bob's balance stays up
+        c.post("/api/dismiss", json={"version": second["flow"]["version"], "balance_view": second["balance_view"]})
+        assert state(c)["balance"] is None
+        demo.tap("alice")
+        assert state(c)["balance"] is not None
+        c.post("/api/dismiss")  # the operator's own close button: whatever is shown
+        assert state(c)["balance"] is None

@@ -101,7 +101,15 @@ def retry(current: Current, till: TillDep) -> dict[str, Any]:
     return {"ok": True}
 
 
+class Dismiss(BaseModel):
+    """What the screen closes: the flow version and balance view it showed (none: whatever is shown)."""
+
+    version: int | None = None
+    balance_view: int | None = None
+
+
 @router.post("/api/dismiss")
-def dismiss(till: TillDep) -> dict[str, Any]:
-    till.payments.dismiss()
+def dismiss(till: TillDep, body: Dismiss | None = None) -> dict[str, Any]:
+    seen = body or Dismiss()
+    till.payments.dismiss(version=seen.version, balance_view=seen.balance_view)
     return {"ok": True}

@@ -152,7 +152,7 @@
     clearTimeout(resultTimer.timer);
     if (!showing) return;
     const seconds = Number(body.dataset.resultS || 6);
-    resultTimer.timer = setTimeout(() => { if (resultTimer.key === key) post("/api/dismiss").catch(() => {}); },
+    resultTimer.timer = setTimeout(() => { if (resultTimer.key === key) post("/api/dismiss", { version: s.flow.version, balance_view: s.balance_view ?? null }).catch(() => {}); },
       seconds * 1000);
   }
 
