@@ -295,7 +295,7 @@ def checkout(store: Store, account_id: str, *, by: str, pay_out_here: bool) -> d
         account = get_account(store, account_id)
         if account is None:
             raise FaceError(f"unknown face account {account_id}")
-        if account["status"] != "active":
+        if account["status"] not in ("active", "frozen"):
             raise FaceError(f"face account {account_id} is already {account['status']}")
         holds = open_holds(store, account_id).get(account_id, 0)
         if holds:

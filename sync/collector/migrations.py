@@ -199,4 +199,9 @@ MIGRATIONS: list[tuple[int, list[str | Callable[[Any], None]]]] = [
             epoch BIGINT PRIMARY KEY, started_at TEXT NOT NULL, reason TEXT NOT NULL, sealed_key TEXT NOT NULL,
             old_until BIGINT NOT NULL)""",
     ]),
+    (21, [
+        # refunds asked for by a face account's guest in the portal go through the same approval and SEPA export
+        # (sync.collector.backoffice.face_payouts); card_id is 0 for them
+        "ALTER TABLE payout_requests ADD COLUMN account_id TEXT",
+    ]),
 ]  # fmt: skip
