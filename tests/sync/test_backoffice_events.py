@@ -150,6 +150,10 @@ def test_events_cli_and_api_tokens_of_the_home_database(store: Store, store_targ
                               capture_output=True, text=True, timeout=60)
 
     keys_dir = tmp_path / "keys"
+    set_user(store, "viewer", PASSWORD, role="readonly")
+    set_user(store, "admin", PASSWORD, role="admin")
+    keys = EventKeys(event_id=EVENT, master_key=bytes(16), terminal_signing_key=bytes(32))
+    api = TestClient(create_app(store, keys, events_dir=keys_dir))  # serving already: it finds the event added
     added = cli("add", "--keys-dir", str(keys_dir), "--event-id", "winter", "--name", "Winter fair",
                 "--currency", "eur", "--starts", "2026-12-10", "--ends", "2026-12-12")
     assert added.returncode == 0, added.stderr
@@ -162,11 +166,7 @@ def test_events_cli_and_api_tokens_of_the_home_database(store: Store, store_targ
     assert [e["event_id"] for e in listed] == [EVENT, "winter"] and listed[1]["currency"] == "EUR"
 
     # organizer accounts and API tokens live in the home database; they open the further event's REST API
-    set_user(store, "viewer", PASSWORD, role="readonly")
-    set_user(store, "admin", PASSWORD, role="admin")
     token = new_token(store, "viewer", "nightly")
-    keys = EventKeys(event_id=EVENT, master_key=bytes(16), terminal_signing_key=bytes(32))
-    api = TestClient(create_app(store, keys, events_dir=keys_dir))
     bearer = {"authorization": f"Bearer {token}"}
     winter = api.get("/e/winter/api/v1/reports/summary", headers=bearer)
     assert winter.status_code == 200 and winter.json()["event_id"] == "winter", winter.text
