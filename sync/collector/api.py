@@ -139,12 +139,15 @@ class Product(BaseModel):
 
 
 def create_app(db: str | Store, keys: EventKeys, *, request_window_s: float = REQUEST_WINDOW_S,
-               ingest_workers: int = 0, events_dir: PathLib | None = None, office: bool = True) -> FastAPI:
+               ingest_workers: int = 0, events_dir: PathLib | None = None, office: bool = True,
+               accounts: Store | None = None) -> FastAPI:
     """`request_window_s`: how far a terminal's signed timestamp may be from the collector's clock;
     `ingest_workers`: processes that decode and chain-check uploads (`collector.ingest_pool`; 0: a thread does);
     `events_dir`: where keys of further events are written (none: this collector holds one event);
-    `office`: mount the back office (the API of a further event has none of its own)."""
+    `office`: mount the back office (the API of a further event has none of its own);
+    `accounts`: where organizer logins and API tokens live (the home database; default: this event's)."""
     store = db if isinstance(db, Store) else open_store(db)
+    logins = accounts if accounts is not None else store
     target = None if isinstance(db, Store) else str(db)  # workers open their own connection to it
     require_event(store)
     uploads = IngestPool(ingest_workers)
@@ -167,7 +170,7 @@ def create_app(db: str | Store, keys: EventKeys, *, request_window_s: float = RE
     def organizer(request: Request, credentials: Annotated[HTTPBasicCredentials | None, Depends(basic)]) -> str:
         bearer = request.headers.get("authorization", "")
         if bearer[:7].lower() == "bearer ":  # an API token made in the back office (scripts)
-            found = token_role(store, bearer[7:].strip())
+            found = token_role(logins, bearer[7:].strip())
             if found is None:
                 raise HTTPException(401, "unknown API token")
             return found[1]
@@ -176,7 +179,7 @@ def create_app(db: str | Store, keys: EventKeys, *, request_window_s: float = RE
         key = (credentials.username, hashlib.sha256(credentials.password.encode()).hexdigest())
         cached = login_cache.get(key)
         fresh = cached is not None and cached[1] > time.monotonic()
-        role = cached[0] if cached and fresh else check_user(store, credentials.username, credentials.password)
+        role = cached[0] if cached and fresh else check_user(logins, credentials.username, credentials.password)
         if role is None:
             raise HTTPException(401, "wrong username or password", headers={"WWW-Authenticate": "Basic"})
         login_cache[key] = (role, time.monotonic() + 60)
@@ -419,7 +422,8 @@ def create_app(db: str | Store, keys: EventKeys, *, request_window_s: float = RE
     from sync.collector.event_apis import serve_events
 
     web = mount(app, store, keys, EventStores(store, keys, keys_dir=events_dir))  # back office /, portal /portal
-    serve_events(app, web.events, lambda s, k: create_app(s, k, request_window_s=request_window_s, office=False))
+    serve_events(app, web.events, lambda s, k: create_app(s, k, request_window_s=request_window_s, office=False,
+                                                          accounts=web.events.home))
     return app
 
 

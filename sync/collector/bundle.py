@@ -19,6 +19,7 @@ from sync.collector.key_epochs import bundle_section as epoch_section
 from sync.collector.ledger import hotlist
 from sync.collector.storage import Store
 from sync.collector.trust import card_limits
+from sync.collector.venue_prices import at_venue
 from sync.format.bundle import FORMAT, BundleError, sign_bundle
 from sync.format.event_keys import EventKeys
 from sync.format.keys import event_signing_key, public_hex, signing_key
@@ -46,6 +47,8 @@ def build_bundle(store: Store, keys: EventKeys, *, terminal_id: int | None = Non
         item = {"id": r["product_id"], "name": r["name"], "price": r["price"]}
         item.update({k: r[k] for k in ("category", "barcode") if r[k]})  # only when set: older bundles unchanged
         catalogue.setdefault(r["vendor"], []).append(item)
+    if terminal_id is not None:  # a terminal at a venue sells at the venue's prices
+        catalogue = at_venue(store, catalogue, str((get_terminal(store, terminal_id) or {}).get("venue") or ""))
     expire_templates(store)
     terminals = [terminal_id] if terminal_id is not None else [
         r["terminal_id"] for r in store.query("SELECT terminal_id FROM terminals WHERE status = 'active'")]

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from sync.collector.cli_events import add_events
 from sync.collector.cli_face import (
     add_credits_parser,
     run_face_checkout,
@@ -97,6 +98,7 @@ def add_actions(p: argparse.ArgumentParser) -> None:
     c = fs.add_parser("expire", help="erase every template past its expiry now (serve also does it hourly)")
     c.add_argument("--db", required=True, help="SQLite file or PostgreSQL DSN (postgresql://...)")
     c.set_defaults(func=run_face_expire)
+    add_events(s)
     c = cmd("bundle", "write the signed bundle for terminals (USB)", run_bundle)
     c.add_argument("--keys", required=True, type=Path, help="event key file")
     c.add_argument("--to", required=True, type=Path, metavar="DIR")

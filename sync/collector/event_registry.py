@@ -78,6 +78,16 @@ class EventStores:
     def ids(self) -> list[str]:
         return list(self._ids)
 
+    def refresh(self) -> list[str]:
+        """Events another process added (`stallpay collector events add`) since this one last looked."""
+        new = [r["event_id"] for r in self.list() if r["event_id"] not in self._ids]
+        with self._lock:
+            self._ids.extend(e for e in new if e not in self._ids)
+        for event_id in new:
+            if self.on_added is not None:
+                self.on_added(event_id)
+        return new
+
     def store(self, event_id: str) -> Store:
         with self._lock:
             found = self._stores.get(event_id)

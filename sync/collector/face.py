@@ -300,7 +300,7 @@ def checkout(store: Store, account_id: str, *, by: str, pay_out_here: bool) -> d
             raise FaceError(f"face account {account_id} has {holds} authorized but not yet synced: sync the stalls")
         balance = max(0, balances(store, [account_id]).get(account_id, 0))
         # a closed account may still hold what an offline checkout left for the organizer to pay out
-        closed = account["status"] != "active"
+        closed = account["status"] not in ("active", "frozen")  # frozen: blocked by the guest, still paid out
         if closed and not (pay_out_here and balance):
             raise FaceError(f"face account {account_id} is already {account['status']}")
         if pay_out_here and balance:

@@ -199,4 +199,16 @@ MIGRATIONS: list[tuple[int, list[str | Callable[[Any], None]]]] = [
             epoch BIGINT PRIMARY KEY, started_at TEXT NOT NULL, reason TEXT NOT NULL, sealed_key TEXT NOT NULL,
             old_until BIGINT NOT NULL)""",
     ]),
+    (21, [
+        # refunds asked for by a face account's guest in the portal go through the same approval and SEPA export
+        # (sync.collector.backoffice.face_payouts); card_id is 0 for them
+        "ALTER TABLE payout_requests ADD COLUMN account_id TEXT",
+    ]),
+    (22, [
+        # a venue's own price for a vendor's product (sync.collector.venue_prices): bundles for terminals standing
+        # at that venue carry it instead of the vendor's price
+        """CREATE TABLE venue_prices (
+            venue TEXT NOT NULL, vendor TEXT NOT NULL, product_id TEXT NOT NULL, price BIGINT NOT NULL,
+            PRIMARY KEY (venue, vendor, product_id))""",
+    ]),
 ]  # fmt: skip

@@ -15,6 +15,7 @@ import pytest
 from lxml import etree
 
 from sync.collector.backoffice.guest_access import card_secret
+from sync.collector.reports import by_vendor
 from sync.collector.storage import open_store
 from sync.collector.summary import summary
 from terminal.config import new_keys_text, write_config, write_secret_file
@@ -281,6 +282,15 @@ def test_every_page_renders_and_reports_download(browser: Any, collector: Collec
     pdf = page.request.get(f"{collector.url}/reports/settlement/{vendor}/pdf?commission=10")
     assert pdf.status == 200 and pdf.body()[:4] == b"%PDF"
     (ARTIFACTS / f"settlement-{vendor}.pdf").write_bytes(pdf.body())
+    # the dashboard narrows to one vendor like the reports do (and is then not live)
+    page.goto(f"{collector.url}/")
+    page.select_option("#filters select[name=vendor]", vendor)
+    page.click("#filters button")
+    page.wait_for_url("**/?*vendor=*")
+    assert page.locator("#live").count() == 0
+    net = next(r["net"] for r in by_vendor(store) if r["vendor"] == vendor)
+    assert figure(page, "spent") == net < books["spent"]
+    shot(page, "dashboard-vendor")
     page.goto(f"{collector.url}/language/tr")
     page.goto(f"{collector.url}/")
     assert page.locator("nav >> text=Kartlar").count() == 1

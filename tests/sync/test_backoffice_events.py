@@ -133,3 +133,52 @@ def _encoded(term: Term) -> list[bytes]:
     from sync.format.batch import encode
 
     return [encode(b) for b in batches(term.journal, term.key, batch_size=10)]
+
+
+def test_events_cli_and_api_tokens_of_the_home_database(store: Store, store_target: str, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from sync.collector.backoffice.accounts import new_token
+
+    stallpay = str(Path(sys.executable).with_name("stallpay"))
+    env = {**os.environ}
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([stallpay, "collector", "events", *args, "--db", store_target], env=env,
+                              capture_output=True, text=True, timeout=60)
+
+    keys_dir = tmp_path / "keys"
+    set_user(store, "viewer", PASSWORD, role="readonly")
+    set_user(store, "admin", PASSWORD, role="admin")
+    keys = EventKeys(event_id=EVENT, master_key=bytes(16), terminal_signing_key=bytes(32))
+    api = TestClient(create_app(store, keys, events_dir=keys_dir))  # serving already: it finds the event added
+    added = cli("add", "--keys-dir", str(keys_dir), "--event-id", "winter", "--name", "Winter fair",
+                "--currency", "eur", "--starts", "2026-12-10", "--ends", "2026-12-12")
+    assert added.returncode == 0, added.stderr
+    assert json.loads(added.stdout)["event_id"] == "winter"
+    assert (keys_dir / "keys-winter.toml").stat().st_mode & 0o777 == 0o600
+    refused = cli("add", "--keys-dir", str(keys_dir), "--event-id", "winter")
+    assert refused.returncode == 1 and "exists" in refused.stderr
+    assert cli("add", "--keys-dir", str(keys_dir), "--event-id", "Bad Id").returncode == 1
+    listed = [json.loads(line) for line in cli("list").stdout.splitlines()]
+    assert [e["event_id"] for e in listed] == [EVENT, "winter"] and listed[1]["currency"] == "EUR"
+
+    # organizer accounts and API tokens live in the home database; they open the further event's REST API
+    token = new_token(store, "viewer", "nightly")
+    bearer = {"authorization": f"Bearer {token}"}
+    winter = api.get("/e/winter/api/v1/reports/summary", headers=bearer)
+    assert winter.status_code == 200 and winter.json()["event_id"] == "winter", winter.text
+    assert api.get("/api/v1/reports/summary", headers=bearer).json()["event_id"] == EVENT
+    assert api.post("/e/winter/api/v1/cards/5/block", json={"reason": "lost"}, headers=bearer).status_code == 403
+    assert api.get("/e/winter/api/v1/reports/summary", headers={"authorization": "Bearer spt_nope"}
+                   ).status_code == 401
+    assert api.get("/e/winter/api/v1/reports/summary", auth=("admin", PASSWORD)).status_code == 200
+    assert api.get("/e/winter/api/v1/reports/summary", auth=("admin", "wrong")).status_code == 401
+    assert api.post("/e/winter/api/v1/cards/5/block", json={"reason": "lost"}, auth=("admin", PASSWORD)
+                    ).status_code < 400
+    winter_store = open_store(event_target(store_target, "winter"))
+    assert [r["card_id"] for r in winter_store.query("SELECT card_id FROM hotlist")] == [5]
+    assert store.query("SELECT card_id FROM hotlist") == []
+    winter_store.close()

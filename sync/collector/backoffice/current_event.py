@@ -8,15 +8,19 @@ prefix is taken off and the request goes to that event's own API app, so their s
 
 from __future__ import annotations
 
+import time
 from contextvars import ContextVar
 from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import parse_qs
 
+from starlette.concurrency import run_in_threadpool
+
 from sync.collector.event_registry import EventStores
 
 EVENT_COOKIE = "stallpay_event"
 PREFIX = "/e/"
+LOOK_EVERY_S = 5.0  # an unknown /e/<id>/ looks into the registry at most this often
 _current: ContextVar[str | None] = ContextVar("stallpay_event", default=None)
 
 
@@ -79,6 +83,7 @@ class EventScope:
 
     def __init__(self, app: Any, events: EventStores, apis: dict[str, Any]) -> None:
         self.app, self.events, self.apis = app, events, apis
+        self.next_look = 0.0
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -88,6 +93,10 @@ class EventScope:
         if path.startswith(PREFIX):
             event_id, _, rest = path[len(PREFIX):].partition("/")
             api = self.apis.get(event_id)
+            if api is None and time.monotonic() >= self.next_look:  # added by `collector events add` meanwhile?
+                self.next_look = time.monotonic() + LOOK_EVERY_S
+                await run_in_threadpool(self.events.refresh)
+                api = self.apis.get(event_id)
             if api is not None:
                 inner = {**scope, "path": "/" + rest, "raw_path": ("/" + rest).encode()}
                 await api(inner, receive, send)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from sync.collector.report_filters import Filters
 from sync.collector.reports import by_hour, by_vendor, sync_status, top_products
 from sync.collector.storage import Store
 from sync.collector.summary import summary
@@ -42,6 +43,48 @@ def figures(store: Store) -> dict[str, Any]:
             "SELECT card_id, kind, terminal_id, seq, detail FROM anomalies WHERE kind NOT IN ('gap') "
             "ORDER BY found_at DESC, card_id LIMIT 20"),
     }
+
+
+def filtered_books(store: Store, where: Filters) -> dict[str, Any]:
+    """The movements booked at the chosen terminals, day and hour (from the running totals). What is left on the
+    cards, forfeits and the books' balance belong to the whole event: they are not shown for a slice (None)."""
+    cond, params = where.where()
+    by_method: dict[str, int] = {}
+    totals: dict[str, int] = {}
+    entries = corrections = 0
+    for r in store.query("SELECT op, phase, method, SUM(n) AS n, SUM(amount) AS amount, SUM(delta) AS delta "
+                         f"FROM entry_totals WHERE 1 = 1{cond} GROUP BY op, phase, method", params):
+        entries += int(r["n"])
+        if r["phase"] != "commit":
+            continue
+        totals[r["op"]] = totals.get(r["op"], 0) + int(r["amount"])
+        if r["op"] in ("issue", "topup"):
+            by_method[r["method"] or "unknown"] = by_method.get(r["method"] or "unknown", 0) + int(r["amount"])
+        elif r["op"] == "correct":
+            corrections += int(r["delta"] or 0)
+    return {"deposited": sum(by_method.values()), "spent": totals.get("sale", 0) - totals.get("void", 0),
+            "refunded": totals.get("close", 0), "forfeited_complimentary": None, "outstanding": None,
+            "corrections": corrections, "books_balance": None, "entries": entries, "pending": None,
+            "deposited_by_method": dict(sorted(by_method.items()))}
+
+
+def filtered_figures(store: Store, where: Filters) -> dict[str, Any]:
+    """The dashboard narrowed like the reports: a venue, vendor, terminal, day and hour."""
+    books = filtered_books(store, where)
+    terminals = [t for t in sync_status(store) if (not where.vendor or t["vendor"] == where.vendor)
+                 and (not where.venue or t["venue"] == where.venue)
+                 and (where.terminal is None or t["terminal_id"] == where.terminal)]
+    shown = {t["terminal_id"] for t in terminals}
+    anomalies = store.query("SELECT card_id, kind, terminal_id, seq, detail FROM anomalies WHERE kind NOT IN ('gap') "
+                            "ORDER BY found_at DESC, card_id LIMIT 200")
+    recent = [a for a in anomalies if a["terminal_id"] in shown][:20]
+    counts: dict[str, int] = {}
+    for a in recent:
+        counts[a["kind"]] = counts.get(a["kind"], 0) + 1
+    return {"books": books, "deposited_by_method": books.pop("deposited_by_method"), "anomalies": counts,
+            "cards_by_status": {}, "hours": by_hour(store, where), "vendors": by_vendor(store, where),
+            "top_products": top_products(store, 10, where=where), "terminals": terminals,
+            "recent_anomalies": recent}
 
 
 class DashboardCache:

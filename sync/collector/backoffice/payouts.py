@@ -78,7 +78,13 @@ def decide(store: Store, request_id: str, *, approve: bool, by: str) -> dict[str
     if not rows or rows[0]["status"] != "requested":
         raise PayoutError("this request is not waiting for a decision")
     amount = rows[0]["amount"]
-    if approve:  # the amount is what the books say now (late syncs may have changed it)
+    if approve and rows[0].get("account_id"):  # a face account: what it may still spend
+        from sync.collector.backoffice.face_payouts import face_refundable
+
+        amount = face_refundable(store, rows[0]["account_id"])
+        if amount <= 0:
+            raise PayoutError("the account has nothing left to refund")
+    elif approve:  # the amount is what the books say now (late syncs may have changed it)
         now = refundable_card(store, rows[0]["card_id"])
         amount = now["refundable"] if now else 0
         if amount <= 0:
@@ -124,7 +130,9 @@ def export_sepa(store: Store, *, by: str) -> tuple[str, bytes]:
     for p in todo:
         payment: dict[str, Any] = {"name": p["holder"], "IBAN": p["iban"], "amount": int(p["amount"]),
                                    "execution_date": dt.date.today(),
-                                   "description": f"Refund {event} card {p['card_id']}"[:140],
+                                   "description": (f"Refund {event} face account {p['account_id']}"
+                                                   if p.get("account_id") else
+                                                   f"Refund {event} card {p['card_id']}")[:140],
                                    "endtoend_id": p["request_id"]}
         if p["bic"]:
             payment["BIC"] = p["bic"]
@@ -166,6 +174,11 @@ def mark_paid(store: Store, export_id: str, *, by: str) -> list[dict]:
         raise PayoutError("no exported refunds under this id")
     done = []
     for p in rows:
+        if p.get("account_id"):
+            from sync.collector.backoffice.face_payouts import pay_face
+
+            done.append(pay_face(store, p, by=f"{by} (SEPA {export_id})"))
+            continue
         result = refund_cards(store, [p["card_id"]], by=f"{by} (SEPA {export_id})")
         store.execute("UPDATE payout_requests SET status = 'paid', paid_at = ? WHERE request_id = ?",
                       [now_iso(), p["request_id"]])

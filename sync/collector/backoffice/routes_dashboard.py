@@ -11,9 +11,10 @@ from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from sync.collector.backoffice.charts import bars, columns
-from sync.collector.backoffice.dashboard import DashboardCache
+from sync.collector.backoffice.dashboard import DashboardCache, filtered_figures
 from sync.collector.backoffice.language import money
 from sync.collector.backoffice.web import Web
+from sync.collector.report_filters import FilterError, Filters
 
 POLL_S = 1.0
 LIVE_FIGURES = ("deposited", "spent", "refunded", "forfeited_complimentary", "outstanding", "entries")
@@ -38,11 +39,19 @@ def routes(web: Web) -> APIRouter:
 
     @web.route(router, "GET", "/", "view")
     async def get_dashboard(request: Request) -> Response:
+        try:
+            filters = Filters.from_query(request.query_params)
+        except FilterError as exc:
+            filters, error = Filters(), str(exc)
+        else:
+            error = ""
         version, figures = await run_in_threadpool(cache_of().get)
+        if filters:  # a slice: computed for this request, not live
+            figures = await run_in_threadpool(filtered_figures, web.store, filters)
         language, currency = web.language(request), web.currency
 
-        def fmt(amount: int) -> str:
-            return money(amount, currency, language)
+        def fmt(amount: int | None) -> str:
+            return "—" if amount is None else money(amount, currency, language)
 
         hours = figures["hours"][-48:]
         charts = {
@@ -55,7 +64,13 @@ def routes(web: Web) -> APIRouter:
             "vendors": bars([v["vendor"] or "?" for v in figures["vendors"][:15]],
                             [v["net"] for v in figures["vendors"][:15]], fmt, title="vendors"),
         }
-        return web.render(request, "dashboard.html", f=figures, charts=charts, version=str(version))
+        store = web.store
+        vendors = [r["vendor"] for r in store.query("SELECT DISTINCT vendor FROM terminals ORDER BY vendor")]
+        venues = [r["venue"] for r in store.query("SELECT DISTINCT venue FROM terminals WHERE venue <> '' "
+                                                  "ORDER BY venue")]
+        return web.render(request, "dashboard.html", status_code=422 if error else 200, f=figures, charts=charts,
+                          version=str(version), filters=filters, vendors=vendors, venues=venues, error=error,
+                          fmt=fmt)
 
     @web.route(router, "GET", "/live", "view")
     async def get_live(request: Request) -> Response:

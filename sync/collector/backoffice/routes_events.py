@@ -33,6 +33,7 @@ def routes(web: Any) -> APIRouter:
 
     @web.route(router, "GET", "/events", "view")
     def get_events(request: Request) -> Response:
+        web.events.refresh()  # events added with `stallpay collector events add` while serving
         return page(request)
 
     @web.route(router, "POST", "/events", "events.manage")
