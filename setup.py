@@ -16,11 +16,11 @@ BASE = [
     "jinja2>=3.1",
     "babel>=2.14",
     "qrcode>=7.4",
+    "tomli-w>=1.0",  # both sides write key files (sync.format.event_keys)
 ]
 TERMINAL = [
     "pyscard>=2.0",  # on the Pi from Debian's python3-pyscard (no aarch64 wheel on PyPI); the venv sees it
     "sqlite-utils>=3.36",
-    "tomli-w>=1.0",
     "ecdsa>=0.18",
     "httpx>=0.27",  # uploads to the collector
     "python-escpos[usb,serial]>=3.1",
