@@ -189,6 +189,8 @@ class Wallet:
         if is_value_card(tag):
             from terminal.wallet.desfire_ops import SecureCardOps
 
+            if self._band_file is not None:  # a new key epoch written by a background sync, without a restart
+                self.desfire_epochs = self._band_file.desfire() or self.desfire_epochs
             return SecureCardOps(self, self.desfire_keys)
         from terminal.wallet.ntag_ops import NtagOps
 

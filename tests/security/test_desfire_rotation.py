@@ -220,3 +220,32 @@ def test_band_torn_at_every_command_of_its_rotation_stays_usable(tmp_path: Path,
                 assert not _authenticates(band, role, stolen_keys.desfire[role]), (n, executed, role)
                 assert _authenticates(band, role, grill_keys.epoch_desfire[1][role]), (n, executed, role)
     assert card_id in cashier.released
+
+
+def test_amk_release_over_http_cashier_only(tmp_path: Path, store: Store) -> None:
+    """The terminal API: the signed request of a cashier gets the AMK sealed to it alone; a vendor gets 403; the
+    collector's answer never holds the key in clear."""
+    from fastapi.testclient import TestClient
+
+    from sync.collector.api import create_app
+    from terminal.uplink.client import CollectorClient, SyncFailed
+
+    cashier, grill, _stolen = _event(tmp_path, store)
+    band = DesfireEmulator("DESFIRE_EV2", uid=UID)
+    card_id = cashier.tap(band, "issue", 1000, method="cash").state.card_id
+    cashier.sync()
+    revoke(store, 3)
+    rotate(store)
+    cashier.sync()
+    grill.sync()
+    app = create_app(store, cashier.full)
+    amk = CollectorClient("http://testserver", cashier.ts, http=TestClient(app)).card_master_key(card_id)
+    assert amk == cashier.release_amk(card_id) and len(amk) == 16
+    raw = TestClient(app).post(f"/api/v1/terminal/cards/{card_id}/master-key")
+    assert raw.status_code == 401  # unsigned
+    with pytest.raises(SyncFailed, match="only an active cashier"):
+        CollectorClient("http://testserver", grill.ts, http=TestClient(app)).card_master_key(card_id)
+    with pytest.raises(SyncFailed, match="no issue of card"):
+        CollectorClient("http://testserver", cashier.ts, http=TestClient(app)).card_master_key(card_id + 99)
+    # the kiosk's releaser: refused means "not now", and the band stays usable in its old epoch
+    assert CollectorClient("http://testserver", grill.ts, http=TestClient(app)).amk_releaser()(card_id) is None
