@@ -146,6 +146,7 @@ def test_stolen_vendor_revoked_rotated_band_moved_at_cashier(tmp_path: Path, sto
     assert grill_keys.epoch_desfire[1]["debit"] != stolen_keys.desfire["debit"]
     # a band not yet moved is still sold on at the grill (epoch 0 keys, within the grace), without moving it
     assert grill.tap(band, "charge", 300).balance_after == 4200
+    old_epoch_sale = grill.purse.exchanges
     assert _authenticates(band, "debit", stolen_keys.desfire["debit"])
 
     # the cashier syncs and the band's next tap there moves it: the collector releases the AMK (audited)
@@ -173,6 +174,8 @@ def test_stolen_vendor_revoked_rotated_band_moved_at_cashier(tmp_path: Path, sto
     sale = grill.tap(band, "charge", 700)
     assert sale.balance_after == 4500
     assert grill.purse.exchanges <= 8
+    assert old_epoch_sale == grill.purse.exchanges + 2  # one failed authentication with the epoch-1 key
+    print(f"vendor sale: {grill.purse.exchanges} exchanges (old-epoch band: {old_epoch_sale})")
 
     for t in (cashier, grill):
         t.sync()
