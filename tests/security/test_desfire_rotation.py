@@ -252,3 +252,19 @@ def test_amk_release_over_http_cashier_only(tmp_path: Path, store: Store) -> Non
         CollectorClient("http://testserver", cashier.ts, http=TestClient(app)).card_master_key(card_id + 99)
     # the kiosk's releaser: refused means "not now", and the band stays usable in its old epoch
     assert CollectorClient("http://testserver", grill.ts, http=TestClient(app)).amk_releaser()(card_id) is None
+
+
+@pytest.mark.parametrize("desfire", [
+    '[epochs.desfire.1]\ncredit = "00"',  # short key
+    '[epochs.desfire.1]\nescrow_private = "' + "00" * 32 + '"',  # no escrow key in an epoch
+    '[epochs.desfire.0]\ndebit = "' + "00" * 16 + '"',  # epoch 0 is [desfire]
+    '[epochs.desfire.1]\ndebit = "zz"',
+    '[epochs.desfire]\n"1" = 5',
+])
+def test_hostile_epoch_desfire_sections_are_refused(desfire: str) -> None:
+    from sync.format.event_keys import ConfigError
+
+    epochs_toml = '\n[epochs]\ncurrent = 1\n[epochs.band]\n"1" = "' + "11" * 16 + '"\n'
+    text = new_keys_text(EVENT, MASTER) + epochs_toml + desfire
+    with pytest.raises(ConfigError):
+        parse_keys(text, "hostile.toml")
