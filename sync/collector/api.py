@@ -26,6 +26,7 @@ from sync.collector.auth import (
 )
 from sync.collector.backoffice.accounts import token_role
 from sync.collector.bundle import build_bundle, collector_public_key
+from sync.collector.desfire_rekey import ReleaseError, release_master_key
 from sync.collector.enrollment import EnrollmentError, code_for_request, get_terminal, new_pairing_code, pair, revoke
 from sync.collector.event import now_iso, require_event
 from sync.collector.event_registry import EventStores
@@ -276,6 +277,15 @@ def create_app(db: str | Store, keys: EventKeys, *, request_window_s: float = RE
             return replacement_quote(store, card_id, reason=f"lost (replaced at terminal {tid})")
         except LedgerError as exc:
             raise HTTPException(409, str(exc)) from None
+
+    @app.post("/api/v1/terminal/cards/{card_id}/master-key",
+              summary="A cashier terminal moving a DESFire band to the newest key epoch receives its AMK, sealed")
+    def post_card_master_key(card_id: Annotated[int, Path(ge=0, le=2**62)],
+                             tid: Annotated[int, Depends(terminal)]) -> dict:
+        try:
+            return release_master_key(store, keys, get_terminal(store, tid) or {}, card_id)
+        except ReleaseError as exc:
+            raise HTTPException(exc.status, str(exc)) from None
 
     @app.post("/api/v1/face/enrollments", summary="Upload a template enrolled at a cashier terminal (sealed)")
     def post_face_enrollment(req: FaceEnrollmentRequest, tid: Annotated[int, Depends(cashier)]) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from sync.collector.event import now_iso, require_event
 from sync.collector.sealing import seal, unseal
 from sync.collector.storage import Store
+from sync.format.event_keys import MODE_ROLES, ROLE_KEYS, role_limited
 from sync.format.key_epochs import MAX_EPOCH, seal_section
 
 
@@ -51,7 +52,8 @@ def rotate(store: Store, *, reason: str = "terminal revoked", grace_hours: float
         old_until = int((datetime.now(UTC) + timedelta(hours=grace_hours)).timestamp()) if grace_hours else 0
         store.execute("INSERT INTO key_epochs (epoch, started_at, reason, sealed_key, old_until) "
                       "VALUES (?, ?, ?, ?, ?)",
-                      [epoch, now_iso(), reason, seal(store, _purpose(epoch), secrets.token_bytes(16)), old_until])
+                      # band key, then the DESFire credit, debit and read master keys of the epoch
+                      [epoch, now_iso(), reason, seal(store, _purpose(epoch), secrets.token_bytes(64)), old_until])
     revoked = [r["terminal_id"] for r in store.query("SELECT terminal_id FROM terminals WHERE status = 'revoked' "
                                                      "ORDER BY terminal_id")]
     waiting = [r["terminal_id"] for r in store.query("SELECT terminal_id FROM terminals WHERE status = 'active' AND "
@@ -59,10 +61,21 @@ def rotate(store: Store, *, reason: str = "terminal revoked", grace_hours: float
     return {"epoch": epoch, "old_until": old_until, "revoked_terminals": revoked, "cannot_receive": waiting}
 
 
-def band_keys(store: Store) -> dict[int, bytes]:
-    """Every epoch's band key (1..n); the event key file's master key is epoch 0."""
+def _epoch_secrets(store: Store) -> dict[int, bytes]:
     return {int(r["epoch"]): unseal(store, _purpose(int(r["epoch"])), r["sealed_key"])
             for r in store.query("SELECT epoch, sealed_key FROM key_epochs ORDER BY epoch")}
+
+
+def band_keys(store: Store) -> dict[int, bytes]:
+    """Every epoch's band key (1..n); the event key file's master key is epoch 0."""
+    return {epoch: raw[:16] for epoch, raw in _epoch_secrets(store).items()}
+
+
+def desfire_keys(store: Store) -> dict[int, dict[str, bytes]]:
+    """Every epoch's DESFire role master keys (1..n; epochs rotated before DESFire rotation existed have none);
+    the event key file's [desfire] is epoch 0."""
+    return {epoch: dict(zip(ROLE_KEYS, (raw[16:32], raw[32:48], raw[48:64]), strict=True))
+            for epoch, raw in _epoch_secrets(store).items() if len(raw) == 64}
 
 
 def bundle_section(store: Store, box: X25519PrivateKey, event_id: str, terminal: dict | None) -> dict[str, Any]:
@@ -73,6 +86,8 @@ def bundle_section(store: Store, box: X25519PrivateKey, event_id: str, terminal:
     old_until = int(store.scalar("SELECT old_until FROM key_epochs WHERE epoch = ?", [epoch]) or 0)
     if not terminal.get("face_key"):
         return {"epoch": epoch, "old_until": old_until, "sealed": None}
+    mode = str(terminal.get("role") or "sale")
+    desfire = {e: role_limited(roles, mode) for e, roles in desfire_keys(store).items()} if mode in MODE_ROLES else {}
     sealed = seal_section(box, terminal["face_key"], event_id, int(terminal["terminal_id"]), epoch,
-                          band_keys(store))
+                          band_keys(store), desfire)
     return {"epoch": epoch, "old_until": old_until, "sealed": sealed}

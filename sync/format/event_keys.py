@@ -36,6 +36,8 @@ class EventKeys(BaseModel):
     epoch: int = 0
     old_until: int = 0
     epoch_keys: dict[int, bytes] = Field(default_factory=dict, repr=False)
+    # DESFire role master keys of later epochs ([epochs.desfire."N"], only the roles of this terminal's mode)
+    epoch_desfire: dict[int, dict[str, bytes]] = Field(default_factory=dict, repr=False)
 
     def __str__(self) -> str:
         return f"EventKeys(event_id={self.event_id!r}, epoch={self.epoch})"
@@ -43,6 +45,11 @@ class EventKeys(BaseModel):
     def band_masters(self) -> dict[int, bytes]:
         """The NTAG band master key of every epoch this file holds (epoch 0 is `master_key`)."""
         return {0: self.master_key, **self.epoch_keys}
+
+    def desfire_epochs(self) -> dict[int, dict[str, bytes]]:
+        """The DESFire role master keys of every epoch this file holds ([desfire] is epoch 0)."""
+        roles = {role: k for role, k in self.desfire.items() if role in ROLE_KEYS}
+        return {0: roles, **self.epoch_desfire}
 
 
 def check_key_permissions(path: Path) -> None:
@@ -92,6 +99,7 @@ def parse_keys(text: str, path: Path | str, event_id: str | None = None) -> Even
     try:
         keys.desfire = _desfire_keys(section)
         keys.epoch, keys.old_until, keys.epoch_keys = _epochs(raw.get("epochs", {}))
+        keys.epoch_desfire = _epoch_desfire(raw.get("epochs", {}))
     except (TypeError, ValueError, AttributeError) as exc:
         raise ConfigError(f"{path}: {exc}") from None
     if len(keys.master_key) != 16:
@@ -117,12 +125,28 @@ def _epochs(section: dict) -> tuple[int, int, dict[int, bytes]]:
     return current, old_until, band
 
 
+def _epoch_desfire(section: dict) -> dict[int, dict[str, bytes]]:
+    """[epochs.desfire."N"] credit/debit/read = 16-byte key (hex): the role keys of epoch N this file holds."""
+    out: dict[int, dict[str, bytes]] = {}
+    for epoch, roles in dict(section.get("desfire", {})).items():
+        n = int(epoch)
+        keys = {str(role): bytes.fromhex(v) for role, v in dict(roles).items()}
+        if not 1 <= n <= 255 or any(r not in ROLE_KEYS or len(v) != 16 for r, v in keys.items()):
+            raise ValueError("[epochs.desfire] holds epochs 1..255 with credit/debit/read 16-byte keys")
+        out[n] = keys
+    return out
+
+
 def epochs_section(keys: EventKeys) -> dict:
     """[epochs] of a key file (empty when the event never rotated)."""
     if not keys.epoch_keys:
         return {}
-    return {"current": keys.epoch, "old_until": keys.old_until,
-            "band": {str(k): v.hex() for k, v in sorted(keys.epoch_keys.items())}}
+    out: dict = {"current": keys.epoch, "old_until": keys.old_until,
+                 "band": {str(k): v.hex() for k, v in sorted(keys.epoch_keys.items())}}
+    if keys.epoch_desfire:
+        out["desfire"] = {str(e): {r: v.hex() for r, v in sorted(roles.items())}
+                          for e, roles in sorted(keys.epoch_desfire.items())}
+    return out
 
 
 DESFIRE_KEY_SIZES = {"credit": 16, "debit": 16, "read": 16, "escrow_public": 32, "escrow_private": 32}

@@ -90,6 +90,8 @@ class Till:
         self.taps = TapDispatch(self, self.booking, clock=clock)
         self.sync_panel = sync_panel(self) if sync_panel is not None else None  # sync status, sales limit
         self.collector = getattr(self.sync_panel, "client", None)  # online authorization, uploads
+        if self.collector is not None and getattr(self.wallet, "release_amk", None) is None:
+            self.wallet.release_amk = self.collector.amk_releaser()  # DESFire bands move epochs at a cashier tap
         if printer is not None:
             printer.queue.subscribe(self.hardware.printer_event)
 

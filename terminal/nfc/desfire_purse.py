@@ -52,6 +52,7 @@ READS_HISTORY = frozenset({"debit", "read"})
 BOUNDARY = 0xBE
 IDENTITY_MAGIC = b"SPDF"
 DUPLICATE = 0xDE
+INTEGRITY = 0x1E
 
 
 class DesfirePurse:
@@ -183,6 +184,29 @@ class DesfirePurse:
             card.change_key(KEY_NO[role], keys[role], bytes(16))
         card.change_key(0, master_key, bytes(16))
         self._selected = self._role = None
+
+    def change_role_keys(self, aid: bytes, master_key: bytes, changes: list[tuple[str, bytes, list[bytes]]],
+                         version: int = 1) -> None:
+        """ChangeKey for each (role, new key, possible current keys) in a session with key 0 (the AMK).
+
+        Each ChangeKey is atomic on the card, so a band pulled away between them holds some roles' keys in the
+        new epoch and the rest in the old one; which one a key is in is not readable, so each candidate current
+        key is tried in turn (a wrong one fails the cryptogram's CRC, 1E, and ends the session: authenticate
+        with key 0 again)."""
+        self._select(aid)
+        self._role = None
+        for role, new, olds in changes:
+            for n, old in enumerate(olds):
+                if self.card.session is None or self.card.session.key_no != 0:
+                    self.card.authenticate(0, master_key)
+                try:
+                    self.card.change_key(KEY_NO[role], new, old, version)
+                    break
+                except DesfireError as exc:
+                    if exc.code != INTEGRITY or n == len(olds) - 1:
+                        raise
+        self.card.session = None  # nothing more with key 0 on this tap
+        self._selected = None
 
     def unfinished_uid(self, aid: bytes) -> bytes | None:
         """The real UID of a card whose personalisation was torn (its AMK still the default), else None."""

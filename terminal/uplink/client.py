@@ -148,6 +148,36 @@ class CollectorClient:
             raise SyncFailed(f"replacement refused: {self._detail(resp)}")
         return dict(resp.json())
 
+    def card_master_key(self, card_id: int) -> bytes:
+        """A DESFire band's application master key, released to this cashier terminal to move the band to the
+        newest key epoch (sealed to this terminal's box key); SyncFailed when unreachable or refused."""
+        from sync.format.face_keys import SealError
+        from sync.format.key_epochs import open_card_amk
+
+        resp = self._json("POST", f"/api/v1/terminal/cards/{int(card_id)}/master-key", {}, attempts=1)
+        if resp.status_code != 200:
+            raise SyncFailed(f"card master key refused: {self._detail(resp)}")
+        t = self.t
+        body = resp.json()
+        try:
+            return open_card_amk(t.box, str(t.state.get("collector_box_key") or ""), t.keys.event_id,
+                                 t.config.terminal.id,
+                                 int(card_id), int(body["epoch"]), str(body["sealed"]))
+        except (SealError, KeyError, TypeError, ValueError) as exc:
+            raise SyncFailed(f"card master key does not open: {exc}") from None
+
+    def amk_releaser(self) -> Callable[[int], bytes | None]:
+        """For `Wallet.release_amk`: one quick attempt; unreachable or refused means the band moves at a later tap."""
+
+        def release(card_id: int) -> bytes | None:
+            try:
+                return self.card_master_key(card_id)
+            except SyncFailed as exc:
+                log.info("card %s not moved to the new key epoch now: %s", card_id, exc)
+                return None
+
+        return release
+
     def face_authorizer(self) -> Callable[[str, int], dict[str, Any]]:
         """An authorizer for `FaceAccounts.sale`: one quick attempt; unreachable means fall back to the allowance."""
         import secrets

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 def apply_key_epoch(t: TerminalSync, body: dict[str, Any]) -> dict[str, Any]:
     """Install a newer epoch from a verified bundle; {} when the bundle carries nothing new for this terminal."""
     from sync.format.bundle import BundleError
-    from sync.format.key_epochs import open_section
+    from sync.format.key_epochs import open_section_keys
     from terminal.config import epochs_section, load_keys, write_secret_file
     from terminal.key_file_seal import read_key_text
 
@@ -28,14 +28,15 @@ def apply_key_epoch(t: TerminalSync, body: dict[str, Any]) -> dict[str, Any]:
     if not section.get("sealed") or not isinstance(face, dict) or not isinstance(face.get("box_key"), str):
         return {"key_epoch": f"epoch {section['epoch']} not sent to this terminal: pair it again"}
     try:
-        band = open_section(t.box, face["box_key"], t.keys.event_id, t.config.terminal.id, section)
+        band, desfire = open_section_keys(t.box, face["box_key"], t.keys.event_id, t.config.terminal.id, section)
     except SealError as exc:
         raise BundleError(str(exc)) from None
     if section["epoch"] not in band:
         raise BundleError(f"the bundle's key epoch {section['epoch']} lacks its own key")
     old_until = section.get("old_until") if isinstance(section.get("old_until"), int) else 0
     keys = t.keys.model_copy(update={"epoch": section["epoch"], "old_until": old_until,
-                                     "epoch_keys": {**t.keys.epoch_keys, **band}})
+                                     "epoch_keys": {**t.keys.epoch_keys, **band},
+                                     "epoch_desfire": {**t.keys.epoch_desfire, **desfire}})
     path = t.config.keys_path
     raw = tomllib.loads(read_key_text(path))
     raw["epochs"] = epochs_section(keys)

@@ -30,6 +30,7 @@ class KeyFileBand:
         self.path = Path(path)
         self.event_id = event_id
         self._band = band
+        self._desfire: dict[int, dict[str, bytes]] | None = None  # None: as the wallet was opened
         self._seen = _mtime(self.path)
 
     def current(self) -> BandKeys:
@@ -38,8 +39,15 @@ class KeyFileBand:
             from terminal.config import ConfigError, load_keys
 
             try:
-                self._band = BandKeys.of(load_keys(self.path, self.event_id))
+                keys = load_keys(self.path, self.event_id)
+                self._band = BandKeys.of(keys)
+                self._desfire = keys.desfire_epochs()
                 self._seen = now
             except ConfigError as exc:  # a half-written or foreign file: keep the keys in hand
                 log.warning("key file changed but does not load: %s", exc)
         return self._band
+
+    def desfire(self) -> dict[int, dict[str, bytes]] | None:
+        """The DESFire role keys by epoch of the key file as last reloaded (None: unchanged since opened)."""
+        self.current()
+        return self._desfire

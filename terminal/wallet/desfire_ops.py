@@ -56,6 +56,7 @@ class _SecureTap:
     records: list[Record]
     card_id: int
     resolved: list[dict[str, Any]] = field(default_factory=list)
+    epoch: int = 0  # the key epoch the tap's role key authenticated in
 
     @property
     def current(self) -> Record:
@@ -75,6 +76,27 @@ class SecureCardOps:
         self.w = wallet
         self.keys = keys
         self.aid = event_aid(wallet.event_id)
+        self.epochs = getattr(wallet, "desfire_epochs", None) or {0: keys}
+        self.current = max(self.epochs)
+
+    def _masters(self, role: str) -> list[tuple[int, bytes]]:
+        """(epoch, role master key) newest first: a current band authenticates at the first try."""
+        return [(e, self.epochs[e][role]) for e in sorted(self.epochs, reverse=True) if role in self.epochs[e]]
+
+    def _open(self, card: ValueCard, role: str, uid: bytes) -> int:
+        """Authenticate with the role's key of the newest epoch that opens the band; returns that epoch. A band
+        torn mid-rotation holds each key number in one epoch or the other, so each is tried per key number."""
+        masters = self._masters(role)
+        if not masters:
+            self._require(role)
+        for n, (epoch, master) in enumerate(masters):
+            try:
+                card.open(self.aid, role, card_key(master, uid, self.w.event_id))
+                return epoch
+            except CardAuthError:
+                if n == len(masters) - 1:
+                    raise
+        raise AssertionError("unreachable")
 
     # --- keys -------------------------------------------------------------------
     def _require(self, role: str) -> bytes:
@@ -85,7 +107,9 @@ class SecureCardOps:
         return master
 
     def _key(self, role: str, uid: bytes) -> bytes:
-        return card_key(self._require(role), uid, self.w.event_id)
+        """The role's key of the current epoch (what a new card is given)."""
+        master = self.epochs[self.current].get(role) or self._require(role)
+        return card_key(master, uid, self.w.event_id)
 
     def _card_keys(self, uid: bytes) -> dict[str, bytes]:
         return {role: self._key(role, uid) for role in ("credit", "debit", "read")}
@@ -96,7 +120,7 @@ class SecureCardOps:
         try:
             uid = card.key_uid(self.aid)
             pending = [i for i in self.w.journal.pending() if i["uid"] == uid.hex()]
-            card.open(self.aid, role, self._key(role, uid))
+            epoch = self._open(card, role, uid)
             state = card.read_purse(max(history, HISTORY_WHEN_PENDING if pending else 1))
         except PurseMissing:
             unfinished = card.unfinished_uid(self.aid)
@@ -116,11 +140,15 @@ class SecureCardOps:
             self._settle_blank(uid, operator)
             raise Declined("blank", "card issue was interrupted: issue it again at a cashier")
         card_id = decoded[0][0]
-        tap = _SecureTap(card, uid, state.value, list(state.records), [r for _, r in decoded], card_id)
+        tap = _SecureTap(card, uid, state.value, list(state.records), [r for _, r in decoded], card_id, epoch=epoch)
         self._settle(tap, operator)
         reason = self.w.hotlist.reason(card_id)
         if reason is not None:
             raise self._decline(uid, tap, operator, Declined("blocked", f"card blocked ({reason})"))
+        old_until = getattr(self.w.band, "old_until", 0)
+        if epoch < self.current and old_until and self.w._now() > old_until:
+            raise self._decline(uid, tap, operator, Declined(
+                "old_epoch", "this band's keys are of an older key epoch: exchange it at a cashier"))
         if tap.value is not None and tap.value != tap.current.balance:
             raise self._decline(uid, tap, operator, Declined(
                 "tampered", "the card's value and its history disagree: refused, report to the organizer"))
@@ -163,7 +191,31 @@ class SecureCardOps:
         if purpose == "topup":
             self._require("credit")  # refuse before touching the card at a terminal without it
         history = {"read": HISTORY_ON_READ, "void": 2}.get(purpose, 1)
-        return self._tap(card, operator=operator, history=history)
+        tap = self._tap(card, operator=operator, history=history)
+        if tap.epoch < self.current and self._rotate(tap):
+            tap = self._tap(card, operator=operator, history=history)
+        return tap
+
+    def _rotate(self, tap: _SecureTap) -> bool:
+        """Move the band to the current epoch at a cashier tap while the collector is reachable: the collector
+        releases the band's AMK (escrowed at issue), and ChangeKey sets keys 3, 1 and then 2 (the debit key last,
+        so a band whose debit key opens in the current epoch is done). False when this terminal cannot."""
+        release = getattr(self.w, "release_amk", None)
+        newest = self.epochs[self.current]
+        if release is None or any(role not in newest for role in ("credit", "debit", "read")):
+            return False
+        amk = release(tap.card_id)
+        if amk is None:
+            return False
+        changes = []
+        for role in ("read", "credit", "debit"):
+            olds = [card_key(m, tap.uid, self.w.event_id) for e, m in self._masters(role) if e != self.current]
+            new = card_key(newest[role], tap.uid, self.w.event_id)
+            tried_first = [card_key(m, tap.uid, self.w.event_id) for e, m in self._masters(role) if e == tap.epoch]
+            changes.append((role, new, list(dict.fromkeys([*tried_first, new, *olds]))))
+        tap.card.change_role_keys(self.aid, amk, changes, version=(self.current + 1) & 0xFF)
+        log.info("card %s moved to key epoch %s", tap.card_id, self.current)
+        return True
 
     def activate(self, card: ValueCard, op: str, record: Record, *, method: str | None, operator: str | None,
                  data: dict[str, Any]) -> Outcome:
@@ -180,7 +232,7 @@ class SecureCardOps:
         except AlreadyPersonalised:
             fresh = False
             uid = card.key_uid(self.aid)
-            card.open(self.aid, "debit", self._key("debit", uid))
+            self._open(card, "debit", uid)
             state = card.read_purse(HISTORY_WHEN_PENDING)
             if state.records:
                 card_id, _ = decode_record(state.records[0])
@@ -202,7 +254,7 @@ class SecureCardOps:
                 plan = Personalisation(self.aid, self.w.limits.max_balance, identity_bytes(self.w.event_id, product),
                                        self._card_keys)
                 card.finish_personalisation(plan, uid, amk)
-            card.open(self.aid, "credit", self._key("credit", uid))
+            self._open(card, "credit", uid)
             if record.balance:
                 card.credit(record.balance)
             card.append_history(bytes.fromhex(data["record"]))
@@ -233,7 +285,7 @@ class SecureCardOps:
 
         def write() -> None:
             if change.kind == "credit":
-                card.open(self.aid, "credit", self._key("credit", tap.uid))
+                self._open(card, "credit", tap.uid)
                 card.credit(change.amount)
             elif change.kind == "refund":
                 card.refund_last_debit(change.amount)

@@ -114,9 +114,15 @@ class Wallet:
     def __init__(self, *, journal: Journal, master_key: bytes, event_id: str, terminal_id: int,
                  limits: Limits | None = None, hotlist: Hotlist | None = None, lastseen: LastSeen | None = None,
                  clock: Callable[[], float] = time.time, desfire_keys: dict[str, bytes] | None = None,
-                 policy: Policy | None = None, band_keys: BandKeys | None = None) -> None:
+                 policy: Policy | None = None, band_keys: BandKeys | None = None,
+                 desfire_epochs: dict[int, dict[str, bytes]] | None = None,
+                 release_amk: Callable[[int], bytes | None] | None = None) -> None:
         self.journal = journal
         self.desfire_keys = desfire_keys or {}
+        # DESFire role keys by epoch (`EventKeys.desfire_epochs`), and how a cashier gets a band's AMK to move it
+        self.desfire_epochs = desfire_epochs or {0: {r: k for r, k in self.desfire_keys.items()
+                                                     if r in ("credit", "debit", "read")}}
+        self.release_amk = release_amk
         self.policy = policy or Policy()
         self._master_key = master_key
         self.event_id = event_id
@@ -146,7 +152,8 @@ class Wallet:
         band = BandKeys.of(keys)
         wallet = cls(journal=journal, master_key=keys.master_key, event_id=config.event.id,
                      terminal_id=config.terminal.id, limits=limits, clock=clock, desfire_keys=keys.desfire,
-                     policy=Policy(config.terminal.mode, role_of), band_keys=band)
+                     policy=Policy(config.terminal.mode, role_of), band_keys=band,
+                     desfire_epochs=keys.desfire_epochs())
         wallet.follow_collector = True
         wallet._band_file = KeyFileBand(config.keys_path, config.event.id, band)
         return wallet
@@ -182,6 +189,8 @@ class Wallet:
         if is_value_card(tag):
             from terminal.wallet.desfire_ops import SecureCardOps
 
+            if self._band_file is not None:  # a new key epoch written by a background sync, without a restart
+                self.desfire_epochs = self._band_file.desfire() or self.desfire_epochs
             return SecureCardOps(self, self.desfire_keys)
         from terminal.wallet.ntag_ops import NtagOps
 

@@ -57,6 +57,12 @@ class ValueCard(Protocol):
 
     def commit(self) -> None: ...
 
+    def change_role_keys(self, aid: bytes, master_key: bytes, changes: list[tuple[str, bytes, list[bytes]]],
+                         version: int = 1) -> None:
+        """With the application master key: set each role's key to the new one, trying each possible current key
+        (a band torn during an earlier rotation holds some keys of each epoch)."""
+        ...
+
     def unfinished_uid(self, aid: bytes) -> bytes | None:
         """The real UID of a card whose personalisation was torn before its keys were set, else None."""
         ...
