@@ -27,15 +27,15 @@ from sync.collector.trust import MONEY_KINDS, exposure
 CHECK_CARDS_UP_TO = 250_000
 
 
-def summary(store: Store, *, check_cards: bool | None = None) -> dict:
-    """The event's books from the running totals kept at ingest (`entry_totals`), so it stays fast at millions
-    of entries. `check_cards` also sums every card's ledger balance (one pass over all commits) and requires
-    it to equal `outstanding`; by default only up to `CHECK_CARDS_UP_TO` entries."""
+def money_totals(store: Store, cond: str = "",
+                 params: list | tuple = ()) -> tuple[int, dict[str, int], dict[str, int], int]:
+    """From the running totals (`entry_totals`, optionally narrowed by `cond`, an `AND ...` clause): entries
+    counted, committed amount per op, deposits per method, and the net of terminal corrections."""
     by_method: dict[str, int] = {}
     totals: dict[str, int] = {}
     corrections = entries = 0
     for r in store.query("SELECT op, phase, method, SUM(n) AS n, SUM(amount) AS amount, SUM(delta) AS delta "
-                         "FROM entry_totals GROUP BY op, phase, method"):
+                         f"FROM entry_totals WHERE 1 = 1{cond} GROUP BY op, phase, method", list(params)):
         entries += int(r["n"])
         if r["phase"] != "commit":
             continue
@@ -43,7 +43,15 @@ def summary(store: Store, *, check_cards: bool | None = None) -> dict:
         if r["op"] in ("issue", "topup"):
             by_method[r["method"] or "unknown"] = by_method.get(r["method"] or "unknown", 0) + int(r["amount"])
         elif r["op"] == "correct":
-            corrections += int(r["delta"])
+            corrections += int(r["delta"] or 0)
+    return entries, totals, by_method, corrections
+
+
+def summary(store: Store, *, check_cards: bool | None = None) -> dict:
+    """The event's books from the running totals kept at ingest (`entry_totals`), so it stays fast at millions
+    of entries. `check_cards` also sums every card's ledger balance (one pass over all commits) and requires
+    it to equal `outstanding`; by default only up to `CHECK_CARDS_UP_TO` entries."""
+    entries, totals, by_method, corrections = money_totals(store)
     by_method = dict(sorted(by_method.items()))
     corrections += collector_corrections(store)  # made at the collector by finance, each with its reason
     at_collector = store.query("SELECT COALESCE(SUM(refunded), 0) AS refunded, COALESCE(SUM(forfeited), 0) AS "

@@ -9,7 +9,7 @@ from typing import Any
 from sync.collector.report_filters import Filters
 from sync.collector.reports import by_hour, by_vendor, sync_status, top_products
 from sync.collector.storage import Store
-from sync.collector.summary import summary
+from sync.collector.summary import money_totals, summary
 
 ANOMALY_KINDS = ("clone", "rollback", "balance_jump", "forged", "refused_credit", "pending", "pending_landed", "gap")
 
@@ -49,19 +49,7 @@ def filtered_books(store: Store, where: Filters) -> dict[str, Any]:
     """The movements booked at the chosen terminals, day and hour (from the running totals). What is left on the
     cards, forfeits and the books' balance belong to the whole event: they are not shown for a slice (None)."""
     cond, params = where.where()
-    by_method: dict[str, int] = {}
-    totals: dict[str, int] = {}
-    entries = corrections = 0
-    for r in store.query("SELECT op, phase, method, SUM(n) AS n, SUM(amount) AS amount, SUM(delta) AS delta "
-                         f"FROM entry_totals WHERE 1 = 1{cond} GROUP BY op, phase, method", params):
-        entries += int(r["n"])
-        if r["phase"] != "commit":
-            continue
-        totals[r["op"]] = totals.get(r["op"], 0) + int(r["amount"])
-        if r["op"] in ("issue", "topup"):
-            by_method[r["method"] or "unknown"] = by_method.get(r["method"] or "unknown", 0) + int(r["amount"])
-        elif r["op"] == "correct":
-            corrections += int(r["delta"] or 0)
+    entries, totals, by_method, corrections = money_totals(store, cond, params)
     return {"deposited": sum(by_method.values()), "spent": totals.get("sale", 0) - totals.get("void", 0),
             "refunded": totals.get("close", 0), "forfeited_complimentary": None, "outstanding": None,
             "corrections": corrections, "books_balance": None, "entries": entries, "pending": None,
