@@ -10,12 +10,12 @@ from tests.journeys.conftest import SMALL
 # (role's login, screen, tab to open first or None, primary buttons that must be fully on screen)
 SCREENS = [
     (None, "/login", None, ["login-submit"]),
-    (("1", "1111"), "/sale", None, ["charge", "product-BEER"]),
-    (("1", "1111"), "/sale", "tab-keypad", ["add-amount", "charge"]),
-    (("2", "2222"), "/cashier", None, ["topup-cash", "topup-card", "topup-voucher", "topup-comp"]),
-    (("2", "2222"), "/cashier", "tab-issue", ["issue-cash", "issue-comp"]),
-    (("2", "2222"), "/cashier", "tab-replace", ["replace-start", "report-lost"]),
-    (("9", "9999"), "/sale", None, ["charge", "void"]),
+    (("1", "1111"), "/sale", None, ["charge", "product-BEER", "logout"]),
+    (("1", "1111"), "/sale", "tab-keypad", ["add-amount", "charge", "logout"]),
+    (("2", "2222"), "/cashier", None, ["topup-cash", "topup-card", "topup-voucher", "topup-comp", "logout"]),
+    (("2", "2222"), "/cashier", "tab-issue", ["issue-cash", "issue-comp", "logout"]),
+    (("2", "2222"), "/cashier", "tab-replace", ["replace-start", "report-lost", "logout"]),
+    (("9", "9999"), "/sale", None, ["charge", "void", "logout"]),
 ]
 
 
