@@ -4,6 +4,7 @@ each part ending with the collector's books. Prints one JSON document; exit code
   .venv/bin/python bench/campaign.py            quick mode (CI: tests/test_campaign.py runs it)
   .venv/bin/python bench/campaign.py --full     the issue's counts (hours; override any count with its flag)
   .venv/bin/python bench/campaign.py --only tearing,fuzz --tears 500
+  .venv/bin/python bench/campaign.py --full --only fuzz --fuzz-workers 2 --fuzz-targets purse,batch
 """
 
 from __future__ import annotations
@@ -63,12 +64,14 @@ def _part(name: str, counts: dict[str, Any], dsn: str | None) -> dict[str, Any]:
         cells = faults.CELLS if counts["fault_cells"] == "all" else tuple(counts["fault_cells"].split(","))
         return faults.run(counts["fault_entries"], cells=cells)
     if name == "fuzz":
-        from tests.fuzz.fuzzer import fuzz
+        from tests.fuzz.fuzzer import fuzz_all
         from tests.fuzz.targets import TARGETS
 
-        results = {t: fuzz(t, counts["fuzz_execs"], seconds=counts.get("fuzz_seconds")) for t in sorted(TARGETS)}
-        return {"targets": results, "executions": sum(r["executions"] for r in results.values()),
-                "failures": sum(r["crashes"] for r in results.values())}
+        names = counts["fuzz_targets"].split(",") if counts.get("fuzz_targets") else sorted(TARGETS)
+        if set(names) - set(TARGETS):
+            raise SystemExit(f"unknown fuzz target(s): {', '.join(sorted(set(names) - set(TARGETS)))}")
+        return fuzz_all(names, counts["fuzz_execs"], workers=counts.get("fuzz_workers") or 1,
+                        seconds=counts.get("fuzz_seconds"))
     if name == "soak":
         from bench.reliability import soak
 
@@ -89,10 +92,12 @@ def main() -> int:
             ap.add_argument(f"--{key.replace('_', '-')}", type=type(QUICK[key]), help=f"quick {QUICK[key]}, "
                                                                                       f"full {FULL[key]}")
     ap.add_argument("--fuzz-seconds", type=float, help="stop each fuzz target after this many seconds")
+    ap.add_argument("--fuzz-workers", type=int, help="processes per fuzz target (executions split between them)")
+    ap.add_argument("--fuzz-targets", help="comma-separated fuzz targets (default: all)")
     ap.add_argument("--postgres", action=argparse.BooleanOptionalAction, help="collector crashes on PostgreSQL too")
     args = ap.parse_args()
     counts: dict[str, Any] = dict(FULL if args.full else QUICK)
-    for key in (*QUICK, "fuzz_seconds"):
+    for key in (*QUICK, "fuzz_seconds", "fuzz_workers", "fuzz_targets"):
         if getattr(args, key, None) is not None:
             counts[key] = getattr(args, key)
     parts = [p.strip() for p in args.only.split(",")] if args.only else list(PARTS)

@@ -82,7 +82,7 @@ class PrintQueue:
         self._db = sqlite3.connect(str(db_path), check_same_thread=False, isolation_level=None)
         self._db.execute("pragma journal_mode=wal")
         migrate(self._db, PRINT_QUEUE, where=str(db_path))
-        self._db.execute("update jobs set state='pending' where state='printing'")
+        self.requeue_interrupted()
         self._lock = threading.Lock()
         self._wake = threading.Condition()
         self._subscribers: list[Callable[[PrinterEvent], None]] = []
@@ -91,6 +91,10 @@ class PrintQueue:
         self._failures = 0
         self._retry_at = 0.0
         self.problem: PrinterEvent | None = None
+
+    def requeue_interrupted(self) -> None:
+        """A job that was printing when the power went is printed again (a receipt twice beats none)."""
+        self._db.execute("update jobs set state='pending' where state='printing'")
 
     # --- for the application -------------------------------------------------------------
 

@@ -190,3 +190,33 @@ def fuzz(name: str, executions: int, seed: int = 0, *, seconds: float | None = N
             pool.append(data)  # structured seeds widen the mutation pool
     return {"target": name, "executions": done, "crashes": len(crashes), "samples": crashes[:3],
             "seconds": round(time.monotonic() - started, 1)}
+
+
+def _fuzz_share(args: tuple[str, int, int, float | None]) -> dict[str, Any]:
+    name, executions, seed, seconds = args
+    return fuzz(name, executions, seed, seconds=seconds)
+
+
+def fuzz_all(names: list[str], executions: int, *, workers: int = 1,
+             seconds: float | None = None) -> dict[str, Any]:
+    """Every target in `names`, each with `executions` inputs split over `workers` forked processes (seeds 0..n-1,
+    so the workers try different inputs); counts and crash samples summed per target."""
+    import multiprocessing
+
+    jobs = [(name, executions // workers + (w < executions % workers), w, seconds)
+            for name in names for w in range(workers)]
+    if workers > 1:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            shares = pool.map(_fuzz_share, jobs, chunksize=1)
+    else:
+        shares = [_fuzz_share(job) for job in jobs]
+    results: dict[str, Any] = {}
+    for share in shares:
+        r = results.setdefault(share["target"], {"target": share["target"], "executions": 0, "crashes": 0,
+                                                  "samples": [], "worker_seconds": 0.0})
+        r["executions"] += share["executions"]
+        r["crashes"] += share["crashes"]
+        r["samples"] = (r["samples"] + share["samples"])[:3]
+        r["worker_seconds"] = round(r["worker_seconds"] + share["seconds"], 1)
+    return {"targets": results, "workers": workers, "executions": sum(r["executions"] for r in results.values()),
+            "failures": sum(r["crashes"] for r in results.values())}

@@ -10,7 +10,6 @@ import contextlib
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -75,19 +74,21 @@ def pairing(data: bytes) -> None:
         open_response(PAIR_KEY, PAIR_EPHEMERAL, PAIR_REQUEST, resp)
 
 
-_PRINTER = Path(tempfile.mkdtemp(prefix="stallpay-fuzz-printer-")) / "printer.bin"
+# One queue for every input (opening one costs more than the input's whole run); /dev/null is a character
+# device, so the transport treats it as a printer's /dev/usb/lp0 and writes nothing to disk.
+_QUEUE = PrintQueue(":memory:", DeviceFileTransport(Path(os.devnull)), check_status=False, retry_delays=())
 
 
 def print_queue(data: bytes) -> None:
     """A job row as a damaged SD card may hold it (any SQLite type in any column), then a start and a print."""
-    queue = PrintQueue(":memory:", DeviceFileTransport(_PRINTER), check_status=False, retry_delays=())
-    try:
-        queue._db.execute("insert into jobs (kind, label, format, payload, state, attempts, last_error, created, "
-                          "printed, reprint_of) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", _columns(data))
-        queue.print_one()
-        queue.jobs()
-    finally:
-        queue.close()
+    queue = _QUEUE
+    queue._db.execute("delete from jobs")
+    queue.problem, queue._failures = None, 0
+    queue._db.execute("insert into jobs (kind, label, format, payload, state, attempts, last_error, created, "
+                      "printed, reprint_of) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", _columns(data))
+    queue.requeue_interrupted()
+    queue.print_one()
+    queue.jobs()
 
 
 def _columns(data: bytes) -> list[object]:
