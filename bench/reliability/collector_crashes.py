@@ -29,6 +29,7 @@ from tests.sync.journals import Cards, Term, make_terminal
 
 EVENT = "test-event"
 ORPHAN_S = 60.0
+INTENDED = {5, 6}  # make_usb's cloned and rolled-back cards: the only anomalies a clean run may show
 
 
 def make_usb(folder: Path, terminals: int = 6, sales: int = 60) -> list[Term]:
@@ -62,8 +63,9 @@ def _quiet(*args: str) -> int:
 def _new_db(target: str, terms: list[Term]) -> None:
     assert _quiet("collector", "init", "--db", target, "--event-id", EVENT) == 0
     for t in terms:
+        # cashier: every terminal here issues cards, which a sale-only terminal may not (refused credits)
         assert _quiet("collector", "enroll", "--db", target, "--terminal", str(t.terminal_id), "--public-key",
-                      public_hex(t.key)) == 0
+                      public_hex(t.key), "--role", "cashier") == 0
 
 
 def outcome(target: str) -> dict[str, Any]:
@@ -135,6 +137,10 @@ def run(kills: int, dsn: str | None, seed: int = 15, *, kinds: tuple[str, ...] |
                            capture_output=True)
             window = time.monotonic() - t0
             expected = outcome(clean)
+            unexplained = [a for a in expected["anomalies"] if a[0] not in INTENDED]
+            if unexplained or {a[0] for a in expected["anomalies"]} != INTENDED:
+                failures.append(f"{kind} clean run: anomalies {expected['anomalies']}, only cards "
+                                f"{sorted(INTENDED)} were made to show one")
             counts = {"kills": 0, "finished_first": 0, "orphans": 0, "slow_exits": 0, "mismatches": 0}
             exit_s = 0.0
             i = 0
@@ -185,7 +191,8 @@ def run(kills: int, dsn: str | None, seed: int = 15, *, kinds: tuple[str, ...] |
             report[kind] = {**counts, "runs": i, "workers_gone_within_s": round(exit_s, 1),
                             "window_s": round(window, 3), "clean_run": {
                 "entries": expected["entries"], "anomalies": len(expected["anomalies"]),
-                "hotlist": len(expected["hotlist"]), "books_balance": expected["books_balance"]}}
+                "hotlist": len(expected["hotlist"]), "books_balance": expected["books_balance"],
+                "anomaly_kinds": sorted({f"card {c}: {k}" for c, k in expected["anomalies"]})}}
     return {**report, "failures": len(failures), "failure_samples": failures[:5],
             "seconds": round(time.monotonic() - started, 1)}
 
