@@ -5,110 +5,38 @@ SEPA pain.001 valid against the XSD -> paid -> books balance. Screenshots go to 
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from lxml import etree
 
 from sync.collector.backoffice.guest_access import card_secret
 from sync.collector.reports import by_vendor
 from sync.collector.storage import open_store
 from sync.collector.summary import summary
 from terminal.config import new_keys_text, write_config, write_secret_file
-from terminal.uplink.client import CollectorClient
-from terminal.uplink.terminal_side import TerminalSync, open_terminal
-from tests.sync.backoffice_server import PASSWORD, SIM_EVENT, Collector, start_collector
-from tests.sync.conftest import _free_port
-from tests.ui.test_browser import ARGS, CHROMIUM
-
-playwright_api = pytest.importorskip("playwright.sync_api")
-
-ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "back-office"
-DESK = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
-VALID_IBAN = "DE89370400440532013000"
-
-
-@pytest.fixture(scope="module")
-def collector(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Collector]:
-    import psycopg
-
-    schema = f"office{os.getpid()}"
-    with psycopg.connect(pg_server, autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-        conn.execute(f"CREATE SCHEMA {schema}")
-    c = start_collector(f"{pg_server}?options=-csearch_path%3D{schema}", tmp_path_factory.mktemp("office"),
-                        _free_port())
-    yield c
-    c.proc.terminate()
-    c.proc.wait(timeout=20)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} missing: run scripts/setup.sh (Debian package 'chromium')")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
-
-
-def desk(browser: Any, collector: Collector, username: str) -> Any:
-    """A logged-in back-office page at 1280x800."""
-    page = browser.new_context(viewport=DESK, accept_downloads=True).new_page()
-    page.goto(f"{collector.url}/")
-    assert "/login" in page.url
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button.primary")
-    page.wait_for_url(f"{collector.url}/")
-    return page
-
-
-def shot(page: Any, name: str) -> None:
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=False)
-
-
-class Till:
-    """A cashier terminal of the sim event with a real wallet and an emulated wristband reader."""
-
-    def __init__(self, tmp: Path, collector: Collector, terminal_id: int) -> None:
-        from terminal.nfc.emulated import EmulatedReader
-        from terminal.wallet.operations import Wallet
-        from terminal.wallet.rules import Limits
-
-        d = tmp / f"till{terminal_id}"
-        write_secret_file(d / "keys.toml", new_keys_text(SIM_EVENT, collector.master_key))
-        write_config(d / "terminal.toml", {"event": {"id": SIM_EVENT, "currency": "EUR"},
-                                           "terminal": {"id": terminal_id, "vendor": "Desk"},
-                                           "paths": {"data": "data", "keys": "keys.toml"}})
-        self.ts: TerminalSync = open_terminal(d / "terminal.toml")
-        self.wallet = Wallet(journal=self.ts.journal, master_key=collector.master_key, event_id=SIM_EVENT,
-                             terminal_id=terminal_id, limits=Limits(max_balance=100_000, max_sale=20_000))
-        self.reader = EmulatedReader("office test reader")
-        self.client = CollectorClient(collector.url, self.ts, attempts=3, backoff_s=0.1)
-
-    def tap(self, band: Any, action: str, *args: Any, **kwargs: Any) -> Any:
-        from terminal.nfc.ntag import identify
-
-        self.reader.place(band)
-        try:
-            return getattr(self.wallet, action)(identify(self.reader.wait_for_card(1)), *args, **kwargs)
-        finally:
-            self.reader.remove()
+from tests.sync.backoffice_pages import (  # noqa: F401  (fixtures: browser, collector)
+    ARTIFACTS,
+    PAIN_001,
+    VALID_IBAN,
+    Till,
+    browser,
+    collector,
+    desk,
+    phone,
+    set_debtor,
+    shot,
+    valid_pain_001,
+)
+from tests.sync.backoffice_server import SIM_EVENT, Collector
 
 
 def figure(page: Any, key: str) -> int:
     return int(page.get_attribute(f"#fig-{key}", "data-minor"))
 
 
-def test_dashboard_equals_summary_and_follows_a_syncing_terminal(browser: Any, collector: Collector,
+def test_dashboard_equals_summary_and_follows_a_syncing_terminal(browser: Any, collector: Collector,  # noqa: F811
                                                                   tmp_path: Path) -> None:
     from terminal.nfc.emulator import NtagEmulator
 
@@ -177,9 +105,8 @@ def test_dashboard_equals_summary_and_follows_a_syncing_terminal(browser: Any, c
     assert s["books_balance"] and not {"clone", "rollback", "balance_jump"} & set(s["anomalies"])
 
 
-def test_portal_refund_approved_exported_as_valid_sepa_and_paid(browser: Any, collector: Collector) -> None:
-    import sepaxml
-
+def test_portal_refund_approved_exported_as_valid_sepa_and_paid(
+        browser: Any, collector: Collector) -> None:  # noqa: F811
     store = open_store(collector.dsn, migrate=False)
     row = store.query("SELECT r.card_id FROM (SELECT DISTINCT card_id FROM entries WHERE op = 'issue' AND "
                       "phase = 'commit' AND method = 'cash') r WHERE r.card_id NOT IN (SELECT card_id FROM hotlist) "
@@ -190,32 +117,32 @@ def test_portal_refund_approved_exported_as_valid_sepa_and_paid(browser: Any, co
                    and refundable(store, [r["card_id"]])[0]["refundable"] > 0)
     due = refundable(store, [card_id])[0]["refundable"]
 
-    phone = browser.new_context(viewport=PHONE, is_mobile=True).new_page()
-    phone.goto(f"{collector.url}/portal")
-    shot(phone, "portal-login")
-    phone.goto(f"{collector.url}/portal/face")
-    shot(phone, "portal-face-login")
-    phone.goto(f"{collector.url}/portal")
-    phone.fill("input[name=card]", str(card_id))
-    phone.fill("input[name=secret]", "WRON-GONE")
-    phone.click("button.primary")
-    assert "not recognised" in phone.text_content(".error")
-    phone.fill("input[name=card]", str(card_id))
-    phone.fill("input[name=secret]", card_secret(store, card_id).lower())
-    phone.click("button.primary")
-    phone.wait_for_selector("#balance")
-    assert phone.text_content("#status").strip() == "active"
-    shot(phone, "portal-card")
-    phone.fill("input[name=holder]", "Ayşe Yılmaz")
-    phone.fill("input[name=iban]", "DE89 3704 0044 0532 0130 01")  # one digit wrong
-    phone.click("text=Request refund")
-    assert "IBAN is not valid" in phone.text_content(".error")
-    assert phone.input_value("input[name=holder]") == "Ayşe Yılmaz"  # nothing typed is lost
-    phone.fill("input[name=iban]", "DE89 3704 0044 0532 0130 00")
-    phone.click("text=Request refund")
-    phone.wait_for_selector(".message")
-    assert phone.text_content("#status").strip() == "blocked"
-    shot(phone, "portal-refund-requested")
+    guest = phone(browser)
+    guest.goto(f"{collector.url}/portal")
+    shot(guest, "portal-login")
+    guest.goto(f"{collector.url}/portal/face")
+    shot(guest, "portal-face-login")
+    guest.goto(f"{collector.url}/portal")
+    guest.fill("input[name=card]", str(card_id))
+    guest.fill("input[name=secret]", "WRON-GONE")
+    guest.click("button.primary")
+    assert "not recognised" in guest.text_content(".error")
+    guest.fill("input[name=card]", str(card_id))
+    guest.fill("input[name=secret]", card_secret(store, card_id).lower())
+    guest.click("button.primary")
+    guest.wait_for_selector("#balance")
+    assert guest.text_content("#status").strip() == "active"
+    shot(guest, "portal-card")
+    guest.fill("input[name=holder]", "Ayşe Yılmaz")
+    guest.fill("input[name=iban]", "DE89 3704 0044 0532 0130 01")  # one digit wrong
+    guest.click("text=Request refund")
+    assert "IBAN is not valid" in guest.text_content(".error")
+    assert guest.input_value("input[name=holder]") == "Ayşe Yılmaz"  # nothing typed is lost
+    guest.fill("input[name=iban]", "DE89 3704 0044 0532 0130 00")
+    guest.click("text=Request refund")
+    guest.wait_for_selector(".message")
+    assert guest.text_content("#status").strip() == "blocked"
+    shot(guest, "portal-refund-requested")
 
     # support desk sees it but cannot approve; finance approves, exports, marks paid
     support = desk(browser, collector, "support")
@@ -223,10 +150,7 @@ def test_portal_refund_approved_exported_as_valid_sepa_and_paid(browser: Any, co
     assert support.locator("text=Approve").count() == 0
     finance = desk(browser, collector, "finance")
     finance.goto(f"{collector.url}/payouts")
-    finance.fill("form[action='/payouts/debtor'] input[name=name]", "Festival GmbH")
-    finance.fill("form[action='/payouts/debtor'] input[name=iban]", "DE02120300000000202051")
-    finance.fill("form[action='/payouts/debtor'] input[name=bic]", "BYLADEM1001")
-    finance.click("form[action='/payouts/debtor'] button")
+    set_debtor(finance)
     finance.locator("#payouts tr", has_text=str(card_id)).locator("text=Approve").click()
     finance.wait_for_selector("#payouts >> text=approved")
     shot(finance, "payouts")
@@ -238,10 +162,8 @@ def test_portal_refund_approved_exported_as_valid_sepa_and_paid(browser: Any, co
     again = finance.request.get(stored)
     assert again.status == 200 and again.body() == xml
     assert support.request.get(stored).status == 403
-    schema = etree.XMLSchema(etree.parse(str(Path(sepaxml.__file__).parent / "schemas" / "pain.001.001.03.xsd")))
-    doc = etree.fromstring(xml)
-    assert schema.validate(doc), schema.error_log
-    ns = {"p": "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"}
+    doc = valid_pain_001(xml)
+    ns = PAIN_001
     assert doc.findtext(".//p:CdtTrfTxInf/p:CdtrAcct/p:Id/p:IBAN", namespaces=ns) == VALID_IBAN
     assert doc.findtext(".//p:CdtTrfTxInf/p:Amt/p:InstdAmt", namespaces=ns) == f"{due // 100}.{due % 100:02d}"
     finance.goto(f"{collector.url}/payouts")
@@ -251,12 +173,12 @@ def test_portal_refund_approved_exported_as_valid_sepa_and_paid(browser: Any, co
     s = summary(store)
     assert s["books_balance"], s
     assert store.scalar("SELECT refunded FROM cards WHERE card_id = ?", [card_id]) == due
-    phone.reload()
-    assert phone.text_content("#status").strip() == "refunded"
-    assert phone.text_content("#balance").strip() == "€0.00"
+    guest.reload()
+    assert guest.text_content("#status").strip() == "refunded"
+    assert guest.text_content("#balance").strip() == "€0.00"
 
 
-def test_every_page_renders_and_reports_download(browser: Any, collector: Collector) -> None:
+def test_every_page_renders_and_reports_download(browser: Any, collector: Collector) -> None:  # noqa: F811
     page = desk(browser, collector, "admin")
     for name, path in (("cards-search", "/cards?q=vendor"), ("accounts", "/accounts"), ("reports", "/reports"),
                        ("events", "/events"), ("face-accounts", "/face"),
@@ -298,7 +220,7 @@ def test_every_page_renders_and_reports_download(browser: Any, collector: Collec
 
 
 def test_operator_added_centrally_logs_in_after_sync_and_is_refused_once_disabled(
-        browser: Any, collector: Collector, tmp_path: Path) -> None:
+        browser: Any, collector: Collector, tmp_path: Path) -> None:  # noqa: F811
     import json
     import subprocess
 
