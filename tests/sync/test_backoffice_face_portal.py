@@ -56,6 +56,7 @@ def test_face_guest_on_a_phone_blocks_and_is_refunded_by_sepa(
     guest = phone(browser)
     guest.on("dialog", lambda dialog: dialog.accept())  # "Block this account?"
     guest.goto(f"{collector.url}/portal/face")
+    assert guest.text_content("header b").strip() == "My face account"  # not "My wristband": no band here
     shot(guest, "portal-face-login")
 
     # wrong digits: a clear message, nothing of the account
@@ -89,6 +90,8 @@ def test_face_guest_on_a_phone_blocks_and_is_refunded_by_sepa(
     assert rows[1].startswith("Top-up") and rows[1].endswith("+€50.00")
     assert bora.account_id not in guest.content() and bora_secret not in guest.content()
     shot(guest, "portal-face-account")
+    guest.locator("#history").scroll_into_view_if_needed()
+    shot(guest, "portal-face-history")
 
     # blocked from the phone: the collector refuses the stall's next payment from the account at once
     guest.click("#freeze")
@@ -145,3 +148,8 @@ def test_face_guest_on_a_phone_blocks_and_is_refunded_by_sepa(
     assert guest.text_content("#balance").strip() == "€0.00"
     assert guest.locator("form#refund").count() == 0 and guest.locator("#freeze").count() == 0
     shot(guest, "portal-face-refunded")
+    # the same page in the guest's language (the longest words of the four)
+    guest.goto(f"{collector.url}/language/bg")
+    guest.goto(f"{collector.url}/portal/face")
+    assert guest.text_content("header b").strip() == "Моят лицев акаунт"
+    shot(guest, "portal-face-refunded-bg")
