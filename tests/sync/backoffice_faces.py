@@ -85,8 +85,8 @@ class FaceDesks:
             till.client.sync_once()
 
 
-def add_face_guests(tmp: Path, collector: Collector, guests: list[tuple[str, int, int]]) -> tuple[FaceDesks,
-                                                                                                  list[FaceGuest]]:
+def add_face_guests(tmp: Path, collector: Collector,
+                    guests: list[tuple[str, int, int]]) -> tuple[FaceDesks, list[FaceGuest]]:
     """Enroll, load and spend for each (phone, loaded, spent); every terminal has synced when this returns."""
     desks, made = FaceDesks(tmp, collector), []
     for n, (phone, loaded, spent) in enumerate(guests):

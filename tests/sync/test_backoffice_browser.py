@@ -119,10 +119,7 @@ def test_portal_refund_approved_exported_as_valid_sepa_and_paid(
 
     guest = phone(browser)
     guest.goto(f"{collector.url}/portal")
-    shot(guest, "portal-login")
-    guest.goto(f"{collector.url}/portal/face")
-    shot(guest, "portal-face-login")
-    guest.goto(f"{collector.url}/portal")
+    shot(guest, "portal-login")  # the face portal's pages: test_backoffice_face_portal.py
     guest.fill("input[name=card]", str(card_id))
     guest.fill("input[name=secret]", "WRON-GONE")
     guest.click("button.primary")
