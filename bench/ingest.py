@@ -175,7 +175,7 @@ def main() -> None:
                       "postgresql_ingest_per_s": round(pg_rate), "postgresql_copy_per_s": round(pg_bulk),
                       "postgresql_copy_text_per_s": round(pg_text),
                       "postgresql_copy_write_row_per_s": round(pg_write_row),
-                      "postgresql_ingest_to_copy_ratio": round(pg_rate / pg_bulk, 3), "target_ratio": 0.5}, indent=1))
+                      "postgresql_ingest_to_copy_ratio": round(pg_rate / pg_bulk, 3), "target_ratio": 0.8}, indent=1))
 
 
 if __name__ == "__main__":
