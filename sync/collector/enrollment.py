@@ -20,16 +20,13 @@ _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 
 class EnrollmentError(Exception):
-    pass
+    status = 403  # HTTP: a bad, used or expired code, a foreign event...
 
 
 class EventOver(EnrollmentError):
-    """The event's last day and grace are past: no terminal joins it any more (HTTP 409)."""
+    """The event's last day and grace are past: no terminal joins it any more."""
 
-
-def refusal_status(exc: Exception) -> int:
-    """The HTTP status of a refused pairing: 409 once the event is over (a state, not a bad code), else 403."""
-    return 409 if isinstance(exc, EventOver) else 403
+    status = 409  # a state of the event, not a fault of the request
 
 
 def refuse_after_event(store: Store) -> None:

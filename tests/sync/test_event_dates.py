@@ -18,6 +18,7 @@ from sync.collector.ledger import hotlist, reconcile
 from sync.collector.storage import Store
 from sync.collector.summary import summary
 from sync.format.batch import encode
+from sync.format.pairing import make_request
 from terminal.config import load_keys
 from terminal.uplink.export import batches
 from tests.sync.journals import EVENT, Cards, configured_terminal, make_terminal
@@ -58,6 +59,9 @@ def test_pairing_is_refused_after_the_end_and_grace(tmp_path: Path, store: Store
     _set(store, _days(-10), _days(-2), 12)  # the last day ended more than a day and 12 h ago
     answer = http.post("/api/v1/pair", json={"code": code, "event_id": EVENT, "terminal_id": 7,
                                              "public_key": "ab" * 32})
+    assert answer.status_code == 409 and "no terminal can be paired" in answer.json()["detail"]
+    sealed = make_request(code, event_id=EVENT, terminal_id=7, public_key="ab" * 32, name="stall 7")[0]
+    answer = http.post("/api/v1/pair/keys", json=sealed)  # the same refusal for pairing with keys
     assert answer.status_code == 409 and "no terminal can be paired" in answer.json()["detail"]
     assert store.query("SELECT used_by FROM pairing_codes") == [{"used_by": None}]
     assert store.scalar("SELECT COUNT(*) FROM terminals") == 0
