@@ -94,3 +94,22 @@ def test_outside_event_is_flagged_and_the_books_balance(tmp_path: Path, store: S
     assert 5 not in dict(hotlist(store))  # informational: no card is blocked for it
     _set(store, _days(-1), _days(1))  # movements inside the window are not flagged
     assert reconcile(store) == {}
+
+
+def test_back_office_shows_the_dates_and_refuses_codes_after_the_end(store: Store, tmp_path: Path) -> None:
+    import html
+
+    from sync.collector.auth import set_user
+    from terminal.config import EventKeys
+    from tests.sync.test_backoffice_events import PASSWORD, _login
+
+    set_user(store, "admin", PASSWORD, role="admin")
+    app = create_app(store, EventKeys(event_id=EVENT, master_key=bytes(16), terminal_signing_key=bytes(32)),
+                     events_dir=tmp_path / "keys")
+    admin, csrf = _login(app, "admin")
+    _set(store, _days(-10), _days(-2), 12)
+    events = admin.get("/events").text
+    assert f"{_days(-10)} – {_days(-2)}" in events  # the dates in force, from the event's settings
+    answer = admin.post("/terminals/pairing-code", data={"csrf": csrf, "role": "sale", "hours": "24"})
+    assert answer.status_code == 409 and "no terminal can be paired with it any more" in html.unescape(answer.text)
+    assert store.scalar("SELECT COUNT(*) FROM pairing_codes") == 0
