@@ -27,7 +27,19 @@ def test_after_the_event_sales_and_topups_are_refused_and_refunds_work(demo: Dem
         assert state(c)["flow"]["result"]["balance_after"] == 4550
         c.post("/api/dismiss")
         _ended_event(demo)
-        sell(demo, c, "BEER", "after")
+        assert c.post("/api/cart/add", json={"sku": "BEER"}).status_code == 200
+        for pay in ("/api/charge", "/api/face/start"):  # said before the guest taps or looks at the camera
+            answer = c.post(pay, json={"request_id": "after"})
+            assert answer.status_code == 403 and answer.json() == {
+                "code": "outside_event",
+                "message": "Outside the event's dates: no sales or top-ups now, refunds still work"}
+            assert state(c)["flow"]["phase"] == "idle"
+        demo.tap("alice")  # a tap only shows the balance
+        assert state(c)["balance"]["balance"] == 4550
+        # a sale armed before the bundle arrived is refused by the wallet at the tap, and nothing moves
+        demo.kiosk.sync.state.set("bundle_settings", {})
+        sell(demo, c, "BEER", "armed")
+        _ended_event(demo)
         demo.tap("alice")
         s = state(c)
         assert s["flow"]["phase"] == "declined" and s["flow"]["result"]["code"] == "outside_event"
@@ -52,5 +64,6 @@ def test_after_the_event_sales_and_topups_are_refused_and_refunds_work(demo: Dem
     assert [e["amount"] for e in demo.commits("sale")] == [450]  # only the sale before the bundle
     assert [e for e in demo.commits("topup") if e["operator"] != "setup"] == []
     declines = [e["data"]["code"] for e in demo.kiosk.journal.entries() if e["op"] == "decline"]
-    assert declines.count("outside_event") == 3  # the card sale, the card top-up, the face top-up
+    # two refused charges (card and face), the sale refused at the tap, the card top-up, the face top-up
+    assert declines.count("outside_event") == 5
     assert len(demo.commits("close")) == 2  # the wristband refund and the face checkout
