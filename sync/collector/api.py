@@ -227,7 +227,7 @@ def create_app(db: str | Store, keys: EventKeys, *, request_window_s: float = RE
                      public_key=req.public_key, name=req.name, mode=req.mode,
                      face_key=req.face_key)
         except EnrollmentError as exc:
-            raise HTTPException(403, str(exc)) from None
+            raise HTTPException(exc.status, str(exc)) from None
         return {"terminal_id": t["terminal_id"], "role": t["role"], "vendor": t["vendor"],
                 "collector_box_key": collector_box_public(store)}
 
@@ -251,7 +251,7 @@ def create_app(db: str | Store, keys: EventKeys, *, request_window_s: float = RE
                        "collector_box_key": collector_box_public(store)}
             sealed = seal_response(key, raw, payload)
         except (EnrollmentError, PairingFailed) as exc:
-            raise HTTPException(403, str(exc)) from None
+            raise HTTPException(getattr(exc, "status", 403), str(exc)) from None
         return {"terminal_id": t["terminal_id"], **sealed}
 
     @app.post("/api/v1/face/authorize", summary="Reserve a face payment on the account's ledger (or refuse it)")
@@ -398,7 +398,10 @@ def create_app(db: str | Store, keys: EventKeys, *, request_window_s: float = RE
 
     @app.post("/api/v1/pairing-codes", summary="A one-time code to pair a terminal")
     def post_code(req: PairingCodeRequest, _: Annotated[str, Depends(may_change)]) -> dict:
-        return {"code": new_pairing_code(store, role=req.role, vendor=req.vendor, valid_hours=req.valid_hours)}
+        try:
+            return {"code": new_pairing_code(store, role=req.role, vendor=req.vendor, valid_hours=req.valid_hours)}
+        except EnrollmentError as exc:  # the event is over (409)
+            raise HTTPException(exc.status, str(exc)) from None
 
     @app.post("/api/v1/terminals/{terminal_id}/revoke", summary="Revoke a terminal")
     def post_revoke(terminal_id: Annotated[int, Path(ge=1, le=65535)], _: Annotated[str, Depends(may_change)]) -> dict:

@@ -12,6 +12,7 @@ from sync.collector.card_holders import card_holders
 from sync.collector.central_operators import for_bundle as operators_for_bundle
 from sync.collector.enrollment import get_terminal
 from sync.collector.event import get_meta, get_setting, meta_seed, require_event
+from sync.collector.event_window import stored_window
 from sync.collector.face import confirmed_by, expire_templates, gallery_changes, refused_credits, snapshot_balances
 from sync.collector.face_gallery import collector_box, collector_box_public, gallery_for
 from sync.collector.ingest import contiguous_seq
@@ -66,7 +67,9 @@ def build_bundle(store: Store, keys: EventKeys, *, terminal_id: int | None = Non
         "settings": {"max_days_unsynced": get_setting(store, "max_days_unsynced"),
                      "card_limits": card_limits(store),  # terminals never go past these (terminal.wallet)
                      "face": {k: get_setting(store, k) for k in ("event_end", "face_retention_days",
-                                                                 "face_sync_window_h")}},
+                                                                 "face_sync_window_h")},
+                     # only when dates are set: terminals refuse new money outside them (terminal.wallet)
+                     **({"event_window": window.as_bundle()} if (window := stored_window(store)) else {})},
         "acks": {str(t): contiguous_seq(store, t) for t in terminals},
         "face": {
             # available balance per active account (ledger balance minus open authorizations), as of `acks`

@@ -83,7 +83,7 @@ def add_actions(p: argparse.ArgumentParser) -> None:
     c = cmd("face-erase", "erase a guest's face template at once (terminals follow at their next sync)", run_face_erase)
     c.add_argument("--account", required=True)
     c.add_argument("--reason", default="request", choices=["request", "checkout", "withdrawn"])
-    c = cmd("settings", "show or change the event's face settings (event end, retention, sync window)",
+    c = cmd("settings", "show or change the event's settings (dates, face: event end, retention, sync window)",
             run_settings)
     c.add_argument("--event-end", help="when the event ends: unix seconds or ISO time (UTC)")
     c.add_argument("--face-retention-days", type=int, help="templates expire this many days after the event end")
@@ -91,6 +91,10 @@ def add_actions(p: argparse.ArgumentParser) -> None:
     c.add_argument("--erasure-keep-days", type=int, help="keep erasure records this long after retention ends")
     c.add_argument("--consent-keep-days", type=float,
                    help="keep journal consent entries of people never enrolled this long (default 0)")
+    c.add_argument("--event-starts", metavar="YYYY-MM-DD", help="the event's first day (\"\" clears it)")
+    c.add_argument("--event-ends", metavar="YYYY-MM-DD", help="the event's last day: money stops after it + grace")
+    c.add_argument("--event-grace-hours", type=float, metavar="N",
+                   help="hours before the first day and after the last one still open (default 12)")
     face = s.add_parser("face", help="face data: expire templates past their retention")
     fs = face.add_subparsers(dest="face_command", metavar="ACTION")
     fs.required = True

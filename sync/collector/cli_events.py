@@ -23,8 +23,8 @@ def add_events(s: argparse._SubParsersAction) -> None:
     c.add_argument("--event-id", required=True, help="1 to 40 lower-case letters, digits or dashes")
     c.add_argument("--currency", default="EUR")
     c.add_argument("--name", default="")
-    c.add_argument("--starts", default="", help="YYYY-MM-DD")
-    c.add_argument("--ends", default="", help="YYYY-MM-DD")
+    c.add_argument("--starts", default="", help="YYYY-MM-DD: the first day (terminals refuse money before it)")
+    c.add_argument("--ends", default="", help="YYYY-MM-DD: the last day (no money nor pairing after it + 12 h)")
     c.set_defaults(func=run_events_add)
     c = es.add_parser("list", help="every event of this collector (JSON lines)")
     c.add_argument("--db", required=True, help="the home database (SQLite file or postgresql:// URL)")
@@ -40,7 +40,12 @@ def _registry(args: argparse.Namespace, keys_dir: Path | None = None):  # type: 
 @guard
 def run_events_add(args: argparse.Namespace) -> int:
     from sync.collector.event_registry import RegistryError
+    from sync.collector.event_window import DateError, EventWindow, parse_date
 
+    try:  # a date that is no date is a usage error (2), as for `collector settings`; nothing is created
+        EventWindow(args.starts and parse_date(args.starts, "--starts"), args.ends and parse_date(args.ends, "--ends"))
+    except DateError as exc:
+        return fail(str(exc), 2)
     try:
         added = _registry(args, args.keys_dir.resolve()).add(args.event_id, args.name, args.currency.upper(),
                                                               args.starts, args.ends)

@@ -36,12 +36,23 @@ def run_face_erase(args: argparse.Namespace) -> int:
 
 @guard
 def run_settings(args: argparse.Namespace) -> int:
+    from sync.collector.event_window import DateError, plan_window, stored_window, write_window
     from sync.collector.face_retention import change_face_settings, parse_event_end
 
-    print(json.dumps(change_face_settings(
-        books(args), event_end=None if args.event_end is None else parse_event_end(args.event_end),
+    store = books(args)
+    dates = (args.event_starts, args.event_ends, args.event_grace_hours)
+    try:  # every date checked before anything is written: a refused date changes nothing
+        window = plan_window(store, *dates) if any(d is not None for d in dates) else None
+    except DateError as exc:
+        return fail(str(exc), 2)
+    shown = change_face_settings(
+        store, event_end=None if args.event_end is None else parse_event_end(args.event_end),
         face_retention_days=args.face_retention_days, face_sync_window_h=args.face_sync_window_hours,
-        erasure_keep_days=args.erasure_keep_days, consent_keep_days=args.consent_keep_days)))
+        erasure_keep_days=args.erasure_keep_days, consent_keep_days=args.consent_keep_days)
+    if window is not None:
+        write_window(store, window)
+    current = stored_window(store)
+    print(json.dumps({**shown, "event_window": current.as_bundle() if current else None}))
     return 0
 
 

@@ -20,7 +20,23 @@ _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 
 class EnrollmentError(Exception):
-    pass
+    status = 403  # HTTP: a bad, used or expired code, a foreign event...
+
+
+class EventOver(EnrollmentError):
+    """The event's last day and grace are past: no terminal joins it any more."""
+
+    status = 409  # a state of the event, not a fault of the request
+
+
+def refuse_after_event(store: Store) -> None:
+    """EventOver once the event's window has closed (`sync.collector.event_window`); nothing when no end is set."""
+    from sync.collector.event_window import stored_window
+
+    window = stored_window(store)
+    if window is not None and window.is_over(datetime.now(UTC)):
+        raise EventOver(f"the event ended on {window.ends} (grace {window.grace_h:g} h has passed): "
+                        "no terminal can be paired with it any more")
 
 
 def _code_hash(code: str) -> str:
@@ -32,6 +48,7 @@ def new_pairing_code(store: Store, *, role: str = AUTO, vendor: str = "", valid_
     paired with a default code may credit face accounts; a code with a role pins it whatever the terminal asks."""
     if role not in (*ROLES, AUTO):
         raise EnrollmentError(f"role must be one of {', '.join((*ROLES, AUTO))}")
+    refuse_after_event(store)
     raw = "".join(secrets.choice(_ALPHABET) for _ in range(12))
     code = "-".join(raw[i:i + 4] for i in range(0, 12, 4))
     expires = (datetime.now(UTC) + timedelta(hours=valid_hours)).isoformat()
@@ -84,6 +101,7 @@ def pair(store: Store, *, code: str, event_id: str, terminal_id: int, public_key
         existing = get_terminal(store, terminal_id)
         if existing and existing["public_key"] == public_key and existing["status"] == "active":
             return existing
+        refuse_after_event(store)
         rows = store.query("SELECT * FROM pairing_codes WHERE code_hash = ?", [code_hash or _code_hash(code)])
         if not rows:
             raise EnrollmentError("unknown pairing code")

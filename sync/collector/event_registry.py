@@ -18,13 +18,13 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from sync.collector.event import get_meta, init_event, now_iso
+from sync.collector.event_window import DateError, EventWindow, parse_date, write_window
 from sync.collector.storage import Store, is_dsn, open_store
 from sync.format.event_keys import EventKeys, load_keys, new_keys_text
 from sync.format.private_files import write_private
 
 EVENT_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
 CURRENCY = re.compile(r"[A-Z]{3}")
-DATE = re.compile(r"(\d{4}-\d{2}-\d{2})?")
 
 
 class RegistryError(Exception):
@@ -118,8 +118,11 @@ class EventStores:
             raise RegistryError("an event id is 1 to 40 lower-case letters, digits or dashes")
         if not CURRENCY.fullmatch(currency):
             raise RegistryError("a currency is three capital letters (ISO 4217), e.g. EUR")
-        if not (DATE.fullmatch(starts) and DATE.fullmatch(ends)) or (starts and ends and ends < starts):
-            raise RegistryError("dates are YYYY-MM-DD and the event ends after it starts")
+        try:
+            window = EventWindow(parse_date(starts, "start") if starts else None,
+                                 parse_date(ends, "end") if ends else None)
+        except DateError as exc:
+            raise RegistryError(f"{exc} (dates are YYYY-MM-DD and the event ends after it starts)") from None
         if self.home_target is None or self.keys_dir is None:
             raise RegistryError("this collector was started without a place for more events")
         if event_id in self._ids:
@@ -131,6 +134,8 @@ class EventStores:
         if get_meta(store, "event_id") not in (None, event_id):
             raise RegistryError(f"the database for {event_id} belongs to another event")
         init_event(store, event_id, currency, " ".join(name.split())[:100])
+        if window.starts or window.ends:  # enforced from the event's own settings (sync.collector.event_window)
+            write_window(store, window)
         keys_file = self.keys_dir / f"keys-{event_id}.toml"
         if not keys_file.exists():
             write_private(keys_file, new_keys_text(event_id, secrets.token_bytes(16)).encode())

@@ -13,6 +13,8 @@ terminals. Only commit entries move money. Reconciliation looks for:
   maximum, a blocked band back under a new card id (`sync.collector.trust`, with role, ceiling and exposure checks);
 - `pending`: an intent with no outcome; `pending_landed` when a later tap shows
   the write reached the card.
+- `outside_event`: money moved at a time outside the event's dates (`sync.collector.event_window`): a terminal
+  with a wrong clock, or one used after the event; informational, the money itself is accounted for.
 Suspicious kinds listed in the `auto_hotlist` setting put the card on the hotlist.
 """
 
@@ -24,6 +26,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from sync.collector.event import get_setting, now_iso
+from sync.collector.event_window import EventWindow, entry_time, stored_window
 from sync.collector.storage import Store
 from sync.collector.trust import Context, card_findings, closed_cards, load_context, money_findings, unexplained_gap
 
@@ -225,10 +228,25 @@ def _find(card_id: int, rows: list[dict], ctx: Context) -> list[tuple[str, int, 
     return found
 
 
+def outside_event(rows: list[dict], window: EventWindow | None) -> list[tuple[str, int, int, str]]:
+    """Committed movements timestamped outside the event's window (none when no dates are set)."""
+    if window is None:
+        return []
+    found = []
+    for r in rows:
+        moment = entry_time(r["time"]) if r["phase"] == "commit" else None
+        if moment is not None and not window.is_open(moment):
+            found.append(("outside_event", r["terminal_id"], r["seq"],
+                          f"{r['op']} at {r['time']} is {window.position(moment)} the event "
+                          f"({window.starts or '…'} to {window.ends or '…'}, grace {window.grace_h:g} h)"))
+    return found
+
+
 def reconcile(store: Store, card_ids: Iterable[int] | None = None) -> dict[str, int]:
     """Recompute anomalies (for the given cards, or all) and hotlist suspicious cards; returns counts by kind."""
     auto = set(get_setting(store, "auto_hotlist") or []) | ALWAYS_HOTLIST
     ctx = load_context(store)
+    window = stored_window(store)
     if card_ids is None:
         cards = [r["card_id"] for r in store.query("SELECT DISTINCT card_id FROM entries WHERE card_id IS NOT NULL")]
     else:
@@ -255,6 +273,7 @@ def reconcile(store: Store, card_ids: Iterable[int] | None = None) -> dict[str, 
                 card_rows = per_card.get(cid, [])
                 found: list[tuple] = [*_find(cid, card_rows, ctx), *card_findings(cid, card_rows, ctx)]
                 found += money_findings(cid, card_rows, balances.get(cid, 0), {f[0] for f in found}, cid in closed)
+                found += outside_event(card_rows, window)
                 for kind, tid, seq, detail, *amount in found:
                     inserts.append((cid, kind, tid, seq, detail, now, amount[0] if amount else None))
                     counts[kind] += 1

@@ -22,6 +22,7 @@ from terminal.app.face_guest_consent import GuestConsent, PendingConsent
 from terminal.app.face_sale import camera_jpeg
 from terminal.app.words import N_, gettext, when
 from terminal.settings_store import CHOICES
+from terminal.wallet.face_accounts import FaceDeclined
 
 if TYPE_CHECKING:
     from terminal.app.port import FaceDeskPort
@@ -202,8 +203,12 @@ class FaceCashierDesk:
         accounts = self.till.face_accounts
         with self._lock:
             done = accounts.entry_for_request("topup", request_id)
-            entry = done or accounts.topup(account_id, amount, method=method, operator=operator,
-                                           request_id=request_id)
+            try:
+                entry = done or accounts.topup(account_id, amount, method=method, operator=operator,
+                                               request_id=request_id)
+            except FaceDeclined:  # outside the event's dates (journaled)
+                raise TillError("outside_event", self.till.tr(N_(
+                    "Outside the event's dates: no sales or top-ups now, refunds still work")), 403) from None
             answer = {"journal_seq": entry["seq"], **self.account(account_id)}
         if done is None:
             self.till.print_later(entry["seq"], 0)  # the guest's receipt: loaded, balance now

@@ -42,7 +42,7 @@ class Payments:
                 return False
             if till.cart.empty:
                 raise TillError("empty_cart", till.tr(N_("The cart is empty")), 400)
-            self._sales_allowed()
+            self._sales_allowed(session.operator)
             request = _request(request_id, "sale", till.cart.total, items=tuple(till.cart.items()),
                                operator=session.operator)
             return self._start(request)
@@ -54,7 +54,7 @@ class Payments:
         with till.lock:
             if self._seen(request_id):
                 return False
-            self._sales_allowed()
+            self._sales_allowed(session.operator)
             request = till.flow.request
             if request is None or request.id != request_id:
                 if till.cart.empty:
@@ -143,10 +143,16 @@ class Payments:
         """Finished in this run, or a sale booked in the journal (before a restart too)."""
         return self.till.flow.finished(request_id) is not None or self.booking.booked(request_id) is not None
 
-    def _sales_allowed(self) -> None:
-        """Too long without a sync: no new sale (card or face) until the terminal syncs (TillError says so)."""
+    def _sales_allowed(self, operator: str | None) -> None:
+        """Too long without a sync: no new sale (card or face) until the terminal syncs (TillError says so). Outside
+        the event's dates neither (journaled), said before the guest taps; other refusals come at the tap."""
         if self.till.sync_panel is not None:
             self.till.sync_panel.check_sale()
+        refusal = self.booking.plan("sale", None, operator)
+        if refusal is not None and refusal.code == "outside_event":
+            self.booking.refuse("sale", None, operator, refusal)
+            raise TillError(refusal.code, self.till.tr(N_(
+                "Outside the event's dates: no sales or top-ups now, refunds still work")), 403)
 
     def _start(self, request: Request) -> bool:
         till = self.till

@@ -50,6 +50,7 @@ DECLINE_TEXT = {
     "newer_epoch": N_("This wristband carries newer keys: sync this terminal"),
     "old_epoch": N_("This wristband carries keys from before a key change: exchange it at the cashier"),
     "rekey_interrupted": N_("The wristband's key change was interrupted: tap it again"),
+    "outside_event": N_("Outside the event's dates: no sales or top-ups now, refunds still work"),
 }
 NOTICE_TEXT = {
     "processing": N_("Processing: keep the wristband still"),

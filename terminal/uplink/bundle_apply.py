@@ -35,6 +35,7 @@ def apply_bundle(t: TerminalSync, body: dict[str, Any], *, face_trusted: bool = 
 
         face.update(apply_key_epoch(t, body))
     Hotlist(t.journal.db).replace_all([(int(cid), str(reason)) for cid, reason in body["hotlist"]])
+    # settings: read at every operation by the wallet (card limits, the event's dates: `terminal.wallet.event_window`)
     for key in ("catalogue", "operators", "settings"):
         t.state.set(f"bundle_{key}", body.get(key))
     catalogue = _apply_catalogue(t, body.get("catalogue"))

@@ -12,6 +12,7 @@ payment is journaled as a `decline` info entry, with the reason.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -19,13 +20,16 @@ from typing import Any
 from terminal.money import is_minor_units
 from terminal.refusal import Refusal
 from terminal.wallet.declines import record_decline
+from terminal.wallet.event_window import gate
 from terminal.wallet.face_allowance import BalanceSnapshot, DebitPlan, Verdict, allowance_left, plan_face_debit
 from terminal.wallet.journal import Journal
+from terminal.wallet.rules import Declined
 
 Authorizer = Callable[[str, int], dict[str, Any]]
 # a refusal's stable code, from the offline verdict or the collector's words
+OUTSIDE_EVENT = "outside the event's dates"  # terminal.wallet.event_window: no face money outside them
 DECLINE_CODES = {"insufficient funds": "insufficient_funds", "offline allowance used up": "over_allowance",
-                 "no balance known for this account": "no_face_balance"}
+                 "no balance known for this account": "no_face_balance", OUTSIDE_EVENT: "outside_event"}
 
 
 class CollectorUnreachable(Exception):
@@ -54,12 +58,13 @@ class FaceSale:
 class FaceAccounts:
     """Face-account snapshots (from verified bundles) and face money entries in this terminal's journal."""
 
-    def __init__(self, journal: Journal, *, allowance: int = 0) -> None:
+    def __init__(self, journal: Journal, *, allowance: int = 0, clock: Callable[[], float] = time.time) -> None:
         if allowance < 0:
             raise ValueError("offline allowance must be >= 0")
         self.journal = journal
         self.allowance = allowance
         self.db = journal.db
+        self._dates = gate(journal, clock)  # the event's dates from the last bundle, read at every movement
 
     # --- snapshots --------------------------------------------------------------------------------------------------
 
@@ -155,6 +160,7 @@ class FaceAccounts:
             done = self.entry_for_request("topup", request_id)
             if done is not None:
                 return done
+        self._within_dates("topup", amount, operator, {"face_account": account_id})
         before = self.balance(account_id)
         data = {"face_account": account_id, **({"request_id": request_id} if request_id else {})}
         return self.journal.append("topup", "commit", amount=amount, operator=operator, method=method,
@@ -175,6 +181,7 @@ class FaceAccounts:
                 auth = done["data"].get("authorization")
                 return self._sold(account_id, FaceSale(done, online=auth is not None, authorization=auth))
             data["request_id"] = request_id
+        self._within_dates("sale", amount, operator, data)
         if authorize is not None and amount > self.local_credit_left(account_id):
             try:
                 answer = authorize(account_id, amount)
@@ -238,6 +245,14 @@ class FaceAccounts:
         """The balance left: as journaled with the sale (the collector's answer or the offline plan), else known."""
         after = sale.entry.get("balance_after")
         return replace(sale, balance_after=after if isinstance(after, int) else self.balance(account_id))
+
+    def _within_dates(self, operation: str, amount: int, operator: str | None, data: dict[str, Any]) -> None:
+        """FaceDeclined (journaled, code `outside_event`) outside the event's dates; checkouts are never refused."""
+        try:
+            self._dates(operation)
+        except Declined as exc:
+            entry = record_decline(self.journal, exc.code, exc.message, amount=amount, operator=operator, **data)
+            raise FaceDeclined(OUTSIDE_EVENT, entry) from None
 
     def _decline(self, amount: int, reason: str, operator: str | None, data: dict[str, Any]) -> dict[str, Any]:
         return record_decline(self.journal, DECLINE_CODES.get(reason, "collector_refused"), reason, amount=amount,

@@ -142,6 +142,7 @@ class Wallet:
              role_of: Callable[[str], str | None] | None = None) -> Wallet:
         """A wallet on the terminal's own database, from a loaded Config and EventKeys; `role_of` names an
         operator's role (the terminal's operators), the enrolled mode comes from the configuration."""
+        from terminal.wallet.event_window import gate
         from terminal.wallet.journal import open_journal
 
         journal = open_journal(config.journal_path, terminal_id=config.terminal.id, event_id=config.event.id,
@@ -152,7 +153,7 @@ class Wallet:
         band = BandKeys.of(keys)
         wallet = cls(journal=journal, master_key=keys.master_key, event_id=config.event.id,
                      terminal_id=config.terminal.id, limits=limits, clock=clock, desfire_keys=keys.desfire,
-                     policy=Policy(config.terminal.mode, role_of), band_keys=band,
+                     policy=Policy(config.terminal.mode, role_of, dates=gate(journal, clock)), band_keys=band,
                      desfire_epochs=keys.desfire_epochs())
         wallet.follow_collector = True
         wallet._band_file = KeyFileBand(config.keys_path, config.event.id, band)

@@ -43,23 +43,26 @@ class Policy:
     An operation without an operator (a technician's console, a test harness) is bounded by the mode alone; an
     operator id that is not on this terminal is refused, so a made-up id cannot borrow a role."""
 
-    def __init__(self, mode: str = "admin", role_of: Callable[[str], str | None] | None = None) -> None:
+    def __init__(self, mode: str = "admin", role_of: Callable[[str], str | None] | None = None, *,
+                 dates: Callable[[str], None] | None = None) -> None:
         if mode not in MODE_OPERATIONS:
             raise ValueError(f"unknown terminal mode {mode!r}; use one of {', '.join(MODE_OPERATIONS)}")
         self.mode = mode
         self._role_of = role_of
+        self._dates = dates  # raises Declined("outside_event") outside the event's dates (terminal.wallet.event_window)
 
     def check(self, operation: str, operator: str | None) -> None:
         if operation not in MODE_OPERATIONS[self.mode]:
             raise Declined("not_permitted_mode",
                            f"this terminal is enrolled for {self.mode}: it may not {WHAT[operation]}")
-        if operator is None or self._role_of is None:
-            return
-        role = self._role_of(operator)
-        if role is None:
-            raise Declined("unknown_operator", f"operator {operator!r} is not known on this terminal")
-        if operation not in ROLE_OPERATIONS.get(role, frozenset()):
-            raise Declined("not_permitted", f"a {role} may not {WHAT[operation]}")
+        if operator is not None and self._role_of is not None:
+            role = self._role_of(operator)
+            if role is None:
+                raise Declined("unknown_operator", f"operator {operator!r} is not known on this terminal")
+            if operation not in ROLE_OPERATIONS.get(role, frozenset()):
+                raise Declined("not_permitted", f"a {role} may not {WHAT[operation]}")
+        if self._dates is not None:
+            self._dates(operation)
 
 
 def credit_operation(op: str, method: str | None) -> str:

@@ -11,7 +11,8 @@ from sync.collector.reports import by_hour, by_vendor, sync_status, top_products
 from sync.collector.storage import Store
 from sync.collector.summary import money_totals, summary
 
-ANOMALY_KINDS = ("clone", "rollback", "balance_jump", "forged", "refused_credit", "pending", "pending_landed", "gap")
+ANOMALY_KINDS = ("clone", "rollback", "balance_jump", "forged", "refused_credit", "pending", "pending_landed", "gap",
+                 "outside_event")
 
 
 def version(store: Store) -> tuple:

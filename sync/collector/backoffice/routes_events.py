@@ -12,6 +12,7 @@ from sync.collector.backoffice import audit
 from sync.collector.backoffice.current_event import EVENT_COOKIE
 from sync.collector.backoffice.dashboard import figures_of_books
 from sync.collector.event_registry import RegistryError
+from sync.collector.event_window import stored_window
 from sync.collector.summary import summary
 
 EventId = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
@@ -23,11 +24,16 @@ def routes(web: Any) -> APIRouter:
     def page(request: Request, status_code: int = 200, **extra: object) -> Response:
         rows = []
         for ev in web.events.list():
+            dates = {}
             try:
-                books = figures_of_books(summary(web.events.store(ev["event_id"]), check_cards=False))
+                event_store = web.events.store(ev["event_id"])
+                books = figures_of_books(summary(event_store, check_cards=False))
+                window = stored_window(event_store)  # the dates in force (`collector settings` may change them)
+                if window is not None:
+                    dates = {"starts": window.starts or "", "ends": window.ends or ""}
             except RegistryError:
                 books = None
-            rows.append({**ev, "books": books})
+            rows.append({**ev, **dates, "books": books})
         return web.render(request, "events.html", status_code=status_code, rows=rows,
                           current=web.store.event_id(), **extra)
 

@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from sync.collector.backoffice import audit
 from sync.collector.bundle import build_bundle
-from sync.collector.enrollment import ROLES, EnrollmentError, get_terminal, new_pairing_code, revoke
+from sync.collector.enrollment import ROLES, EnrollmentError, EventOver, get_terminal, new_pairing_code, revoke
 from sync.collector.event import get_meta
 from sync.collector.reports import sync_status
 from sync.collector.storage import Store
@@ -52,8 +52,8 @@ def routes(web: Any, keys: Any) -> APIRouter:
             code = new_pairing_code(store, role=role, vendor=vendor, valid_hours=hours)
         except ValueError:
             return page(request, 422, error="validity must be between 0 and 720 hours")
-        except EnrollmentError as exc:
-            return page(request, 422, error=str(exc))
+        except EnrollmentError as exc:  # the event is over (409), or a refused role
+            return page(request, 409 if isinstance(exc, EventOver) else 422, error=str(exc))
         audit.record(store, request.state.session.username, "pairing code created", f"pairing:{role}",
                      vendor=vendor, hours=hours)
         link = "stallpay://pair?" + urlencode({"collector": str(request.base_url).rstrip("/"), "code": code,

@@ -1,0 +1,134 @@
+"""An event's dates, and when money may move for it: from `starts - grace` to the end of the last day + grace.
+
+The dates are the organizer's calendar days (`YYYY-MM-DD`), kept as settings of the event's books
+(`event_starts`, `event_ends`, `event_grace_h`; `stallpay collector settings --event-starts/--event-ends`, and
+`events add --starts/--ends`). A day is read as a UTC day and the grace (default 12 h) covers every time zone,
+so an event in any zone is open for its whole local days. The window travels to terminals in every bundle
+(`settings.event_window`); terminals refuse new money outside it, the collector refuses pairing after it and
+flags entries timestamped outside it (`outside_event`, informational: no money is wrong because of it).
+The parsing and the window are pure; `stored_window` / `set_window` read and write the settings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sync.collector.event import get_setting, set_setting
+from sync.collector.storage import Store
+
+DEFAULT_GRACE_H = 12.0
+MAX_GRACE_H = 24.0 * 14
+KEYS = ("event_starts", "event_ends", "event_grace_h")
+
+
+class DateError(ValueError):
+    """A date or grace that cannot be used; the message says which and what is expected."""
+
+
+def parse_date(text: str, what: str = "date") -> str:
+    """A calendar day as `YYYY-MM-DD` (the canonical text), or DateError naming the field."""
+    text = str(text).strip()
+    try:
+        if len(text) != 10:
+            raise ValueError
+        return date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise DateError(f"{what} {text[:40]!r}: give a date as YYYY-MM-DD, e.g. 2026-08-07") from None
+
+
+def parse_grace(value: Any) -> float:
+    try:
+        grace = float(value)
+    except (TypeError, ValueError):
+        raise DateError(f"grace {value!r}: give hours, e.g. 12") from None
+    if not 0 <= grace <= MAX_GRACE_H:  # also refuses nan
+        raise DateError(f"grace must be between 0 and {MAX_GRACE_H:g} hours")
+    return grace
+
+
+@dataclass(frozen=True)
+class EventWindow:
+    """The event's days (either may be open-ended) and the grace around them."""
+
+    starts: str | None
+    ends: str | None
+    grace_h: float = DEFAULT_GRACE_H
+
+    def __post_init__(self) -> None:
+        if self.starts and self.ends and self.ends < self.starts:
+            raise DateError(f"the event ends ({self.ends}) before it starts ({self.starts})")
+
+    @property
+    def opens(self) -> datetime | None:
+        """The first moment money may move: the first day's start, less the grace."""
+        if not self.starts:
+            return None
+        return datetime.fromisoformat(self.starts).replace(tzinfo=UTC) - timedelta(hours=self.grace_h)
+
+    @property
+    def closes(self) -> datetime | None:
+        """The last moment: the end of the last day (its midnight), plus the grace."""
+        if not self.ends:
+            return None
+        return datetime.fromisoformat(self.ends).replace(tzinfo=UTC) + timedelta(days=1, hours=self.grace_h)
+
+    def position(self, now: datetime) -> str:
+        """"before", "open" or "after"."""
+        if self.opens is not None and now < self.opens:
+            return "before"
+        if self.closes is not None and now > self.closes:
+            return "after"
+        return "open"
+
+    def is_open(self, now: datetime) -> bool:
+        return self.position(now) == "open"
+
+    def is_over(self, now: datetime) -> bool:
+        return self.position(now) == "after"
+
+    def as_bundle(self) -> dict[str, Any]:
+        return {"starts": self.starts, "ends": self.ends, "grace_h": self.grace_h}
+
+
+def stored_window(store: Store) -> EventWindow | None:
+    """The window of this event's books (None when no date is set; a broken setting counts as unset)."""
+    starts, ends, grace = (get_setting(store, k) for k in KEYS)
+    try:
+        starts = parse_date(starts) if starts else None
+        ends = parse_date(ends) if ends else None
+        if not (starts or ends):
+            return None
+        return EventWindow(starts, ends, parse_grace(DEFAULT_GRACE_H if grace is None else grace))
+    except DateError:
+        return None
+
+
+def plan_window(store: Store, starts: str | None = None, ends: str | None = None,
+                grace_h: float | None = None) -> EventWindow:
+    """The window the given parts make (None = unchanged; "" clears a date), checked; nothing is written."""
+    current = stored_window(store)
+    new_starts = (current.starts if current else None) if starts is None else (
+        parse_date(starts, "event start") if starts else None)
+    new_ends = (current.ends if current else None) if ends is None else (
+        parse_date(ends, "event end") if ends else None)
+    grace = parse_grace(grace_h) if grace_h is not None else (current.grace_h if current else DEFAULT_GRACE_H)
+    return EventWindow(new_starts, new_ends, grace)  # DateError when it ends before it starts
+
+
+def write_window(store: Store, window: EventWindow) -> dict[str, Any]:
+    with store.transaction():
+        set_setting(store, "event_starts", window.starts or "")
+        set_setting(store, "event_ends", window.ends or "")
+        set_setting(store, "event_grace_h", window.grace_h)
+    return window.as_bundle()
+
+
+def entry_time(text: Any) -> datetime | None:
+    """An entry's ISO timestamp as an aware datetime (None when unreadable)."""
+    try:
+        moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
