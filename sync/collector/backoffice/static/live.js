@@ -8,6 +8,8 @@
   source.addEventListener("error", function () { dot.classList.remove("on"); });
   source.addEventListener("figures", function (e) {
     var data = JSON.parse(e.data);
+    var box = document.querySelector("section.figures");
+    if (box) box.setAttribute("data-version", data.version);  // the data these figures are of (tests await it)
     Object.keys(data.figures).forEach(function (key) {
       var el = document.getElementById("fig-" + key);
       if (!el || el.textContent === data.figures[key]) return;
