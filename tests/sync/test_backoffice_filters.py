@@ -95,6 +95,9 @@ def test_hostile_filter_values_are_refused_on_every_page(office: tuple[TestClien
         if ignored and page != "/live":
             assert client.get(page, params={ignored: "x"}).status_code == 200, (page, ignored)
     assert store.scalar("SELECT COUNT(*) FROM entries") > 0  # nothing was dropped by an "injection"
+    refused = client.get("/reports/products?format=csv&terminal=x")  # a script gets the reason, as text
+    assert refused.text == "a terminal is a number from 1 to 65535\n"
+    assert refused.headers["content-type"].startswith("text/plain")
 
 
 def test_every_report_page_has_its_filter_bar(office: tuple[TestClient, Store, str]) -> None:

@@ -47,6 +47,8 @@ def routes(web: Web) -> APIRouter:
         commission = _commission(request)
         bar = read_bar(request.query_params, store, FIELDS[name], days_sql=DAYS_SQL.get(name, ""))
         if bar.error:  # the page, CSV and PDF alike: a hostile filter is refused, nothing is exported unfiltered
+            if request.query_params.get("format") in ("csv", "pdf"):  # a script reads the reason as text
+                return Response(bar.error + "\n", status_code=422, media_type="text/plain; charset=utf-8")
             return web.render(request, "reports.html", status_code=422, views=VIEWS, vendors=[],
                               error=bar.error)
         filters = bar.filters
