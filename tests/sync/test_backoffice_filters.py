@@ -150,3 +150,17 @@ def test_pages_narrow_by_their_fields_and_exports_keep_the_filter(office: tuple[
     assert people and set(people) == {"clerk"}
     audit = client.get("/audit?day=2000-01-01").text
     assert re.findall(r"<tr><td>[^<]*</td><td>([^<]+)</td>", audit[audit.index('id="audit"'):]) == []
+
+
+def test_the_bar_and_its_refusals_speak_the_page_language(office: tuple[TestClient, Store, str]) -> None:
+    client, _store, _day = office
+    client.cookies.set("stallpay_lang", "tr")
+    page = client.get("/")
+    assert page.status_code == 200 and "tüm terminaller" in page.text and "tüm günler" in page.text
+    assert "herkes" in client.get("/audit").text
+    refused = client.get("/?vendor=Nobody")
+    assert refused.status_code == 422 and "bu etkinlikte &#39;Nobody&#39; adlı satıcı yok" in refused.text
+    assert "terminal 1 ile 65535 arasında bir sayıdır" in client.get("/terminals?terminal=x").text
+    client.cookies.set("stallpay_lang", "zh_CN")
+    assert "审计日志中没有名为 &#39;nobody&#39; 的人" in client.get("/audit?who=nobody").text
+    assert "本活动中没有名为 &#39;Nowhere&#39; 的场地" in client.get("/reports/vendors?venue=Nowhere").text

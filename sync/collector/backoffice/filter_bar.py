@@ -11,7 +11,7 @@ collector knows: a name it does not know is refused, not looked for.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -29,6 +29,14 @@ NAMES = ("venue", "vendor", "terminal", "day", "hour", "who")
 MAX_TEXT = 100
 
 
+class UnknownName(FilterError):
+    """A well-formed name the collector does not know: the message is translated with the name put in."""
+
+    def __init__(self, template: str, name: str) -> None:
+        super().__init__(template.format(name=repr(name)))
+        self.template, self.name = template, repr(name)
+
+
 @dataclass(frozen=True)
 class Bar:
     """The fields a page shows, what was chosen, and the choices offered (for the template)."""
@@ -38,6 +46,14 @@ class Bar:
     who: str = ""
     options: dict[str, list[Any]] = field(default_factory=dict)
     error: str = ""
+    error_template: str = ""  # an UnknownName's message before the name was put in
+    error_name: str = ""
+
+    def message(self, translate: Callable[[str], str]) -> str:
+        """The refusal in the page's language."""
+        if self.error_template:
+            return translate(self.error_template).format(name=self.error_name)
+        return translate(self.error)
 
     def __bool__(self) -> bool:
         return bool(self.filters or self.who)
@@ -62,18 +78,22 @@ class Bar:
         return not (f.day and day_of and str(row.get(day_of) or "")[:10] != f.day)
 
 
-def _text(query: Mapping[str, str], name: str, label: str) -> str:
+def _text(query: Mapping[str, str], name: str) -> str:
     raw = str(query.get(name) or "")
     if len(raw) > MAX_TEXT:
-        raise FilterError(f"a {label} name is at most {MAX_TEXT} characters")
+        raise FilterError("a name is at most 100 characters")
     if any(not ch.isprintable() for ch in raw):
-        raise FilterError(f"a {label} name has no control characters")
+        raise FilterError("a name has no control characters")
     return " ".join(raw.split())
+
+
+UNKNOWN = {"vendor": "no vendor named {name} in this event", "venue": "no venue named {name} in this event",
+           "person": "no one named {name} in the audit log"}
 
 
 def _known(value: str, choices: list[str], label: str) -> str:
     if value and value not in choices:
-        raise FilterError(f"no {label} named {value[:40]!r} in this event")
+        raise UnknownName(UNKNOWN[label], value[:40])
     return value
 
 
@@ -96,10 +116,10 @@ def parse(query: Mapping[str, str], fields: tuple[str, ...], options: Mapping[st
     hour = picked.get("hour", "").strip()
     if len(hour) > 2:
         raise FilterError("an hour is 00 to 23")
-    vendor = _known(_text(picked, "vendor", "vendor"), options.get("vendor", []), "vendor") \
+    vendor = _known(_text(picked, "vendor"), options.get("vendor", []), "vendor") \
         if "vendor" in fields else ""
-    venue = _known(_text(picked, "venue", "venue"), options.get("venue", []), "venue") if "venue" in fields else ""
-    who = _known(_text(picked, "who", "person"), options.get("who", []), "person") if "who" in fields else ""
+    venue = _known(_text(picked, "venue"), options.get("venue", []), "venue") if "venue" in fields else ""
+    who = _known(_text(picked, "who"), options.get("who", []), "person") if "who" in fields else ""
     filters = Filters.from_query({"vendor": vendor, "venue": venue, "terminal": terminal_text, "day": day,
                                   "hour": hour})
     return filters, who
@@ -136,6 +156,8 @@ def read_bar(query: Mapping[str, str], store: Store, fields: tuple[str, ...], *,
     choices = options(store, fields, audit_store=audit_store, days_sql=days_sql)
     try:
         filters, who = parse(query, fields, choices)
+    except UnknownName as exc:
+        return Bar(fields, options=choices, error=str(exc), error_template=exc.template, error_name=exc.name)
     except FilterError as exc:
         return Bar(fields, options=choices, error=str(exc))
     return Bar(fields, filters, who, choices)

@@ -50,7 +50,7 @@ def routes(web: Web) -> APIRouter:
             if request.query_params.get("format") in ("csv", "pdf"):  # a script reads the reason as text
                 return Response(bar.error + "\n", status_code=422, media_type="text/plain; charset=utf-8")
             return web.render(request, "reports.html", status_code=422, views=VIEWS, vendors=[],
-                              error=bar.error)
+                              error=bar.message(lambda m: gettext(web.language(request), m)))
         filters = bar.filters
         try:
             rows = report_rows(store, name, commission=commission, filters=filters)
