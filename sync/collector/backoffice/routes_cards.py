@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
@@ -30,7 +31,10 @@ def routes(web: Web, keys: Any) -> APIRouter:
             return web.render(request, "cards.html", status_code=404, results=[], q=str(card_id),
                               error=f"card {card_id} is not known to the collector (no entries synced)")
         bar = read_bar(request.query_params, store, CARD)
-        data["history"] = [h for h in data["history"] if bar.keep(h, day_of="time")]
+        history = data["history"]  # the choices: the terminals and days this card was seen at
+        bar = replace(bar, options={"terminal": sorted({int(h["terminal_id"]) for h in history}),
+                                    "day": sorted({str(h["time"] or "")[:10] for h in history} - {""})})
+        data["history"] = [h for h in history if bar.keep(h, day_of="time")]
         return web.render(request, "card.html", status_code=422 if bar.error else status_code, c=data,
                           secret=card_secret(store, card_id), bar=bar,
                           log=audit.entries(store, target=f"card:{card_id}", limit=50), **extra)
