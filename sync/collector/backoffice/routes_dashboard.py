@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -23,24 +24,36 @@ from sync.collector.report_filters import Filters
 from sync.collector.storage import Store
 
 POLL_S = 1.0
+MAX_SLICES = 64
 LIVE_FIGURES = ("deposited", "spent", "refunded", "forfeited_complimentary", "outstanding", "entries")
 
 
 def sliced(store: Store, filters: Filters) -> Callable[[], tuple[tuple, dict[str, Any]]]:
-    """The live figures of one slice for one subscriber: recomputed only when the data's version changes."""
+    """The live figures of one slice (shared by its viewers): recomputed only when the data's version changes."""
     last: list[Any] = [None, {}]
+    lock = threading.Lock()
 
     def books() -> tuple[tuple, dict[str, Any]]:
-        now = version(store)
-        if now != last[0]:
-            last[0], last[1] = now, filtered_books(store, filters)
-        return now, last[1]
+        with lock:
+            now = version(store)
+            if now != last[0]:
+                last[0], last[1] = now, filtered_books(store, filters)
+            return now, last[1]
     return books
 
 
 def routes(web: Web) -> APIRouter:
     router = APIRouter()
     caches: dict[str, DashboardCache] = {}  # one per event: figures never mix
+    slices: dict[tuple[str, Filters], Callable[[], tuple[tuple, dict[str, Any]]]] = {}  # viewers of one slice share
+
+    def slice_of(cache: DashboardCache, filters: Filters) -> Callable[[], tuple[tuple, dict[str, Any]]]:
+        key = (web.store.event_id(), filters)  # type: ignore[attr-defined]
+        if key not in slices:
+            if len(slices) >= MAX_SLICES:  # the oldest slice goes (it is recomputed if still watched)
+                slices.pop(next(iter(slices)))
+            slices[key] = sliced(cache.store, filters)
+        return slices[key]
 
     def cache_of() -> DashboardCache:
         event_id = web.store.event_id()  # type: ignore[attr-defined]
@@ -89,7 +102,7 @@ def routes(web: Web) -> APIRouter:
             return Response(json.dumps({"error": bar.error}), status_code=422, media_type="application/json")
         language = web.language(request)
         cache = cache_of()
-        books_of = cache.books if not bar.filters else sliced(cache.store, bar.filters)
+        books_of = cache.books if not bar.filters else slice_of(cache, bar.filters)
 
         async def stream() -> AsyncIterator[str]:
             sent = ""
