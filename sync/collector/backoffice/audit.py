@@ -21,8 +21,10 @@ def record(store: Store, username: str, action: str, target: str, **detail: Any)
                    json.dumps(detail, sort_keys=True, default=str)])
 
 
-def entries(store: Store, *, target: str | None = None, limit: int = 500) -> list[dict]:
-    """From the home database when `store` is a `CurrentStore`: with a target, only that event's changes."""
+def entries(store: Store, *, target: str | None = None, limit: int = 500, day: str = "",
+            who: str = "") -> list[dict]:
+    """From the home database when `store` is a `CurrentStore`: with a target, only that event's changes;
+    `day` (YYYY-MM-DD) and `who` (a username) narrow the log as the filter bar chose."""
     event = None
     office = getattr(store, "office_store", None)
     if office is not None:
@@ -30,9 +32,18 @@ def entries(store: Store, *, target: str | None = None, limit: int = 500) -> lis
         store = office
     sql = "SELECT at, username, action, target, detail FROM audit_log"
     params: list[Any] = []
+    conditions = []
     if target is not None:
-        sql += " WHERE target = ?"
+        conditions.append("target = ?")
         params.append(target)
+    if day:
+        conditions.append("substr(at, 1, 10) = ?")
+        params.append(day)
+    if who:
+        conditions.append("username = ?")
+        params.append(who)
+    if conditions:
+        sql += " WHERE " + " AND ".join(conditions)
     rows = store.query(sql + " ORDER BY at DESC, audit_id LIMIT ?", [*params, limit])
     for r in rows:
         r["detail"] = json.loads(r["detail"] or "{}")

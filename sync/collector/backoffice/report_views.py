@@ -11,8 +11,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+from sync.collector.backoffice.dashboard import filtered_books
+from sync.collector.backoffice.filter_bar import ANOMALIES, DAYS_OF_ANOMALIES, SALES, TERMINALS
 from sync.collector.report_filters import NONE, Filters
-from sync.collector.reports import ReportError, run_named
+from sync.collector.reports import ReportError, run_named, sync_status
 from sync.collector.storage import Store
 
 MONEY = {"net", "total", "gross", "commission", "amount", "balance", "available", "refunded", "deposited", "cash_in",
@@ -39,6 +41,33 @@ VIEWS = [View("summary", "Summary"), View("days", "Daily", "day", "net"), View("
          View("sync", "Terminal sync"), View("face-accounts", "Face accounts", "account_id", "balance"),
          View("erasures", "Face erasures pending")]
 BY_NAME = {v.name: v for v in VIEWS}
+FIELDS: dict[str, tuple[str, ...]] = {**{v.name: SALES for v in VIEWS}, "anomalies": ANOMALIES, "sync": TERMINALS,
+                                      "face-accounts": (), "erasures": ()}
+"""What each report narrows by (the filter bar's fields); face accounts belong to no terminal."""
+DAYS_SQL = {"anomalies": DAYS_OF_ANOMALIES}
+
+
+def anomalies_in(store: Store, where: Filters) -> list[dict]:
+    """The anomalies found at the chosen terminals (venue, vendor, terminal) on the chosen day."""
+    cond, params = where.where("a.found_at", "a.terminal_id")
+    return store.query("SELECT a.card_id, a.kind, a.terminal_id, a.seq, a.detail, a.found_at, "
+                       "CASE WHEN h.card_id IS NULL THEN 0 ELSE 1 END AS hotlisted "
+                       f"FROM anomalies a LEFT JOIN hotlist h ON h.card_id = a.card_id WHERE 1 = 1{cond} "
+                       "ORDER BY a.kind, a.card_id", params)
+
+
+def sync_in(store: Store, where: Filters) -> list[dict]:
+    return [t for t in sync_status(store) if (not where.vendor or t["vendor"] == where.vendor)
+            and (not where.venue or (t["venue"] or "") == where.venue)
+            and (where.terminal is None or t["terminal_id"] == where.terminal)]
+
+
+def summary_of_slice(store: Store, where: Filters) -> list[dict]:
+    """The summary's movements booked in the slice; what is left on the cards belongs to the whole event."""
+    books = filtered_books(store, where)
+    rows = [{"item": f"deposited_by_method: {k}", "value": v, "money": True}
+            for k, v in books.pop("deposited_by_method").items()]
+    return [{"item": k, "value": v, "money": k != "entries"} for k, v in books.items() if v is not None] + rows
 
 
 def months(store: Store, where: Filters = NONE) -> list[dict]:
@@ -84,6 +113,12 @@ def report_rows(store: Store, name: str, *, commission: float = 0.0, filters: Fi
         return months(store, filters)
     if name == "cash":
         return cash(store, filters)
+    if filters and name == "summary":
+        return summary_of_slice(store, filters)
+    if name == "anomalies":
+        return anomalies_in(store, filters)
+    if name == "sync":
+        return sync_in(store, filters)
     data = run_named(store, name, commission=commission, filters=filters)
     if name == "summary":
         rows = []

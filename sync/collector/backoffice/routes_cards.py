@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
@@ -9,6 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from sync.collector.backoffice import audit
 from sync.collector.backoffice.cards import card_page, known_card, search
+from sync.collector.backoffice.filter_bar import CARD, read_bar
 from sync.collector.backoffice.guest_access import card_secret
 from sync.collector.backoffice.web import Web
 from sync.collector.event import get_meta
@@ -28,7 +30,13 @@ def routes(web: Web, keys: Any) -> APIRouter:
         if data is None:
             return web.render(request, "cards.html", status_code=404, results=[], q=str(card_id),
                               error=f"card {card_id} is not known to the collector (no entries synced)")
-        return web.render(request, "card.html", status_code=status_code, c=data, secret=card_secret(store, card_id),
+        bar = read_bar(request.query_params, store, CARD)
+        history = data["history"]  # the choices: the terminals and days this card was seen at
+        bar = replace(bar, options={"terminal": sorted({int(h["terminal_id"]) for h in history}),
+                                    "day": sorted({str(h["time"] or "")[:10] for h in history} - {""})})
+        data["history"] = [h for h in history if bar.keep(h, day_of="time")]
+        return web.render(request, "card.html", status_code=422 if bar.error else status_code, c=data,
+                          secret=card_secret(store, card_id), bar=bar,
                           log=audit.entries(store, target=f"card:{card_id}", limit=50), **extra)
 
     @web.route(router, "GET", "/cards", "view")

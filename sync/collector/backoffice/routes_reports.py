@@ -12,11 +12,11 @@ from fastapi.responses import Response
 
 from sync.collector.backoffice import audit
 from sync.collector.backoffice.charts import bars
+from sync.collector.backoffice.filter_bar import read_bar
 from sync.collector.backoffice.language import gettext, money, money_plain
 from sync.collector.backoffice.pdf import table_pdf
-from sync.collector.backoffice.report_views import BY_NAME, VIEWS, columns, is_money, report_rows
+from sync.collector.backoffice.report_views import BY_NAME, DAYS_SQL, FIELDS, VIEWS, columns, is_money, report_rows
 from sync.collector.backoffice.web import Web
-from sync.collector.report_filters import FILTERED, FilterError, Filters
 from sync.collector.reports import ReportError, settlement
 
 ReportName = Annotated[str, Path(pattern="^[a-z-]{1,30}$")]
@@ -45,10 +45,16 @@ def routes(web: Web) -> APIRouter:
             return web.render(request, "reports.html", status_code=404, views=VIEWS, vendors=[],
                               error=f"unknown report {name!r}")
         commission = _commission(request)
+        bar = read_bar(request.query_params, store, FIELDS[name], days_sql=DAYS_SQL.get(name, ""))
+        if bar.error:  # the page, CSV and PDF alike: a hostile filter is refused, nothing is exported unfiltered
+            if request.query_params.get("format") in ("csv", "pdf"):  # a script reads the reason as text
+                return Response(bar.error + "\n", status_code=422, media_type="text/plain; charset=utf-8")
+            return web.render(request, "reports.html", status_code=422, views=VIEWS, vendors=[],
+                              error=bar.message(lambda m: gettext(web.language(request), m)))
+        filters = bar.filters
         try:
-            filters = Filters.from_query(request.query_params) if name in FILTERED else Filters()
             rows = report_rows(store, name, commission=commission, filters=filters)
-        except (ReportError, FilterError) as exc:
+        except ReportError as exc:
             return web.render(request, "reports.html", status_code=422, views=VIEWS, vendors=[], error=str(exc))
         cols, currency, language = columns(rows), web.currency, web.language(request)
         fmt = request.query_params.get("format", "html")
@@ -69,7 +75,8 @@ def routes(web: Web) -> APIRouter:
         if fmt == "pdf":
             right = [i for i, c in enumerate(cols) if c in ("value", "sales", "quantity") or c in
                      {"net", "total", "gross", "commission", "cash_in", "cash_out", "expected_drawer"}]
-            data = table_pdf(gettext(language, view.title), f"{web.event_label()} · {currency}",
+            sliced = "".join(f" · {gettext(language, k.capitalize())}: {v}" for k, v in bar.query().items())
+            data = table_pdf(gettext(language, view.title), f"{web.event_label()} · {currency}{sliced}",
                              [gettext(language, c) for c in cols], [[show(r, c) for c in cols] for r in rows],
                              right_aligned=right, cjk=language == "zh_CN")
             return Response(data, media_type="application/pdf",
@@ -80,14 +87,10 @@ def routes(web: Web) -> APIRouter:
             labels = [str(r[view.label] or f"terminal {r.get('terminal_id', '?')}") for r in shown]
             chart = bars(labels, [int(r[view.value] or 0) for r in shown],
                          lambda v: money(v, currency, language), title=view.title)
-        vendors = [r["vendor"] for r in store.query("SELECT DISTINCT vendor FROM terminals ORDER BY vendor")]
-        venues = [r["venue"] for r in store.query("SELECT DISTINCT venue FROM terminals WHERE venue <> '' "
-                                                  "ORDER BY venue")]
         return web.render(request, "report.html", view=view, rows=rows, cols=cols, show=show, chart=chart,
-                          commission=commission, filters=filters, filterable=name in FILTERED, vendors=vendors,
-                          venues=venues,
-                          links=urlencode({**filters.query(), **({"commission": f"{commission:g}"} if commission
-                                                                  else {})}))
+                          commission=commission, bar=bar,
+                          links=urlencode({**bar.query(), **({"commission": f"{commission:g}"} if commission
+                                                             else {})}))
 
     @web.route(router, "GET", "/reports/settlement/{vendor}/pdf", "view")
     def get_settlement_pdf(vendor: Annotated[str, Path(min_length=1, max_length=100)], request: Request) -> Response:

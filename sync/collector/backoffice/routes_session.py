@@ -18,6 +18,7 @@ from sync.collector.backoffice.accounts import (
     save_account,
     unlock,
 )
+from sync.collector.backoffice.filter_bar import AUDIT, DAYS_OF_AUDIT, read_bar
 from sync.collector.backoffice.language import LANGUAGES
 from sync.collector.backoffice.web import LANGUAGE_COOKIE, SESSION_COOKIE, Web, form_token_ok
 
@@ -112,6 +113,9 @@ def routes(web: Web) -> APIRouter:
 
     @web.route(router, "GET", "/audit", "audit.view")
     def get_audit(request: Request) -> Response:
-        return web.render(request, "audit.html", entries=audit.entries(store))
+        home = getattr(store, "office_store", store)
+        bar = read_bar(request.query_params, store, AUDIT, audit_store=home, days_sql=DAYS_OF_AUDIT)
+        return web.render(request, "audit.html", status_code=422 if bar.error else 200, bar=bar,
+                          entries=audit.entries(store, day=bar.filters.day, who=bar.who))
 
     return router

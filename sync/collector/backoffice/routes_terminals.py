@@ -11,6 +11,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import RedirectResponse, Response
 
 from sync.collector.backoffice import audit
+from sync.collector.backoffice.filter_bar import TERMINALS, read_bar
 from sync.collector.bundle import build_bundle
 from sync.collector.enrollment import ROLES, EnrollmentError, EventOver, get_terminal, new_pairing_code, revoke
 from sync.collector.event import get_meta
@@ -33,9 +34,10 @@ def routes(web: Any, keys: Any) -> APIRouter:
     store: Store = web.store
 
     def page(request: Request, status_code: int = 200, **extra: object) -> Response:
-        terminals = [{**t, "self_test": shown(t.get("self_test"))} for t in sync_status(store)]
-        return web.render(request, "terminals.html", status_code=status_code, terminals=terminals,
-                          roles=ROLES, **extra)
+        bar = read_bar(request.query_params, store, TERMINALS)
+        terminals = [{**t, "self_test": shown(t.get("self_test"))} for t in sync_status(store) if bar.keep(t)]
+        return web.render(request, "terminals.html", status_code=422 if bar.error else status_code,
+                          terminals=terminals, roles=ROLES, bar=bar, **extra)
 
     @web.route(router, "GET", "/terminals", "view")
     def get_terminals(request: Request) -> Response:
