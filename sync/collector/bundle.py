@@ -19,7 +19,7 @@ from sync.collector.key_epochs import bundle_section as epoch_section
 from sync.collector.ledger import hotlist
 from sync.collector.storage import Store
 from sync.collector.trust import card_limits
-from sync.collector.venue_prices import at_venue
+from sync.collector.venue_prices import at_venue, venues_section
 from sync.format.bundle import FORMAT, BundleError, sign_bundle
 from sync.format.event_keys import EventKeys
 from sync.format.keys import event_signing_key, public_hex, signing_key
@@ -83,4 +83,6 @@ def build_bundle(store: Store, keys: EventKeys, *, terminal_id: int | None = Non
         "key_epoch": epoch_section(store, collector_box(store), event_id,
                                    get_terminal(store, terminal_id) if terminal_id is not None else None),
     }
+    if terminal_id is None:  # the bundle for every terminal (USB): each applies its own venue's prices
+        body["venues"] = venues_section(store)
     return sign_bundle(body, event_signing_key(keys.master_key, keys.event_id), collector_signing_key(store))
