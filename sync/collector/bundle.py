@@ -13,6 +13,7 @@ from sync.collector.central_operators import for_bundle as operators_for_bundle
 from sync.collector.enrollment import get_terminal
 from sync.collector.event import get_meta, get_setting, meta_seed, require_event
 from sync.collector.face import confirmed_by, expire_templates, gallery_changes, refused_credits, snapshot_balances
+from sync.collector.face_freeze import frozen_accounts
 from sync.collector.face_gallery import collector_box, collector_box_public, gallery_for
 from sync.collector.ingest import contiguous_seq
 from sync.collector.key_epochs import bundle_section as epoch_section
@@ -76,6 +77,7 @@ def build_bundle(store: Store, keys: EventKeys, *, terminal_id: int | None = Non
             "gallery": gallery_for(store, event_id, gallery_changes(store, gallery_after),
                                    get_terminal(store, terminal_id) if terminal_id is not None else None),
             "box_key": collector_box_public(store),
+            "frozen": frozen_accounts(store),  # declined by name (`face_frozen`), even offline
             "erasures_confirmed": confirmed_by(store, terminal_id) if terminal_id is not None else [],
             "refused_credits": refused_credits(store, terminal_id) if terminal_id is not None else [],
         },

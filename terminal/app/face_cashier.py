@@ -22,6 +22,7 @@ from terminal.app.face_guest_consent import GuestConsent, PendingConsent
 from terminal.app.face_sale import camera_jpeg
 from terminal.app.words import N_, gettext, when
 from terminal.settings_store import CHOICES
+from terminal.wallet.face_accounts import DECLINE_CODES, FaceDeclined
 
 if TYPE_CHECKING:
     from terminal.app.port import FaceDeskPort
@@ -34,6 +35,7 @@ CONSENT_TEXT = N_("I agree that this event stores a template of my face (numbers
                   "by looking at the camera. It is erased at checkout, or %(days)s days after the event at the "
                   "latest. I can pay with a wristband instead.")
 AGREE_TEXT, DECLINE_TEXT = N_("I agree"), N_("No")
+FROZEN_TEXT = N_("This face account is frozen: no payments or top-ups until the organizer unfreezes it")
 ENROLL_MAX_FRAMES = 45  # frames read while looking for enough good ones
 OUTCOME_TEXT = {
     "enrolled": N_("Face enrolled"),
@@ -202,8 +204,11 @@ class FaceCashierDesk:
         accounts = self.till.face_accounts
         with self._lock:
             done = accounts.entry_for_request("topup", request_id)
-            entry = done or accounts.topup(account_id, amount, method=method, operator=operator,
-                                           request_id=request_id)
+            try:
+                entry = done or accounts.topup(account_id, amount, method=method, operator=operator,
+                                               request_id=request_id)
+            except FaceDeclined as exc:  # frozen at the collector: the decline is journaled, nothing credited
+                raise TillError(DECLINE_CODES.get(exc.reason, "face_declined"), self.till.tr(FROZEN_TEXT)) from None
             answer = {"journal_seq": entry["seq"], **self.account(account_id)}
         if done is None:
             self.till.print_later(entry["seq"], 0)  # the guest's receipt: loaded, balance now

@@ -92,7 +92,9 @@ def _apply_face(t: TerminalSync, body: dict[str, Any]) -> dict[str, Any]:
     as_of = body.get("acks", {}).get(str(t.config.terminal.id))
     balances = face.get("balances") or {}
     if isinstance(as_of, int) and isinstance(balances, dict):
-        FaceAccounts(t.journal).replace_snapshot(balances, as_of_seq=as_of, issued_at=body["issued_at"])
+        frozen = [a for a in face.get("frozen") or [] if isinstance(a, str)]  # declined by name (`face_frozen`)
+        FaceAccounts(t.journal).replace_snapshot(balances, as_of_seq=as_of, issued_at=body["issued_at"],
+                                                 frozen=frozen)
     seen = int(t.state.get("face_gallery_seen", 0))
     after = face.get("gallery_after", 0)
     if not isinstance(after, int) or after > seen:
