@@ -92,3 +92,37 @@ def test_a_frozen_face_account_is_declined_until_unfrozen(tmp_path: Path, store:
     s = summary(store)
     assert s["books_balance"] is True and s["anomalies"] == {}
     assert s["face_accounts"]["deposited"] == 6_000 and s["face_accounts"]["spent"] == 1_500
+
+
+def test_the_support_desk_freezes_and_unfreezes_in_the_back_office(tmp_path: Path, store: Store) -> None:
+    from sync.collector.api import create_app
+    from sync.collector.auth import set_user
+    from sync.collector.bundle import build_bundle
+    from sync.collector.face import register_account
+    from terminal.config import EventKeys
+    from tests.sync.journals import EVENT
+    from tests.sync.test_backoffice_face import PASSWORD, _login
+
+    register_account(store, "FA-anna", holder="Anna Petrova")
+    for role in ("support", "readonly"):
+        set_user(store, role, PASSWORD, role=role)
+    keys = EventKeys(event_id=EVENT, master_key=bytes(16), terminal_signing_key=bytes(32))
+    app = create_app(store, keys)
+    reader, reader_csrf = _login(app, "readonly")
+    assert "Freeze" not in reader.get("/face").text
+    assert reader.post("/face/FA-anna/freeze", data={"csrf": reader_csrf}).status_code == 403
+    support, csrf = _login(app, "support")
+    assert 'action="/face/FA-anna/freeze"' in support.get("/face").text
+    assert support.post("/face/FA-anna/freeze", data={"csrf": "forged"}).status_code == 403
+    assert support.post("/face/FA-nobody/freeze", data={"csrf": csrf}).status_code == 404
+    assert support.post("/face/FA-anna/freeze", data={"csrf": csrf, "reason": "guest called"}).status_code == 303
+    assert build_bundle(store, keys)["body"]["face"]["frozen"] == ["FA-anna"]
+    again = support.post("/face/FA-anna/freeze", data={"csrf": csrf})
+    assert again.status_code == 409 and "already frozen" in again.text
+    page = support.get("/face").text
+    assert 'action="/face/FA-anna/unfreeze"' in page and "frozen" in page
+    assert support.post("/face/FA-anna/unfreeze", data={"csrf": csrf}).status_code == 303
+    assert build_bundle(store, keys)["body"]["face"]["frozen"] == []
+    audit = [(r["username"], r["action"]) for r in store.query(
+        "SELECT username, action FROM audit_log WHERE target = 'face:FA-anna' ORDER BY at")]
+    assert audit == [("support", "face account frozen"), ("support", "face account unfrozen")]
