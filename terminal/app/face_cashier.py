@@ -196,6 +196,7 @@ class FaceCashierDesk:
                     "time_fmt": when(e["time"], till.language)} for e in accounts.movements(account_id)]
         return {"account_id": account_id, "balance": balance, "balance_fmt": till.money(balance),
                 "synced": snap is not None, "enrolled": enrolled, "history": history,
+                "frozen": accounts.is_frozen(account_id),  # at the collector, as of the last bundle
                 "spendable_fmt": till.money(accounts.spendable(account_id))}
 
     def topup(self, operator: str, account_id: str, amount: int, method: str, request_id: str) -> dict[str, Any]:

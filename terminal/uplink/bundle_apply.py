@@ -92,7 +92,8 @@ def _apply_face(t: TerminalSync, body: dict[str, Any]) -> dict[str, Any]:
     as_of = body.get("acks", {}).get(str(t.config.terminal.id))
     balances = face.get("balances") or {}
     if isinstance(as_of, int) and isinstance(balances, dict):
-        frozen = [a for a in face.get("frozen") or [] if isinstance(a, str)]  # declined by name (`face_frozen`)
+        listed = face.get("frozen")  # accounts declined by name (`face_frozen`); absent from older collectors
+        frozen = [a for a in listed if isinstance(a, str)] if isinstance(listed, list) else []
         FaceAccounts(t.journal).replace_snapshot(balances, as_of_seq=as_of, issued_at=body["issued_at"],
                                                  frozen=frozen)
     seen = int(t.state.get("face_gallery_seen", 0))

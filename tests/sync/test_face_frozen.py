@@ -126,3 +126,16 @@ def test_the_support_desk_freezes_and_unfreezes_in_the_back_office(tmp_path: Pat
     audit = [(r["username"], r["action"]) for r in store.query(
         "SELECT username, action FROM audit_log WHERE target = 'face:FA-anna' ORDER BY at")]
     assert audit == [("support", "face account frozen"), ("support", "face account unfrozen")]
+
+
+def test_a_malformed_frozen_list_freezes_nothing_it_cannot_name(tmp_path: Path, store: Store) -> None:
+    from sync.collector.bundle import build_bundle
+    from terminal.uplink.bundle_apply import apply_bundle
+
+    stall, keys = _terminal(tmp_path, store, 2, "sale")
+    accounts = FaceAccounts(stall.journal)
+    for listed, frozen in ((7, False), ({"g1": 1}, False), (["g1", 3, None], True), (None, False)):
+        body = build_bundle(store, keys, terminal_id=2)["body"]
+        body["face"]["frozen"] = listed
+        apply_bundle(stall, body, face_trusted=True)
+        assert accounts.is_frozen("g1") is frozen

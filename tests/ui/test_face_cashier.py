@@ -157,6 +157,7 @@ def test_a_frozen_account_is_not_loaded_at_the_cashier(demo: DemoServer) -> None
                                               frozen=[FACE_ACCOUNT])  # as a bundle listing it under face.frozen
     with demo.client() as c:
         demo.login(c, "2", "2222")
+        assert c.get(f"/api/face/accounts/{FACE_ACCOUNT}").json()["frozen"] is True
         body = {"account_id": FACE_ACCOUNT, "amount": "10.00", "method": "cash", "request_id": "frozen1"}
         refused = c.post("/api/face/topup", json=body)
         assert refused.status_code == 409 and refused.json() == {
