@@ -83,3 +83,17 @@ def test_one_usb_bundle_gives_each_terminal_its_own_venues_prices(tmp_path: Path
 
     own = build_bundle(store, load_keys(Path(keys)), terminal_id=4)["body"]
     assert "venues" not in own and {p["id"]: p["price"] for p in own["catalogue"]["Grill"]}["wurst"] == 550
+
+
+def test_malformed_venues_leave_the_vendors_prices() -> None:
+    from sync.format.bundle import venue_of, with_venue_prices
+
+    catalogue = {"Grill": [{"id": "wurst", "name": "Bratwurst", "price": 450}]}
+    for venues in (None, 7, [], {"terminals": "x"}, {"terminals": {"4": 5}}, {"terminals": {"5": "Camping"}}):
+        assert venue_of(venues, 4) == ""
+    assert venue_of({"terminals": {"4": "Main stage"}}, 4) == "Main stage"
+    for overrides in (None, [], {"Grill": 3}, {"Grill": {"wurst": -1}}, {"Grill": {"wurst": True}},
+                      {"Grill": {"wurst": "5.50"}}, {"Bar": {"wurst": 999}}):
+        assert with_venue_prices(catalogue, overrides) == catalogue
+    assert with_venue_prices(catalogue, {"Grill": {"wurst": 550}})["Grill"][0]["price"] == 550
+    assert catalogue["Grill"][0]["price"] == 450  # the bundle's own list is not changed in place
