@@ -31,7 +31,7 @@ _EXPORTS = {
     "create_app": "sync.collector.api", "FaceError": "sync.collector.face", "authorize": "sync.collector.face",
     "checkout": "sync.collector.face", "erase_account": "sync.collector.face",
     "upload_template": "sync.collector.face", "pending_erasures": "sync.collector.face",
-    "face_summary": "sync.collector.face", "seal_template": "sync.format.face_keys",
+    "face_summary": "sync.collector.face_books", "seal_template": "sync.format.face_keys",
     "open_template": "sync.format.face_keys", "transport_key": "sync.format.face_keys",
     "PairingFailed": "sync.format.pairing", "make_request": "sync.format.pairing",
     "open_response": "sync.format.pairing", "SimError": "sync.sim.simulation", "simulate": "sync.sim.simulation",

@@ -139,7 +139,13 @@ CREATE TABLE IF NOT EXISTS face_snapshot (account_id TEXT PRIMARY KEY, balance I
     as_of_seq INTEGER NOT NULL, issued_at TEXT NOT NULL);
 """
 
-JOURNAL = Schema("journal", [Step(1, "release 0.1.0", sql=_JOURNAL_0_1_0)])
+JOURNAL = Schema("journal", [
+    Step(1, "release 0.1.0", sql=_JOURNAL_0_1_0),
+    # a face account the collector froze: bundles list it (`face.frozen`), the terminal declines it by name
+    Step(2, "face accounts frozen at the collector", sql="""
+ALTER TABLE face_snapshot ADD COLUMN status TEXT NOT NULL DEFAULT 'active';
+"""),
+])
 
 _FACE_0_1_0 = """
 CREATE TABLE IF NOT EXISTS face_templates (

@@ -24,7 +24,7 @@ _EXPORTS = {
     "collector_public_key": "sync.collector.bundle", "create_app": "sync.collector.api",
     "FaceError": "sync.collector.face", "authorize": "sync.collector.face", "checkout": "sync.collector.face",
     "erase_account": "sync.collector.face", "upload_template": "sync.collector.face",
-    "pending_erasures": "sync.collector.face", "face_summary": "sync.collector.face",
+    "pending_erasures": "sync.collector.face", "face_summary": "sync.collector.face_books",
 }  # fmt: skip
 
 __all__ = sorted(_EXPORTS)

@@ -14,13 +14,14 @@ from sync.collector.enrollment import get_terminal
 from sync.collector.event import get_meta, get_setting, meta_seed, require_event
 from sync.collector.event_window import stored_window
 from sync.collector.face import confirmed_by, expire_templates, gallery_changes, refused_credits, snapshot_balances
+from sync.collector.face_freeze import frozen_accounts
 from sync.collector.face_gallery import collector_box, collector_box_public, gallery_for
 from sync.collector.ingest import contiguous_seq
 from sync.collector.key_epochs import bundle_section as epoch_section
 from sync.collector.ledger import hotlist
 from sync.collector.storage import Store
 from sync.collector.trust import card_limits
-from sync.collector.venue_prices import at_venue
+from sync.collector.venue_prices import at_venue, venues_section
 from sync.format.bundle import FORMAT, BundleError, sign_bundle
 from sync.format.event_keys import EventKeys
 from sync.format.keys import event_signing_key, public_hex, signing_key
@@ -79,6 +80,7 @@ def build_bundle(store: Store, keys: EventKeys, *, terminal_id: int | None = Non
             "gallery": gallery_for(store, event_id, gallery_changes(store, gallery_after),
                                    get_terminal(store, terminal_id) if terminal_id is not None else None),
             "box_key": collector_box_public(store),
+            "frozen": frozen_accounts(store),  # declined by name (`face_frozen`), even offline
             "erasures_confirmed": confirmed_by(store, terminal_id) if terminal_id is not None else [],
             "refused_credits": refused_credits(store, terminal_id) if terminal_id is not None else [],
         },
@@ -86,4 +88,6 @@ def build_bundle(store: Store, keys: EventKeys, *, terminal_id: int | None = Non
         "key_epoch": epoch_section(store, collector_box(store), event_id,
                                    get_terminal(store, terminal_id) if terminal_id is not None else None),
     }
+    if terminal_id is None:  # the bundle for every terminal (USB): each applies its own venue's prices
+        body["venues"] = venues_section(store)
     return sign_bundle(body, event_signing_key(keys.master_key, keys.event_id), collector_signing_key(store))

@@ -16,6 +16,7 @@ from pathlib import Path
 from sync.collector.cli_events import add_events
 from sync.collector.cli_face import (
     add_credits_parser,
+    add_freeze_parsers,
     run_face_checkout,
     run_face_erase,
     run_face_expire,
@@ -99,6 +100,7 @@ def add_actions(p: argparse.ArgumentParser) -> None:
     fs = face.add_subparsers(dest="face_command", metavar="ACTION")
     fs.required = True
     add_credits_parser(fs)
+    add_freeze_parsers(fs)
     c = fs.add_parser("expire", help="erase every template past its expiry now (serve also does it hourly)")
     c.add_argument("--db", required=True, help="SQLite file or PostgreSQL DSN (postgresql://...)")
     c.set_defaults(func=run_face_expire)

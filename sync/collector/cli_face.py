@@ -1,5 +1,5 @@
-"""`stallpay-collector face-checkout | face-erase | settings | face expire | face credits`: the face accounts'
-actions."""
+"""`stallpay-collector face-checkout | face-erase | settings | face expire | face credits | face freeze | unfreeze`:
+the face accounts' actions."""
 
 from __future__ import annotations
 
@@ -97,4 +97,28 @@ def run_face_credits(args: argparse.Namespace) -> int:
         print(f"stallpay collector face credits: {exc}", file=sys.stderr)
         return 1
     print(json.dumps(done))
+    return 0
+
+
+def add_freeze_parsers(fs: argparse._SubParsersAction) -> None:
+    """`face freeze` / `face unfreeze`: block an account everywhere (terminals decline it at their next bundle)."""
+    for action, text in (("freeze", "block a face account: no payment or top-up on it (terminals: next bundle)"),
+                         ("unfreeze", "let a frozen face account pay again (terminals: next bundle)")):
+        c = fs.add_parser(action, help=text)
+        c.add_argument("--db", required=True, help="SQLite file or PostgreSQL DSN (postgresql://...)")
+        c.add_argument("--account", required=True, help="face account id")
+        c.add_argument("--reason", default="", help="why (written to the audit log)")
+        c.add_argument("--by", default="organizer", help="who decides (written to the audit log)")
+        c.set_defaults(func=run_face_freeze, frozen=action == "freeze")
+
+
+@guard
+def run_face_freeze(args: argparse.Namespace) -> int:
+    from sync.collector.face import FaceError
+    from sync.collector.face_freeze import set_frozen
+
+    try:
+        print(json.dumps(set_frozen(books(args), args.account, args.frozen, by=args.by, reason=args.reason)))
+    except FaceError as exc:
+        return fail(str(exc))
     return 0

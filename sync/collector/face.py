@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sync.collector.event import get_meta, get_setting, now_iso
@@ -378,44 +378,3 @@ def pending_erasures(store: Store, now: datetime | None = None) -> list[dict]:
                     "oldest_age_h": age_h, "window_h": window_h, "alarm": alarm, "note": note,
                     "accounts": " ".join(e["account_id"] for e in waiting[:50])})
     return out
-
-
-# --- books ---------------------------------------------------------------------------------------------------------
-
-
-def face_summary(store: Store) -> dict[str, Any]:
-    """The face-account line of the event summary."""
-    sums = {r["kind"]: (int(r["n"]), int(r["a"] or 0)) for r in store.query(
-        "SELECT kind, COUNT(*) AS n, SUM(amount) AS a FROM face_ledger GROUP BY kind")}
-    refunds_here = int(store.scalar("SELECT COALESCE(SUM(amount), 0) FROM face_ledger WHERE kind = 'refund' "
-                                    "AND terminal_id IS NULL") or 0)
-    book = balances(store)
-    statuses = {r["status"]: int(r["n"]) for r in store.query(
-        "SELECT status, COUNT(*) AS n FROM face_accounts GROUP BY status")}
-    return {
-        "accounts": sum(statuses.values()),
-        "accounts_by_status": statuses,
-        "deposited": sums.get("topup", (0, 0))[1],
-        "spent": -sums.get("sale", (0, 0))[1] - sums.get("void", (0, 0))[1],
-        "refunded": -sums.get("refund", (0, 0))[1],
-        "refunded_at_collector": -refunds_here,
-        "outstanding": sum(book.values()),
-        "overdrawn_accounts": sum(1 for b in book.values() if b < 0),
-        "open_holds": sum(open_holds(store).values()),
-        "refused_credits": sums.get("refused_credit", (0, 0))[0],
-        # closed at a cashier that paid out only what it was sure of (offline): the rest is the organizer's to pay
-        "owed_after_checkout": sum(b for a, b in book.items() if b > 0 and a in _closed(store)),
-        "templates": int(store.scalar("SELECT COUNT(*) FROM gallery_changes WHERE action = 'put'") or 0),
-        "erasures": int(store.scalar("SELECT COUNT(*) FROM gallery_changes WHERE action = 'erase'") or 0),
-    }
-
-
-def _closed(store: Store) -> set[str]:
-    return {r["account_id"] for r in store.query("SELECT account_id FROM face_accounts WHERE status = 'closed'")}
-
-
-def hold_age(store: Store, older_than: timedelta) -> list[dict]:
-    """Authorizations still open after `older_than` (a terminal that authorized but has not synced its sale)."""
-    cutoff = (datetime.now(UTC) - older_than).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    return store.query("SELECT account_id, auth_id, terminal_id, -amount AS amount, time FROM face_ledger "
-                       "WHERE kind = 'hold' AND settled = 0 AND time < ? ORDER BY time", [cutoff])

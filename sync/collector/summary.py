@@ -17,7 +17,7 @@ import json
 
 from sync.collector.corrections import total as collector_corrections
 from sync.collector.event import get_meta
-from sync.collector.face import face_summary
+from sync.collector.face_books import face_summary
 from sync.collector.ledger import card_balances, replace_moves
 from sync.collector.storage import Store
 from sync.collector.trust import MONEY_KINDS, exposure

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from sync.collector.catalogue_admin import MAX_PRICE, CatalogueError
 from sync.collector.storage import Store
+from sync.format.bundle import with_venue_prices
 
 
 def set_venue_price(store: Store, venue: str, vendor: str, product_id: str, price: int) -> dict:
@@ -36,13 +37,27 @@ def prices_of_vendor(store: Store, vendor: str) -> dict[str, dict[str, int]]:
     return out
 
 
+def overrides(store: Store, venue: str | None = None) -> dict[str, dict[str, dict[str, int]]]:
+    """{venue: {vendor: {product id: price}}}: every venue's own prices (or one venue's)."""
+    sql, params = "SELECT venue, vendor, product_id, price FROM venue_prices", []
+    if venue is not None:
+        sql, params = sql + " WHERE venue = ?", [venue]
+    out: dict[str, dict[str, dict[str, int]]] = {}
+    for r in store.query(sql + " ORDER BY venue, vendor, product_id", params):
+        out.setdefault(r["venue"], {}).setdefault(r["vendor"], {})[r["product_id"]] = int(r["price"])
+    return out
+
+
 def at_venue(store: Store, catalogue: dict[str, list[dict]], venue: str) -> dict[str, list[dict]]:
     """The bundle's catalogue with the venue's prices in place of the vendors' ones."""
     if not venue:
         return catalogue
-    own = {(r["vendor"], r["product_id"]): int(r["price"]) for r in store.query(
-        "SELECT vendor, product_id, price FROM venue_prices WHERE venue = ?", [venue])}
-    if not own:
-        return catalogue
-    return {vendor: [{**item, "price": own.get((vendor, item["id"]), item["price"])} for item in items]
-            for vendor, items in catalogue.items()}
+    return with_venue_prices(catalogue, overrides(store, venue).get(venue))
+
+
+def venues_section(store: Store) -> dict[str, dict]:
+    """For the bundle written for all terminals at once (USB): where each active terminal stands and every venue's
+    prices, so each terminal applies its own venue's (`sync.format.bundle.venue_of`, `with_venue_prices`)."""
+    placed = {str(r["terminal_id"]): r["venue"] for r in store.query(
+        "SELECT terminal_id, venue FROM terminals WHERE status = 'active' AND venue <> '' ORDER BY terminal_id")}
+    return {"terminals": placed, "prices": overrides(store)}

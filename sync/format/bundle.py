@@ -69,3 +69,34 @@ def verify_bundle(data: bytes, event_public_key: str, event_id: str,
     if body.get("event_id") != event_id:
         raise BundleError(f"bundle is for event {body.get('event_id')!r}, this terminal is in {event_id!r}")
     return body
+
+
+def venue_of(venues: Any, terminal_id: int) -> str:
+    """The venue a bundle's `venues` section places this terminal at ('' when none or the section is malformed).
+
+    `venues` (only in the bundle written for all terminals at once): {"terminals": {terminal id: venue},
+    "prices": {venue: {vendor: {product id: price}}}}; a bundle built for one terminal has its prices in place."""
+    if not isinstance(venues, dict) or not isinstance(venues.get("terminals"), dict):
+        return ""
+    venue = venues["terminals"].get(str(terminal_id))
+    return venue if isinstance(venue, str) else ""
+
+
+def with_venue_prices(catalogue: dict[str, list[dict]], overrides: Any) -> dict[str, list[dict]]:
+    """The catalogue with a venue's prices ({vendor: {product id: price}}) in place of the vendors' ones; an
+    override that is not a positive integer is ignored (the vendor's price stands)."""
+    if not isinstance(overrides, dict) or not overrides:
+        return catalogue
+    out: dict[str, list[dict]] = {}
+    for vendor, items in catalogue.items():
+        own = overrides.get(vendor)
+        if not isinstance(own, dict) or not isinstance(items, list):
+            out[vendor] = items
+            continue
+        out[vendor] = [{**item, "price": own[item.get("id")]} if isinstance(item, dict) and _price(own.get(
+            item.get("id"))) else item for item in items]
+    return out
+
+
+def _price(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0

@@ -22,7 +22,7 @@ from terminal.app.face_guest_consent import GuestConsent, PendingConsent
 from terminal.app.face_sale import camera_jpeg
 from terminal.app.words import N_, gettext, when
 from terminal.settings_store import CHOICES
-from terminal.wallet.face_accounts import FaceDeclined
+from terminal.wallet.face_accounts import DECLINE_CODES, FaceDeclined
 
 if TYPE_CHECKING:
     from terminal.app.port import FaceDeskPort
@@ -35,6 +35,7 @@ CONSENT_TEXT = N_("I agree that this event stores a template of my face (numbers
                   "by looking at the camera. It is erased at checkout, or %(days)s days after the event at the "
                   "latest. I can pay with a wristband instead.")
 AGREE_TEXT, DECLINE_TEXT = N_("I agree"), N_("No")
+FROZEN_TEXT = N_("This face account is frozen: no payments or top-ups until the organizer unfreezes it")
 ENROLL_MAX_FRAMES = 45  # frames read while looking for enough good ones
 OUTCOME_TEXT = {
     "enrolled": N_("Face enrolled"),
@@ -195,6 +196,7 @@ class FaceCashierDesk:
                     "time_fmt": when(e["time"], till.language)} for e in accounts.movements(account_id)]
         return {"account_id": account_id, "balance": balance, "balance_fmt": till.money(balance),
                 "synced": snap is not None, "enrolled": enrolled, "history": history,
+                "frozen": accounts.is_frozen(account_id),  # at the collector, as of the last bundle
                 "spendable_fmt": till.money(accounts.spendable(account_id))}
 
     def topup(self, operator: str, account_id: str, amount: int, method: str, request_id: str) -> dict[str, Any]:
@@ -206,9 +208,12 @@ class FaceCashierDesk:
             try:
                 entry = done or accounts.topup(account_id, amount, method=method, operator=operator,
                                                request_id=request_id)
-            except FaceDeclined:  # outside the event's dates (journaled)
-                raise TillError("outside_event", self.till.tr(N_(
-                    "Outside the event's dates: no sales or top-ups now, refunds still work")), 403) from None
+            except FaceDeclined as exc:  # outside the event's dates or frozen: journaled, nothing credited
+                code = DECLINE_CODES.get(exc.reason, "face_declined")
+                if code == "outside_event":
+                    raise TillError(code, self.till.tr(N_(
+                        "Outside the event's dates: no sales or top-ups now, refunds still work")), 403) from None
+                raise TillError(code, self.till.tr(FROZEN_TEXT)) from None
             answer = {"journal_seq": entry["seq"], **self.account(account_id)}
         if done is None:
             self.till.print_later(entry["seq"], 0)  # the guest's receipt: loaded, balance now

@@ -37,6 +37,7 @@ DECLINE_TEXT = {
     "over_allowance": N_("Over the offline allowance for face pay: pay with your wristband"),
     "no_face_balance": N_("No balance known for this face account yet: pay with your wristband"),
     "face_unavailable": N_("Face pay is not available: pay with your wristband"),
+    "face_frozen": N_("This face account is frozen: no payments or top-ups until the organizer unfreezes it"),
     # roles, limits and keys (terminal.wallet.roles, rules, epochs)
     "not_permitted": N_("Not allowed for your role"),
     "not_permitted_mode": N_("This terminal is not enrolled for this operation"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sync.format.bundle import BundleError, verify_bundle
+from sync.format.bundle import BundleError, venue_of, verify_bundle, with_venue_prices
 from sync.format.face_keys import SealError, box_key, open_template
 from terminal.uplink.card_holders import apply_card_holders
 
@@ -38,7 +38,7 @@ def apply_bundle(t: TerminalSync, body: dict[str, Any], *, face_trusted: bool = 
     # settings: read at every operation by the wallet (card limits, the event's dates: `terminal.wallet.event_window`)
     for key in ("catalogue", "operators", "settings"):
         t.state.set(f"bundle_{key}", body.get(key))
-    catalogue = _apply_catalogue(t, body.get("catalogue"))
+    catalogue = _apply_catalogue(t, _at_own_venue(t, body))
     operators = apply_operators(t.config.data_dir, t.config.terminal.vendor, body.get("operators"))
     apply_card_holders(t.state, body.get("holders"))
     t.state.set("bundle_issued_at", body["issued_at"])
@@ -52,6 +52,16 @@ def apply_bundle(t: TerminalSync, body: dict[str, Any], *, face_trusted: bool = 
         t.state.acknowledge(t.journal, ack, t.policy)
     return {"hotlist": len(body["hotlist"]), "acked_seq": t.state.acked_seq, "issued_at": body["issued_at"],
             "products": catalogue, **operators, **face}
+
+
+def _at_own_venue(t: TerminalSync, body: dict[str, Any]) -> Any:
+    """The bundle's catalogue at this terminal's venue: a bundle written for all terminals at once (USB) carries
+    where each stands and every venue's prices; one built for this terminal has its venue's prices in place."""
+    catalogue, venues = body.get("catalogue"), body.get("venues")
+    venue = venue_of(venues, t.config.terminal.id)
+    if not venue or not isinstance(catalogue, dict) or not isinstance(venues.get("prices"), dict):
+        return catalogue
+    return with_venue_prices(catalogue, venues["prices"].get(venue))
 
 
 def _apply_catalogue(t: TerminalSync, catalogue: Any) -> int | None:
@@ -83,7 +93,10 @@ def _apply_face(t: TerminalSync, body: dict[str, Any]) -> dict[str, Any]:
     as_of = body.get("acks", {}).get(str(t.config.terminal.id))
     balances = face.get("balances") or {}
     if isinstance(as_of, int) and isinstance(balances, dict):
-        FaceAccounts(t.journal).replace_snapshot(balances, as_of_seq=as_of, issued_at=body["issued_at"])
+        listed = face.get("frozen")  # accounts declined by name (`face_frozen`); absent from older collectors
+        frozen = [a for a in listed if isinstance(a, str)] if isinstance(listed, list) else []
+        FaceAccounts(t.journal).replace_snapshot(balances, as_of_seq=as_of, issued_at=body["issued_at"],
+                                                 frozen=frozen)
     seen = int(t.state.get("face_gallery_seen", 0))
     after = face.get("gallery_after", 0)
     if not isinstance(after, int) or after > seen:

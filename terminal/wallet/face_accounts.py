@@ -26,10 +26,12 @@ from terminal.wallet.journal import Journal
 from terminal.wallet.rules import Declined
 
 Authorizer = Callable[[str, int], dict[str, Any]]
+FROZEN = "face account is frozen"  # the collector's words too (sync.collector.face.authorize)
 # a refusal's stable code, from the offline verdict or the collector's words
 OUTSIDE_EVENT = "outside the event's dates"  # terminal.wallet.event_window: no face money outside them
 DECLINE_CODES = {"insufficient funds": "insufficient_funds", "offline allowance used up": "over_allowance",
-                 "no balance known for this account": "no_face_balance", OUTSIDE_EVENT: "outside_event"}
+                 "no balance known for this account": "no_face_balance", OUTSIDE_EVENT: "outside_event",
+                 FROZEN: "face_frozen"}
 
 
 class CollectorUnreachable(Exception):
@@ -68,25 +70,40 @@ class FaceAccounts:
 
     # --- snapshots --------------------------------------------------------------------------------------------------
 
-    def replace_snapshot(self, balances: dict[str, int], *, as_of_seq: int, issued_at: str) -> int:
+    def replace_snapshot(self, balances: dict[str, int], *, as_of_seq: int, issued_at: str,
+                         frozen: list[str] | tuple[str, ...] = ()) -> int:
         """Install the collector's balances (signature already verified). `as_of_seq`: the last entry of this
-        terminal the collector had stored when it built them; own debits after it still count against them."""
+        terminal the collector had stored when it built them; own debits after it still count against them.
+        `frozen`: accounts the collector froze (not among the balances): kept with status 'frozen', declined."""
         rows = []
         for account_id, balance in balances.items():
             if not isinstance(account_id, str) or not isinstance(balance, int) or isinstance(balance, bool):
                 raise ValueError("snapshot balances are {account id: integer minor units}")
-            rows.append((account_id, balance, int(as_of_seq), issued_at))
+            rows.append((account_id, balance, int(as_of_seq), issued_at, "active"))
+        rows += [(a, 0, int(as_of_seq), issued_at, "frozen") for a in dict.fromkeys(frozen)
+                 if isinstance(a, str) and a not in balances]
         conn = self.db.conn
         with self.journal._lock:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 conn.execute("DELETE FROM face_snapshot")
-                conn.executemany("INSERT INTO face_snapshot VALUES (?, ?, ?, ?)", rows)
+                conn.executemany("INSERT INTO face_snapshot (account_id, balance, as_of_seq, issued_at, status) "
+                                 "VALUES (?, ?, ?, ?, ?)", rows)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
         return len(rows)
+
+    def is_frozen(self, account_id: str) -> bool:
+        """Whether the last bundle listed the account as frozen at the collector."""
+        return self.db.execute("SELECT 1 FROM face_snapshot WHERE account_id = ? AND status = 'frozen'",
+                               [account_id]).fetchone() is not None
+
+    def _refuse_frozen(self, account_id: str, amount: int, operator: str | None, data: dict[str, Any]) -> None:
+        """A frozen account neither pays nor is loaded here: declined (journaled) with the code `face_frozen`."""
+        if self.is_frozen(account_id):
+            raise FaceDeclined(FROZEN, self._decline(amount, FROZEN, operator, data))
 
     def snapshot(self, account_id: str) -> BalanceSnapshot | None:
         row = self.db.execute("SELECT balance, as_of_seq FROM face_snapshot WHERE account_id = ?",
@@ -160,9 +177,10 @@ class FaceAccounts:
             done = self.entry_for_request("topup", request_id)
             if done is not None:
                 return done
-        self._within_dates("topup", amount, operator, {"face_account": account_id})
-        before = self.balance(account_id)
         data = {"face_account": account_id, **({"request_id": request_id} if request_id else {})}
+        self._within_dates("topup", amount, operator, data)
+        self._refuse_frozen(account_id, amount, operator, data)
+        before = self.balance(account_id)
         return self.journal.append("topup", "commit", amount=amount, operator=operator, method=method,
                                    balance_before=before, balance_after=(before or 0) + amount, data=data)
 
@@ -182,6 +200,7 @@ class FaceAccounts:
                 return self._sold(account_id, FaceSale(done, online=auth is not None, authorization=auth))
             data["request_id"] = request_id
         self._within_dates("sale", amount, operator, data)
+        self._refuse_frozen(account_id, amount, operator, data)
         if authorize is not None and amount > self.local_credit_left(account_id):
             try:
                 answer = authorize(account_id, amount)

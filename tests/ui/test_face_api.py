@@ -223,3 +223,18 @@ def test_camera_failing_mid_payment_declines_and_cards_still_pay(demo: DemoServe
         assert c.post("/api/charge", json={"request_id": "c2"}).json() == {"started": True}
         demo.tap("alice")
         assert state(c)["flow"]["phase"] == "approved"
+
+
+def test_a_frozen_account_is_declined_by_name(demo: DemoServer) -> None:
+    demo.kiosk.face_accounts.replace_snapshot({}, as_of_seq=0, issued_at="2026-07-01T10:00:00Z",
+                                              frozen=[FACE_ACCOUNT])  # as a bundle listing it under face.frozen
+    with demo.client() as c:
+        demo.login(c, "1", "1111")
+        c.post("/api/cart/add", json={"sku": "BEER"})
+        show(c, "obama3.jpg")
+        c.post("/api/face/start", json={"request_id": "f-frozen"})
+        s = wait_phase(demo, "approved", "declined")
+        assert s["flow"]["result"]["code"] == "face_frozen"
+        assert s["flow"]["text"]["reason"] == ("This face account is frozen: no payments or top-ups until the "
+                                               "organizer unfreezes it")
+    assert face_sales(demo) == []

@@ -150,3 +150,18 @@ def test_a_bundle_replaces_prices_on_the_running_sale_screen(demo: DemoServer) -
     assert apply_bundle(demo.kiosk.sync, {**body, "issued_at": "2099-01-02T00:00:00Z", "catalogue": {}})[
         "products"] is None
     assert demo.kiosk.catalogue.get("BEER").price == 520
+
+
+def test_a_frozen_account_is_not_loaded_at_the_cashier(demo: DemoServer) -> None:
+    demo.kiosk.face_accounts.replace_snapshot({}, as_of_seq=0, issued_at="2026-07-01T10:00:00Z",
+                                              frozen=[FACE_ACCOUNT])  # as a bundle listing it under face.frozen
+    with demo.client() as c:
+        demo.login(c, "2", "2222")
+        assert c.get(f"/api/face/accounts/{FACE_ACCOUNT}").json()["frozen"] is True
+        body = {"account_id": FACE_ACCOUNT, "amount": "10.00", "method": "cash", "request_id": "frozen1"}
+        refused = c.post("/api/face/topup", json=body)
+        assert refused.status_code == 409 and refused.json() == {
+            "code": "face_frozen",
+            "message": "This face account is frozen: no payments or top-ups until the organizer unfreezes it"}
+    assert [e["data"]["code"] for e in demo.kiosk.journal.entries() if e["op"] == "decline"] == ["face_frozen"]
+    assert [e for e in demo.commits("topup") if e["data"].get("request_id") == "frozen1"] == []

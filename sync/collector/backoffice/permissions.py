@@ -9,6 +9,7 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "cards.block": ("admin", "finance", "support"),  # block / unblock a band
     "cards.replace": ("admin", "support"),
     "face.erase": ("admin", "support"),              # ask every terminal to erase a guest's face template
+    "face.freeze": ("admin", "support"),             # freeze / unfreeze a face account (terminals: next bundle)
     "cards.refund": ("admin", "finance"),
     "cards.correct": ("admin", "finance"),           # correct a balance in the books (reason required)
     "payouts.view": ("admin", "finance", "support"),
