@@ -94,7 +94,8 @@ setup(
     packages=find_packages(include=["terminal", "terminal.*", "sync", "sync.*", "provisioning", "provisioning.*"]),
     include_package_data=True,
     package_data={"terminal": ["locale/*/LC_MESSAGES/*.mo", "ui/templates/*", "ui/static/*"],
-                  "sync.collector.backoffice": ["templates/*", "static/*", "locale/*/LC_MESSAGES/*.po"]},
+                  "sync.collector.backoffice": ["templates/*", "static/*", "locale/*/LC_MESSAGES/*.po"],
+                  "sync.collector": ["docs_static/*"]},
     # Base: what both sides import (sync.format, the two web apps, i18n). The sides' own needs are extras:
     #   pip install '.[terminal,face]'   a terminal (the Pi's lock: requirements/terminal-aarch64.lock)
     #   pip install '.[collector]'       the collector alone: no pyscard, OpenCV or mediapipe

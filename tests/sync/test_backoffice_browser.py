@@ -317,3 +317,26 @@ def test_operator_added_centrally_logs_in_after_sync_and_is_refused_once_disable
         assert refused.status_code == 403 and refused.json()["code"] == "login_failed"
     actions = [r["action"] for r in store.query("SELECT action FROM audit_log WHERE target = 'operator:anna7'")]
     assert sorted(actions) == ["operator added", "operator disabled"]
+
+
+def test_api_reference_renders_with_no_internet(browser: Any, collector: Collector) -> None:  # noqa: F811
+    """/docs is Swagger UI shipped in the package: with every request off 127.0.0.1 refused (a festival office
+    with no uplink), the operations are listed; the page asked for nothing elsewhere."""
+    page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    elsewhere: list[str] = []
+
+    def local_only(route: Any) -> None:
+        if route.request.url.startswith(collector.url):
+            route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", local_only)
+    page.goto(f"{collector.url}/docs")
+    page.wait_for_selector(".opblock-summary-path[data-path='/api/v1/batches']")
+    assert page.locator(".opblock").count() >= 10
+    assert elsewhere == []
+    assert page.get_attribute("link[rel='shortcut icon']", "href") == "/static/docs/swagger-ui-favicon.png"
+    assert page.request.get(f"{collector.url}/redoc").status == 404  # ReDoc is a CDN page: not offered
+    shot(page, "api-docs")

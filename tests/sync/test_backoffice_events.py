@@ -179,6 +179,12 @@ def test_events_cli_and_api_tokens_of_the_home_database(store: Store, store_targ
     assert api.get("/e/winter/api/v1/reports/summary", auth=("admin", "wrong")).status_code == 401
     assert api.post("/e/winter/api/v1/cards/5/block", json={"reason": "lost"}, auth=("admin", PASSWORD)
                     ).status_code < 400
+    # the further event's API reference loads its own description and the shipped Swagger UI, nothing elsewhere
+    docs = api.get("/e/winter/docs").text
+    assert "'/e/winter/openapi.json'" in docs and "/e/winter/static/docs/swagger-ui-bundle.js" in docs
+    assert "http" not in docs.replace("http-equiv", "")
+    assert api.get("/e/winter/static/docs/swagger-ui-bundle.js").status_code == 200
+    assert api.get("/e/winter/openapi.json").json()["info"]["title"] == "StallPay collector"
     winter_store = open_store(event_target(store_target, "winter"))
     assert [r["card_id"] for r in winter_store.query("SELECT card_id FROM hotlist")] == [5]
     assert store.query("SELECT card_id FROM hotlist") == []

@@ -98,7 +98,8 @@ class EventScope:
                 await run_in_threadpool(self.events.refresh)
                 api = self.apis.get(event_id)
             if api is not None:
-                inner = {**scope, "path": "/" + rest, "raw_path": ("/" + rest).encode()}
+                inner = {**scope, "path": "/" + rest, "raw_path": ("/" + rest).encode(),
+                         "event_prefix": f"{PREFIX}{event_id}"}  # for pages linking back (the API's /docs)
                 await api(inner, receive, send)
                 return
         token = _current.set(_chosen(scope))
