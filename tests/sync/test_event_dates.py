@@ -97,6 +97,18 @@ def test_outside_event_is_flagged_and_the_books_balance(tmp_path: Path, store: S
     assert reconcile(store) == {}
 
 
+def _office_page(store: Store, tmp_path: Path, path: str) -> str:
+    from sync.collector.auth import set_user
+    from terminal.config import EventKeys
+    from tests.sync.test_backoffice_events import PASSWORD, _login
+
+    set_user(store, "admin", PASSWORD, role="admin")
+    app = create_app(store, EventKeys(event_id=EVENT, master_key=bytes(16), terminal_signing_key=bytes(32)),
+                     events_dir=tmp_path / "keys")
+    admin, _csrf = _login(app, "admin")
+    return admin.get(path).text
+
+
 def test_back_office_shows_the_dates_and_refuses_codes_after_the_end(store: Store, tmp_path: Path) -> None:
     import html
 
@@ -144,5 +156,7 @@ def test_face_account_movements_outside_the_event_are_flagged_too(tmp_path: Path
     assert books["anomalies"] == {"outside_event": 3} and books["outstanding_face_accounts"] == 5500
     assert hotlist(store) == []
     assert {r["status"] for r in store.query("SELECT status FROM face_accounts")} == {"active"}
+    dashboard = _office_page(store, tmp_path, "/")  # listed as a face account, not as a "card 0"
+    assert 'href="/face" title="face account FA-anna: topup at' in dashboard and "/cards/0" not in dashboard
     _set(store, _days(-1), _days(1))  # inside the dates: the flags go on the next reconcile
     assert reconcile(store) == {} and store.scalar("SELECT COUNT(*) FROM anomalies") == 0
