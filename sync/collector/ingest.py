@@ -33,8 +33,10 @@ from sync.collector import operator_totals, product_totals, terminal_report
 from sync.collector.enrollment import EnrollmentError, get_terminal, pair
 from sync.collector.entry_totals import add_totals
 from sync.collector.event import now_iso, require_event
+from sync.collector.event_window import stored_window
 from sync.collector.face import ingest_rows as ingest_face_rows
 from sync.collector.face import record_confirmations
+from sync.collector.ledger import face_outside_event
 from sync.collector.prepared import ENTRY_COLUMNS, Prepared, prepare, prepared_batch
 from sync.collector.storage import Store
 from sync.collector.workers import exit_with_parent
@@ -281,6 +283,7 @@ def _store_group(store: Store, group: list[Prepared], received_at: datetime | No
             operator_totals.add(store, takings)
             if face:
                 ingest_face_rows(store, face)
+                face_outside_event(store, stored_window(store), [(r[0], r[1]) for r in face])
         if status:
             store.executemany(_STATUS_SQL, status)
         if batch_rows:

@@ -14,7 +14,8 @@ terminals. Only commit entries move money. Reconciliation looks for:
 - `pending`: an intent with no outcome; `pending_landed` when a later tap shows
   the write reached the card.
 - `outside_event`: money moved at a time outside the event's dates (`sync.collector.event_window`): a terminal
-  with a wrong clock, or one used after the event; informational, the money itself is accounted for.
+  with a wrong clock, or one used after the event; informational, the money itself is accounted for. Face-account
+  movements (no card) are flagged too, under card 0 (`face_outside_event`): at ingest, and again on a full reconcile.
 Suspicious kinds listed in the `auto_hotlist` setting put the card on the hotlist.
 """
 
@@ -242,6 +243,44 @@ def outside_event(rows: list[dict], window: EventWindow | None) -> list[tuple[st
     return found
 
 
+FACE_CARD = 0  # a face account is not a card: its anomalies are kept under card 0, naming the account in the detail
+
+
+def face_outside_event(store: Store, window: EventWindow | None,
+                       keys: Iterable[tuple[int, int]] | None = None) -> int:
+    """Flag face-account movements (terminal entries with no card, in `face_ledger`) timestamped outside the window;
+    returns how many were flagged. They are informational like the cards' `outside_event`: not money, no hotlist.
+
+    `keys`: only these (terminal, seq) entries, those an ingest has just stored (with the window in force then);
+    None: all of them, after clearing the earlier flags, since the dates may have changed since."""
+    if keys is None:
+        store.execute("DELETE FROM anomalies WHERE card_id = ? AND kind = 'outside_event'", [FACE_CARD])
+        if window is None:
+            return 0
+        rows = store.query("SELECT f.account_id, e.terminal_id, e.seq, e.op, e.phase, e.time FROM face_ledger f "
+                           "JOIN entries e ON e.terminal_id = f.terminal_id AND e.seq = f.seq WHERE f.kind <> 'hold'")
+    else:
+        wanted = sorted(set(keys))
+        if window is None or not wanted:
+            return 0
+        rows = []
+        for start in range(0, len(wanted), 400):
+            chunk = wanted[start:start + 400]
+            rows += store.query(
+                "SELECT f.account_id, e.terminal_id, e.seq, e.op, e.phase, e.time FROM face_ledger f JOIN entries e "
+                "ON e.terminal_id = f.terminal_id AND e.seq = f.seq WHERE f.kind <> 'hold' AND "
+                f"({' OR '.join(['(f.terminal_id = ? AND f.seq = ?)'] * len(chunk))})",
+                [v for key in chunk for v in key])
+    account = {(r["terminal_id"], r["seq"]): r["account_id"] for r in rows}
+    now = now_iso()
+    inserts = [(FACE_CARD, kind, tid, seq, f"face account {account[(tid, seq)]}: {detail}", now)
+               for kind, tid, seq, detail in outside_event(rows, window)]
+    if inserts:
+        store.executemany("INSERT INTO anomalies (card_id, kind, terminal_id, seq, detail, found_at) "
+                          "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", inserts)
+    return len(inserts)
+
+
 def reconcile(store: Store, card_ids: Iterable[int] | None = None) -> dict[str, int]:
     """Recompute anomalies (for the given cards, or all) and hotlist suspicious cards; returns counts by kind."""
     auto = set(get_setting(store, "auto_hotlist") or []) | ALWAYS_HOTLIST
@@ -284,6 +323,10 @@ def reconcile(store: Store, card_ids: Iterable[int] | None = None) -> dict[str, 
                 if kind in auto:
                     store.execute("INSERT INTO hotlist (card_id, reason, source, added_at) VALUES (?, ?, 'auto', ?) "
                                   "ON CONFLICT (card_id) DO NOTHING", [cid, f"{kind}: {detail}"[:200], now])
+    if card_ids is None:  # face accounts have no card: all their movements are checked against the dates again
+        with store.transaction():
+            if flagged := face_outside_event(store, window):
+                counts["outside_event"] += flagged
     for old, _new, _amount in replace_moves(store):
         if card_ids is None or old in cards or _new in cards:
             block_card(store, old, "replaced", source="replacement")

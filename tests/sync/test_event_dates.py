@@ -1,5 +1,6 @@
 """An event's dates on the collector (SQLite and PostgreSQL): bundles carry them, pairing stops after the end and
-its grace, and money timestamped outside them is flagged `outside_event` while the books still balance."""
+its grace, and money timestamped outside them, on cards and on face accounts, is flagged `outside_event` while the
+books still balance."""
 
 from __future__ import annotations
 
@@ -96,6 +97,18 @@ def test_outside_event_is_flagged_and_the_books_balance(tmp_path: Path, store: S
     assert reconcile(store) == {}
 
 
+def _office_page(store: Store, tmp_path: Path, path: str) -> str:
+    from sync.collector.auth import set_user
+    from terminal.config import EventKeys
+    from tests.sync.test_backoffice_events import PASSWORD, _login
+
+    set_user(store, "admin", PASSWORD, role="admin")
+    app = create_app(store, EventKeys(event_id=EVENT, master_key=bytes(16), terminal_signing_key=bytes(32)),
+                     events_dir=tmp_path / "keys")
+    admin, _csrf = _login(app, "admin")
+    return admin.get(path).text
+
+
 def test_back_office_shows_the_dates_and_refuses_codes_after_the_end(store: Store, tmp_path: Path) -> None:
     import html
 
@@ -113,3 +126,37 @@ def test_back_office_shows_the_dates_and_refuses_codes_after_the_end(store: Stor
     answer = admin.post("/terminals/pairing-code", data={"csrf": csrf, "role": "sale", "hours": "24"})
     assert answer.status_code == 409 and "no terminal can be paired with it any more" in html.unescape(answer.text)
     assert store.scalar("SELECT COUNT(*) FROM pairing_codes") == 0
+
+
+def test_face_account_movements_outside_the_event_are_flagged_too(tmp_path: Path, store: Store) -> None:
+    from terminal.wallet.face_accounts import FaceAccounts
+    from tests.sync.test_face_accounts import _terminal, _upload
+
+    cashier, _keys = _terminal(tmp_path, store, 1, "cashier")
+    FaceAccounts(cashier.journal).topup("FA-anna", 2000, method="cash", operator="c")
+    FaceAccounts(cashier.journal).topup("FA-bora", 3000, method="cash", operator="c")
+    _upload(store, cashier)
+    assert reconcile(store) == {} and summary(store)["anomalies"] == {}
+    _set(store, _days(-10), _days(-3), 0)  # the top-ups happened after the event: no card, but an account each
+    assert reconcile(store) == {"outside_event": 2}
+    flagged = store.query("SELECT card_id, detail, amount FROM anomalies WHERE kind = 'outside_event' ORDER BY detail")
+    assert [r["card_id"] for r in flagged] == [0, 0] and [r["amount"] for r in flagged] == [None, None]
+    assert flagged[0]["detail"].startswith("face account FA-anna: topup at ")
+    assert flagged[1]["detail"].startswith("face account FA-bora: topup at ")
+    assert all("after the event" in r["detail"] for r in flagged)
+    assert reconcile(store) == {"outside_event": 2}  # a second run finds the same, not twice as many
+    assert store.scalar("SELECT COUNT(*) FROM anomalies") == 2
+    # a movement uploaded while the dates are past is flagged as it arrives, before any full reconcile
+    seen = cashier.journal.head()[0]
+    FaceAccounts(cashier.journal).topup("FA-anna", 500, method="cash", operator="c")
+    _upload(store, cashier, after=seen)
+    assert store.scalar("SELECT COUNT(*) FROM anomalies WHERE kind = 'outside_event' AND card_id = 0") == 3
+    books = summary(store)  # informational: the books balance, no account is frozen, nothing is hotlisted
+    assert books["books_balance"] is True and books["money_anomalies"] == 0
+    assert books["anomalies"] == {"outside_event": 3} and books["outstanding_face_accounts"] == 5500
+    assert hotlist(store) == []
+    assert {r["status"] for r in store.query("SELECT status FROM face_accounts")} == {"active"}
+    dashboard = _office_page(store, tmp_path, "/")  # listed as a face account, not as a "card 0"
+    assert 'href="/face" title="face account FA-anna: topup at' in dashboard and "/cards/0" not in dashboard
+    _set(store, _days(-1), _days(1))  # inside the dates: the flags go on the next reconcile
+    assert reconcile(store) == {} and store.scalar("SELECT COUNT(*) FROM anomalies") == 0

@@ -1,20 +1,25 @@
 """The guest portal for face accounts: account id and phone digits show that one account's balance and
-history; wrong digits are refused and rate-limited; a cookie opens only the account it was made for."""
+history; wrong digits are refused and rate-limited; a cookie opens only the account it was made for; a wrong
+IBAN or BIC is refused in words that say what to check, and nothing is saved."""
 
 from __future__ import annotations
 
+import html
 import re
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from sync.collector.api import create_app
+from sync.collector.backoffice.language import gettext
 from sync.collector.face import register_account
 from sync.collector.face_gallery import phone_digest
 from sync.collector.storage import Store
 from sync.format.face_keys import phone_hash
 from terminal.config import EventKeys
 from tests.sync.journals import EVENT
+from tests.sync.test_portal_card import BAD_ACCOUNTS, GOOD_IBAN, IDS, error_of
 
 MASTER = bytes(range(16))
 
@@ -132,3 +137,32 @@ def test_face_guest_freezes_and_is_refunded_by_sepa(store: Store, tmp_path: Path
     assert before["outstanding"] - books["outstanding"] == 2000
     assert before["outstanding_face_accounts"] - books["outstanding_face_accounts"] == 2000
     assert books["books_balance"] and books["anomalies"] == {}, books
+
+
+@pytest.mark.parametrize(("iban", "bic", "message"), BAD_ACCOUNTS, ids=IDS)
+def test_a_wrong_account_is_refused_in_words_that_say_what_to_check(store: Store, iban: str, bic: str,
+                                                                      message: str) -> None:
+    register_account(store, "FA-anna", holder="Anna", phone_hash=phone_hash(MASTER, EVENT, "FA-anna", "4711"))
+    store.execute("INSERT INTO face_ledger (entry_key, account_id, kind, amount, time) VALUES "
+                  "('a1', 'FA-anna', 'topup', 2000, '2026-07-01T10:00:00Z')")
+    app = create_app(store, EventKeys(event_id=EVENT, master_key=MASTER, terminal_signing_key=bytes(32)))
+    anna = TestClient(app, follow_redirects=False)
+    assert _login(anna, "FA-anna", "4711") == 303
+    csrf = re.search(r'name="csrf" value="([0-9a-f]{32})"', anna.get("/portal/face").text)
+    assert csrf
+    answer = anna.post("/portal/face/refund", data={"csrf": csrf.group(1), "holder": "Anna Gast", "iban": iban,
+                                                    "bic": bic})
+    assert answer.status_code == 422
+    assert error_of(answer.text) == message
+    assert "Invalid" not in answer.text and "doesn't match" not in answer.text
+    assert 'value="Anna Gast"' in answer.text and f'value="{html.escape(iban)}"' in answer.text
+    assert f'name="bic" value="{html.escape(bic)}"' in answer.text
+    assert store.scalar("SELECT COUNT(*) FROM payout_requests") == 0
+    assert store.scalar("SELECT status FROM face_accounts WHERE account_id = 'FA-anna'") == "active"
+    anna.cookies.set("stallpay_lang", "bg")  # the same refusal in the guest's language
+    answer = anna.post("/portal/face/refund", data={"csrf": csrf.group(1), "holder": "Anna Gast", "iban": iban,
+                                                    "bic": bic})
+    assert error_of(answer.text) == gettext("bg", message) != message
+    asked = anna.post("/portal/face/refund", data={"csrf": csrf.group(1), "holder": "Anna Gast",
+                                                   "iban": GOOD_IBAN})
+    assert asked.status_code == 200 and store.scalar("SELECT amount FROM payout_requests") == 2000

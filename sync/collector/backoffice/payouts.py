@@ -11,9 +11,7 @@ import hashlib
 import secrets
 from typing import Any
 
-from schwifty import BIC, IBAN
-from schwifty.exceptions import SchwiftyException
-
+from sync.collector.backoffice.bank_account import BankAccountError, check_account
 from sync.collector.backoffice.cards import refundable_card
 from sync.collector.event import get_meta, get_setting, now_iso, set_setting
 from sync.collector.ledger import block_card
@@ -28,20 +26,12 @@ class PayoutError(Exception):
 
 
 def check_iban(iban: str, bic: str = "") -> tuple[str, str]:
-    """(IBAN, BIC) normalised; PayoutError when either is not valid (checksum, country format, bank code)."""
+    """(IBAN, BIC) normalised; PayoutError when either is not valid, in words of the catalogues that say what
+    to check (`sync.collector.backoffice.bank_account`)."""
     try:
-        account = IBAN(iban)
-    except SchwiftyException as exc:
-        raise PayoutError(f"this IBAN is not valid: {exc}") from None
-    code = ""
-    if bic.strip():
-        try:
-            code = str(BIC(bic.strip()))
-        except SchwiftyException as exc:
-            raise PayoutError(f"this BIC is not valid: {exc}") from None
-    elif account.bic is not None:
-        code = str(account.bic)
-    return str(account.compact), code
+        return check_account(iban, bic)
+    except BankAccountError as exc:
+        raise PayoutError(str(exc)) from None
 
 
 def request_payout(store: Store, card_id: int, holder: str, iban: str, bic: str = "") -> dict[str, Any]:

@@ -82,7 +82,7 @@ def routes(web: Web) -> APIRouter:
                                     str(form.get("bic") or ""))
         except PayoutError as exc:
             return card(request, card_id, 422, error=str(exc), holder=form.get("holder", ""),
-                        iban=form.get("iban", ""))
+                        iban=form.get("iban", ""), bic=form.get("bic", ""))
         audit.record(store, "guest", "refund requested", f"card:{card_id}", request_id=result["request_id"],
                      amount=result["amount"])
         return card(request, card_id, message="Your refund request is received. The wristband is blocked until "

@@ -71,7 +71,7 @@ def routes(web: Any, keys: Any) -> APIRouter:
                                          str(form.get("iban") or ""), str(form.get("bic") or ""))
         except PayoutError as exc:
             return page(request, account_id, 422, error=str(exc), holder=form.get("holder", ""),
-                        iban=form.get("iban", ""))
+                        iban=form.get("iban", ""), bic=form.get("bic", ""))
         audit.record(store, "guest", "refund requested", f"face:{account_id}", request_id=result["request_id"],
                      amount=result["amount"])
         return page(request, account_id, message="Your refund request is received. The account is blocked until "
