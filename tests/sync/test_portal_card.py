@@ -52,6 +52,26 @@ def test_every_message_is_capitalised_and_translated() -> None:
             assert gettext(language, message) != message, (language, message)
 
 
+def test_every_refusal_of_a_refund_request_is_a_sentence_in_the_four_languages() -> None:
+    """Whatever a guest's refund request can be refused with (`PayoutError("...")` in the payout modules) is
+    shown through the catalogues: a capitalised sentence, translated."""
+    import ast
+
+    import sync.collector.backoffice.face_payouts as face_payouts
+    import sync.collector.backoffice.payouts as payouts
+
+    guests = [f for module in (payouts, face_payouts) for f in ast.parse(Path(module.__file__).read_text()).body
+              if isinstance(f, ast.FunctionDef) and f.name.startswith("request_")]  # what the portals call
+    said = [call.args[0].value for f in guests for call in ast.walk(f)
+            if isinstance(call, ast.Call) and getattr(call.func, "id", "") == "PayoutError"
+            and call.args and isinstance(call.args[0], ast.Constant)]
+    assert len(guests) == 2 and len(said) == 6
+    for message in said:
+        assert message[0].isupper() and message.endswith("."), message
+        for language in ("tr", "bg", "zh_CN"):
+            assert gettext(language, message) != message, (language, message)
+
+
 @pytest.fixture
 def guest(store: Store, tmp_path: Path) -> TestClient:
     """A guest signed in to the portal for card 5, which holds €50.00 paid in cash."""

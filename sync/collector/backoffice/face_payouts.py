@@ -41,14 +41,14 @@ def open_requests(store: Store, account_id: str) -> list[dict]:
 def request_face_payout(store: Store, account_id: str, holder: str, iban: str, bic: str = "") -> dict[str, Any]:
     holder = " ".join(holder.split())
     if not 2 <= len(holder) <= 70:
-        raise PayoutError("enter the account holder's name (2 to 70 characters)")
+        raise PayoutError("Enter the account holder's name (2 to 70 characters).")
     iban, bic = check_iban(iban, bic)
     if store.scalar(f"SELECT 1 FROM payout_requests WHERE account_id = ? AND status IN "
                     f"({', '.join('?' * len(OPEN))})", [account_id, *OPEN]):
-        raise PayoutError("a refund for this account is already requested")
+        raise PayoutError("A refund for this account is already requested.")
     amount = face_refundable(store, account_id)
     if amount <= 0:
-        raise PayoutError("there is nothing to refund on this account")
+        raise PayoutError("There is nothing to refund on this account.")
     request_id = "PR" + secrets.token_hex(8).upper()
     with store.transaction():
         store.execute("INSERT INTO payout_requests (request_id, card_id, account_id, holder, iban, bic, amount, "

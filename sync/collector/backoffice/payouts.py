@@ -37,14 +37,14 @@ def check_iban(iban: str, bic: str = "") -> tuple[str, str]:
 def request_payout(store: Store, card_id: int, holder: str, iban: str, bic: str = "") -> dict[str, Any]:
     holder = " ".join(holder.split())
     if not 2 <= len(holder) <= 70:
-        raise PayoutError("enter the account holder's name (2 to 70 characters)")
+        raise PayoutError("Enter the account holder's name (2 to 70 characters).")
     iban, bic = check_iban(iban, bic)
     if store.scalar(f"SELECT 1 FROM payout_requests WHERE card_id = ? AND status IN ({', '.join('?' * len(OPEN))})",
                     [card_id, *OPEN]):
-        raise PayoutError("a refund for this card is already requested")
+        raise PayoutError("A refund for this wristband is already requested.")
     due = refundable_card(store, card_id)
     if due is None or due["refundable"] <= 0:
-        raise PayoutError("there is nothing to refund on this card")
+        raise PayoutError("There is nothing to refund on this wristband.")
     request_id = "PR" + secrets.token_hex(8).upper()
     with store.transaction():
         store.execute("INSERT INTO payout_requests (request_id, card_id, holder, iban, bic, amount, status, "
