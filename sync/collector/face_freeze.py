@@ -3,7 +3,8 @@
 The collector refuses online authorizations at once (`sync.collector.face.authorize` takes only active accounts);
 bundles carry the frozen accounts' ids (`face.frozen`) so a terminal working offline declines them by name
 (`face_frozen`) instead of treating them as unknown. Unfreezing reverses it at the next bundle. Both are written to
-the audit log. A guest freezing a lost account in the portal (`backoffice.face_payouts.freeze`) is the same status.
+the audit log. A guest blocking a lost account in the portal goes through here too (`backoffice.face_payouts.freeze`);
+an account with an open refund request stays frozen until finance rejects the request.
 """
 
 from __future__ import annotations
@@ -37,6 +38,10 @@ def set_frozen(store: Store, account_id: str, frozen: bool, *, by: str, reason: 
         if account["status"] != before:
             raise FaceError(f"face account {account_id} is {account['status']}: it cannot be "
                             f"{'frozen' if frozen else 'unfrozen'}")
+        if not frozen and store.scalar("SELECT 1 FROM payout_requests WHERE account_id = ? AND status IN "
+                                       "('requested', 'approved', 'exported')", [account_id]):
+            # the guest asked for the money back: spending it now would pay it out twice
+            raise FaceError(f"face account {account_id} has a refund request open: reject it first")
         store.execute("UPDATE face_accounts SET status = ? WHERE account_id = ? AND status = ?",
                       [after, account_id, before])
     audit.record(store, by, "face account frozen" if frozen else "face account unfrozen", f"face:{account_id}",

@@ -139,3 +139,23 @@ def test_a_malformed_frozen_list_freezes_nothing_it_cannot_name(tmp_path: Path, 
         body["face"]["frozen"] = listed
         apply_bundle(stall, body, face_trusted=True)
         assert accounts.is_frozen("g1") is frozen
+
+
+def test_an_account_with_an_open_refund_request_cannot_be_unfrozen(tmp_path: Path, store: Store,
+                                                                   store_target: str) -> None:
+    """The guest asked for the money back (the account froze with it): unfreezing would let it be spent and paid
+    out too, so the desk is told to reject the request first; after the rejection it unfreezes."""
+    from sync.collector.backoffice.face_payouts import freeze, request_face_payout
+    from sync.collector.backoffice.payouts import decide
+
+    cashier, _keys = _terminal(tmp_path, store, 1, "cashier")
+    FaceAccounts(cashier.journal).topup("g1", 5_000, method="cash", operator="c1")
+    _upload(store, cashier)
+    asked = request_face_payout(store, "g1", "Anna Guest", "DE89370400440532013000")
+    assert asked["amount"] == 5_000 and not freeze(store, "g1")  # frozen by the request already
+    refused = _face(store_target, "unfreeze", "--account", "g1")
+    assert refused.returncode == 1 and "refund request open" in refused.stderr
+    assert store.scalar("SELECT status FROM face_accounts WHERE account_id = 'g1'") == "frozen"
+    decide(store, asked["request_id"], approve=False, by="finance")
+    assert _face(store_target, "unfreeze", "--account", "g1").returncode == 0
+    assert summary(store)["books_balance"]

@@ -12,17 +12,17 @@ from typing import Any
 
 from sync.collector.backoffice.payouts import OPEN, PayoutError, check_iban
 from sync.collector.event import now_iso
-from sync.collector.face import available, checkout, get_account
+from sync.collector.face import FaceError, available, checkout, get_account
+from sync.collector.face_freeze import set_frozen
 from sync.collector.storage import Store
 
 
 def freeze(store: Store, account_id: str) -> bool:
-    """True when the account was active and is now frozen."""
-    with store.transaction():
-        account = get_account(store, account_id)
-        if account is None or account["status"] != "active":
-            return False
-        store.execute("UPDATE face_accounts SET status = 'frozen' WHERE account_id = ?", [account_id])
+    """The guest blocks a lost account (audited as the guest's); True when it was active and is now frozen."""
+    try:
+        set_frozen(store, account_id, True, by="guest", reason="lost (portal)")
+    except FaceError:
+        return False  # not active (frozen already, closed): the guest sees the same answer
     return True
 
 

@@ -57,8 +57,7 @@ def routes(web: Any, keys: Any) -> APIRouter:
         account_id, _form = await session.checked(request)
         if account_id is None:
             return login(request, SIGN_IN_AGAIN, 401)
-        if freeze(store, account_id):
-            audit.record(store, "guest", "face account frozen", f"face:{account_id}", reason="lost (portal)")
+        freeze(store, account_id)  # audited there
         return page(request, account_id, message="Your account is blocked. Nobody can pay with it any more.")
 
     @router.post("/refund", include_in_schema=False)
