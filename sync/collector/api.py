@@ -392,7 +392,10 @@ def create_app(db: str | Store, keys: EventKeys, *, request_window_s: float = RE
 
     @app.delete("/api/v1/cards/{card_id}/block", summary="Take a card off the hotlist")
     def delete_block(card_id: Annotated[int, Path(ge=0, le=2**62)], _: Annotated[str, Depends(may_change)]) -> dict:
-        return {"card_id": card_id, "removed": unblock_card(store, card_id)}
+        try:
+            return {"card_id": card_id, "removed": unblock_card(store, card_id)}
+        except LedgerError as exc:
+            raise HTTPException(409, str(exc)) from None
 
     @app.get("/api/v1/hotlist", summary="Blocked cards")
     def get_hotlist(_: Annotated[str, Depends(organizer)]) -> list[dict]:

@@ -234,9 +234,13 @@ def run_replace(args: argparse.Namespace) -> int:
 
 @guard
 def run_unblock(args: argparse.Namespace) -> int:
-    from sync.collector.ledger import unblock_card
+    from sync.collector.ledger import LedgerError, unblock_card
 
-    if not unblock_card(books(args), args.card):
+    try:
+        removed = unblock_card(books(args), args.card)
+    except LedgerError as exc:
+        return fail(str(exc))
+    if not removed:
         return fail(f"card {args.card} is not on the hotlist")
     print(f"card {args.card} unblocked")
     return 0

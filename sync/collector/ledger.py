@@ -350,6 +350,15 @@ def block_card(store: Store, card_id: int, reason: str, *, source: str = "organi
 
 
 def unblock_card(store: Store, card_id: int) -> bool:
+    """Take a found card off the hotlist; False when it was not on it. LedgerError when its money has left it
+    (refunded, replaced onto a new band) or a refund of it is asked for: unblocking would let the band's chip
+    balance be spent as well, money paid twice."""
+    closed = store.scalar("SELECT status FROM cards WHERE card_id = ?", [card_id])
+    if closed is not None:
+        raise LedgerError(f"card {card_id} is {closed}: its money has left it, so it stays blocked")
+    if store.scalar("SELECT 1 FROM payout_requests WHERE card_id = ? AND status IN ('requested', 'approved', "
+                    "'exported')", [card_id]):
+        raise LedgerError(f"card {card_id} has a refund request open: reject it first")
     return store.execute("DELETE FROM hotlist WHERE card_id = ?", [card_id]) > 0
 
 

@@ -72,7 +72,11 @@ def routes(web: Web, keys: Any) -> APIRouter:
         reason = await reason_of(request)
         if not reason:
             return page(request, card_id, 422, error="say why the card is unblocked (e.g. found)")
-        if unblock_card(store, card_id):
+        try:
+            removed = unblock_card(store, card_id)
+        except LedgerError as exc:
+            return page(request, card_id, 409, error=str(exc))
+        if removed:
             audit.record(store, request.state.session.username, "card unblocked", f"card:{card_id}", reason=reason)
         return RedirectResponse(f"/cards/{card_id}", status_code=303)
 
