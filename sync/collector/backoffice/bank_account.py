@@ -50,28 +50,21 @@ class BankAccountError(ValueError):
 
 
 def _iban_message(exc: SchwiftyException, typed: str) -> str:
-    if isinstance(exc, InvalidCountryCode):
-        return IBAN_COUNTRY
-    if isinstance(exc, InvalidLength):
-        return IBAN_LENGTH
-    if isinstance(exc, InvalidChecksumDigits):
-        return IBAN_CHECKSUM
-    if isinstance(exc, InvalidStructure):  # stray characters, or a BBAN not in its country's form
-        compact = "".join(typed.split()).upper()
-        return IBAN_BBAN if _CHARACTERS.fullmatch(compact) else IBAN_FORMAT
-    if isinstance(exc, InvalidBBANChecksum):
-        return IBAN_BBAN
-    return IBAN_OTHER
+    # stray characters, or a BBAN not in its country's form: schwifty says InvalidStructure for both
+    structure = IBAN_BBAN if _CHARACTERS.fullmatch("".join(typed.split()).upper()) else IBAN_FORMAT
+    return _first_kind(exc, ((InvalidCountryCode, IBAN_COUNTRY), (InvalidLength, IBAN_LENGTH),
+                             (InvalidChecksumDigits, IBAN_CHECKSUM), (InvalidStructure, structure),
+                             (InvalidBBANChecksum, IBAN_BBAN)), IBAN_OTHER)
 
 
 def _bic_message(exc: SchwiftyException) -> str:
-    if isinstance(exc, InvalidLength):
-        return BIC_LENGTH
-    if isinstance(exc, InvalidCountryCode):
-        return BIC_COUNTRY
-    if isinstance(exc, InvalidStructure):
-        return BIC_FORMAT
-    return BIC_OTHER
+    return _first_kind(exc, ((InvalidLength, BIC_LENGTH), (InvalidCountryCode, BIC_COUNTRY),
+                             (InvalidStructure, BIC_FORMAT)), BIC_OTHER)
+
+
+def _first_kind(exc: SchwiftyException, kinds: tuple[tuple[type, str], ...], other: str) -> str:
+    """The message of the first kind `exc` is (schwifty's classes, checked in order: some derive from others)."""
+    return next((message for kind, message in kinds if isinstance(exc, kind)), other)
 
 
 def check_account(iban: str, bic: str = "") -> tuple[str, str]:
