@@ -22,13 +22,14 @@ def bars(labels: Sequence[str], values: Sequence[int], fmt: Label, *, width: int
     """Horizontal bars, a label on the left and the formatted value after each bar.
 
     The label column and the space after the longest bar grow to fit the longest label and value, so neither is
-    ever cut ("€22.50", not "22"); the drawing scales to the page width.
+    ever cut ("€22.50", not "22"); the bars take what is left of `width` (the stylesheet's largest chart width,
+    so text is drawn at its size), or 200 px and a wider drawing that scales down.
     """
     top = max([abs(v) for v in values] + [1])
     texts = [fmt(v) for v in values]
     label_width = max([label_width] + [text_width(t) + 6 for t in labels])
     value_width = max([60] + [text_width(t) + 8 for t in texts])
-    span = max(width - 260, 200)
+    span = max(width - label_width - value_width, 200)  # the bars give way to long labels, down to 200 px
     width = label_width + span + value_width
     height = row * len(values) + 8
     out = [f'<svg class="chart" viewBox="0 0 {width} {height}" width="100%" role="img" '

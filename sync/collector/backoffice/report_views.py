@@ -181,7 +181,7 @@ def label(language: str, key: str) -> str:
         return " · ".join(label(language, part) for part in key.split(": "))
     text = gettext(language, key)
     if text != key:
-        return text
+        return text[:1].upper() + text[1:]  # a heading: "Търговец", not "търговец"
     return ENGLISH.get(key) or (key[:1].upper() + key[1:]).replace("_", " ")
 
 
@@ -202,4 +202,4 @@ def chart(view: View, rows: list[dict], currency: str, language: str) -> str:
     shown = rows[:40]
     labels = [str(r.get(view.label) or f"{gettext(language, 'Terminal')} {r.get('terminal_id', '?')}") for r in shown]
     return bars(labels, [int(r.get(view.value) or 0) for r in shown], lambda v: money(v, currency, language),
-                width=1000, title=gettext(language, view.title))
+                width=760, title=gettext(language, view.title))
