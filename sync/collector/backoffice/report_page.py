@@ -65,9 +65,9 @@ def standalone_report(
     ]
     context = []
     if view.name == "settlement":
-        context.append(f"{gettext(language, 'commission')} {commission:g} %")
+        context.append(f"{label(language, 'commission')} {commission:g} %")
     if view.name == "card" and card is not None:
-        context.append(f"{gettext(language, 'card')} {card}")
+        context.append(f"{label(language, 'card')} {card}")
     return (
         environment(language)
         .get_template("report_standalone.html")
