@@ -12,11 +12,12 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+from fastapi.responses import Response
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from pydantic import BaseModel, Field
 
 from sync.collector.api_docs import serve_offline_docs
+from sync.collector.api_reports import add_report_route
 from sync.collector.auth import (
     READ_ONLY_ROLES,
     REQUEST_WINDOW_S,
@@ -57,7 +58,7 @@ from sync.collector.ledger import (
     unblock_card,
 )
 from sync.collector.refunds import refund_cards, refundable
-from sync.collector.reports import REPORTS, ReportError, render_csv, render_html, run_named
+from sync.collector.reports import run_named
 from sync.collector.storage import Store, open_store
 from sync.format.bundle import encode_bundle
 from sync.format.event_keys import EventKeys, desfire_for_mode
@@ -350,22 +351,7 @@ def create_app(db: str | Store, keys: EventKeys, *, request_window_s: float = RE
         return Response(encode_bundle(build_bundle(store, keys, terminal_id=tid, gallery_after=gallery_after)),
                         media_type="application/json")
 
-    @app.get("/api/v1/reports/{name}", summary="A report as JSON, CSV or HTML")
-    def get_report(name: Annotated[str, Path(pattern="^[a-z-]+$")], _: Annotated[str, Depends(organizer)],
-                   format: Annotated[str, Query(pattern="^(json|csv|html)$")] = "json",
-                   card: Annotated[int | None, Query(ge=0, le=2**62)] = None,
-                   commission: Annotated[float, Query(ge=0, le=100)] = 0.0) -> Any:
-        if name not in REPORTS:
-            raise HTTPException(404, f"unknown report {name!r}")
-        try:
-            data = run_named(store, name, card=card, commission=commission)
-        except ReportError as exc:
-            raise HTTPException(422, str(exc)) from None
-        if format == "csv":
-            return PlainTextResponse(render_csv(data), media_type="text/csv")
-        if format == "html":
-            return HTMLResponse(render_html(store, name, data))
-        return data
+    add_report_route(app, store, organizer)
 
     @app.get("/api/v1/cards/{card_id}", summary="A card's ledger balance, hotlist status and history")
     def get_card(card_id: Annotated[int, Path(ge=0, le=2**62)], _: Annotated[str, Depends(organizer)]) -> dict:

@@ -129,7 +129,9 @@ def add_actions(p: argparse.ArgumentParser) -> None:
     c.add_argument("name")
     c.add_argument("--json", action="store_true", help="JSON on stdout")
     c.add_argument("--csv", action="store_true", help="CSV on stdout")
-    c.add_argument("--html", type=Path, metavar="FILE", help="write an HTML report with charts")
+    c.add_argument("--html", type=Path, metavar="FILE",
+                   help="write the report as a standalone HTML page (major units, labelled, chart)")
+    c.add_argument("--lang", default="en", metavar="LANG", help="the HTML page's language: en, tr, bg, zh_CN")
     c.add_argument("--card", type=int, help="card id (for the 'card' report)")
     c.add_argument("--commission", type=float, default=0.0, help="vendor commission percent (settlement)")
     c.add_argument("--quiet", action="store_true", help="no progress on stderr")
@@ -332,8 +334,13 @@ def run_serve(args: argparse.Namespace) -> int:
 
 @guard
 def run_report(args: argparse.Namespace) -> int:
-    from sync.collector.reports import REPORTS, ReportError, render_csv, render_html, run_named
+    from sync.collector.backoffice.report_page import LanguageError, check_language, standalone_report
+    from sync.collector.reports import REPORTS, ReportError, render_csv, run_named
 
+    try:
+        check_language(args.lang)
+    except LanguageError as exc:
+        return fail(str(exc), 2)
     store = books(args)
     if args.name not in REPORTS:
         return fail(f"unknown report {args.name!r}; choose from {', '.join(REPORTS)}", 2)
@@ -352,7 +359,12 @@ def run_report(args: argparse.Namespace) -> int:
     if not args.quiet and time.monotonic() - started > 1:
         print(f"report {args.name}: done in {time.monotonic() - started:.1f} s", file=sys.stderr)
     if args.html:
-        args.html.write_text(render_html(store, args.name, data), encoding="utf-8")
+        try:
+            page = standalone_report(store, args.name, language=args.lang, card=args.card,
+                                     commission=args.commission)
+        except ReportError as exc:
+            return fail(str(exc))
+        args.html.write_text(page, encoding="utf-8")
     if args.csv:
         sys.stdout.write(render_csv(data))
     elif args.json or not args.html:

@@ -7,13 +7,11 @@ reports stay fast on millions of entries.
 from __future__ import annotations
 
 import csv
-import html
 import io
 import json
 from collections.abc import Callable
 from typing import Any
 
-from sync.collector.event import get_meta
 from sync.collector.report_filters import NONE, Filters
 from sync.collector.storage import Store
 from sync.collector.summary import summary
@@ -244,44 +242,3 @@ def render_csv(data: Any) -> str:
         writer.writeheader()
         writer.writerows(rows)
     return out.getvalue()
-
-
-def bar_chart(labels: list[str], values: list[int], *, width: int = 640, bar: int = 18) -> str:
-    """A horizontal bar chart as inline SVG (no scripts, no CDN)."""
-    top = max([abs(v) for v in values] + [1])
-    height = bar * len(values) + 10
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img">']
-    for i, (label, value) in enumerate(zip(labels, values, strict=True)):
-        w = int((width - 220) * abs(value) / top)
-        y = 5 + i * bar
-        parts.append(f'<text x="0" y="{y + bar - 5}" font-size="12">{html.escape(str(label))[:28]}</text>'
-                     f'<rect x="200" y="{y}" width="{w}" height="{bar - 4}" fill="#3b7dd8"/>'
-                     f'<text x="{205 + w}" y="{y + bar - 5}" font-size="11">{value}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def render_html(store: Store, name: str, data: Any) -> str:
-    from jinja2 import Environment
-
-    rows = _flatten(data)
-    chart = ""
-    if rows:
-        keys = list(rows[0])
-        numeric = [k for k in keys if all(isinstance(r.get(k), int) for r in rows)]
-        label = next((k for k in keys if k not in numeric), keys[0])
-        value = next((k for k in ("net", "total", "value", "sales", "quantity") if k in numeric), None)
-        if value:
-            chart = bar_chart([str(r[label]) for r in rows[:40]], [int(r[value]) for r in rows[:40]])
-    env = Environment(autoescape=True)
-    template = env.from_string(
-        "<!doctype html><html><head><meta charset='utf-8'><title>{{ title }}</title>"
-        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
-        "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}</style></head><body>"
-        "<h1>{{ title }}</h1><p>Event {{ event }} · amounts in minor units of {{ currency }}</p>"
-        "{{ chart | safe }}<table><tr>{% for k in keys %}<th>{{ k }}</th>{% endfor %}</tr>"
-        "{% for r in rows %}<tr>{% for k in keys %}<td>{{ r[k] }}</td>{% endfor %}</tr>{% endfor %}"
-        "</table></body></html>")
-    return template.render(title=f"StallPay report: {name}", event=get_meta(store, "event_id"),
-                           currency=get_meta(store, "currency"), chart=chart, rows=rows,
-                           keys=list(rows[0]) if rows else [])

@@ -11,11 +11,21 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
 from sync.collector.backoffice import audit
-from sync.collector.backoffice.charts import bars
 from sync.collector.backoffice.filter_bar import read_bar
 from sync.collector.backoffice.language import gettext, money, money_plain
 from sync.collector.backoffice.pdf import table_pdf
-from sync.collector.backoffice.report_views import BY_NAME, DAYS_SQL, FIELDS, VIEWS, columns, is_money, report_rows
+from sync.collector.backoffice.report_views import (
+    BY_NAME,
+    DAYS_SQL,
+    FIELDS,
+    VIEWS,
+    cell,
+    chart,
+    columns,
+    is_money,
+    label,
+    report_rows,
+)
 from sync.collector.backoffice.web import Web
 from sync.collector.reports import ReportError, settlement
 
@@ -69,25 +79,19 @@ def routes(web: Web) -> APIRouter:
                 "Content-Disposition": f'attachment; filename="{name}.csv"'})
 
         def show(r: dict, c: str) -> str:
-            v = r.get(c)
-            return money(v, currency, language) if is_money(r, c) and isinstance(v, int) else ("" if v is None
-                                                                                               else str(v))
+            return cell(r, c, currency, language)
         if fmt == "pdf":
             right = [i for i, c in enumerate(cols) if c in ("value", "sales", "quantity") or c in
                      {"net", "total", "gross", "commission", "cash_in", "cash_out", "expected_drawer"}]
             sliced = "".join(f" · {gettext(language, k.capitalize())}: {v}" for k, v in bar.query().items())
             data = table_pdf(gettext(language, view.title), f"{web.event_label()} · {currency}{sliced}",
-                             [gettext(language, c) for c in cols], [[show(r, c) for c in cols] for r in rows],
+                             [label(language, c) for c in cols],
+                             [[label(language, r[c]) if c == "item" else show(r, c) for c in cols] for r in rows],
                              right_aligned=right, cjk=language == "zh_CN")
             return Response(data, media_type="application/pdf",
                             headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'})
-        chart = ""
-        if view.value and rows:
-            shown = rows[:40]
-            labels = [str(r[view.label] or f"terminal {r.get('terminal_id', '?')}") for r in shown]
-            chart = bars(labels, [int(r[view.value] or 0) for r in shown],
-                         lambda v: money(v, currency, language), title=view.title)
-        return web.render(request, "report.html", view=view, rows=rows, cols=cols, show=show, chart=chart,
+        return web.render(request, "report.html", view=view, rows=rows, cols=cols, show=show,
+                          chart=chart(view, rows, currency, language), label=lambda k: label(language, k),
                           commission=commission, bar=bar,
                           links=urlencode({**bar.query(), **({"commission": f"{commission:g}"} if commission
                                                              else {})}))
