@@ -270,8 +270,7 @@ def _store_group(store: Store, group: list[Prepared], received_at: datetime | No
         if payload:
             pending = sorted({c for _, r in out if r.status == "stored" for c in r.card_ids})
             if pending:  # committed with the entries: a kill before reconcile leaves the mark (ledger.reconcile)
-                store.executemany("INSERT INTO reconcile_pending (card_id) VALUES (?) ON CONFLICT DO NOTHING",
-                                  [(c,) for c in pending])
+                store.insert_ids("reconcile_pending", "card_id", pending)
             if copy_text:
                 store.load_copy_text("entries", ENTRY_COLUMNS, payload)
             else:
