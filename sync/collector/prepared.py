@@ -117,13 +117,11 @@ class Prepared:
         return _with_columns(Prepared(self.source, batch=self.batch), columns, self.copy is not None)
 
 
-def _with_columns(p: Prepared, columns: list[list], copy_text: bool, entries: list[dict] | None = None) -> Prepared:
-    """`entries`: the decoded entries the columns were built from, when their items equal what the items column
-    reads back as (then product totals need not parse that JSON again)."""
+def _with_columns(p: Prepared, columns: list[list], copy_text: bool) -> Prepared:
     cards, data = columns[10], columns[_DATA]
     p.count = len(cards)
     p.totals = sum_totals(columns)
-    p.products = product_totals.sum_columns(columns) if entries is None else product_totals.sum_entries(entries)
+    p.products = product_totals.sum_columns(columns)
     p.takings = operator_totals.sum_columns(columns)
     p.card_ids = set(cards)
     p.card_ids.discard(None)  # type: ignore[arg-type]
@@ -141,8 +139,7 @@ def prepared_batch(source: str, batch: Batch, copy_text: bool) -> Prepared:
     """A batch already decoded and chain-checked, as `prepare` makes it."""
     # entries are dropped from the batch: the payload carries them, and pickling both would double the traffic
     slim = Batch(header=batch.header, entries=[], signature=batch.signature)
-    return _with_columns(Prepared(source, batch=slim), entry_columns(batch.entries), copy_text,
-                         batch.entries if batch.plain_json else None)
+    return _with_columns(Prepared(source, batch=slim), entry_columns(batch.entries), copy_text)
 
 
 def prepare(source: str, data: bytes | None = None, copy_text: bool = False) -> Prepared:

@@ -38,11 +38,8 @@ def product_lines(items_json: str) -> list[tuple[str, int, int]]:
         items = orjson.loads(items_json)
     except orjson.JSONDecodeError:
         return []
-    return item_lines(items) if isinstance(items, list) else []
-
-
-def item_lines(items: list) -> list[tuple[str, int, int]]:
-    """`product_lines` of items already parsed."""
+    if not isinstance(items, list):
+        return []
     out = []
     for item in items:
         if not isinstance(item, dict):
@@ -74,16 +71,20 @@ def add_entry(sums: Sums, terminal_id: int, time: str, op: str, phase: str, item
             t[1] += sign * amount
 
 
-def sum_entries(entries: list[dict]) -> Sums:
-    """`sum_columns` of these entries, from their items as decoded (no JSON text parsed back). Only for entries
-    whose items read back from their stored JSON text as the same values (a batch orjson parsed: `plain_json`)."""
+def sum_columns(columns: list[list]) -> Sums:
+    """What entry columns (`sync.collector.prepared.ENTRY_COLUMNS` order) add to `product_totals` (`add_entry` for
+    each). A stall sells the same few baskets over and over: each distinct items text is parsed once per call."""
     sums: Sums = {}
-    for e in entries:
-        if e["phase"] != "commit" or e["op"] not in _SALE_OPS or not e["items"]:
+    lines_of: dict[str, list[tuple[str, int, int]]] = {}
+    for tid, time, op, phase, items in zip(columns[0], columns[4], columns[7], columns[8], columns[18], strict=True):
+        if phase != "commit" or op not in _SALE_OPS or items == "[]":
             continue
-        sign = 1 if e["op"] == "sale" else -1
-        tid, hour = e["terminal_id"], e["time"][:13]
-        for name, qty, amount in item_lines(e["items"]):
+        lines = lines_of.get(items)
+        if lines is None:
+            lines = lines_of[items] = product_lines(items)
+        sign = 1 if op == "sale" else -1
+        hour = time[:13]
+        for name, qty, amount in lines:
             key = (tid, hour, name)
             t = sums.get(key)
             if t is None:
@@ -91,14 +92,6 @@ def sum_entries(entries: list[dict]) -> Sums:
             else:
                 t[0] += sign * qty
                 t[1] += sign * amount
-    return sums
-
-
-def sum_columns(columns: list[list]) -> Sums:
-    """What entry columns (`sync.collector.prepared.ENTRY_COLUMNS` order) add to `product_totals`."""
-    sums: Sums = {}
-    for tid, time, op, phase, items in zip(columns[0], columns[4], columns[7], columns[8], columns[18], strict=True):
-        add_entry(sums, tid, time, op, phase, items)
     return sums
 
 

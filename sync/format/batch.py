@@ -57,9 +57,6 @@ class Batch:
     signature: str
     # False only when the decoder saw no escaped NUL anywhere, so entries need no NUL check of their own
     may_hold_nul: bool = field(default=True, compare=False)
-    # True when orjson parsed the batch: every value is then plain JSON (no NaN, no integer beyond 64 bits), so
-    # the entries' values equal what their JSON text reads back as (`sync.collector.prepared` relies on it)
-    plain_json: bool = field(default=False, compare=False)
 
     @property
     def event_id(self) -> str:
@@ -126,11 +123,9 @@ def decode(data: bytes) -> Batch:
     except zlib.error as exc:
         raise BatchError(f"batch is corrupt ({exc})") from None
     try:
-        plain = True
         try:
             raw = orjson.loads(body)
         except orjson.JSONDecodeError:  # orjson is stricter (e.g. integers wider than 64 bits): let json decide
-            plain = False
             raw = json.loads(body)
             canonical_json(raw)  # lone surrogates (json accepts "\ud800") cannot be hashed or signed: refuse here
         header, entries, signature = raw["header"], raw["entries"], raw["signature"]
@@ -140,8 +135,7 @@ def decode(data: bytes) -> Batch:
         raise BatchError("batch is corrupt (not the batch JSON layout)") from None
     if not isinstance(header, dict) or not isinstance(entries, list) or not isinstance(signature, str):
         raise BatchError("batch is corrupt (not the batch JSON layout)")
-    return Batch(header=header, entries=entries, signature=signature, may_hold_nul=b"\\u0000" in body,
-                 plain_json=plain)
+    return Batch(header=header, entries=entries, signature=signature, may_hold_nul=b"\\u0000" in body)
 
 
 _HEADER_TYPES = {"format": str, "event_id": str, "terminal_id": int, "public_key": str, "first_seq": int,

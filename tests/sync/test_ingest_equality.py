@@ -10,7 +10,6 @@ import random
 from collections.abc import Iterator
 from pathlib import Path
 
-import orjson
 import pytest
 
 from sync.collector import product_totals
@@ -110,15 +109,20 @@ def test_one_call_one_by_one_and_workers_give_the_same_books(tmp_path: Path, sto
     assert _books(together)["product_totals"] == books[0]["product_totals"]
 
 
-def test_products_summed_from_decoded_items_equal_those_read_from_their_text() -> None:
+def test_products_summed_per_batch_equal_those_summed_entry_by_entry() -> None:
+    """`sum_columns` parses each distinct items text once per batch: the same sums as `add_entry` for each entry."""
+    baskets = [HOSTILE_ITEMS, HOSTILE_ITEMS[:2], [], [{"name": "Ü", "qty": 1, "price": 1.5}], "not a list", 7]
     entries = []
-    for seq, (op, items) in enumerate([("sale", HOSTILE_ITEMS), ("void", HOSTILE_ITEMS[:2]),
-                                       ("sale", []), ("topup", HOSTILE_ITEMS[:1]), ("sale", [{"name": "Ü", "qty": 1,
-                                                                                               "price": 1.5}])], 1):
-        e = {"terminal_id": 1, "seq": seq, "hash": "h", "prev_hash": "p", "time": f"2025-07-01T1{seq}:00:00Z",
-             "clock_synced": True, "operator": "op", "op": op, "phase": "commit", "ref": None, "card_id": 1,
-             "uid": "04", "card_seq": seq, "amount": 1, "balance_before": 0, "balance_after": 0, "currency": "EUR",
-             "method": None, "items": items, "data": {}}
-        entries.append(orjson.loads(orjson.dumps(e)))  # as a batch parsed by orjson holds them
-    by_items = product_totals.sum_entries(entries)
-    assert by_items and by_items == product_totals.sum_columns(entry_columns(entries))
+    for seq in range(1, 40):
+        op = ("sale", "void", "topup", "sale")[seq % 4]
+        items = baskets[seq % len(baskets)]
+        entries.append({"terminal_id": 1 + seq % 2, "seq": seq, "hash": "h", "prev_hash": "p", "time":
+                        f"2025-07-01T1{seq % 3}:00:00Z", "clock_synced": True, "operator": "op", "op": op,
+                        "phase": "commit" if seq % 7 else "intent", "ref": None, "card_id": 1, "uid": "04",
+                        "card_seq": seq, "amount": 1, "balance_before": 0, "balance_after": 0, "currency": "EUR",
+                        "method": None, "items": items, "data": {}})
+    columns = entry_columns(entries)
+    one_by_one: product_totals.Sums = {}
+    for tid, time, op, phase, items in zip(columns[0], columns[4], columns[7], columns[8], columns[18], strict=True):
+        product_totals.add_entry(one_by_one, tid, time, op, phase, items)
+    assert one_by_one and product_totals.sum_columns(columns) == one_by_one
