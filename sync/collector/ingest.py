@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sync.collector import operator_totals, product_totals, terminal_report
-from sync.collector.enrollment import EnrollmentError, get_terminal, pair
+from sync.collector.enrollment import EnrollmentError, pair
 from sync.collector.entry_totals import add_totals
 from sync.collector.event import now_iso, require_event
 from sync.collector.face import ingest_rows as ingest_face_rows
@@ -79,8 +79,21 @@ def _terminal_id(batch: Batch | None) -> int | None:
     return tid if isinstance(tid, int) and not isinstance(tid, bool) and 0 < tid <= 65535 else None
 
 
-def _admit(store: Store, event_id: str, p: Prepared, sender: int | None) -> IngestResult | None:
-    """Who sent it: refuse foreign, unknown, revoked, impersonated or badly signed batches (None = admitted)."""
+def _terminals(store: Store, group: list[Prepared]) -> dict[int, dict]:
+    """The enrolled terminals the group's batches name: one query per `QUERY_TERMS` of them, not one per batch."""
+    ids = sorted({tid for p in group if (tid := _terminal_id(p.batch)) is not None})
+    found: dict[int, dict] = {}
+    for at in range(0, len(ids), QUERY_TERMS):
+        part = ids[at:at + QUERY_TERMS]
+        found.update((r["terminal_id"], r) for r in store.query(
+            f"SELECT * FROM terminals WHERE terminal_id IN ({', '.join('?' * len(part))})", part))
+    return found
+
+
+def _admit(store: Store, event_id: str, p: Prepared, sender: int | None,
+           terminals: dict[int, dict]) -> IngestResult | None:
+    """Who sent it: refuse foreign, unknown, revoked, impersonated or badly signed batches (None = admitted).
+    `terminals`: the enrolled terminals (`_terminals`), read just before."""
     batch = p.batch
     tid = _terminal_id(batch)
     if batch is not None and batch.header.get("event_id") != event_id:
@@ -93,7 +106,7 @@ def _admit(store: Store, event_id: str, p: Prepared, sender: int | None) -> Inge
         return _refuse(store, p.source, "batch header has no valid terminal id")
     if sender is not None and sender != tid:
         return _refuse(store, p.source, f"terminal {sender} may not upload batches of terminal {tid}", sender)
-    terminal = get_terminal(store, tid)
+    terminal = terminals.get(tid)
     if terminal is None:
         return _refuse(store, p.source, f"terminal {tid} is not enrolled with this collector (pair it first)", tid)
     if terminal["status"] == "revoked":
@@ -185,19 +198,23 @@ def _ingest_prepared(store: Store, stream: Iterator[Prepared], *, sender: int | 
     def flush() -> None:
         nonlocal group_rows
         if group:
-            for i, res in _store_group(store, [p for _, p in group], received_at):
-                report(group[i][0], res)
+            terminals = _terminals(store, [p for _, p in group])
+            admitted: list[tuple[int, Prepared]] = []
+            for idx, p in group:
+                refused = _admit(store, event_id, p, sender, terminals)
+                if refused is not None:
+                    report(idx, refused)
+                else:
+                    admitted.append((idx, p))
+            if admitted:
+                for i, res in _store_group(store, [p for _, p in admitted], received_at):
+                    report(admitted[i][0], res)
             group.clear()
             group_rows = 0
 
     for p in stream:
         results.append(None)
-        idx = len(results) - 1
-        refused = _admit(store, event_id, p, sender)
-        if refused is not None:
-            report(idx, refused)
-            continue
-        group.append((idx, p))
+        group.append((len(results) - 1, p))
         group_rows += p.count
         if group_rows >= group_entries:
             flush()

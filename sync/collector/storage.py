@@ -308,13 +308,16 @@ class PostgresStore(Store):
         if not sums:
             return
         columns = [list(c) for c in zip(*((*k, *v) for k, v in sums.items()), strict=True)]
-        # integer columns as BIGINT arrays, the rest as text (the totals tables hold nothing else)
-        arrays = ", ".join("?::bigint[]" if all(type(x) is int for x in c) else "?::text[]" for c in columns)
-        self.execute(_sums_sql(table, keys, values, f"SELECT * FROM unnest({arrays})"), columns)
+        # integer columns as BIGINT arrays, the rest as text (the totals tables hold nothing else); sent in binary
+        # (%b), which spares psycopg quoting every text element
+        arrays = ", ".join("%b::bigint[]" if all(type(x) is int for x in c) else "%b::text[]" for c in columns)
+        with self._lock, self.conn.cursor() as cur:
+            cur.execute(_sums_sql(table, keys, values, f"SELECT * FROM unnest({arrays})"), columns)
 
     def insert_ids(self, table: str, column: str, ids: Sequence[int]) -> None:
         if ids:  # one statement: the ids as one array
-            self.execute(f"INSERT INTO {table} ({column}) SELECT unnest(?::bigint[]) ON CONFLICT DO NOTHING", [ids])
+            with self._lock, self.conn.cursor() as cur:
+                cur.execute(f"INSERT INTO {table} ({column}) SELECT unnest(%b::bigint[]) ON CONFLICT DO NOTHING", [ids])
 
     def lock_terminal(self, terminal_id: int) -> None:
         self.execute("SELECT pg_advisory_xact_lock(?)", [int(terminal_id)])
