@@ -27,10 +27,7 @@ def sum_totals(columns: list[list]) -> dict[tuple, list[int]]:
 
 def add_totals(store: Store, sums: dict[tuple, list[int]]) -> None:
     """Fold the new entries' `sum_totals` into `entry_totals` (the reports' running sums)."""
-    store.executemany("INSERT INTO entry_totals (terminal_id, hour, op, phase, method, n, amount, delta) "
-                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (terminal_id, hour, op, phase, method) DO UPDATE "
-                      "SET n = entry_totals.n + excluded.n, amount = entry_totals.amount + excluded.amount, "
-                      "delta = entry_totals.delta + excluded.delta", [(*k, *v) for k, v in sums.items()])
+    store.add_sums("entry_totals", ("terminal_id", "hour", "op", "phase", "method"), ("n", "amount", "delta"), sums)
 
 
 def rebuild_totals(store: Store) -> None:

@@ -46,11 +46,7 @@ def merge(into: Sums, sums: Sums) -> None:
 
 
 def add(store: Store, sums: Sums) -> None:
-    if sums:
-        store.executemany("INSERT INTO operator_totals (terminal_id, hour, operator, op, method, n, amount) "
-                          "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (terminal_id, hour, operator, op, method) "
-                          "DO UPDATE SET n = operator_totals.n + excluded.n, "
-                          "amount = operator_totals.amount + excluded.amount", [(*k, *v) for k, v in sums.items()])
+    store.add_sums("operator_totals", ("terminal_id", "hour", "operator", "op", "method"), ("n", "amount"), sums)
 
 
 def rebuild(store: Store) -> None:
