@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -21,7 +22,6 @@ from terminal.config import EventKeys, load_keys
 from tests.sync.journals import EVENT
 
 PASSWORD = "correct horse 1"
-SECOND = "second-event"
 
 
 def _login(app: object, username: str) -> tuple[TestClient, str]:
@@ -48,20 +48,21 @@ def _settings(store: Store) -> list[dict]:
 
 
 def test_admin_sets_each_events_dates_on_the_events_page(store: Store, store_target: str, tmp_path: Path) -> None:
+    fair = f"fair-{secrets.token_hex(4)}"  # on PostgreSQL an event's schema is named for it: not another test's
     for role in ("admin", "finance", "support", "readonly"):
         set_user(store, role, PASSWORD, role=role)
     keys = EventKeys(event_id=EVENT, master_key=bytes(16), terminal_signing_key=bytes(32))
     app = create_app(store, keys, events_dir=tmp_path / "keys")
     admin, csrf = _login(app, "admin")
-    assert admin.post("/events", data={"csrf": csrf, "event_id": SECOND, "name": "Winter fair",
+    assert admin.post("/events", data={"csrf": csrf, "event_id": fair, "name": "Winter fair",
                                        "currency": "EUR"}).status_code == 200
-    second = open_store(event_target(store_target, SECOND))
-    second_keys = load_keys(tmp_path / "keys" / f"keys-{SECOND}.toml")
+    second = open_store(event_target(store_target, fair))
+    second_keys = load_keys(tmp_path / "keys" / f"keys-{fair}.toml")
 
     # no dates yet: the page says so, in the chosen language, and offers the admin a form per event
     page = admin.get("/events").text
     assert "— – —" not in page and page.count("not set") == 2
-    assert f'action="/events/{EVENT}/dates"' in page and f'action="/events/{SECOND}/dates"' in page
+    assert f'action="/events/{EVENT}/dates"' in page and f'action="/events/{fair}/dates"' in page
     admin.cookies.set("stallpay_lang", "tr")
     assert "ayarlanmadı" in admin.get("/events").text
     admin.cookies.set("stallpay_lang", "en")
@@ -75,17 +76,17 @@ def test_admin_sets_each_events_dates_on_the_events_page(store: Store, store_tar
     assert _window(second, second_keys) is None
 
     # then the second event; the home event keeps its own
-    answer = admin.post(f"/events/{SECOND}/dates", data={"csrf": csrf, "starts": "2026-12-10", "ends": "2026-12-12",
+    answer = admin.post(f"/events/{fair}/dates", data={"csrf": csrf, "starts": "2026-12-10", "ends": "2026-12-12",
                                                          "grace_h": ""})  # empty grace: the default stays
     assert answer.status_code == 200
     assert _window(second, second_keys) == {"starts": "2026-12-10", "ends": "2026-12-12", "grace_h": 12.0}
     assert _window(store, keys) == {"starts": "2026-08-07", "ends": "2026-08-09", "grace_h": 6.0}
-    assert _registry(store) == {EVENT: ("2026-08-07", "2026-08-09"), SECOND: ("2026-12-10", "2026-12-12")}
+    assert _registry(store) == {EVENT: ("2026-08-07", "2026-08-09"), fair: ("2026-12-10", "2026-12-12")}
 
     # the audit log: who, what, on which event, old -> new
     rows = store.query("SELECT username, action, target, detail FROM audit_log WHERE action = 'event dates changed' "
                        "ORDER BY at")
-    assert [(r["username"], r["target"]) for r in rows] == [("admin", f"event:{EVENT}"), ("admin", f"event:{SECOND}")]
+    assert [(r["username"], r["target"]) for r in rows] == [("admin", f"event:{EVENT}"), ("admin", f"event:{fair}")]
     assert json.loads(rows[0]["detail"]) == {"old": None, "new": {"starts": "2026-08-07", "ends": "2026-08-09",
                                                                   "grace_h": 6.0}}
     admin.post(f"/events/{EVENT}/dates", data={"csrf": csrf, "starts": "2026-08-06", "ends": "2026-08-09",
@@ -97,7 +98,7 @@ def test_admin_sets_each_events_dates_on_the_events_page(store: Store, store_tar
     # refused: nothing changes in either event, nor in the registry or the audit log
     before = (_settings(store), _settings(second), _registry(store),
               store.query("SELECT count(*) AS n FROM audit_log")[0]["n"])
-    for event in (EVENT, SECOND):
+    for event in (EVENT, fair):
         for starts, ends, grace, said in (
                 ("2026-08-10", "2026-08-09", "6", "cannot end before it starts"),
                 ("2026-02-30", "2026-03-02", "6", "The start is not a date"),
@@ -124,13 +125,13 @@ def test_admin_sets_each_events_dates_on_the_events_page(store: Store, store_tar
     for role in ("finance", "support", "readonly"):
         client, role_csrf = _login(app, role)
         assert f'action="/events/{EVENT}/dates"' not in client.get("/events").text
-        answer = client.post(f"/events/{SECOND}/dates", data={"csrf": role_csrf, "starts": "2026-01-01",
+        answer = client.post(f"/events/{fair}/dates", data={"csrf": role_csrf, "starts": "2026-01-01",
                                                               "ends": "2026-01-02"})
         assert answer.status_code == 403, role
     window = stored_window(second)
     assert window is not None and (window.starts, window.ends) == ("2026-12-10", "2026-12-12")
 
     # clearing both dates: the page says "not set" again and bundles carry no window
-    assert admin.post(f"/events/{SECOND}/dates", data={"csrf": csrf, "starts": "", "ends": ""}).status_code == 200
-    assert _window(second, second_keys) is None and _registry(store)[SECOND] == ("", "")
+    assert admin.post(f"/events/{fair}/dates", data={"csrf": csrf, "starts": "", "ends": ""}).status_code == 200
+    assert _window(second, second_keys) is None and _registry(store)[fair] == ("", "")
     assert admin.get("/events").text.count("not set") == 1
