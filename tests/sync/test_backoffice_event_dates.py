@@ -135,3 +135,14 @@ def test_admin_sets_each_events_dates_on_the_events_page(store: Store, store_tar
     assert admin.post(f"/events/{fair}/dates", data={"csrf": csrf, "starts": "", "ends": ""}).status_code == 200
     assert _window(second, second_keys) is None and _registry(store)[fair] == ("", "")
     assert admin.get("/events").text.count("not set") == 1
+
+
+def test_every_refusal_and_word_of_the_dates_form_is_translated() -> None:
+    from sync.collector.backoffice.language import gettext
+    from sync.collector.backoffice.routes_events import DATE_REFUSALS
+
+    words = ["not set", "grace", "Change dates", "Grace (hours)", "Save dates", "event dates changed",
+             "event dates saved: terminals enforce them from their next bundle", *DATE_REFUSALS.values()]
+    for language in ("bg", "tr", "zh_CN"):
+        for word in words:
+            assert gettext(language, word) != word, (language, word)
