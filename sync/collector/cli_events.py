@@ -57,6 +57,15 @@ def run_events_add(args: argparse.Namespace) -> int:
 
 @guard
 def run_events_list(args: argparse.Namespace) -> int:
-    for row in _registry(args).list():
-        print(json.dumps(row))
+    from sync.collector.event_registry import RegistryError
+    from sync.collector.event_window import stored_window
+
+    registry = _registry(args)
+    for row in registry.list():
+        try:  # the dates in force are the event's own settings (`collector settings`, the Events page)
+            window = stored_window(registry.store(row["event_id"]))
+        except RegistryError:
+            window = None
+        dates = {"starts": window.starts or "", "ends": window.ends or "", "grace_h": window.grace_h} if window else {}
+        print(json.dumps({**row, **dates}))
     return 0

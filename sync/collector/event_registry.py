@@ -106,6 +106,13 @@ class EventStores:
                 found = self._keys[event_id] = load_keys(Path(row["keys_file"]))
             return found
 
+    def set_window(self, event_id: str, window: EventWindow) -> None:
+        """Write an event's dates into its own books (where they are enforced, the one source of truth) and
+        keep the registry's copy (`events list`) in step; RegistryError for an event not on this collector."""
+        write_window(self.store(event_id), window)
+        self.home.execute("UPDATE events SET starts = ?, ends = ? WHERE event_id = ?",
+                          [window.starts or "", window.ends or "", event_id])
+
     def _row(self, event_id: str) -> dict:
         rows = self.home.query("SELECT target, keys_file FROM events WHERE event_id = ?", [event_id])
         if not rows or not rows[0]["target"]:

@@ -24,10 +24,17 @@ KEYS = ("event_starts", "event_ends", "event_grace_h")
 
 
 class DateError(ValueError):
-    """A date or grace that cannot be used; the message says which and what is expected."""
+    """A date or grace that cannot be used; the message says which and what is expected.
+
+    `field` names what was refused ("starts", "ends", "grace", "order" or "date") so that a page can show a
+    fixed, translated sentence for it while the CLI prints the detailed English message."""
+
+    def __init__(self, message: str, field: str = "date") -> None:
+        super().__init__(message)
+        self.field = field
 
 
-def parse_date(text: str, what: str = "date") -> str:
+def parse_date(text: str, what: str = "date", field: str = "date") -> str:
     """A calendar day as `YYYY-MM-DD` (the canonical text), or DateError naming the field."""
     text = str(text).strip()
     try:
@@ -35,16 +42,16 @@ def parse_date(text: str, what: str = "date") -> str:
             raise ValueError
         return date.fromisoformat(text).isoformat()
     except ValueError:
-        raise DateError(f"{what} {text[:40]!r}: give a date as YYYY-MM-DD, e.g. 2026-08-07") from None
+        raise DateError(f"{what} {text[:40]!r}: give a date as YYYY-MM-DD, e.g. 2026-08-07", field) from None
 
 
 def parse_grace(value: Any) -> float:
     try:
         grace = float(value)
     except (TypeError, ValueError):
-        raise DateError(f"grace {value!r}: give hours, e.g. 12") from None
+        raise DateError(f"grace {str(value)[:40]!r}: give hours, e.g. 12", "grace") from None
     if not 0 <= grace <= MAX_GRACE_H:  # also refuses nan
-        raise DateError(f"grace must be between 0 and {MAX_GRACE_H:g} hours")
+        raise DateError(f"grace must be between 0 and {MAX_GRACE_H:g} hours", "grace")
     return grace
 
 
@@ -58,7 +65,7 @@ class EventWindow:
 
     def __post_init__(self) -> None:
         if self.starts and self.ends and self.ends < self.starts:
-            raise DateError(f"the event ends ({self.ends}) before it starts ({self.starts})")
+            raise DateError(f"the event ends ({self.ends}) before it starts ({self.starts})", "order")
 
     @property
     def opens(self) -> datetime | None:
@@ -106,13 +113,15 @@ def stored_window(store: Store) -> EventWindow | None:
 
 
 def plan_window(store: Store, starts: str | None = None, ends: str | None = None,
-                grace_h: float | None = None) -> EventWindow:
-    """The window the given parts make (None = unchanged; "" clears a date), checked; nothing is written."""
+                grace_h: float | str | None = None) -> EventWindow:
+    """The window the given parts make (None = unchanged; "" clears a date), checked; nothing is written.
+
+    The one check of a change of dates: `collector settings` and the back office events page both use it."""
     current = stored_window(store)
     new_starts = (current.starts if current else None) if starts is None else (
-        parse_date(starts, "event start") if starts else None)
+        parse_date(starts, "event start", "starts") if starts else None)
     new_ends = (current.ends if current else None) if ends is None else (
-        parse_date(ends, "event end") if ends else None)
+        parse_date(ends, "event end", "ends") if ends else None)
     grace = parse_grace(grace_h) if grace_h is not None else (current.grace_h if current else DEFAULT_GRACE_H)
     return EventWindow(new_starts, new_ends, grace)  # DateError when it ends before it starts
 

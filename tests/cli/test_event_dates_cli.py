@@ -68,3 +68,9 @@ def test_events_add_writes_the_dates_into_the_new_events_settings(tmp_path: Path
     assert [(e["event_id"], e["starts"], e["ends"]) for e in listed][-1] == ("winter", "2026-12-24", "2026-12-26")
     shown = json.loads(collector("settings", "--db", str(tmp_path / "home-winter.db")).stdout)
     assert shown["event_window"] == {"starts": "2026-12-24", "ends": "2026-12-26", "grace_h": 12.0}
+    # the list shows the dates in force: the event's own settings, changed later with `collector settings`
+    assert collector("settings", "--db", str(tmp_path / "home-winter.db"), "--event-ends", "2026-12-27",
+                     "--event-grace-hours", "3").returncode == 0
+    listed = [json.loads(line) for line in collector("events", "list", "--db", db).stdout.splitlines()]
+    assert [(e["event_id"], e["starts"], e["ends"], e.get("grace_h")) for e in listed] == [
+        ("summer", "", "", None), ("winter", "2026-12-24", "2026-12-27", 3.0)]
