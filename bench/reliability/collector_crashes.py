@@ -5,8 +5,9 @@ same hotlist, same books), and no worker process may outlive the killed ingest.
 When to kill: a run's wall time is mostly interpreter start-up, which varies with the machine's load (a window
 calibrated once on the whole run, 4.1 s on a busy machine, let most later runs finish first). So each run is
 watched until its ingest has begun (its batch-checking worker processes exist), and killed at a moment drawn
-uniformly within the ingest duration measured per backend (start of ingest to exit, shortest of a few clean
-runs), so nearly every run dies mid-ingest: checking, storing or reconciling."""
+uniformly within the ingest duration measured per backend (start of ingest to exit: the shortest of a few clean
+runs and of the latest runs that finished before their kill, as the machine's load changes), so nearly every run
+dies mid-ingest: checking, storing or reconciling."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -37,6 +39,7 @@ EVENT = "test-event"
 ORPHAN_S = 60.0
 POLL_S = 0.002  # how often a starting ingest is checked for its workers
 CALIBRATION_RUNS = 3  # clean ingests timed per backend; the shortest sets the kill window
+RECENT = 5  # ingest durations the kill window is the shortest of (calibration first, then runs that beat the kill)
 INTENDED = {5, 6}  # make_usb's cloned and rolled-back cards: the only anomalies a clean run may show
 
 
@@ -195,7 +198,7 @@ def run(kills: int, dsn: str | None, seed: int = 15, *, kinds: tuple[str, ...] |
                 calibration.append(_timed_ingest(stallpay, spare, usb))
                 if kind == "sqlite":
                     _drop_sqlite(spare)
-            window = min(calibration)
+            recent = deque(calibration, maxlen=RECENT)
             if {card for card, _ in expected["anomalies"]} != INTENDED:
                 failures.append(f"{kind} clean run: anomalies {expected['anomalies']}, only cards "
                                 f"{sorted(INTENDED)} were made to show one")
@@ -213,7 +216,7 @@ def run(kills: int, dsn: str | None, seed: int = 15, *, kinds: tuple[str, ...] |
                 _new_db(target, terms)
                 proc, began = _start_ingest(stallpay, target, usb)
                 if began is not None:
-                    time.sleep(max(0.0, began + rng.uniform(0, window) - time.monotonic()))
+                    time.sleep(max(0.0, began + rng.uniform(0, min(recent)) - time.monotonic()))
                 workers = _children(proc.pid)
                 late: list[int] = []
                 killed = proc.poll() is None
@@ -222,6 +225,8 @@ def run(kills: int, dsn: str | None, seed: int = 15, *, kinds: tuple[str, ...] |
                     counts["kills"] += 1
                 else:
                     counts["finished_first"] += 1
+                    if began is not None:  # it took at most this long: the next kills come sooner
+                        recent.append(time.monotonic() - began)
                 proc.wait()
                 if killed:
                     stored_at_kill[_stored(target, expected["stored_rows"])] += 1
@@ -251,7 +256,7 @@ def run(kills: int, dsn: str | None, seed: int = 15, *, kinds: tuple[str, ...] |
                     _drop_sqlite(target)
             report[kind] = {**counts, "runs": i, "kill_ratio": round(counts["kills"] / i, 3) if i else 0.0,
                             "stored_at_kill": stored_at_kill, "workers_gone_within_s": round(exit_s, 1),
-                            "ingest_window_s": round(window, 3),
+                            "ingest_window_s": {"first": round(min(calibration), 3), "last": round(min(recent), 3)},
                             "calibration_s": [round(c, 3) for c in calibration], "clean_run": {
                 "entries": expected["entries"], "anomalies": len(expected["anomalies"]),
                 "hotlist": len(expected["hotlist"]), "books_balance": expected["books_balance"],
