@@ -112,7 +112,8 @@ class Till:
             else:
                 self._declined_topup(_code(flow))
                 self.c.post("/api/cancel", json={})
-            self.band[card] = self._balance(flow) if self._balance(flow) is not None else known
+            reported = self._balance(flow)
+            self.band[card] = reported if reported is not None else known
             self.c.post("/api/dismiss")
         self.c.post("/api/cart/clear")
         self.c.post("/api/cart/add", json={"sku": SKU})
