@@ -228,8 +228,6 @@ def run(kills: int, dsn: str | None, seed: int = 15, *, kinds: tuple[str, ...] |
                     if began is not None:  # it took at most this long: the next kills come sooner
                         recent.append(time.monotonic() - began)
                 proc.wait()
-                if killed:
-                    stored_at_kill[_stored(target, expected["stored_rows"])] += 1
                 # a worker still starting (importing, at low priority on a busy machine) checks its parent only
                 # once it runs: slow exits are counted apart; a worker alive after ORPHAN_S has outlived the ingest
                 killed_at = time.monotonic()
@@ -245,6 +243,8 @@ def run(kills: int, dsn: str | None, seed: int = 15, *, kinds: tuple[str, ...] |
                     failures.append(f"{kind} kill {i}: workers {orphans} outlived the ingest")
                     for w in orphans:
                         os.kill(w, signal.SIGKILL)
+                if killed:  # after the workers are gone: opening the store does not delay their count
+                    stored_at_kill[_stored(target, expected["stored_rows"])] += 1
                 rerun = subprocess.run([stallpay, "collector", "ingest", "--db", target, "--quiet", str(usb)],
                                        capture_output=True, text=True)
                 got = outcome(target)
