@@ -5,6 +5,8 @@ each part ending with the collector's books. Prints one JSON document; exit code
   .venv/bin/python bench/campaign.py --full     the issue's counts (hours; override any count with its flag)
   .venv/bin/python bench/campaign.py --only tearing,fuzz --tears 500
   .venv/bin/python bench/campaign.py --full --only fuzz --fuzz-workers 2 --fuzz-targets purse,batch
+  .venv/bin/python bench/campaign.py --only soak --soak-seconds 600       a 10-minute soak (quick mode: 20 s)
+  .venv/bin/python bench/campaign.py --only collector_crashes --collector-kills 20 --postgres
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 QUICK = {"tears": 300, "pcsc_tears": 0, "card_kills": 6, "serve_kills": 1, "collector_kills": 2,
          "power_cuts": 20, "fuzz_execs": 2000, "load_terminals": 10, "load_backlog": 200, "load_seconds": 3.0,
-         "fault_entries": 10, "fault_cells": "drop_response,duplicate_request,collector_restart", "soak_seconds": 0.0,
+         "fault_entries": 10, "fault_cells": "drop_response,duplicate_request,collector_restart", "soak_seconds": 20.0,
          "postgres": False}
 FULL = {"tears": 10_000, "pcsc_tears": 500, "card_kills": 1000, "serve_kills": 1000, "collector_kills": 200,
         "power_cuts": 1000, "fuzz_execs": 10_000_000, "load_terminals": 50, "load_backlog": 500,
@@ -75,7 +77,7 @@ def _part(name: str, counts: dict[str, Any], dsn: str | None) -> dict[str, Any]:
     if name == "soak":
         from bench.reliability import soak
 
-        if not counts["soak_seconds"]:  # quick mode
+        if not counts["soak_seconds"]:  # --soak-seconds 0: skipped
             return {"seconds": 0, "failures": 0}
         return soak.run(counts["soak_seconds"])
     from bench.reliability import load

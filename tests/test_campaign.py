@@ -24,10 +24,15 @@ def test_quick_campaign() -> None:
     assert report["card_kills"]["runs"] == 6 and report["card_kills"]["books_balance"] is True
     assert report["serve_kills"]["kills"] == 1 and report["serve_kills"]["books_balance"] is True
     assert report["collector_crashes"]["sqlite"]["orphans"] == 0
+    assert report["collector_crashes"]["sqlite"]["kills"] == 2  # killed mid-ingest, not finished before the kill
     assert report["power_cuts"]["cuts"] == 20 and report["power_cuts"]["writes_per_run"] > 0
     assert report["fuzz"]["executions"] == 5 * 2000
     assert set(report["faults"]["cells"]) == {"drop_response", "duplicate_request", "collector_restart"}
     assert all(c["exactly_once"] and c["books_balance"] for c in report["faults"]["cells"].values())
     assert report["load"]["exactly_once"] is True and report["load"]["books_balance"] is True
+    soak = report["soak"]  # 20 s: the till keeps bands and the face account funded, every sale is approved
+    assert soak["sales"]["total"] >= 10 and soak["sales"]["face"] >= 1, soak
+    assert soak["sales"]["declined"] == {} and soak["topups"]["declined"] == {} and soak["topups"]["card"] >= 1, soak
+    assert soak["journal_equals_band"] is True
     assert report["failures"] == 0, json.dumps(report, indent=1)
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -1,6 +1,13 @@
 """Collector crashes: `stallpay collector ingest` SIGKILLed at a random moment of a USB import, on SQLite and
 PostgreSQL. The re-run must store every entry exactly once and reconcile as a clean run does (same anomalies,
-same hotlist, same books), and no worker process may outlive the killed ingest."""
+same hotlist, same books), and no worker process may outlive the killed ingest.
+
+When to kill: a run's wall time is mostly interpreter start-up, which varies with the machine's load (a window
+calibrated once on the whole run, 4.1 s on a busy machine, let most later runs finish first). So each run is
+watched until its ingest has begun (its batch-checking worker processes exist), and killed at a moment drawn
+uniformly within the ingest duration measured per backend (start of ingest to exit: the shortest of a few clean
+runs and of the latest runs that finished before their kill, as the machine's load changes), so nearly every run
+dies mid-ingest: checking, storing or reconciling."""
 
 from __future__ import annotations
 
@@ -14,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +37,9 @@ from tests.sync.journals import Cards, Term, make_terminal
 
 EVENT = "test-event"
 ORPHAN_S = 60.0
+POLL_S = 0.002  # how often a starting ingest is checked for its workers
+CALIBRATION_RUNS = 3  # clean ingests timed per backend; the shortest sets the kill window
+RECENT = 5  # ingest durations the kill window is the shortest of (calibration first, then runs that beat the kill)
 INTENDED = {5, 6}  # make_usb's cloned and rolled-back cards: the only anomalies a clean run may show
 
 
@@ -100,6 +111,53 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def _workers_of(pid: int) -> list[int]:
+    """The process's children, cheaply (polled every few milliseconds while an ingest starts)."""
+    try:
+        return [int(w) for w in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:  # no such file on this kernel, or the process is gone
+        return _children(pid)
+
+
+def _start_ingest(stallpay: str, target: str, usb: Path, deadline_s: float = 120.0) -> tuple[subprocess.Popen,
+                                                                                                 float | None]:
+    """An ingest started and watched until its ingest has begun (its worker processes exist): (the process, the
+    monotonic moment it began, or None when it exited or took longer than `deadline_s` before that)."""
+    proc = subprocess.Popen([stallpay, "collector", "ingest", "--db", target, "--quiet", str(usb)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + deadline_s
+    while proc.poll() is None and time.monotonic() < deadline:
+        if _workers_of(proc.pid):
+            return proc, time.monotonic()
+        time.sleep(POLL_S)
+    return proc, None
+
+
+def _timed_ingest(stallpay: str, target: str, usb: Path) -> float:
+    """Seconds from the start of the ingest (workers exist) to the process's exit, for a clean run."""
+    proc, began = _start_ingest(stallpay, target, usb)
+    if proc.wait() != 0:
+        raise RuntimeError(f"clean ingest into {target} failed (rc {proc.returncode})")
+    if began is None:
+        raise RuntimeError("clean ingest exited before starting its workers: nothing to calibrate the kills on")
+    return time.monotonic() - began
+
+
+def _stored(target: str, expected: int) -> str:
+    """What the killed ingest had stored: none, some or all of the entries."""
+    store = open_store(target)
+    try:
+        rows = int(store.scalar("SELECT COUNT(*) FROM entries") or 0)
+    finally:
+        store.close()
+    return "none" if rows == 0 else "all" if rows >= expected else "some"
+
+
+def _drop_sqlite(target: str) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{target}{suffix}").unlink(missing_ok=True)
+
+
 def _targets(kind: str, tmp: Path, dsn: str | None) -> Iterator[str]:
     n = 0
     while True:
@@ -132,15 +190,20 @@ def run(kills: int, dsn: str | None, seed: int = 15, *, kinds: tuple[str, ...] |
             targets = _targets(kind, tmp, dsn)
             clean = next(targets)
             _new_db(clean, terms)
-            t0 = time.monotonic()
-            subprocess.run([stallpay, "collector", "ingest", "--db", clean, "--quiet", str(usb)], check=True,
-                           capture_output=True)
-            window = time.monotonic() - t0
+            calibration = [_timed_ingest(stallpay, clean, usb)]
             expected = outcome(clean)
+            for _ in range(CALIBRATION_RUNS - 1):
+                spare = next(targets)
+                _new_db(spare, terms)
+                calibration.append(_timed_ingest(stallpay, spare, usb))
+                if kind == "sqlite":
+                    _drop_sqlite(spare)
+            recent = deque(calibration, maxlen=RECENT)
             if {card for card, _ in expected["anomalies"]} != INTENDED:
                 failures.append(f"{kind} clean run: anomalies {expected['anomalies']}, only cards "
                                 f"{sorted(INTENDED)} were made to show one")
             counts = {"kills": 0, "finished_first": 0, "orphans": 0, "slow_exits": 0, "mismatches": 0}
+            stored_at_kill = {"none": 0, "some": 0, "all": 0}
             exit_s = 0.0
             i = 0
             while counts["kills"] < kills and i < 3 * kills and (seconds is None
@@ -151,16 +214,19 @@ def run(kills: int, dsn: str | None, seed: int = 15, *, kinds: tuple[str, ...] |
                           flush=True)
                 target = next(targets)
                 _new_db(target, terms)
-                proc = subprocess.Popen([stallpay, "collector", "ingest", "--db", target, "--quiet", str(usb)],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                time.sleep(rng.uniform(0, window))
+                proc, began = _start_ingest(stallpay, target, usb)
+                if began is not None:
+                    time.sleep(max(0.0, began + rng.uniform(0, min(recent)) - time.monotonic()))
                 workers = _children(proc.pid)
                 late: list[int] = []
-                if proc.poll() is None:
+                killed = proc.poll() is None
+                if killed:
                     proc.send_signal(signal.SIGKILL)
                     counts["kills"] += 1
                 else:
                     counts["finished_first"] += 1
+                    if began is not None:  # it took at most this long: the next kills come sooner
+                        recent.append(time.monotonic() - began)
                 proc.wait()
                 # a worker still starting (importing, at low priority on a busy machine) checks its parent only
                 # once it runs: slow exits are counted apart; a worker alive after ORPHAN_S has outlived the ingest
@@ -177,6 +243,8 @@ def run(kills: int, dsn: str | None, seed: int = 15, *, kinds: tuple[str, ...] |
                     failures.append(f"{kind} kill {i}: workers {orphans} outlived the ingest")
                     for w in orphans:
                         os.kill(w, signal.SIGKILL)
+                if killed:  # after the workers are gone: opening the store does not delay their count
+                    stored_at_kill[_stored(target, expected["stored_rows"])] += 1
                 rerun = subprocess.run([stallpay, "collector", "ingest", "--db", target, "--quiet", str(usb)],
                                        capture_output=True, text=True)
                 got = outcome(target)
@@ -185,10 +253,11 @@ def run(kills: int, dsn: str | None, seed: int = 15, *, kinds: tuple[str, ...] |
                     failures.append(f"{kind} kill {i}: rc {rerun.returncode} {rerun.stderr[-300:]} {got} != "
                                     f"{expected}")
                 if kind == "sqlite":
-                    for suffix in ("", "-wal", "-shm"):
-                        Path(f"{target}{suffix}").unlink(missing_ok=True)
-            report[kind] = {**counts, "runs": i, "workers_gone_within_s": round(exit_s, 1),
-                            "window_s": round(window, 3), "clean_run": {
+                    _drop_sqlite(target)
+            report[kind] = {**counts, "runs": i, "kill_ratio": round(counts["kills"] / i, 3) if i else 0.0,
+                            "stored_at_kill": stored_at_kill, "workers_gone_within_s": round(exit_s, 1),
+                            "ingest_window_s": {"first": round(min(calibration), 3), "last": round(min(recent), 3)},
+                            "calibration_s": [round(c, 3) for c in calibration], "clean_run": {
                 "entries": expected["entries"], "anomalies": len(expected["anomalies"]),
                 "hotlist": len(expected["hotlist"]), "books_balance": expected["books_balance"],
                 "anomaly_kinds": sorted({f"card {c}: {k}" for c, k in expected["anomalies"]})}}
