@@ -181,6 +181,7 @@ def run(seconds: float, rate: float = 1.0, warmup_s: float | None = None, window
         windows: dict[int, list[float]] = {}
         face_times: list[float] = []
         sales = face_sales = approved = 0
+        details: list[dict[str, Any]] = []
         declined: dict[str, int] = {}
         try:
             _ready(url, proc)
@@ -205,6 +206,10 @@ def run(seconds: float, rate: float = 1.0, warmup_s: float | None = None, window
                         approved += 1
                     else:
                         declined[_code(flow)] = declined.get(_code(flow), 0) + 1
+                        if len(details) < 20:  # what the screen said, for a decline nobody expected
+                            result = flow.get("result") or {}
+                            details.append({"at_s": round(at, 1), "code": _code(flow),
+                                            "message": str(result.get("message") or "")[:200]})
                         c.post("/api/cancel", json={})  # still a tap with a result
                     c.post("/api/dismiss")
                     sales += 1
@@ -223,6 +228,7 @@ def run(seconds: float, rate: float = 1.0, warmup_s: float | None = None, window
                 + sum(till.topup_declined.values()))
     return {"seconds": round(time.monotonic() - started, 1), "credit_per_day": ceiling,
             "sales": {"total": sales, "face": face_sales, "approved": approved, "declined": declined},
+            "declined_details": details,
             "insufficient_funds": declined.get("insufficient_funds", 0),
             "topups": {**till.topups, "declined": till.topup_declined},
             "face_p50_ms": _pct(face_times, 50), "face_p99_ms": _pct(face_times, 99),
