@@ -12,14 +12,15 @@ The parsing and the window are pure; `stored_window` / `set_window` read and wri
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
+from functools import cached_property
 from typing import Any
 
 from sync.collector.event import get_setting, set_setting
 from sync.collector.storage import Store
+from sync.format.event_window import DEFAULT_GRACE_H, MAX_GRACE_H
+from sync.format.event_window import EventWindow as AgreedWindow
 
-DEFAULT_GRACE_H = 12.0
-MAX_GRACE_H = 24.0 * 14
 KEYS = ("event_starts", "event_ends", "event_grace_h")
 
 
@@ -67,27 +68,15 @@ class EventWindow:
         if self.starts and self.ends and self.ends < self.starts:
             raise DateError(f"the event ends ({self.ends}) before it starts ({self.starts})", "order")
 
-    @property
-    def opens(self) -> datetime | None:
-        """The first moment money may move: the first day's start, less the grace."""
-        if not self.starts:
-            return None
-        return datetime.fromisoformat(self.starts).replace(tzinfo=UTC) - timedelta(hours=self.grace_h)
-
-    @property
-    def closes(self) -> datetime | None:
-        """The last moment: the end of the last day (its midnight), plus the grace."""
-        if not self.ends:
-            return None
-        return datetime.fromisoformat(self.ends).replace(tzinfo=UTC) + timedelta(days=1, hours=self.grace_h)
+    @cached_property
+    def agreed(self) -> AgreedWindow:
+        """The window as terminals read it from a bundle (one arithmetic for both sides: `sync.format`)."""
+        return AgreedWindow(date.fromisoformat(self.starts) if self.starts else None,
+                            date.fromisoformat(self.ends) if self.ends else None, self.grace_h)
 
     def position(self, now: datetime) -> str:
         """"before", "open" or "after"."""
-        if self.opens is not None and now < self.opens:
-            return "before"
-        if self.closes is not None and now > self.closes:
-            return "after"
-        return "open"
+        return self.agreed.position(now.timestamp())
 
     def is_open(self, now: datetime) -> bool:
         return self.position(now) == "open"
@@ -96,7 +85,7 @@ class EventWindow:
         return self.position(now) == "after"
 
     def as_bundle(self) -> dict[str, Any]:
-        return {"starts": self.starts, "ends": self.ends, "grace_h": self.grace_h}
+        return self.agreed.as_bundle()
 
 
 def stored_window(store: Store) -> EventWindow | None:

@@ -15,74 +15,18 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from sync.format.event_window import EventWindow, from_bundle
 from terminal.wallet.rules import Declined
 
 GUARDED = frozenset({"sale", "issue", "topup", "comp"})  # operations that take or create money
 MAX_OFFSET_MS = 24 * 3600 * 1000  # a bundle saying the clock is off by more than a day is not trusted either
-DAY_S = 86_400
-
-
-@dataclass(frozen=True)
-class EventWindow:
-    """The first and last day (either may be open) and the grace around them, in hours."""
-
-    starts: date | None
-    ends: date | None
-    grace_h: float = 12.0
-
-    @property
-    def opens(self) -> float | None:
-        """Unix time of the first moment money may move."""
-        if self.starts is None:
-            return None
-        return datetime(self.starts.year, self.starts.month, self.starts.day, tzinfo=UTC).timestamp() \
-            - self.grace_h * 3600
-
-    @property
-    def closes(self) -> float | None:
-        """Unix time of the last moment: the end of the last day, plus the grace."""
-        if self.ends is None:
-            return None
-        last = datetime(self.ends.year, self.ends.month, self.ends.day, tzinfo=UTC) + timedelta(days=1)
-        return last.timestamp() + self.grace_h * 3600
-
-    def position(self, now: float) -> str:
-        """"before", "open" or "after" at unix time `now`."""
-        opens, closes = self.opens, self.closes
-        if opens is not None and now < opens:
-            return "before"
-        if closes is not None and now > closes:
-            return "after"
-        return "open"
-
-    def is_open(self, now: float) -> bool:
-        return self.position(now) == "open"
-
-
-def _day(value: Any) -> date | None:
-    if not isinstance(value, str) or len(value) != 10:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        return None
 
 
 def from_settings(settings: Any) -> EventWindow | None:
     """The window in a bundle's settings; None when absent or not understood (a hostile value locks no one out)."""
-    raw = settings.get("event_window") if isinstance(settings, dict) else None
-    if not isinstance(raw, dict):
-        return None
-    starts, ends, grace = _day(raw.get("starts")), _day(raw.get("ends")), raw.get("grace_h", 12.0)
-    if isinstance(grace, bool) or not isinstance(grace, int | float) or not 0 <= grace <= 24 * 14:
-        return None
-    if (starts is None and ends is None) or (starts and ends and ends < starts):
-        return None
-    return EventWindow(starts, ends, float(grace))
+    return from_bundle(settings.get("event_window") if isinstance(settings, dict) else None)
 
 
 def trusted_now(now: float, *, synced: bool, offset_ms: Any) -> float | None:

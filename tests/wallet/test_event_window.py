@@ -97,3 +97,20 @@ def test_face_sales_and_topups_are_refused_outside_checkouts_are_not(tmp_path) -
         assert refused.value.reason == OUTSIDE_EVENT and refused.value.entry["data"]["code"] == "outside_event"
     assert accounts.balance("fa-1") == 2000
     assert accounts.checkout("fa-1", 2000)["amount"] == 2000
+
+
+def test_the_terminal_reads_the_collectors_window_to_the_second() -> None:
+    """What the collector writes into a bundle, the terminal reads back as the same moments: around each edge,
+    both sides say the same (a sale the terminal allows is never flagged by the collector, and back)."""
+    from datetime import UTC, datetime
+
+    from sync.collector.event_window import EventWindow as CollectorWindow
+
+    for starts, ends, grace in (("2026-08-06", "2026-08-09", 12.0), (None, "2026-08-09", 0.0),
+                                ("2026-08-06", None, 36.5), ("2026-08-06", "2026-08-06", 0.25)):
+        written = CollectorWindow(starts, ends, grace)
+        read = from_settings({"event_window": written.as_bundle()})
+        assert read is not None and read.grace_h == grace
+        edges = [t for t in (read.opens, read.closes) if t is not None]
+        for moment in [t + d for t in edges for d in (-1.0, 0.0, 1.0)]:
+            assert read.position(moment) == written.position(datetime.fromtimestamp(moment, UTC)), moment
