@@ -13,8 +13,6 @@ from dataclasses import dataclass
 
 DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 HOUR = re.compile(r"[01]\d|2[0-3]")
-FILTERED = frozenset(("vendors", "terminals", "hours", "days", "daily", "months", "monthly", "products",
-                      "top-products", "cashiers", "cash", "settlement"))
 
 
 class FilterError(ValueError):
