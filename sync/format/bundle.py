@@ -93,8 +93,8 @@ def with_venue_prices(catalogue: dict[str, list[dict]], overrides: Any) -> dict[
         if not isinstance(own, dict) or not isinstance(items, list):
             out[vendor] = items
             continue
-        out[vendor] = [{**item, "price": own[item.get("id")]} if isinstance(item, dict) and _price(own.get(
-            item.get("id"))) else item for item in items]
+        out[vendor] = [{**item, "price": own[item["id"]]} if isinstance(item, dict)
+                       and isinstance(item.get("id"), str) and _price(own.get(item["id"])) else item for item in items]
     return out
 
 

@@ -96,4 +96,6 @@ def test_malformed_venues_leave_the_vendors_prices() -> None:
                       {"Grill": {"wurst": "5.50"}}, {"Bar": {"wurst": 999}}):
         assert with_venue_prices(catalogue, overrides) == catalogue
     assert with_venue_prices(catalogue, {"Grill": {"wurst": 550}})["Grill"][0]["price"] == 550
+    odd = {"Grill": [{"id": ["wurst"], "price": 450}, {"price": 300}, "wurst", 7]}  # items it cannot name
+    assert with_venue_prices(odd, {"Grill": {"wurst": 550}}) == odd
     assert catalogue["Grill"][0]["price"] == 450  # the bundle's own list is not changed in place
