@@ -28,7 +28,7 @@ from sync.collector.enrollment import enroll
 from sync.collector.event import init_event
 from sync.collector.ingest import ingest_many
 from sync.collector.prepared import ENTRY_COLUMNS, entry_row
-from sync.collector.storage import encode_copy_text, open_store
+from sync.collector.storage import Store, encode_copy_text, open_store
 from sync.format.batch import encode, make_batch
 from sync.format.keys import public_hex, signing_key
 from terminal.wallet.journal import GENESIS, entry_hash
@@ -103,12 +103,8 @@ def ingest_rate(target: str, keys: list, blobs: list[bytes], n: int, workers: in
     return n / elapsed
 
 
-def copy_rate(target: str, rows: list, text: list[bytes] | None = None) -> float:
-    """A plain bulk load of the same rows into a copy of the entries table (same indexes), in one transaction.
-
-    PostgreSQL: one COPY of the rows pre-encoded as COPY text (`text`, built before the clock starts: the fastest
-    plain COPY from Python), or, with `text` None, COPY with psycopg's per-row `write_row`. SQLite: the prepared
-    insert (`executemany`) of the pre-built row tuples."""
+def bulk_table(target: str) -> Store:
+    """An open store with an empty `bulk_entries`: a copy of the entries table with the same indexes."""
     store = open_store(target)
     store.execute("DROP TABLE IF EXISTS bulk_entries")
     if store.dialect == "postgresql":
@@ -118,6 +114,16 @@ def copy_rate(target: str, rows: list, text: list[bytes] | None = None) -> float
         store.execute(sql.replace("CREATE TABLE entries", "CREATE TABLE bulk_entries"))
         store.execute("CREATE INDEX bulk_card ON bulk_entries (card_id, card_seq)")
         store.execute("CREATE INDEX bulk_op ON bulk_entries (phase, op)")
+    return store
+
+
+def copy_rate(target: str, rows: list, text: list[bytes] | None = None) -> float:
+    """A plain bulk load of the same rows into a copy of the entries table (same indexes), in one transaction.
+
+    PostgreSQL: one COPY of the rows pre-encoded as COPY text (`text`, built before the clock starts: the fastest
+    plain COPY from Python), or, with `text` None, COPY with psycopg's per-row `write_row`. SQLite: the prepared
+    insert (`executemany`) of the pre-built row tuples."""
+    store = bulk_table(target)
     start = time.perf_counter()
     with store.transaction():
         if text is not None:

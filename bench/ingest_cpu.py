@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ingest import EVENT, fresh_database, synth, temp_postgres
+from ingest import EVENT, bulk_table, fresh_database, synth, temp_postgres
 
 from sync.collector.enrollment import enroll
 from sync.collector.event import init_event
@@ -53,15 +53,7 @@ def ingest_cpu(target: str, keys: list, blobs: list[bytes]) -> float:
 
 
 def bulk_cpu(target: str, rows: list, text: list[bytes] | None) -> float:
-    store = open_store(target)
-    store.execute("DROP TABLE IF EXISTS bulk_entries")
-    if store.dialect == "postgresql":
-        store.execute("CREATE TABLE bulk_entries (LIKE entries INCLUDING ALL)")
-    else:
-        sql = store.scalar("SELECT sql FROM sqlite_master WHERE name = 'entries'")
-        store.execute(sql.replace("CREATE TABLE entries", "CREATE TABLE bulk_entries"))
-        store.execute("CREATE INDEX bulk_card ON bulk_entries (card_id, card_seq)")
-        store.execute("CREATE INDEX bulk_op ON bulk_entries (phase, op)")
+    store = bulk_table(target)
     start = _cpu(store)
     with store.transaction():
         if text is not None:

@@ -59,9 +59,11 @@ def product_lines(items_json: str) -> list[tuple[str, int, int]]:
 def add_entry(sums: Sums, terminal_id: int, time: str, op: str, phase: str, items: str) -> None:
     if phase != "commit" or op not in _SALE_OPS or items == "[]":
         return
-    sign = 1 if op == "sale" else -1
-    hour = time[:13]
-    for name, qty, amount in product_lines(items):
+    _add_lines(sums, terminal_id, time[:13], 1 if op == "sale" else -1, product_lines(items))
+
+
+def _add_lines(sums: Sums, terminal_id: int, hour: str, sign: int, lines: list[tuple[str, int, int]]) -> None:
+    for name, qty, amount in lines:
         key = (terminal_id, hour, name)
         t = sums.get(key)
         if t is None:
@@ -82,16 +84,7 @@ def sum_columns(columns: list[list]) -> Sums:
         lines = lines_of.get(items)
         if lines is None:
             lines = lines_of[items] = product_lines(items)
-        sign = 1 if op == "sale" else -1
-        hour = time[:13]
-        for name, qty, amount in lines:
-            key = (tid, hour, name)
-            t = sums.get(key)
-            if t is None:
-                sums[key] = [sign * qty, sign * amount]
-            else:
-                t[0] += sign * qty
-                t[1] += sign * amount
+        _add_lines(sums, tid, time[:13], 1 if op == "sale" else -1, lines)
     return sums
 
 

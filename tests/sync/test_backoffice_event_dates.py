@@ -6,11 +6,8 @@ from what to what. In-process on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
-import re
 import secrets
 from pathlib import Path
-
-from fastapi.testclient import TestClient
 
 from sync.collector.api import create_app
 from sync.collector.auth import set_user
@@ -20,19 +17,9 @@ from sync.collector.event_window import stored_window
 from sync.collector.storage import Store, open_store
 from terminal.config import EventKeys, load_keys
 from tests.sync.journals import EVENT
+from tests.sync.office_client import office_login as _login
 
 PASSWORD = "correct horse 1"
-
-
-def _login(app: object, username: str) -> tuple[TestClient, str]:
-    client = TestClient(app, follow_redirects=False)  # type: ignore[arg-type]
-    token = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text)
-    assert token
-    assert client.post("/login", data={"csrf": token.group(1), "username": username,
-                                       "password": PASSWORD}).status_code == 303
-    csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/cards").text)
-    assert csrf
-    return client, csrf.group(1)
 
 
 def _window(store: Store, keys: EventKeys) -> dict | None:

@@ -22,20 +22,10 @@ from terminal.uplink.client import CollectorClient
 from terminal.uplink.export import batches
 from terminal.uplink.terminal_side import open_terminal
 from tests.sync.journals import EVENT, Cards, Term, make_terminal
+from tests.sync.office_client import office_login as _login
 
 PASSWORD = "correct horse 1"
 SECOND = "second-event"
-
-
-def _login(app: object, username: str) -> tuple[TestClient, str]:
-    client = TestClient(app, follow_redirects=False)  # type: ignore[arg-type]
-    token = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text)
-    assert token
-    assert client.post("/login", data={"csrf": token.group(1), "username": username,
-                                       "password": PASSWORD}).status_code == 303
-    csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/cards").text)
-    assert csrf
-    return client, csrf.group(1)
 
 
 def _deposited(client: TestClient, event: str) -> int:

@@ -6,8 +6,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from fastapi.testclient import TestClient
-
 from sync.collector.api import create_app
 from sync.collector.auth import set_user
 from sync.collector.face import authorize, register_account
@@ -17,18 +15,9 @@ from sync.format.batch import encode
 from terminal.config import EventKeys
 from terminal.uplink.export import batches
 from tests.sync.journals import EVENT, Cards, make_terminal
+from tests.sync.office_client import office_login as _login
 
 PASSWORD = "correct horse 1"
-
-
-def _login(app: object, username: str) -> tuple[TestClient, str]:
-    client = TestClient(app, follow_redirects=False)  # type: ignore[arg-type]
-    token = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text)
-    assert token
-    client.post("/login", data={"csrf": token.group(1), "username": username, "password": PASSWORD})
-    csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/cards").text)
-    assert csrf
-    return client, csrf.group(1)
 
 
 def test_face_accounts_page_and_erasure_from_the_desk(tmp_path: Path, store: Store) -> None:

@@ -3,10 +3,7 @@ card page and in the books as a correction, which keep balancing; a debit may no
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
-
-from fastapi.testclient import TestClient
 
 from sync.collector.api import create_app
 from sync.collector.auth import set_user
@@ -19,18 +16,9 @@ from sync.format.batch import encode
 from terminal.config import EventKeys
 from terminal.uplink.export import batches
 from tests.sync.journals import EVENT, Cards, make_terminal
+from tests.sync.office_client import office_login as _login
 
 PASSWORD = "correct horse 1"
-
-
-def _login(app: object, username: str) -> tuple[TestClient, str]:
-    client = TestClient(app, follow_redirects=False)  # type: ignore[arg-type]
-    token = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text)
-    assert token
-    client.post("/login", data={"csrf": token.group(1), "username": username, "password": PASSWORD})
-    csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/cards").text)
-    assert csrf
-    return client, csrf.group(1)
 
 
 def test_correction_is_booked_with_its_reason_and_books_balance(tmp_path: Path, store: Store) -> None:
