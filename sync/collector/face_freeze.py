@@ -10,6 +10,7 @@ an account with an open refund request stays frozen until finance rejects the re
 from __future__ import annotations
 
 from sync.collector.face import FaceError, check_account_id, get_account
+from sync.collector.payout_requests import refund_open
 from sync.collector.storage import Store
 
 MAX_REASON = 200
@@ -38,8 +39,7 @@ def set_frozen(store: Store, account_id: str, frozen: bool, *, by: str, reason: 
         if account["status"] != before:
             raise FaceError(f"face account {account_id} is {account['status']}: it cannot be "
                             f"{'frozen' if frozen else 'unfrozen'}")
-        if not frozen and store.scalar("SELECT 1 FROM payout_requests WHERE account_id = ? AND status IN "
-                                       "('requested', 'approved', 'exported')", [account_id]):
+        if not frozen and refund_open(store, account_id=account_id):
             # the guest asked for the money back: spending it now would pay it out twice
             raise FaceError(f"face account {account_id} has a refund request open: reject it first")
         store.execute("UPDATE face_accounts SET status = ? WHERE account_id = ? AND status = ?",

@@ -28,6 +28,7 @@ from collections.abc import Iterable
 
 from sync.collector.event import get_setting, now_iso
 from sync.collector.event_window import EventWindow, entry_time, stored_window
+from sync.collector.payout_requests import refund_open
 from sync.collector.storage import Store
 from sync.collector.trust import Context, card_findings, closed_cards, load_context, money_findings, unexplained_gap
 
@@ -356,8 +357,7 @@ def unblock_card(store: Store, card_id: int) -> bool:
     closed = store.scalar("SELECT status FROM cards WHERE card_id = ?", [card_id])
     if closed is not None:
         raise LedgerError(f"card {card_id} is {closed}: its money has left it, so it stays blocked")
-    if store.scalar("SELECT 1 FROM payout_requests WHERE card_id = ? AND status IN ('requested', 'approved', "
-                    "'exported')", [card_id]):
+    if refund_open(store, card_id=card_id):
         raise LedgerError(f"card {card_id} has a refund request open: reject it first")
     return store.execute("DELETE FROM hotlist WHERE card_id = ?", [card_id]) > 0
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from sync.collector.backoffice.payouts import OPEN, PayoutError, check_iban
+from sync.collector.backoffice.payouts import PayoutError, check_iban
 from sync.collector.event import now_iso
 from sync.collector.face import FaceError, available, checkout, get_account
 from sync.collector.face_freeze import set_frozen
+from sync.collector.payout_requests import refund_open
 from sync.collector.storage import Store
 
 
@@ -43,8 +44,7 @@ def request_face_payout(store: Store, account_id: str, holder: str, iban: str, b
     if not 2 <= len(holder) <= 70:
         raise PayoutError("Enter the account holder's name (2 to 70 characters).")
     iban, bic = check_iban(iban, bic)
-    if store.scalar(f"SELECT 1 FROM payout_requests WHERE account_id = ? AND status IN "
-                    f"({', '.join('?' * len(OPEN))})", [account_id, *OPEN]):
+    if refund_open(store, account_id=account_id):
         raise PayoutError("A refund for this account is already requested.")
     amount = face_refundable(store, account_id)
     if amount <= 0:

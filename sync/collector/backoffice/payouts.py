@@ -15,10 +15,9 @@ from sync.collector.backoffice.bank_account import BankAccountError, check_accou
 from sync.collector.backoffice.cards import refundable_card
 from sync.collector.event import get_meta, get_setting, now_iso, set_setting
 from sync.collector.ledger import block_card
+from sync.collector.payout_requests import refund_open
 from sync.collector.refunds import refund_cards
 from sync.collector.storage import Store
-
-OPEN = ("requested", "approved", "exported")
 
 
 class PayoutError(Exception):
@@ -39,8 +38,7 @@ def request_payout(store: Store, card_id: int, holder: str, iban: str, bic: str 
     if not 2 <= len(holder) <= 70:
         raise PayoutError("Enter the account holder's name (2 to 70 characters).")
     iban, bic = check_iban(iban, bic)
-    if store.scalar(f"SELECT 1 FROM payout_requests WHERE card_id = ? AND status IN ({', '.join('?' * len(OPEN))})",
-                    [card_id, *OPEN]):
+    if refund_open(store, card_id=card_id):
         raise PayoutError("A refund for this wristband is already requested.")
     due = refundable_card(store, card_id)
     if due is None or due["refundable"] <= 0:
