@@ -8,12 +8,32 @@ blocking the card loop.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Generator, Iterable
 from pathlib import Path
+from typing import Any
 
 import sqlite_utils
 
 from sync.format.private_files import private_sqlite
 from terminal.schema import Schema, migrate, refuse_newer
+
+
+class SharedDatabase(sqlite_utils.Database):
+    """A `sqlite_utils.Database` whose reads open no transaction.
+
+    sqlite-utils 4 runs `query()` inside a SAVEPOINT, and on an autocommit connection a savepoint is a
+    transaction. The journal's connection is shared by the card loop, the face worker, the kiosk's readers and the
+    background sync, and only writers take the journal's lock: a reader's savepoint on one thread made a writer's
+    `BEGIN IMMEDIATE` on another fail ("cannot start a transaction within a transaction"), and a writer's COMMIT
+    released a reader's savepoint under it. Here a read is one plain statement; the terminal passes only SELECTs.
+    """
+
+    def query(self, sql: str, params: Iterable[Any] | dict[str, Any] | None = None) -> Generator[dict, None, None]:
+        cursor = self.conn.execute(sql, params if params is not None else ())
+        if cursor.description is None:
+            raise ValueError("query() can only be used with SQL that returns rows")
+        keys = [d[0] for d in cursor.description]
+        return (dict(zip(keys, row, strict=True)) for row in cursor)
 
 
 def open_database(path: Path | str, schema: Schema | None = None) -> sqlite_utils.Database:
@@ -22,7 +42,7 @@ def open_database(path: Path | str, schema: Schema | None = None) -> sqlite_util
     if str(path) != ":memory:":
         private_sqlite(path)  # journals, PIN hashes, settings: readable by the service user alone
     conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
-    db = sqlite_utils.Database(conn)
+    db = SharedDatabase(conn)
     if schema is not None:
         refuse_newer(db, schema, where=str(path))  # before WAL mode rewrites the file's header
     db.execute("PRAGMA journal_mode=WAL")
