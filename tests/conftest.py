@@ -111,7 +111,10 @@ class Pcscd:
             )
         self.start()
 
-    def start(self) -> None:
+    def start(self, attempts: int = 3) -> None:
+        """Start pcscd with the vpcd reader. A start that dies or whose vpcd never listens is tried again (after a
+        SIGKILL the old daemon's leftovers or its port can still be in the way for a moment); the last failure
+        fails the test with pcscd's output."""
         binary = shutil.which("pcscd") or ("/usr/sbin/pcscd" if os.path.exists("/usr/sbin/pcscd") else None)
         if binary is None:
             pytest.fail("pcscd is not installed: run scripts/setup.sh (Debian packages pcscd, vsmartcard-vpcd)")
@@ -119,6 +122,16 @@ class Pcscd:
             pytest.fail(f"{VPCD_CONFIG} is missing: install vsmartcard-vpcd (scripts/setup.sh)")
         if os.geteuid() != 0:
             pytest.fail("pcscd is not running and starting it needs root (run the tests as root, or start pcscd)")
+        for attempt in range(1, attempts + 1):
+            reason = self._start_once(binary)
+            if reason is None:
+                return
+            if attempt == attempts:
+                self._fail_start(reason)
+            self._stop_failed_start()
+
+    def _start_once(self, binary: str) -> str | None:
+        """One start; None when pcscd lists the vpcd reader, else why not (the process is left for the caller)."""
         self._ready.clear()
         self.log.clear()
         # --foreground logs to stdout; --info is the level that announces "daemon ready", which is what we await.
@@ -131,16 +144,28 @@ class Pcscd:
         )
         threading.Thread(target=self._drain, args=(self.process,), name="pcscd-log", daemon=True).start()
         if not self._ready.wait(STARTUP_DEADLINE) or self.process.poll() is not None:
-            self._fail_start(f"pcscd did not report 'daemon ready' within {STARTUP_DEADLINE:g} s")
-        if not _listening(VPCD_PORT):
-            self._fail_start(f"pcscd is up but vpcd does not listen on port {VPCD_PORT}")
-        # pcscd logs "daemon ready" a few milliseconds before it creates /run/pcscd/pcscd.comm, and nothing marks
-        # that moment (no log line, no inotify in the stdlib): ask, with short pauses, until the deadline.
+            return f"pcscd did not report 'daemon ready' within {STARTUP_DEADLINE:g} s"
+        # pcscd logs "daemon ready" a few milliseconds before vpcd listens and before it creates
+        # /run/pcscd/pcscd.comm, and nothing marks those moments: ask, with short pauses, until the deadline.
         end = time.monotonic() + STARTUP_DEADLINE
+        while not _listening(VPCD_PORT):
+            if time.monotonic() > end or self.process.poll() is not None:
+                return f"pcscd is up but vpcd does not listen on port {VPCD_PORT}"
+            time.sleep(0.01)
         while (readers := _list_readers()) is None or self.reader_name not in readers:
             if time.monotonic() > end or self.process.poll() is not None:
-                self._fail_start(f"pcscd said it is ready but lists {readers}, not {self.reader_name!r}")
+                return f"pcscd said it is ready but lists {readers}, not {self.reader_name!r}"
             time.sleep(0.01)
+        return None
+
+    def _stop_failed_start(self) -> None:
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
+        for leftover in (PCSCD_PIDFILE, PCSCD_PIDFILE.with_name("pcscd.comm")):
+            leftover.unlink(missing_ok=True)
+        time.sleep(0.5)  # let the kernel release vpcd's port before the next try
 
     def _fail_start(self, reason: str) -> None:
         process, self.process = self.process, None
