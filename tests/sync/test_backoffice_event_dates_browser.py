@@ -69,4 +69,9 @@ def test_admin_sets_event_dates_on_the_events_page(browser: Any, collector: Coll
     assert page.locator(f"#dates-{SIM_EVENT} input[name=starts]").input_value() == _day(-1)
     widths = page.evaluate("[document.documentElement.scrollWidth, document.querySelector('#events').scrollWidth]")
     assert max(widths) <= 1280, widths
+    # the header stays one row with the event picker beside the nav (it wrapped under the logo before)
+    header = page.evaluate("document.querySelector('header.top').getBoundingClientRect().height")
+    parts = page.evaluate("[...document.querySelectorAll('header.top > *')].map(e => "
+                          "[e.className || e.tagName, Math.round(e.getBoundingClientRect().width)])")
+    assert header < 60, (header, parts)
     shot(page, "events")
