@@ -154,3 +154,23 @@ def test_the_portal_is_apart_from_the_back_office(office: tuple[FastAPI, Web]) -
         codes.append(guest.post("/portal/login", data={"csrf": token.group(1), "card": "1",
                                                        "secret": "AAAA-AAAA"}).status_code)
     assert codes[:5] == [401] * 5 and codes[5:] == [429, 429]  # five guesses per card, then wait
+
+
+def test_a_link_cannot_put_its_own_words_into_a_notice(office: tuple[FastAPI, Web]) -> None:
+    """The accounts and refunds pages name what was just saved or paid, but only something that exists: a crafted
+    link (`?message=Call 0900…`, an unknown name) shows no notice at all, so the green box can be trusted."""
+    app, _ = office
+    admin, csrf = login(app, "admin")
+    bait = "Call +44 900 123 for your refund"
+    for path in (f"/accounts?message={bait}&saved={bait}", f"/payouts?message={bait}&paid={bait}",
+                 "/payouts?paid=SP" + "0" * 20):
+        page = admin.get(path)
+        assert page.status_code == 200 and bait not in page.text and 'class="message"' not in page.text, path
+
+    # a real save names the account in the reader's language
+    saved = admin.post("/accounts", data={"csrf": csrf, "username": "desk2", "password": PASSWORD,
+                                          "role": "support"})
+    assert saved.status_code == 303 and saved.headers["location"] == "/accounts?saved=desk2"
+    admin.cookies.set("stallpay_lang", "tr")
+    page = admin.get(saved.headers["location"]).text
+    assert re.search(r'<p class="message" role="status">Hesap kaydedildi: <span class="mono">desk2</span>', page)

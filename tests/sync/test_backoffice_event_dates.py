@@ -57,7 +57,7 @@ def test_admin_sets_each_events_dates_on_the_events_page(store: Store, store_tar
     # the home event gets its dates; the second event is unchanged
     answer = admin.post(f"/events/{EVENT}/dates", data={"csrf": csrf, "starts": "2026-08-07", "ends": "2026-08-09",
                                                         "grace_h": "6"})
-    assert answer.status_code == 200 and "event dates saved" in answer.text
+    assert answer.status_code == 200 and "Event dates saved" in answer.text
     assert "2026-08-07 – 2026-08-09" in answer.text and "grace 6 h" in answer.text
     assert _window(store, keys) == {"starts": "2026-08-07", "ends": "2026-08-09", "grace_h": 6.0}
     assert _window(second, second_keys) is None
@@ -129,7 +129,7 @@ def test_every_refusal_and_word_of_the_dates_form_is_translated() -> None:
     from sync.collector.backoffice.routes_events import DATE_REFUSALS
 
     words = ["not set", "grace", "Change dates", "Grace (hours)", "Save dates", "event dates changed",
-             "event dates saved: terminals enforce them from their next bundle", *DATE_REFUSALS.values()]
+             "Event dates saved. Terminals enforce them from their next bundle.", *DATE_REFUSALS.values()]
     for language in ("bg", "tr", "zh_CN"):
         for word in words:
             assert gettext(language, word) != word, (language, word)

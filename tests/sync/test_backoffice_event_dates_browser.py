@@ -42,7 +42,7 @@ def test_admin_sets_event_dates_on_the_events_page(browser: Any, collector: Coll
     page.fill("#add-event input[name=name]", "Winter fair")
     with page.expect_navigation():
         page.click("#add-event button")
-    assert "event created" in page.locator("p.message").inner_text()
+    assert "Event created" in page.locator("p.message").inner_text()
 
     # refused on the page: nothing is written
     _set_dates(page, SIM_EVENT, _day(3), _day(1), "12")
@@ -52,7 +52,7 @@ def test_admin_sets_event_dates_on_the_events_page(browser: Any, collector: Coll
 
     # the home event runs from yesterday to the day after tomorrow; the winter fair later
     _set_dates(page, SIM_EVENT, _day(-1), _day(2), "6")
-    assert "event dates saved" in page.locator("p.message").inner_text()
+    assert "Event dates saved" in page.locator("p.message").inner_text()
     _set_dates(page, SECOND, _day(30), _day(32), "")
     window = stored_window(store)
     assert window is not None and (window.starts, window.ends, window.grace_h) == (_day(-1), _day(2), 6.0)

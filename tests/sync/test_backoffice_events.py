@@ -54,7 +54,7 @@ def test_two_events_never_mix(store: Store, store_target: str, tmp_path: Path) -
                         ).status_code == 403
     answer = admin.post("/events", data={"csrf": csrf, "event_id": SECOND, "name": "Winter fair",
                                          "currency": "eur", "starts": "2026-12-10", "ends": "2026-12-12"})
-    assert answer.status_code == 200 and "event created" in answer.text
+    assert answer.status_code == 200 and "Event created" in answer.text
     assert admin.post("/events", data={"csrf": csrf, "event_id": SECOND, "currency": "EUR"}).status_code == 422
     assert admin.post("/events", data={"csrf": csrf, "event_id": "Bad Id", "currency": "EUR"}).status_code == 422
     keys_file = tmp_path / "keys" / f"keys-{SECOND}.toml"

@@ -59,7 +59,7 @@ def routes(web: Any) -> APIRouter:
         except RegistryError as exc:
             return page(request, 422, error=str(exc))
         audit.record(web.home, request.state.session.username, "event created", f"event:{event_id}")
-        return page(request, message="event created: terminals of it sync to /e/<event>/ on this collector")
+        return page(request, message="Event created. Its terminals sync to /e/<event>/ on this collector.")
 
     @web.route(router, "POST", "/events/{event_id}/dates", "events.manage")
     async def post_dates(event_id: EventId, request: Request) -> Response:
@@ -78,7 +78,7 @@ def routes(web: Any) -> APIRouter:
         web.events.set_window(event_id, window)
         audit.record(web.home, request.state.session.username, "event dates changed", f"event:{event_id}",
                      old=before.as_bundle() if before else None, new=window.as_bundle())
-        return page(request, message="event dates saved: terminals enforce them from their next bundle")
+        return page(request, message="Event dates saved. Terminals enforce them from their next bundle.")
 
     @web.route(router, "GET", "/events/{event_id}/select", "view")
     def get_select(event_id: EventId, request: Request) -> Response:

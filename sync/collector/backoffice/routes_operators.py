@@ -41,7 +41,7 @@ def routes(web: Any) -> APIRouter:
             return page(request, 422, error=str(exc))
         audit.record(store, request.state.session.username, "operator added", f"operator:{op_id}",
                      role=op["role"], vendor=op["vendor"])
-        return page(request, message="operator added: terminals get it at their next sync")
+        return page(request, message="Operator added. Terminals get it at their next sync.")
 
     def change(request: Request, op_id: str, status: str) -> Response:
         try:

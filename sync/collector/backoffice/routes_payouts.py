@@ -35,7 +35,13 @@ def routes(web: Web) -> APIRouter:
 
     @web.route(router, "GET", "/payouts", "payouts.view")
     def get_payouts(request: Request) -> Response:
-        return page(request, message=request.query_params.get("message", "")[:200])
+        # after "Mark paid" the page names the file; only a file that is paid is named, so a link cannot put
+        # words of its own into the notice
+        paid = request.query_params.get("paid", "")
+        if any(e["export_id"] == paid and e["status"] == "paid" for e in exports(store)):
+            return page(request, message="SEPA file marked paid. Its refunds are closed in the books:",
+                        message_ref=paid)
+        return page(request)
 
     @web.route(router, "POST", "/payouts/debtor", "payouts.approve")
     async def post_debtor(request: Request) -> Response:
@@ -95,6 +101,6 @@ def routes(web: Web) -> APIRouter:
             return page(request, 409, error=str(exc))
         audit.record(store, request.state.session.username, "SEPA file paid", f"export:{export_id}",
                      refunds=len(done), total=sum(d["paid"] for d in done))
-        return RedirectResponse(f"/payouts?message=paid+{export_id}", status_code=303)
+        return RedirectResponse(f"/payouts?paid={export_id}", status_code=303)
 
     return router

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -80,8 +81,11 @@ def routes(web: Web) -> APIRouter:
 
     @web.route(router, "GET", "/accounts", "accounts.manage")
     def get_accounts(request: Request) -> Response:
-        return web.render(request, "accounts.html", accounts=accounts(store), roles=OFFICE_ROLES,
-                          message=request.query_params.get("message", ""))
+        listed = accounts(store)
+        saved = request.query_params.get("saved", "")  # named only if it is an account: a link adds no words
+        known = any(a["username"] == saved for a in listed)
+        return web.render(request, "accounts.html", accounts=listed, roles=OFFICE_ROLES,
+                          message="Account saved:" if known else "", message_ref=saved if known else "")
 
     @web.route(router, "POST", "/accounts", "accounts.manage")
     async def post_account(request: Request) -> Response:
@@ -93,7 +97,7 @@ def routes(web: Web) -> APIRouter:
             return web.render(request, "accounts.html", status_code=422, accounts=accounts(store),
                               roles=OFFICE_ROLES, error=str(exc))
         audit.record(store, request.state.session.username, "account saved", f"user:{username}", role=role)
-        return RedirectResponse(f"/accounts?message=saved+{username}", status_code=303)
+        return RedirectResponse(f"/accounts?{urlencode({'saved': username})}", status_code=303)
 
     @web.route(router, "POST", "/accounts/{username}/unlock", "accounts.manage")
     def post_unlock(username: str, request: Request) -> Response:
