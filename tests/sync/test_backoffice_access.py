@@ -174,3 +174,17 @@ def test_a_link_cannot_put_its_own_words_into_a_notice(office: tuple[FastAPI, We
     admin.cookies.set("stallpay_lang", "tr")
     page = admin.get(saved.headers["location"]).text
     assert re.search(r'<p class="message" role="status">Hesap kaydedildi: <span class="mono">desk2</span>', page)
+    # moments read as an organizer reads them, not as ISO strings
+    assert not re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d", page)
+    assert re.search(r"<td>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC</td>", page)
+
+
+def test_moments_are_shown_plainly_and_odd_ones_as_they_are() -> None:
+    from sync.collector.backoffice.web import when
+
+    assert when("2026-12-06T23:19:59.301Z") == "2026-12-06 23:19:59 UTC"
+    assert when("2026-12-06T23:19:59+00:00") == "2026-12-06 23:19:59 UTC"
+    assert when("2026-12-07T01:19:59+02:00") == "2026-12-06 23:19:59 UTC"
+    assert when("2026-12-06T23:19:59") == "2026-12-06 23:19:59"  # no zone claimed that the value does not give
+    for odd in (None, "", "yesterday", 5, "2026-12-06 23:19", "2026-13-06T23:19:59Z"):
+        assert when(odd) == odd

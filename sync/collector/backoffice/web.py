@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -54,7 +55,22 @@ def environment(language: str) -> jinja2.Environment:
     env.install_gettext_callables(  # type: ignore[attr-defined]
         lambda m: gettext(language, m), lambda s, p, n: gettext(language, s if n == 1 else p), newstyle=False)
     env.globals.update(language=language, languages=LANGUAGES)
+    env.filters["when"] = when
     return env
+
+
+def when(value: object) -> object:
+    """A stored ISO-8601 moment as an organizer reads it, in UTC ("2026-12-06 23:19:59 UTC"); anything that is not
+    one is shown as it is (a terminal's own clock may have written something odd: shown, not hidden)."""
+    if not isinstance(value, str) or len(value) < 19 or value[10] != "T":
+        return value
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if moment.tzinfo is None:
+        return moment.strftime("%Y-%m-%d %H:%M:%S")
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 class Web:
