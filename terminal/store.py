@@ -8,7 +8,8 @@ blocking the card loop.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Generator, Iterable
+import threading
+from collections.abc import Generator, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +20,19 @@ from terminal.schema import Schema, migrate, refuse_newer
 
 
 class SharedDatabase(sqlite_utils.Database):
-    """A `sqlite_utils.Database` whose reads open no transaction.
+    """A `sqlite_utils.Database` for a connection several threads share (the journal's: card loop, face worker,
+    kiosk readers, background sync).
 
-    sqlite-utils 4 runs `query()` inside a SAVEPOINT, and on an autocommit connection a savepoint is a
-    transaction. The journal's connection is shared by the card loop, the face worker, the kiosk's readers and the
-    background sync, and only writers take the journal's lock: a reader's savepoint on one thread made a writer's
-    `BEGIN IMMEDIATE` on another fail ("cannot start a transaction within a transaction"), and a writer's COMMIT
-    released a reader's savepoint under it. Here a read is one plain statement; the terminal passes only SELECTs.
+    `lock` is the connection's transaction lock: the journal holds it from BEGIN to COMMIT, and every write through
+    `execute` takes it, so a write on one thread never lands inside another thread's open transaction (where it
+    would be rolled back with it). Reads open no transaction: sqlite-utils 4 runs `query()` inside a SAVEPOINT,
+    which on an autocommit connection is a transaction, and a reader's savepoint made a writer's BEGIN IMMEDIATE
+    fail ("cannot start a transaction within a transaction"). The terminal passes only SELECTs to `query`.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lock = threading.RLock()
 
     def query(self, sql: str, params: Iterable[Any] | dict[str, Any] | None = None) -> Generator[dict, None, None]:
         cursor = self.conn.execute(sql, params if params is not None else ())
@@ -34,6 +40,15 @@ class SharedDatabase(sqlite_utils.Database):
             raise ValueError("query() can only be used with SQL that returns rows")
         keys = [d[0] for d in cursor.description]
         return (dict(zip(keys, row, strict=True)) for row in cursor)
+
+    def execute(self, sql: str, parameters: Sequence[Any] | dict[str, Any] | None = None) -> sqlite3.Cursor:
+        if sql.lstrip()[:6].upper() in _READS:
+            return super().execute(sql, parameters)
+        with self.lock:
+            return super().execute(sql, parameters)
+
+
+_READS = frozenset({"SELECT", "PRAGMA"})  # a statement starting otherwise may write (WITH … INSERT included)
 
 
 def open_database(path: Path | str, schema: Schema | None = None) -> sqlite_utils.Database:

@@ -52,7 +52,8 @@ class Journal:
         self.event_id = event_id
         self.currency = currency
         self.clock = clock or Clock()
-        self._lock = threading.RLock()
+        # the connection's own transaction lock when it has one (`SharedDatabase`): its writes wait for ours
+        self._lock: threading.RLock = getattr(self.db, "lock", None) or threading.RLock()
         self._create()
 
     def _create(self) -> None:

@@ -11,7 +11,8 @@ import threading
 
 from terminal.uplink.terminal_state import SyncState
 from terminal.wallet.face_accounts import FaceAccounts
-from terminal.wallet.journal import open_journal
+from terminal.wallet.journal import Clock, open_journal
+from terminal.wallet.lastseen import LastSeen
 
 
 def test_readers_on_other_threads_never_break_a_journal_write(tmp_path) -> None:
@@ -52,3 +53,39 @@ def test_readers_on_other_threads_never_break_a_journal_write(tmp_path) -> None:
     assert errors == []
     assert journal.head()[0] == writes
     assert journal.verify_chain() == writes
+
+
+def test_a_write_on_another_thread_never_lands_in_a_transaction_that_rolls_back(tmp_path) -> None:
+    """The card loop records what it saw on a band (`LastSeen`) without the journal's lock. While another thread's
+    append was between BEGIN and ROLLBACK, that record joined its transaction and was rolled back with it: the
+    terminal forgot a band it had seen (and could no longer tell a rolled-back image of it)."""
+    journal = open_journal(tmp_path / "journal.db", terminal_id=7, event_id="ev", currency="EUR")
+    seen = LastSeen(journal.db)
+    inside, proceed = threading.Event(), threading.Event()
+
+    class FailingClock(Clock):
+        def now(self) -> str:  # called inside the append's transaction
+            inside.set()
+            proceed.wait(10)
+            raise OSError("clock read failed")
+
+    journal.clock = FailingClock()
+    failed: list[BaseException] = []
+
+    def append() -> None:
+        try:
+            journal.append("face", "info")
+        except OSError as exc:
+            failed.append(exc)
+
+    appender = threading.Thread(target=append)
+    appender.start()
+    assert inside.wait(10)
+    recorder = threading.Thread(target=seen.update, args=(1, bytes(7), 1, b"slot"))
+    recorder.start()
+    recorder.join(0.5)  # unfixed, the record is written at once, inside the append's transaction
+    proceed.set()
+    appender.join()
+    recorder.join()
+    assert len(failed) == 1 and journal.head()[0] == 0
+    assert seen.get(1) is not None
