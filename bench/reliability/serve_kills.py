@@ -39,10 +39,10 @@ def demo_dir(tmp: Path) -> tuple[Path, int, str]:
     return folder, port, f"http://127.0.0.1:{port}"
 
 
-def _start(folder: Path, port: int) -> subprocess.Popen:
+def _start(folder: Path, port: int, env: dict[str, str] | None = None) -> subprocess.Popen:
     stallpay = Path(sys.executable).with_name("stallpay")
     return subprocess.Popen([str(stallpay), "demo", "--dir", str(folder), "--port", str(port), "--no-browser"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
 
 
 def _ready(url: str, proc: subprocess.Popen, deadline_s: float = 120) -> None:

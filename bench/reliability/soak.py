@@ -17,6 +17,7 @@ first one after warm-up (RSS within 10 MB, descriptors not at all). Tap-to-resul
 from __future__ import annotations
 
 import math
+import os
 import tempfile
 import time
 import tomllib
@@ -36,6 +37,19 @@ TOPUP = 5000  # 50.00 a top-up
 LOW = 5 * PRICE  # top up when fewer than five sales are left (a sale never meets an empty band)
 RESULTS = ("approved", "declined", "error")
 MAX_RSS_GROWTH_MB = 10.0
+UNIT = Path(__file__).resolve().parents[2] / "systemd" / "stallpay-terminal.service"
+
+
+def unit_environment(unit: Path = UNIT) -> dict[str, str]:
+    """The `Environment=` settings of the terminal's systemd unit: the soak runs the kiosk as the Pi does (its
+    allocator settings decide how RSS grows)."""
+    found: dict[str, str] = {}
+    for line in unit.read_text().splitlines():
+        if line.startswith("Environment="):
+            for assignment in line.removeprefix("Environment=").split():
+                name, _, value = assignment.partition("=")
+                found[name] = value.strip('"')
+    return found
 
 
 def _fds(pid: int) -> int:
@@ -176,7 +190,8 @@ def run(seconds: float, rate: float = 1.0, warmup_s: float | None = None, window
     with tempfile.TemporaryDirectory(prefix="campaign-soak-") as tmp_name:
         folder, port, url = demo_dir(Path(tmp_name))
         ceiling = allow_credit(folder, seconds, rate)
-        proc = _start(folder, port)
+        environment = unit_environment()
+        proc = _start(folder, port, env={**os.environ, **environment})
         samples: list[tuple[float, float, int]] = []
         windows: dict[int, list[float]] = {}
         face_times: list[float] = []
@@ -226,7 +241,7 @@ def run(seconds: float, rate: float = 1.0, warmup_s: float | None = None, window
     failures = (int(growth["rss_growth_after_warmup_mb"] > MAX_RSS_GROWTH_MB) + int(growth["fd_growth"] > 0)
                 + int(balance != journal) + int(bool(pending)) + sum(declined.values())
                 + sum(till.topup_declined.values()))
-    return {"seconds": round(time.monotonic() - started, 1), "credit_per_day": ceiling,
+    return {"seconds": round(time.monotonic() - started, 1), "credit_per_day": ceiling, "environment": environment,
             "sales": {"total": sales, "face": face_sales, "approved": approved, "declined": declined},
             "declined_details": details,
             "insufficient_funds": declined.get("insufficient_funds", 0),
