@@ -30,18 +30,19 @@ def routes(web: Web) -> APIRouter:
     store = web.store
 
     def page(request: Request, status_code: int = 200, **extra: object) -> Response:
+        extra.setdefault("exports", exports(store))
         return web.render(request, "payouts.html", status_code=status_code, requests=payouts(store),
-                          exports=exports(store), debtor=debtor(store), **extra)
+                          debtor=debtor(store), **extra)
 
     @web.route(router, "GET", "/payouts", "payouts.view")
     def get_payouts(request: Request) -> Response:
         # after "Mark paid" the page names the file; only a file that is paid is named, so a link cannot put
         # words of its own into the notice
-        paid = request.query_params.get("paid", "")
-        if any(e["export_id"] == paid and e["status"] == "paid" for e in exports(store)):
+        paid, files = request.query_params.get("paid", ""), exports(store)
+        if any(e["export_id"] == paid and e["status"] == "paid" for e in files):
             return page(request, message="SEPA file marked paid. Its refunds are closed in the books:",
-                        message_ref=paid)
-        return page(request)
+                        message_ref=paid, exports=files)
+        return page(request, exports=files)
 
     @web.route(router, "POST", "/payouts/debtor", "payouts.approve")
     async def post_debtor(request: Request) -> Response:
