@@ -44,7 +44,8 @@ def product_lines(items_json: str) -> list[tuple[str, int, int]]:
     for item in items:
         if not isinstance(item, dict):
             continue
-        name = str(item.get("name") or item.get("product") or item.get("sku") or "?")[:200]
+        # PostgreSQL text cannot hold NUL: a terminal's item name with one would stop the whole ingest
+        name = str(item.get("name") or item.get("product") or item.get("sku") or "?")[:200].replace("\x00", "\ufffd")
         qty = _int(item.get("qty", 1), 1) or 1
         if "total" in item:
             amount = _int(item["total"])

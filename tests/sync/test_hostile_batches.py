@@ -86,3 +86,17 @@ def test_lone_surrogates_are_refused_by_the_batch_and_bundle_decoders() -> None:
         verify_bundle(b'{"body": {"event_id": "\\udbb4"}, "signature": ""}', "00" * 32, EVENT)
     with pytest.raises(BundleError, match="not a StallPay bundle"):
         verify_bundle(b'{"body": ' + b"[" * 100_000, "00" * 32, EVENT)
+
+
+def test_a_nul_in_an_item_name_is_stored_not_a_stopped_ingest(tmp_path: Path, store: Store) -> None:
+    """A validly signed sale whose item name holds NUL: PostgreSQL refused the product total (text cannot hold NUL)
+    and the exception stopped the ingest of every batch in the group."""
+    term, entries = _entries(tmp_path, store)
+    items = [{"name": "Beer\x00", "qty": 2, "unit_price": 50}]
+    data = forged_batch(entries, term.key, items=lambda i: items if entries[i]["op"] == "sale" else entries[i]["items"])
+    result = ingest_bytes(store, data, source="nul", terminal_id=7)
+    assert result.status == "stored" and result.new_entries == len(entries)
+    rows = store.query("SELECT product, quantity, net FROM product_totals")
+    assert rows == [{"product": "Beer\ufffd", "quantity": 6, "net": 300}]
+    stored = store.query("SELECT items FROM entries WHERE op = 'sale'")
+    assert stored and all(json.loads(r["items"]) == items for r in stored)  # each entry keeps what was sent
