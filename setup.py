@@ -42,6 +42,7 @@ FACE = [
 ]
 COLLECTOR = [
     "psycopg[binary]>=3.1",
+    "msgspec>=0.18",  # ingest decodes batches into typed entries in C (sync.collector.typed_batch)
     # the back office (sync/collector/backoffice): forms, PDFs, IBAN checks, SEPA credit transfers
     "python-multipart>=0.0.9",
     "fpdf2>=2.7",

@@ -16,7 +16,8 @@ import orjson
 from sync.collector import operator_totals, product_totals
 from sync.collector.entry_totals import sum_totals
 from sync.collector.storage import decode_copy_text, encode_copy_text
-from sync.format.batch import Batch, BatchError, check_chain, decode
+from sync.collector.typed_batch import typed_columns
+from sync.format.batch import Batch, BatchError, check_chain, decode_body, inflate
 
 ENTRY_COLUMNS = ("terminal_id", "seq", "hash", "prev_hash", "time", "clock_synced", "operator", "op", "phase", "ref",
                  "card_id", "uid", "card_seq", "amount", "balance_before", "balance_after", "currency", "method",
@@ -144,23 +145,33 @@ def prepared_batch(source: str, batch: Batch, copy_text: bool) -> Prepared:
 
 def prepare(source: str, data: bytes | None = None, copy_text: bool = False) -> Prepared:
     """Decode and chain-check one batch, and build its payload; `data` None reads `source` as a file. `copy_text`:
-    the payload as COPY text (a store whose `copy_text` is true), else as row tuples."""
+    the payload as COPY text (a store whose `copy_text` is true), else as row tuples.
+
+    A batch as terminals write it takes the typed path (`sync.collector.typed_batch`, in C); any other, and any
+    the typed path does not take, the reference decoder and `check_chain`, which accept it or give the reason."""
     if data is None:
         try:
             data = Path(source).read_bytes()
         except OSError as exc:
             return Prepared(source, error=f"cannot read batch: {exc.strerror}")
     try:
-        batch = decode(data)
+        body = inflate(data)
+    except BatchError as exc:
+        return Prepared(source, error=str(exc))
+    typed = typed_columns(body)
+    if typed is not None:
+        return _with_columns(Prepared(source, batch=typed[0]), typed[1], copy_text)
+    try:
+        batch = decode_body(body)
         check_chain(batch)
     except BatchError as exc:
-        return Prepared(source, batch=_maybe(data), error=str(exc))
+        return Prepared(source, batch=_maybe(body), error=str(exc))
     return prepared_batch(source, batch, copy_text)
 
 
-def _maybe(data: bytes) -> Batch | None:
+def _maybe(body: bytes) -> Batch | None:
     try:
-        b = decode(data)
+        b = decode_body(body)
     except BatchError:
         return None
     return Batch(header=b.header, entries=[], signature=b.signature)

@@ -109,8 +109,8 @@ def encode(batch: Batch) -> bytes:
     return MAGIC + zlib.compress(body, 6)
 
 
-def decode(data: bytes) -> Batch:
-    """Parse bytes into a Batch without trusting it yet (see `check`)."""
+def inflate(data: bytes) -> bytes:
+    """The batch's JSON body, decompressed within `MAX_BYTES`; BatchError if it is not a whole StallPay batch."""
     if not data.startswith(MAGIC):
         raise BatchError("not a StallPay batch (bad magic)")
     try:
@@ -122,6 +122,16 @@ def decode(data: bytes) -> Batch:
             raise BatchError("batch is truncated (compressed data ends early)")
     except zlib.error as exc:
         raise BatchError(f"batch is corrupt ({exc})") from None
+    return body
+
+
+def decode(data: bytes) -> Batch:
+    """Parse bytes into a Batch without trusting it yet (see `check`)."""
+    return decode_body(inflate(data))
+
+
+def decode_body(body: bytes) -> Batch:
+    """`decode` of a body `inflate` gave."""
     try:
         try:
             raw = orjson.loads(body)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from sync.collector.prepared import prepare
 from sync.format.batch import BatchError, check_chain, check_signature, decode
 from sync.format.bundle import BundleError, verify_bundle
 from sync.format.keys import public_hex
@@ -48,7 +49,12 @@ def purse(data: bytes) -> None:
 
 
 def batch(data: bytes) -> None:
-    """What the collector does with an uploaded file before it stores anything."""
+    """What the collector does with an uploaded file before it stores anything: the worker's `prepare` (the typed
+    path, else the reference decoder), then the reference decoder alone, and the signature check."""
+    p = prepare("fuzz", data, copy_text=True)
+    if p.batch is not None and not p.error:
+        with contextlib.suppress(BatchError):
+            check_signature(p.batch, public_hex(TERMINAL_KEY))
     try:
         b = decode(data)
         check_chain(b)
