@@ -28,10 +28,11 @@ from sync.collector.enrollment import enroll
 from sync.collector.event import init_event
 from sync.collector.ingest import ingest_many
 from sync.collector.prepared import ENTRY_COLUMNS, entry_row
+from sync.collector.prepared_stream import default_workers
 from sync.collector.storage import Store, encode_copy_text, open_store
 from sync.format.batch import encode, make_batch
+from sync.format.entry import GENESIS, entry_hash
 from sync.format.keys import public_hex, signing_key
-from terminal.wallet.journal import GENESIS, entry_hash
 
 EVENT = "bench-event"
 
@@ -87,7 +88,7 @@ def synth(entries: int, terminals: int, batch_size: int = 1000) -> tuple[list[tu
     return keys, blobs, rows
 
 
-def ingest_rate(target: str, keys: list, blobs: list[bytes], n: int, workers: int) -> float:
+def ingest_rate(target: str, keys: list, blobs: list[bytes], n: int, workers: int | None) -> float:
     """The collector's own ingest (`ingest_many`, as `stallpay collector ingest` runs it), timed end to end."""
     store = open_store(target)
     init_event(store, EVENT, "EUR")
@@ -152,7 +153,8 @@ def main() -> None:
     ap.add_argument("--terminals", type=int, default=500)
     ap.add_argument("--dsn")
     ap.add_argument("--repeat", type=int, default=2, help="alternating runs; the best of each is reported")
-    ap.add_argument("--workers", type=int, default=2, help="processes that verify batches (0: in-process)")
+    ap.add_argument("--workers", type=int, help="processes that verify batches (0: in-process; default: the "
+                    "collector's own, one per core but one)")
     args = ap.parse_args()
     t0 = time.perf_counter()
     keys, blobs, rows = synth(args.entries, args.terminals)
@@ -173,7 +175,8 @@ def main() -> None:
             pg_text = max(pg_text, copy_rate(pg_target, rows, text))
             pg_write_row = max(pg_write_row, copy_rate(pg_target, rows))
     pg_bulk = max(pg_text, pg_write_row)  # the baseline is the faster of the two plain COPYs
-    print(json.dumps({"entries": n, "terminals": args.terminals, "batches": len(blobs), "workers": args.workers,
+    workers = default_workers() if args.workers is None else args.workers
+    print(json.dumps({"entries": n, "terminals": args.terminals, "batches": len(blobs), "workers": workers,
                       "repeat": args.repeat,
                       "synthesis_s": round(gen, 1),
                       "sqlite_ingest_per_s": round(sqlite_rate), "sqlite_bulk_insert_per_s": round(sqlite_bulk),

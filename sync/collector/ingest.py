@@ -19,13 +19,8 @@ from the payload and only the new ones are loaded.
 
 from __future__ import annotations
 
-import gc
 import json
-import multiprocessing
-import os
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,14 +33,13 @@ from sync.collector.event_window import stored_window
 from sync.collector.face import ingest_rows as ingest_face_rows
 from sync.collector.face import record_confirmations
 from sync.collector.ledger import face_outside_event
-from sync.collector.prepared import ENTRY_COLUMNS, Prepared, prepare, prepared_batch
+from sync.collector.prepared import ENTRY_COLUMNS, Prepared, prepared_batch
+from sync.collector.prepared_stream import default_workers, prepared_stream
 from sync.collector.storage import Store
-from sync.collector.workers import exit_with_parent
 from sync.format.batch import SUFFIX, Batch, BatchError, check_chain, check_signature
 
 GROUP_ENTRIES = 20_000  # entries committed per transaction by `ingest_many`
-PARALLEL_FROM = 8  # batches: below this, worker processes cost more than they save
-MAX_AHEAD = 256  # batches in flight at most (prepared ahead of the database)
+EARLY_FLUSH = 2_000  # entries: a smaller group is stored early only when the next batch is not ready
 QUERY_TERMS = 200  # ranges or ids per lookup query (SQLite allows 32766 parameters)
 
 
@@ -144,53 +138,20 @@ def ingest_batch(store: Store, batch: Batch, *, source: str = "upload", sender: 
     return _ingest_prepared(store, iter([p]), sender=sender, received_at=received_at)[0]
 
 
-def _worker_init(parent: int) -> None:
-    """A batch worker: exits with the collector; collects cyclic garbage rarely. A prepared batch is thousands of
-    acyclic containers (decoded JSON, rows) freed by reference counting, which the default thresholds made the
-    collector scan over and over for nothing (3-8 % of a worker's time)."""
-    exit_with_parent(parent)
-    gc.freeze()  # the imported modules: never garbage
-    gc.set_threshold(50_000, 20, 100)
-
-
-def _prepared_stream(items: list[tuple[str, bytes | None]], workers: int, copy_text: bool,
-                     ahead: int = 2 * GROUP_ENTRIES) -> Iterator[Prepared]:
-    """Prepare batches in worker processes, in order, with a bounded number in flight (memory stays flat).
-
-    About `ahead` entries are kept in flight (at least two batches per worker, at most `MAX_AHEAD` batches), so
-    that the workers keep preparing the next group while the collector loads one into the database."""
-    if workers <= 0 or len(items) < PARALLEL_FROM:
-        for source, data in items:
-            yield prepare(source, data, copy_text)
-        return
-    ctx = multiprocessing.get_context("spawn")  # no fork of a process holding database connections and threads
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
-                             initargs=(os.getpid(),)) as pool:
-        window: deque[Future] = deque()
-        seen_batches = seen_entries = 0
-        for source, data in items:
-            window.append(pool.submit(prepare, source, data, copy_text))
-            per_batch = seen_entries // seen_batches if seen_batches else 1000
-            if len(window) >= min(MAX_AHEAD, max(2 * workers, ahead // max(per_batch, 1))):
-                p = window.popleft().result()
-                seen_batches, seen_entries = seen_batches + 1, seen_entries + p.count
-                yield p
-        while window:
-            yield window.popleft().result()
-
-
 def ingest_many(store: Store, items: Iterable[tuple[str, bytes | None]], *, sender: int | None = None,
-                received_at: datetime | None = None, workers: int = 2, group_entries: int = GROUP_ENTRIES,
+                received_at: datetime | None = None, workers: int | None = None, group_entries: int = GROUP_ENTRIES,
                 progress: Callable[[int, int, IngestResult], None] | None = None) -> list[IngestResult]:
     """Ingest many batches, (source, bytes) or (path, None): checked in `workers` processes, stored in groups of
-    about `group_entries` entries per transaction with one bulk load per group. Results are in input order."""
+    about `group_entries` entries per transaction with one bulk load per group. Results are in input order.
+    `workers` None: `default_workers()`."""
     todo = list(items)
-    stream = _prepared_stream(todo, workers, store.copy_text, 2 * group_entries)
+    stream = prepared_stream(todo, default_workers() if workers is None else workers, store.copy_text,
+                              2 * group_entries)
     return _ingest_prepared(store, stream, sender=sender, received_at=received_at, group_entries=group_entries,
                             progress=progress, total=len(todo))
 
 
-def _ingest_prepared(store: Store, stream: Iterator[Prepared], *, sender: int | None = None,
+def _ingest_prepared(store: Store, stream: Iterator[Prepared | None], *, sender: int | None = None,
                      received_at: datetime | None = None, group_entries: int = GROUP_ENTRIES,
                      progress: Callable[[int, int, IngestResult], None] | None = None,
                      total: int = 0) -> list[IngestResult]:
@@ -225,6 +186,10 @@ def _ingest_prepared(store: Store, stream: Iterator[Prepared], *, sender: int | 
             group_rows = 0
 
     for p in stream:
+        if p is None:  # the next batch is still being prepared: store what is here rather than wait
+            if group_rows >= EARLY_FLUSH:
+                flush()
+            continue
         results.append(None)
         group.append((len(results) - 1, p))
         group_rows += p.count
@@ -430,7 +395,7 @@ def read_pairing_file(store: Store, path: Path) -> IngestResult:
 
 
 def ingest_paths(store: Store, paths: Iterable[Path], progress: Callable[[int, int, IngestResult], None] | None = None,
-                 *, workers: int = 2) -> list[IngestResult]:
+                 *, workers: int | None = None) -> list[IngestResult]:
     """Ingest every pairing file and batch under the given files/directories (pairing files first)."""
     files: list[Path] = []
     for p in paths:

@@ -78,9 +78,9 @@ def test_rerun_after_a_kill_between_commit_and_reconcile_reconciles(tmp_path: Pa
 
 _SLOW_INGEST = """
 import multiprocessing, sys, time
-from sync.collector.ingest import _prepared_stream
+from sync.collector.prepared_stream import prepared_stream
 items = [(f"missing-{i}.spb", None) for i in range(64)]
-stream = _prepared_stream(items, 2, False)
+stream = prepared_stream(items, 2, False)
 next(stream)
 print(" ".join(str(p.pid) for p in multiprocessing.active_children()), flush=True)
 time.sleep(120)
