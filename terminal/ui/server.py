@@ -7,6 +7,7 @@ reachable.
 """
 
 import asyncio
+import logging
 import socket
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -27,6 +28,9 @@ from terminal.ui.routes import ROUTERS, simulator
 from terminal.wiring import Terminal
 
 STATIC = Path(__file__).resolve().parent / "static"
+UNEXPECTED = N_("The terminal had a problem with that request. Check the screen, then try again; if it happens "
+                "again, call the technician.")
+log = logging.getLogger(__name__)
 
 
 def create_app(terminal: Terminal) -> FastAPI:
@@ -62,6 +66,14 @@ def create_app(terminal: Terminal) -> FastAPI:
             parts.append(f"{where}: {err.get('msg', 'invalid')}" if where else str(err.get("msg", "invalid")))
         return JSONResponse({"code": "bad_request", "message": till.tr(N_("Invalid input")) + ": " + "; ".join(parts)},
                             status_code=422)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # a fault of the terminal's own: logged with its traceback, answered in words the kiosk can show (never
+        # a bare "Internal Server Error", nor the exception's text, which may name internals)
+        log.error("kiosk request %s %s failed", request.method, request.url.path, exc_info=exc)
+        return JSONResponse({"code": "internal", "message": till.tr(UNEXPECTED)}, status_code=503,
+                            headers={"Retry-After": "1"})
 
     for router in ROUTERS:
         app.include_router(router)

@@ -221,3 +221,22 @@ def test_a_screen_timer_closes_only_the_balance_it_showed(demo: DemoServer) -> N
         assert state(c)["balance"] is not None
         c.post("/api/dismiss")  # the operator's own close button: whatever is shown
         assert state(c)["balance"] is None
+
+
+def test_an_unexpected_fault_is_a_message_the_kiosk_can_show(demo: DemoServer, monkeypatch: pytest.MonkeyPatch,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    """A bug behind a route (here: the state snapshot raising) was a bare 500 "Internal Server Error": the kiosk
+    showed its generic toast and nothing was logged but uvicorn's line."""
+    def broken() -> dict:
+        raise RuntimeError("secret internals")
+
+    with demo.client() as c:
+        assert c.post("/api/language", json={"value": "bg"}).status_code == 200
+        monkeypatch.setattr(demo.kiosk, "snapshot", broken)
+        answer = c.get("/api/state")
+    assert answer.status_code == 503 and answer.headers["retry-after"] == "1"
+    body = answer.json()
+    assert body["code"] == "internal" and body["message"].startswith("Терминалът срещна проблем")
+    assert "secret internals" not in answer.text
+    logged = [r for r in caplog.records if r.name == "terminal.ui.server"]
+    assert logged and logged[0].exc_info and "GET /api/state" in logged[0].getMessage()
