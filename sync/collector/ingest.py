@@ -79,12 +79,8 @@ def _terminal_id(batch: Batch | None) -> int | None:
 def _terminals(store: Store, group: list[Prepared]) -> dict[int, dict]:
     """The enrolled terminals the group's batches name: one query per `QUERY_TERMS` of them, not one per batch."""
     ids = sorted({tid for p in group if (tid := _terminal_id(p.batch)) is not None})
-    found: dict[int, dict] = {}
-    for at in range(0, len(ids), QUERY_TERMS):
-        part = ids[at:at + QUERY_TERMS]
-        found.update((r["terminal_id"], r) for r in store.query(
-            f"SELECT * FROM terminals WHERE terminal_id IN ({', '.join('?' * len(part))})", part))
-    return found
+    rows = store.query_in("SELECT * FROM terminals WHERE terminal_id IN ({marks})", ids, QUERY_TERMS)
+    return {r["terminal_id"]: r for r in rows}
 
 
 def _admit(store: Store, event_id: str, p: Prepared, sender: int | None,
@@ -285,12 +281,8 @@ def _store_group(store: Store, group: list[Prepared], received_at: datetime | No
 
 
 def _known_batches(store: Store, ids: list[str]) -> set[str]:
-    known: set[str] = set()
-    for at in range(0, len(ids), QUERY_TERMS):
-        part = ids[at:at + QUERY_TERMS]
-        known.update(r["batch_id"] for r in store.query(
-            f"SELECT batch_id FROM batches WHERE batch_id IN ({', '.join('?' * len(part))})", part))
-    return known
+    return {r["batch_id"] for r in store.query_in("SELECT batch_id FROM batches WHERE batch_id IN ({marks})", ids,
+                                                  QUERY_TERMS)}
 
 
 def _stored_near(store: Store, batches: list[Batch]) -> dict[int, dict[int, dict]]:

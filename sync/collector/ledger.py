@@ -98,13 +98,10 @@ def comp_left(store: Store, card_ids: Iterable[int] | None = None) -> dict[int, 
         wanted |= more
         grew = bool(more)
     per_card: dict[int, list[dict]] = defaultdict(list)
-    ordered = sorted(wanted)
-    for start in range(0, len(ordered), 500):
-        chunk = ordered[start:start + 500]
-        for r in store.query(f"SELECT card_id, card_seq, op, amount, method FROM entries WHERE phase = 'commit' "
-                             f"AND card_seq IS NOT NULL AND card_id IN ({', '.join('?' * len(chunk))}) "
-                             f"ORDER BY card_id, card_seq, time, terminal_id, seq", chunk):
-            per_card[r["card_id"]].append(r)
+    for r in store.query_in("SELECT card_id, card_seq, op, amount, method FROM entries WHERE phase = 'commit' "
+                            "AND card_seq IS NOT NULL AND card_id IN ({marks}) "
+                            "ORDER BY card_id, card_seq, time, terminal_id, seq", sorted(wanted)):
+        per_card[r["card_id"]].append(r)
     result: dict[int, int] = {}
 
     def replay(cid: int, depth: int = 0) -> int:

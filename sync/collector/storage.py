@@ -122,6 +122,15 @@ class Store:
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         raise NotImplementedError
 
+    def query_in(self, sql: str, values: Sequence[Any], size: int = 500) -> list[dict[str, Any]]:
+        """`sql` with `{marks}` where an IN list's placeholders go, run once per `size` values (SQLite takes at most
+        32766 parameters per statement): the rows of every run, in order."""
+        rows: list[dict[str, Any]] = []
+        for at in range(0, len(values), size):
+            part = values[at:at + size]
+            rows += self.query(sql.format(marks=", ".join("?" * len(part))), part)
+        return rows
+
     def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
         rows = self.query(sql, params)
         return next(iter(rows[0].values())) if rows else None

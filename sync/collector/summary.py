@@ -134,11 +134,8 @@ def cards_by_status(store: Store) -> dict[str, int]:
     replaced = {old for old, _n, _a in replace_moves(store)}
     blocked = {r["card_id"] for r in store.query("SELECT card_id FROM hotlist")}
     special = sorted(closed | refunded | replaced | blocked)
-    cards: set[int] = set()
-    for at in range(0, len(special), 500):
-        part = special[at:at + 500]
-        cards.update(r["card_id"] for r in store.query(
-            f"SELECT DISTINCT card_id {known} AND card_id IN ({', '.join('?' * len(part))})", part))
+    cards = {r["card_id"] for r in store.query_in(f"SELECT DISTINCT card_id {known} AND card_id IN ({{marks}})",
+                                                  special)}
     counts = {"active": total - len(cards), "blocked": 0, "replaced": 0, "closed": 0, "refunded": 0}
     for cid in cards:
         if cid in refunded:

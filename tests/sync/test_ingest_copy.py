@@ -118,3 +118,12 @@ def test_awkward_text_round_trips_through_the_database(store: Store, workers: in
     want = sum_totals([list(c) for c in zip(*expected, strict=True)])
     assert totals == sorted((*k, *v) for k, v in want.items())
     assert summary(store)["entries"] == 180
+
+
+def test_query_in_runs_a_long_id_list_in_parts(store: Store) -> None:
+    """`Store.query_in`: the ingest's and the ledger's lookups by many ids, one statement per `size` of them."""
+    store.execute("CREATE TABLE numbers (n BIGINT)")
+    store.executemany("INSERT INTO numbers (n) VALUES (?)", [(n,) for n in range(0, 2_600, 2)])
+    rows = store.query_in("SELECT n FROM numbers WHERE n IN ({marks}) ORDER BY n", list(range(1_200)), size=500)
+    assert [r["n"] for r in rows] == list(range(0, 1_200, 2))
+    assert store.query_in("SELECT n FROM numbers WHERE n IN ({marks})", []) == []
