@@ -34,8 +34,10 @@ def _at(index: int, entries: list[dict], name: str, value: object):  # type: ign
     return lambda i: value if i == index else entries[i][name]
 
 
-def test_columns_and_loop_agree_on_hostile_batches(monkeypatch: pytest.MonkeyPatch) -> None:
-    rng = random.Random(15)
+def hostile_batches(seed: int) -> tuple[list[bytes], list[bytes]]:
+    """Inputs to compare two batch checks on, and the good batches among them: structured and mutated fuzz seeds,
+    the fuzz corpus, synthetic terminal batches, and one forged batch per field and hostile value."""
+    rng = random.Random(seed)
     inputs = [batch_seed(rng) for _ in range(600)]
     inputs += [_maybe_inflated("batch", rng.choice(inputs), rng) for _ in range(600)]
     inputs += [p.read_bytes() for p in corpus("batch")]
@@ -49,6 +51,11 @@ def test_columns_and_loop_agree_on_hostile_batches(monkeypatch: pytest.MonkeyPat
         for value in HOSTILE:  # every field, every hostile value: re-hashed and re-chained, so types decide
             with contextlib.suppress(TypeError, ValueError, OverflowError):
                 inputs.append(forged_batch(entries, key, **{name: _at(2, entries, name, value)}))
+    return inputs, good
+
+
+def test_columns_and_loop_agree_on_hostile_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    inputs, _good = hostile_batches(15)
     accepted = 0
     for data in inputs:
         try:
