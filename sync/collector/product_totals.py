@@ -8,6 +8,7 @@ exactly-once covers it too; a migration fills it from the entries already stored
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -76,16 +77,18 @@ def _add_lines(sums: Sums, terminal_id: int, hour: str, sign: int, lines: list[t
 
 def sum_columns(columns: list[list]) -> Sums:
     """What entry columns (`sync.collector.prepared.ENTRY_COLUMNS` order) add to `product_totals` (`add_entry` for
-    each). A stall sells the same few baskets over and over: each distinct items text is parsed once per call."""
+    each). A stall sells the same few baskets over and over: sales are counted per terminal, hour and basket first,
+    then each basket's lines are added once, times its count (its items text parsed once per call)."""
+    baskets = Counter((tid, time[:13], op, items) for tid, time, op, phase, items in
+                      zip(columns[0], columns[4], columns[7], columns[8], columns[18], strict=True)
+                      if phase == "commit" and op in _SALE_OPS and items != "[]")
     sums: Sums = {}
     lines_of: dict[str, list[tuple[str, int, int]]] = {}
-    for tid, time, op, phase, items in zip(columns[0], columns[4], columns[7], columns[8], columns[18], strict=True):
-        if phase != "commit" or op not in _SALE_OPS or items == "[]":
-            continue
+    for (tid, hour, op, items), n in baskets.items():
         lines = lines_of.get(items)
         if lines is None:
             lines = lines_of[items] = product_lines(items)
-        _add_lines(sums, tid, time[:13], 1 if op == "sale" else -1, lines)
+        _add_lines(sums, tid, hour, n if op == "sale" else -n, lines)
     return sums
 
 
