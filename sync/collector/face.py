@@ -183,12 +183,15 @@ def ingest_rows(store: Store, rows: list[tuple]) -> int:
             _refused_anomaly(store, tid, seq, account_id, amount, note)
         _ensure_account(store, account_id)
         signed = _SIGN[op] * amount if kind in BOOK_KINDS else 0
-        auth = data.get("authorization") if isinstance(data.get("authorization"), str) else None
+        auth = data.get("authorization")
+        if not isinstance(auth, str) or not re.fullmatch(rf"t{tid}-[A-Za-z0-9_-]{{8,64}}", auth):
+            auth = None  # only this terminal's own holds (`authorize` names them t<terminal>-<request id>)
         store.execute("INSERT INTO face_ledger (entry_key, account_id, kind, amount, terminal_id, seq, auth_id, time, "
                       "note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (entry_key) DO NOTHING",
                       [f"t{tid}:{seq}", account_id, kind, signed, tid, seq, auth, when, note or str(amount)])
         if op == "sale" and auth:
-            store.execute("UPDATE face_ledger SET settled = 1 WHERE kind = 'hold' AND auth_id = ?", [auth])
+            store.execute("UPDATE face_ledger SET settled = 1 WHERE kind = 'hold' AND auth_id = ? AND account_id = ?",
+                          [auth, account_id])
         if op == "close" and roles.get(tid) in CREDIT_ROLES:
             store.execute("UPDATE face_accounts SET status = 'closed', closed_at = ?, phone_hash = '', "
                           "wristband_uid = NULL WHERE account_id = ?", [when, account_id])

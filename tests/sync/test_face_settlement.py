@@ -102,3 +102,23 @@ def test_refused_face_credits_are_accepted_or_reversed(tmp_path: Path, store: St
                                                            ("organizer", "face_credit_reverse")]
     again = _cli(store_target, "face", "credits", "reverse", "--terminal", "2", "--seq", str(two["seq"]))
     assert again.returncode == 1  # decided once
+
+
+def test_a_face_sale_settles_only_its_own_terminals_authorization(tmp_path: Path, store: Store) -> None:
+    """A sale entry named any authorization and the collector settled that hold: a terminal could free another
+    terminal's hold on the guest's money before that sale arrived (more to spend online than the account holds), and
+    an authorization holding NUL stopped a PostgreSQL ingest."""
+    cashier, rogue = _terminal(tmp_path, store, 1, "cashier"), _terminal(tmp_path, store, 3, "sale")
+    FaceAccounts(cashier.journal).topup(GUEST, 5000, method="cash", operator="2")
+    _sync(store, cashier)
+    held = authorize(store, GUEST, 4000, terminal_id=2, request_id="bar-beer-0001")  # the bar's sale: not synced yet
+    pay = FaceAccounts(rogue.journal)
+    for named in (held["authorization"], "t3-bad\x00auth"):
+        pay.sale(GUEST, 100, score=0.9, second_factor=None,
+                 authorize=lambda _a, amount, named=named: {"approved": True, "authorization": named, "amount": amount})
+    _sync(store, rogue)
+    holds = store.query("SELECT auth_id, settled FROM face_ledger WHERE kind = 'hold'")
+    assert holds == [{"auth_id": held["authorization"], "settled": 0}]  # the bar's hold still stands
+    sales = store.query("SELECT auth_id, amount FROM face_ledger WHERE kind = 'sale' ORDER BY seq")
+    assert sales == [{"auth_id": None, "amount": -100}, {"auth_id": None, "amount": -100}]
+    assert balances(store, [GUEST]) == {GUEST: 4800} and summary(store)["books_balance"] is True
