@@ -31,7 +31,7 @@ from sync.collector.face_gallery import scrub, uid_digest
 from sync.collector.storage import Store
 from sync.format.face_keys import SealError
 
-ACCOUNT_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+ACCOUNT_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}\Z")  # \Z: "$" would let a trailing newline through
 CREDIT_ROLES = ("cashier", "admin")
 DAY_S = 86_400
 _SIGN = {"topup": 1, "void": 1, "sale": -1, "close": -1}

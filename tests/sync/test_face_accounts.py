@@ -244,3 +244,14 @@ def test_collector_cli_erases_checks_out_and_reports_pending(tmp_path: Path, sto
     s = summary(store)
     assert (s["refunded"], s["outstanding"], s["books_balance"]) == (2500, 0, True)
     assert main(["collector", "face-erase", "--db", store_target, "--account", "bad id!"]) == 1
+
+
+def test_account_ids_are_exactly_their_characters(store: Store) -> None:
+    """`$` in the account-id pattern let "F1-guest\\n" through (as a face account, an erasure confirmation)."""
+    from sync.collector.face import FaceError, check_account_id, confirmed_by, record_confirmations
+
+    assert check_account_id("F1-guest") == "F1-guest"
+    for bad in ("F1-guest\n", "", "x" * 65, "a b", "ä"):
+        with pytest.raises(FaceError):
+            check_account_id(bad)
+    assert record_confirmations(store, 3, ["F1-guest\n", "F2-ok"]) == 1 and confirmed_by(store, 3) == ["F2-ok"]
