@@ -36,7 +36,7 @@ from sync.collector.ledger import face_outside_event
 from sync.collector.prepared import ENTRY_COLUMNS, Prepared, prepared_batch
 from sync.collector.prepared_stream import default_workers, prepared_stream
 from sync.collector.storage import Store
-from sync.format.batch import SUFFIX, Batch, BatchError, check_chain, check_signature
+from sync.format.batch import MAX_SEQ, SUFFIX, Batch, BatchError, check_chain, check_signature
 
 GROUP_ENTRIES = 20_000  # entries committed per transaction by `ingest_many`
 EARLY_FLUSH = 2_000  # entries: a smaller group is stored early only when the next batch is not ready
@@ -349,11 +349,14 @@ def _status_params(store: Store, tid: int, batch: Batch, received_at: datetime |
     skew = None
     if isinstance(st.get("time"), str) and st.get("online"):
         try:
-            skew = int((datetime.fromisoformat(st["time"].replace("Z", "+00:00")) - received).total_seconds() * 1000)
+            said = datetime.fromisoformat(st["time"].replace("Z", "+00:00"))
         except ValueError:
-            skew = None
-    unsynced = st.get("unsynced_entries") if isinstance(st.get("unsynced_entries"), int) else None
-    head = st.get("head_seq") if isinstance(st.get("head_seq"), int) else None
+            said = None
+        if said is not None and said.tzinfo is not None:  # a moment with no zone cannot be compared: no skew
+            skew = int((said - received).total_seconds() * 1000)
+    # counts the terminal reports; anything else (a bool, a number beyond the journal's range) is not stored
+    unsynced, head = (v if type(v) is int and 0 <= v <= MAX_SEQ else None
+                      for v in (st.get("unsynced_entries"), st.get("head_seq")))
     if st.get("face_erasures"):  # the terminal confirms template erasures it has done
         record_confirmations(store, tid, st["face_erasures"])
     return [received.isoformat(), unsynced, head or 0, head or 0, skew,

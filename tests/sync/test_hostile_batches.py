@@ -10,7 +10,7 @@ import pytest
 
 from sync.collector.ingest import ingest_bytes
 from sync.collector.storage import Store
-from sync.format.batch import BatchError, decode
+from sync.format.batch import BatchError, decode, encode, make_batch
 from terminal.cli import main
 from tests.fuzz.forge import forged_batch, nested_json_batch
 from tests.sync.journals import EVENT, Cards, configured_terminal, make_terminal
@@ -100,3 +100,22 @@ def test_a_nul_in_an_item_name_is_stored_not_a_stopped_ingest(tmp_path: Path, st
     assert rows == [{"product": "Beer\ufffd", "quantity": 6, "net": 300}]
     stored = store.query("SELECT items FROM entries WHERE op = 'sale'")
     assert stored and all(json.loads(r["items"]) == items for r in stored)  # each entry keeps what was sent
+
+
+@pytest.mark.parametrize("status", [
+    {"time": "2026-07-01T12:00:00", "online": True},  # no zone: compared with an aware moment, TypeError
+    {"unsynced_entries": 2**70},  # beyond BIGINT: OverflowError (SQLite), NumericValueOutOfRange (PostgreSQL)
+    {"head_seq": 2**63, "unsynced_entries": -1},
+    {"head_seq": True, "time": "garbage", "online": True},
+], ids=["naive-time", "huge-unsynced", "huge-head", "odd-types"])
+def test_a_hostile_terminal_status_is_ignored_not_a_stopped_ingest(tmp_path: Path, store: Store,
+                                                                   status: dict) -> None:
+    """The status a terminal reports in a signed batch header: three shapes raised in the ingest transaction."""
+    term, entries = _entries(tmp_path, store)
+    result = ingest_bytes(store, encode(make_batch(entries, term.key, terminal_status=status)), source="status",
+                          terminal_id=7)
+    assert result.status == "stored" and result.new_entries == len(entries)
+    row = store.query("SELECT reported_unsynced, reported_head_seq, clock_skew_ms, last_sync FROM terminals "
+                      "WHERE terminal_id = 7")[0]
+    assert row["reported_unsynced"] is None and row["clock_skew_ms"] is None and row["last_sync"]
+    assert row["reported_head_seq"] in (None, 0)
