@@ -8,11 +8,15 @@ from pathlib import Path
 
 import pytest
 
+from sync.collector.enrollment import enroll
 from sync.collector.ingest import ingest_bytes
 from sync.collector.storage import Store
+from sync.collector.summary import summary
 from sync.format.batch import BatchError, decode, encode, make_batch
+from sync.format.keys import public_hex
 from terminal.cli import main
-from tests.fuzz.forge import forged_batch, nested_json_batch
+from tests.fuzz.forge import forged_batch, nested_json_batch, rechain
+from tests.fuzz.fuzzer import HOSTILE
 from tests.sync.journals import EVENT, Cards, configured_terminal, make_terminal
 
 
@@ -119,3 +123,42 @@ def test_a_hostile_terminal_status_is_ignored_not_a_stopped_ingest(tmp_path: Pat
                       "WHERE terminal_id = 7")[0]
     assert row["reported_unsynced"] is None and row["clock_skew_ms"] is None and row["last_sync"]
     assert row["reported_head_seq"] in (None, 0)
+
+
+_STATUS_KEYS = ("time", "online", "unsynced_entries", "head_seq", "clock_synced", "software", "self_test",
+                "face_erasures")
+_ITEM_KEYS = ("name", "product", "sku", "qty", "unit_price", "price", "total", "amount")
+_DATA_KEYS = ("face_account", "authorization", "event", "left_for_collector", "note")
+
+
+def _signed_hostile(entries: list[dict], key) -> list[tuple[str, dict]]:  # type: ignore[no-untyped-def]
+    """(what, changes) for `forged_batch`: every hostile value in every status field a batch header carries, every
+    item field product totals read, every data field face accounts read (on face entries: no card)."""
+    cases: list[tuple[str, dict]] = []
+    for i, value in enumerate(HOSTILE):
+        cases += [(f"status.{k}={i}", {"terminal_status": {k: value, "online": True}}) for k in _STATUS_KEYS]
+        cases += [(f"items.{k}={i}", {"items": [{"name": "Beer", "qty": 1, "unit_price": 450, k: value}]})
+                  for k in _ITEM_KEYS]
+        cases += [(f"data.{k}={i}", {"card_id": None, "uid": None, "card_seq": None,
+                                     "data": {"face_account": "F1-guest", "authorization": "t1-abcdefgh", k: value}})
+                  for k in _DATA_KEYS]
+    return cases
+
+
+def test_signed_batches_with_hostile_inner_values_never_stop_an_ingest(tmp_path: Path, store: Store) -> None:
+    """Each case from its own terminal, so every batch reaches the store (none is a fork of another): stored or
+    refused with a reason, never an exception out of the ingest; the summary still reads the books."""
+    term, entries = _entries(tmp_path, store)
+    public = public_hex(term.key)
+    outcomes: dict[str, int] = {}
+    for n, (what, changes) in enumerate(_signed_hostile(entries, term.key)):
+        tid = 100 + n
+        enroll(store, tid, public)
+        status = changes.pop("terminal_status", None)
+        forged = [dict(e, terminal_id=tid, **{k: v for k, v in changes.items()}) for e in entries]
+        data = encode(make_batch(rechain(forged), term.key, terminal_status=status))
+        result = ingest_bytes(store, data, source=what, terminal_id=tid)
+        assert result.status in ("stored", "refused"), what
+        outcomes[result.status] = outcomes.get(result.status, 0) + 1
+    assert outcomes["stored"] > 300
+    summary(store)
