@@ -93,10 +93,14 @@ def pair(store: Store, *, code: str, event_id: str, terminal_id: int, public_key
     own_event = require_event(store)
     if event_id != own_event:
         raise EnrollmentError(f"terminal is set up for event {event_id!r}; this collector runs {own_event!r}")
-    if not re.fullmatch(r"[0-9a-f]{64}", public_key or ""):
+    if not isinstance(public_key, str) or not re.fullmatch(r"[0-9a-f]{64}", public_key):
         raise EnrollmentError("public key must be 64 hex digits (Ed25519)")
     if not isinstance(terminal_id, int) or not 1 <= terminal_id <= 65535:
         raise EnrollmentError("terminal id must be 1..65535")
+    if not isinstance(code, str):
+        raise EnrollmentError("pairing code must be text")
+    if not isinstance(name, str) or len(name) > 100 or not name.isprintable():  # no NUL, no control characters
+        raise EnrollmentError("terminal name must be printable text of at most 100 characters")
     with store.transaction():
         existing = get_terminal(store, terminal_id)
         if existing and existing["public_key"] == public_key and existing["status"] == "active":

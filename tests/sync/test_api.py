@@ -17,7 +17,7 @@ from terminal.config import load_keys
 from terminal.uplink.client import CollectorClient, SyncFailed
 from terminal.uplink.terminal_side import open_terminal
 from terminal.wallet.hotlist import Hotlist
-from tests.sync.journals import configured_terminal
+from tests.sync.journals import EVENT, configured_terminal
 
 
 class FlakyClient(TestClient):
@@ -180,3 +180,14 @@ def test_replacement_quote_over_http(tmp_path: Path, store: Store) -> None:
     assert Hotlist(ts.journal.db).reason(1) == "lost at stage"
     r = http.post("/api/v1/cards/777/replacement", json={}, auth=("desk", "cashier pass"))
     assert r.status_code == 409 and "no committed entries" in r.json()["detail"]
+
+
+def test_a_terminal_name_with_control_characters_is_a_refusal_not_a_server_error(tmp_path: Path,
+                                                                                   store: Store) -> None:
+    _ts, _, keys = _setup(tmp_path, store, n_ops=0)
+    http = TestClient(create_app(store, keys))
+    body = {"code": new_pairing_code(store), "event_id": EVENT, "terminal_id": 9, "public_key": "ab" * 32}
+    for name in ("Bar\x00", "Bar\n2"):  # NUL was a PostgreSQL DataError: HTTP 500
+        answer = http.post("/api/v1/pair", json={**body, "name": name})
+        assert 400 <= answer.status_code < 500 and "printable" in answer.json()["detail"]
+    assert http.post("/api/v1/pair", json={**body, "name": "Bar 2"}).status_code == 200

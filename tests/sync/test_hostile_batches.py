@@ -162,3 +162,28 @@ def test_signed_batches_with_hostile_inner_values_never_stop_an_ingest(tmp_path:
         outcomes[result.status] = outcomes.get(result.status, 0) + 1
     assert outcomes["stored"] > 300
     summary(store)
+
+
+def test_hostile_pairing_files_are_refused_and_the_usb_import_goes_on(tmp_path: Path, store: Store) -> None:
+    """Pairing requests on a USB stick: a code that is not text (AttributeError), a name that is an object
+    (cannot be bound) or holds NUL (PostgreSQL refuses it) stopped the import of everything after them."""
+    from sync.collector.enrollment import new_pairing_code
+    from sync.collector.ingest import ingest_paths
+
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    code = new_pairing_code(store)
+    base = {"event_id": EVENT, "public_key": "ab" * 32, "code": code}
+    bad = {"pair-1.json": {**base, "terminal_id": 1, "code": 5},
+           "pair-2.json": {**base, "terminal_id": 2, "name": {"a": 1}},
+           "pair-3.json": {**base, "terminal_id": 3, "name": "Bar\x00"},
+           "pair-4.json": {**base, "terminal_id": 4, "public_key": {"k": 1}}}
+    for name, body in bad.items():
+        (usb / name).write_text(json.dumps(body))
+    (usb / "pair-5.json").write_text(json.dumps({**base, "terminal_id": 5, "name": "Bar 5"}))
+    results = ingest_paths(store, [usb], workers=0)
+    assert [(r.source.rsplit("/", 1)[1], r.status) for r in results] == [
+        ("pair-1.json", "refused"), ("pair-2.json", "refused"), ("pair-3.json", "refused"),
+        ("pair-4.json", "refused"), ("pair-5.json", "paired")]
+    assert all(r.reason for r in results[:4]) and "must be text" in results[0].reason
+    assert [r["terminal_id"] for r in store.query("SELECT terminal_id FROM terminals")] == [5]
