@@ -188,3 +188,19 @@ def test_moments_are_shown_plainly_and_odd_ones_as_they_are() -> None:
     assert when("2026-12-06T23:19:59") == "2026-12-06 23:19:59"  # no zone claimed that the value does not give
     for odd in (None, "", "yesterday", 5, "2026-12-06 23:19", "2026-13-06T23:19:59Z"):
         assert when(odd) == odd
+
+
+def test_no_route_takes_a_form_with_a_nul_character(office: tuple[FastAPI, Web], store: Store) -> None:
+    """On PostgreSQL a NUL in an API token's name or a terminal's venue was a 500 (text cannot hold NUL); every
+    POST route is now refused before it runs, and nothing changes."""
+    app, web = office
+    admin, csrf = login(app, "admin")
+    before = store.query("SELECT * FROM audit_log")
+    for (method, path), _permission in sorted(web.permissions.items()):
+        if method != "POST" or path == "/logout":
+            continue
+        answer = admin.post(url(path), data={"csrf": csrf, "name": "x\x00", "venue": "Bar\x00", "reason": "\x00"},
+                            headers={"accept": "text/html"})
+        assert answer.status_code == 422, path
+        assert "holds a NUL character" in answer.text
+    assert store.query("SELECT * FROM audit_log") == before

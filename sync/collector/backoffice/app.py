@@ -58,7 +58,7 @@ def mount(app: FastAPI, store: Store, keys: Any, events: EventStores | None = No
     @app.exception_handler(Forbidden)
     def forbidden(request: Request, exc: Forbidden) -> Response:
         if "text/html" in request.headers.get("accept", ""):
-            return web.render(request, "forbidden.html", status_code=403, message=exc.message)
-        return HTMLResponse(exc.message, status_code=403)
+            return web.render(request, "forbidden.html", status_code=exc.status, message=exc.message)
+        return HTMLResponse(exc.message, status_code=exc.status)
 
     return web

@@ -43,9 +43,17 @@ class NotLoggedIn(Exception):
 
 
 class Forbidden(Exception):
+    status = 403
+
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class BadForm(Forbidden):
+    """A form no browser sends (a NUL in a field: PostgreSQL text cannot hold one); refused before any route runs."""
+
+    status = 422
 
 
 @lru_cache(maxsize=len(LANGUAGES))
@@ -115,6 +123,8 @@ class Web:
                 sent = str(form.get("csrf") or request.headers.get("x-csrf-token") or "")
                 if not hmac.compare_digest(sent.encode(), session.csrf.encode()):
                     raise Forbidden("the form was out of date or not sent from this back office; reload the page")
+                if any(isinstance(v, str) and "\x00" in v for v in form.values()):
+                    raise BadForm("a field of the form holds a NUL character; nothing was changed")
             if not allowed(session.role, permission):
                 raise Forbidden(f"your role ({session.role}) may not do this")
             return session
