@@ -61,11 +61,11 @@ def test_every_refusal_of_a_refund_request_is_a_sentence_in_the_four_languages()
     import sync.collector.backoffice.payouts as payouts
 
     guests = [f for module in (payouts, face_payouts) for f in ast.parse(Path(module.__file__).read_text()).body
-              if isinstance(f, ast.FunctionDef) and f.name.startswith("request_")]  # what the portals call
+              if isinstance(f, ast.FunctionDef) and (f.name.startswith("request_") or f.name == "check_holder")]
     said = [call.args[0].value for f in guests for call in ast.walk(f)
             if isinstance(call, ast.Call) and getattr(call.func, "id", "") == "PayoutError"
             and call.args and isinstance(call.args[0], ast.Constant)]
-    assert len(guests) == 2 and len(said) == 6
+    assert len(guests) == 3 and len(said) == 5  # what the portals call
     for message in said:
         assert message[0].isupper() and message.endswith("."), message
         for language in ("tr", "bg", "zh_CN"):
@@ -121,3 +121,13 @@ def test_the_refusal_is_in_the_guests_language_and_the_right_account_goes_throug
     assert asked.status_code == 200
     assert store.query("SELECT card_id, iban, bic, amount FROM payout_requests") == [
         {"card_id": 5, "iban": "DE89370400440532013000", "bic": "BYLADEM1001", "amount": 5000}]
+
+
+@pytest.mark.parametrize("holder", ["Ayşe\x00Yılmaz", "Ayşe\x01Yılmaz", "A"])
+def test_a_holder_name_the_bank_file_cannot_carry_is_refused(guest: TestClient, store: Store, holder: str) -> None:
+    """NUL was a PostgreSQL error (HTTP 500); a control character went into the SEPA file of every payout."""
+    answer = guest.post("/portal/refund", data={"csrf": _csrf(guest, "/portal"), "holder": holder,
+                                                "iban": GOOD_IBAN})
+    assert answer.status_code == 422
+    assert error_of(answer.text) == "Enter the account holder's name (2 to 70 characters)."
+    assert store.scalar("SELECT COUNT(*) FROM payout_requests") == 0

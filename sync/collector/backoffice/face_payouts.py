@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from sync.collector.backoffice.payouts import PayoutError, check_iban
+from sync.collector.backoffice.payouts import PayoutError, check_holder, check_iban
 from sync.collector.event import now_iso
 from sync.collector.face import FaceError, available, checkout, get_account
 from sync.collector.face_freeze import set_frozen
@@ -40,9 +40,7 @@ def open_requests(store: Store, account_id: str) -> list[dict]:
 
 
 def request_face_payout(store: Store, account_id: str, holder: str, iban: str, bic: str = "") -> dict[str, Any]:
-    holder = " ".join(holder.split())
-    if not 2 <= len(holder) <= 70:
-        raise PayoutError("Enter the account holder's name (2 to 70 characters).")
+    holder = check_holder(holder)
     iban, bic = check_iban(iban, bic)
     if refund_open(store, account_id=account_id):
         raise PayoutError("A refund for this account is already requested.")

@@ -33,10 +33,17 @@ def check_iban(iban: str, bic: str = "") -> tuple[str, str]:
         raise PayoutError(str(exc)) from None
 
 
-def request_payout(store: Store, card_id: int, holder: str, iban: str, bic: str = "") -> dict[str, Any]:
+def check_holder(holder: str) -> str:
+    """The account holder's name as the SEPA file carries it: spaces collapsed, 2 to 70 printable characters (a
+    control character or NUL would break the XML export of every payout, or the database write)."""
     holder = " ".join(holder.split())
-    if not 2 <= len(holder) <= 70:
+    if not 2 <= len(holder) <= 70 or not holder.isprintable():
         raise PayoutError("Enter the account holder's name (2 to 70 characters).")
+    return holder
+
+
+def request_payout(store: Store, card_id: int, holder: str, iban: str, bic: str = "") -> dict[str, Any]:
+    holder = check_holder(holder)
     iban, bic = check_iban(iban, bic)
     if refund_open(store, card_id=card_id):
         raise PayoutError("A refund for this wristband is already requested.")
