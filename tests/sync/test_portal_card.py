@@ -131,3 +131,12 @@ def test_a_holder_name_the_bank_file_cannot_carry_is_refused(guest: TestClient, 
     assert answer.status_code == 422
     assert error_of(answer.text) == "Enter the account holder's name (2 to 70 characters)."
     assert store.scalar("SELECT COUNT(*) FROM payout_requests") == 0
+
+
+def test_the_organizers_account_name_must_be_printable_too(store: Store) -> None:
+    from sync.collector.backoffice.payouts import PayoutError, set_debtor
+
+    for name in ("Fest\x01ival", "F"):
+        with pytest.raises(PayoutError, match="account name"):
+            set_debtor(store, name, GOOD_IBAN, "BYLADEM1001")
+    assert set_debtor(store, "  Festival   GmbH ", GOOD_IBAN, "BYLADEM1001")["name"] == "Festival GmbH"

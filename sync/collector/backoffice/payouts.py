@@ -95,7 +95,7 @@ def debtor(store: Store) -> dict[str, str]:
 
 def set_debtor(store: Store, name: str, iban: str, bic: str) -> dict[str, str]:
     name = " ".join(name.split())
-    if not 2 <= len(name) <= 70:
+    if not 2 <= len(name) <= 70 or not name.isprintable():  # as check_holder: the SEPA file must stay XML
         raise PayoutError("enter the organizer's account name (2 to 70 characters)")
     iban, bic = check_iban(iban, bic)
     if not bic:
