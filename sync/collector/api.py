@@ -46,7 +46,7 @@ from sync.collector.face import (
 )
 from sync.collector.face_gallery import collector_box_public, scrub
 from sync.collector.face_phone import PhoneChecks, add_phone_check_route
-from sync.collector.http_limits import BodyLimit
+from sync.collector.http_limits import BodyLimit, no_nul_text
 from sync.collector.ingest import IngestResult, Prepared, contiguous_seq, ingest_prepared
 from sync.collector.ingest_pool import IngestPool
 from sync.collector.ledger import (
@@ -164,7 +164,7 @@ def create_app(db: str | Store, keys: EventKeys, *, request_window_s: float = RE
             await run_in_threadpool(uploads.close)
 
     app = FastAPI(title="StallPay collector", version="1", lifespan=lifespan, docs_url=None, redoc_url=None,
-                  description="Batches in, bundles out; reports for organizers.")
+                  description="Batches in, bundles out; reports for organizers.", dependencies=[Depends(no_nul_text)])
     serve_offline_docs(app)  # /docs with Swagger UI shipped in the package, not from a CDN
     # bodies are counted while they stream; the limits cover every route, including ones mounted later
     app.add_middleware(BodyLimit, limits=[("/api/v1/batches", MAX_BATCH_BYTES), ("/api/v1/pair", MAX_PAIR_BYTES)])

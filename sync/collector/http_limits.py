@@ -8,7 +8,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
-from fastapi import HTTPException
+import orjson
+from fastapi import HTTPException, Request
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -59,3 +60,35 @@ async def _refuse(send: Send, limit: int) -> None:
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                             (b"connection", b"close")]})
     await send({"type": "http.response.body", "body": body})
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(map(_holds_nul, value))
+    return False
+
+
+async def no_nul_text(request: Request) -> None:
+    """A path, query or JSON body with a NUL character in any text is refused (422) before the route runs:
+    PostgreSQL text cannot hold one (blocking a card or saving a catalogue with one was a 500), and no terminal or
+    organizer sends one. Bodies only of routes with a JSON body model, which FastAPI reads anyway: a batch upload is
+    never read before its sender is known. Other bodies (batches, forms) have their own checks."""
+    if any("\x00" in v for v in (*request.path_params.values(), *request.query_params.values())
+           if isinstance(v, str)):
+        raise HTTPException(422, "text fields may not contain NUL characters")
+    route = request.scope.get("route")
+    if getattr(route, "body_field", None) is None or "json" not in request.headers.get("content-type", ""):
+        return
+    body = await request.body()  # kept by the request: the route reads the same bytes
+    if b"\\u0000" not in body and b"\x00" not in body:
+        return
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return  # the route's own validation says what is wrong
+    if _holds_nul(parsed):
+        raise HTTPException(422, "text fields may not contain NUL characters")

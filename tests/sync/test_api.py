@@ -187,7 +187,23 @@ def test_a_terminal_name_with_control_characters_is_a_refusal_not_a_server_error
     _ts, _, keys = _setup(tmp_path, store, n_ops=0)
     http = TestClient(create_app(store, keys))
     body = {"code": new_pairing_code(store), "event_id": EVENT, "terminal_id": 9, "public_key": "ab" * 32}
-    for name in ("Bar\x00", "Bar\n2"):  # NUL was a PostgreSQL DataError: HTTP 500
+    for name, said in (("Bar\x00", "NUL"), ("Bar\n2", "printable")):  # NUL was a PostgreSQL DataError: HTTP 500
         answer = http.post("/api/v1/pair", json={**body, "name": name})
-        assert 400 <= answer.status_code < 500 and "printable" in answer.json()["detail"]
+        assert 400 <= answer.status_code < 500 and said in answer.json()["detail"]
     assert http.post("/api/v1/pair", json={**body, "name": "Bar 2"}).status_code == 200
+
+
+def test_organizer_requests_with_a_nul_character_are_refused_not_a_server_error(tmp_path: Path,
+                                                                                  store: Store) -> None:
+    """On PostgreSQL a NUL in a block reason, a product name or a vendor in the path was a 500."""
+    _ts, _, keys = _setup(tmp_path, store, n_ops=0)
+    set_user(store, "org", "correct horse")
+    http = TestClient(create_app(store, keys), headers={"authorization": "Basic b3JnOmNvcnJlY3QgaG9yc2U="})
+    product = {"id": "BEER", "name": "Beer", "price": 450}
+    for method, path, body in [("POST", "/api/v1/cards/5/block", {"reason": "lost\x00"}),
+                               ("PUT", "/api/v1/catalogue/Grill", [{**product, "name": "Be\x00er"}]),
+                               ("PUT", "/api/v1/catalogue/Gr%00ill", [product])]:
+        answer = http.request(method, path, json=body)
+        assert answer.status_code == 422 and "NUL" in answer.json()["detail"], (path, answer.text)
+    assert store.query("SELECT * FROM hotlist") == [] and store.query("SELECT * FROM catalogue") == []
+    assert http.put("/api/v1/catalogue/Grill", json=[product]).json() == {"vendor": "Grill", "products": 1}
