@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-from pathlib import Path
 
 import pytest
 import schemathesis
@@ -20,10 +19,10 @@ from tests.sync.journals import EVENT
 AUTH = {"Authorization": "Basic " + base64.b64encode(b"org:fuzz-password").decode()}
 
 
-@pytest.fixture(scope="module")
-def api_schema(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    db = Path(tmp_path_factory.mktemp("fuzz")) / "collector.db"
-    store = open_store(db)
+@pytest.fixture
+def api_schema(store_target: str):  # type: ignore[no-untyped-def]
+    """On SQLite and on PostgreSQL: a text PostgreSQL cannot hold (NUL) is a server error only there."""
+    store = open_store(store_target)
     init_event(store, EVENT, "EUR")
     set_user(store, "org", "fuzz-password")
     keys = EventKeys(event_id=EVENT, master_key=bytes(16), terminal_signing_key=bytes(32))

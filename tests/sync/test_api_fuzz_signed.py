@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 from urllib.parse import quote
 
 import httpx
@@ -64,9 +63,8 @@ def _fuzz(client: TestClient, operation, seen: set[int]) -> None:  # type: ignor
     call()
 
 
-def test_signed_requests_cause_no_server_error(tmp_path: Path) -> None:
-    db = tmp_path / "collector.db"
-    store = open_store(db)
+def test_signed_requests_cause_no_server_error(store_target: str) -> None:
+    store = open_store(store_target)  # SQLite and PostgreSQL
     init_event(store, EVENT, "EUR")
     set_user(store, "org", "fuzz-password")
     enroll(store, TERMINAL, public_hex(KEY), role="cashier", vendor="Bar")
