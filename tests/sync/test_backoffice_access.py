@@ -191,8 +191,8 @@ def test_moments_are_shown_plainly_and_odd_ones_as_they_are() -> None:
 
 
 def test_no_route_takes_a_form_with_a_nul_character(office: tuple[FastAPI, Web], store: Store) -> None:
-    """On PostgreSQL a NUL in an API token's name or a terminal's venue was a 500 (text cannot hold NUL); every
-    POST route is now refused before it runs, and nothing changes."""
+    """On PostgreSQL a NUL in an API token's name, a terminal's venue or a page's address was a 500 (text cannot
+    hold NUL); every such request is now refused before its route runs, and nothing changes."""
     app, web = office
     admin, csrf = login(app, "admin")
     before = store.query("SELECT * FROM audit_log")
@@ -204,3 +204,6 @@ def test_no_route_takes_a_form_with_a_nul_character(office: tuple[FastAPI, Web],
         assert answer.status_code == 422, path
         assert "holds a NUL character" in answer.text
     assert store.query("SELECT * FROM audit_log") == before
+    for page in ("/payouts?paid=SP1%00", "/accounts?saved=x%00", "/cards/5%00"):  # looked up: a 500 on PostgreSQL
+        answer = admin.get(page, headers={"accept": "text/html"})
+        assert answer.status_code == 422 and "the address holds a NUL character" in answer.text, page

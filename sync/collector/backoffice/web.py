@@ -21,6 +21,7 @@ from fastapi.responses import HTMLResponse
 
 from sync.collector.backoffice.accounts import Session, session_for
 from sync.collector.backoffice.current_event import CurrentStore
+from sync.collector.backoffice.filter_bar import NAMES as BAR_FIELDS
 from sync.collector.backoffice.language import LANGUAGES, gettext, money, pick_language
 from sync.collector.backoffice.permissions import allowed
 from sync.collector.event import get_meta
@@ -118,6 +119,10 @@ class Web:
             if session is None:
                 raise NotLoggedIn()
             request.state.session = session
+            # the filter bar's fields are refused by the bar, in its own words; any other text of the address here
+            if any("\x00" in v for k, v in (*request.query_params.items(), *request.path_params.items())
+                   if k not in BAR_FIELDS):
+                raise BadForm("the address holds a NUL character; nothing was shown or changed")
             if csrf:
                 form = await request.form()
                 sent = str(form.get("csrf") or request.headers.get("x-csrf-token") or "")
