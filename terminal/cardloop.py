@@ -96,4 +96,7 @@ class CardLoop:
         if ok != self.reader_ok or message != self.reader_message:
             self.reader_ok, self.reader_message = ok, message
             if self.on_reader:
-                self.on_reader(ok, message)
+                try:
+                    self.on_reader(ok, message)
+                except Exception:  # as for a tap: the loop outlives what showing the state does (e.g. at shutdown)
+                    log.exception("card loop: the reader's state could not be shown")
