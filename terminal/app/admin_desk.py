@@ -29,8 +29,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SKU = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
-OPERATOR_ID = re.compile(r"^[A-Za-z0-9]{1,16}$")
+SKU = re.compile(r"^[A-Za-z0-9_.-]{1,32}\Z")  # \Z: "$" lets a trailing newline through
+OPERATOR_ID = re.compile(r"^[A-Za-z0-9]{1,16}\Z")
 ROLES = ("vendor", "cashier", "supervisor")
 CHECK_TEXT = {"reader": N_("Reader"), "printer": N_("Printer"), "camera": N_("Camera"),
               "leds+buzzer": N_("LEDs and buzzer"), "clock": N_("Clock"), "disk": N_("Disk"), "keys": N_("Keys"),
