@@ -119,13 +119,15 @@ def snapshot_balances(store: Store) -> dict[str, int]:
 
 # --- online authorization ------------------------------------------------------------------------------------------
 
+REQUEST_ID = r"[A-Za-z0-9_-]{8,64}"  # a terminal's authorization request id; the hold is named t<terminal>-<it>
+
 
 def authorize(store: Store, account_id: str, amount: int, *, terminal_id: int, request_id: str) -> dict[str, Any]:
     """Reserve `amount` on the account, or refuse; atomic per account. The same request id gives the same answer."""
     check_account_id(account_id)
     if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
         raise FaceError("amount must be a positive integer in minor units")
-    if not re.fullmatch(r"[A-Za-z0-9_-]{8,64}", request_id or ""):
+    if not re.fullmatch(REQUEST_ID, request_id or ""):
         raise FaceError("request id must be 8-64 characters [A-Za-z0-9_-]")
     auth_id = f"t{terminal_id}-{request_id}"
     with store.transaction():
@@ -184,7 +186,7 @@ def ingest_rows(store: Store, rows: list[tuple]) -> int:
         _ensure_account(store, account_id)
         signed = _SIGN[op] * amount if kind in BOOK_KINDS else 0
         auth = data.get("authorization")
-        if not isinstance(auth, str) or not re.fullmatch(rf"t{tid}-[A-Za-z0-9_-]{{8,64}}", auth):
+        if not isinstance(auth, str) or not re.fullmatch(rf"t{tid}-{REQUEST_ID}", auth):
             auth = None  # only this terminal's own holds (`authorize` names them t<terminal>-<request id>)
         store.execute("INSERT INTO face_ledger (entry_key, account_id, kind, amount, terminal_id, seq, auth_id, time, "
                       "note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (entry_key) DO NOTHING",
