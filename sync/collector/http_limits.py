@@ -62,13 +62,14 @@ async def _refuse(send: Send, limit: int) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def _holds_nul(value: Any) -> bool:
+def holds_nul(value: Any) -> bool:
+    """Text anywhere in `value` (JSON-shaped) holds a NUL character."""
     if isinstance(value, str):
         return "\x00" in value
     if isinstance(value, dict):
-        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+        return any(holds_nul(k) or holds_nul(v) for k, v in value.items())
     if isinstance(value, list):
-        return any(map(_holds_nul, value))
+        return any(map(holds_nul, value))
     return False
 
 
@@ -78,7 +79,7 @@ async def no_nul_text(request: Request) -> None:
     organizer sends one. Bodies only of routes with a JSON body model, which FastAPI reads anyway: a batch upload is
     never read before its sender is known. Other bodies (batches, forms) have their own checks."""
     if request.url.path.startswith("/api/") and any(  # the back office's pages say it in their own words
-            "\x00" in v for v in (*request.path_params.values(), *request.query_params.values()) if isinstance(v, str)):
+            map(holds_nul, (*request.path_params.values(), *request.query_params.values()))):
         raise HTTPException(422, "text fields may not contain NUL characters")
     route = request.scope.get("route")
     if getattr(route, "body_field", None) is None or "json" not in request.headers.get("content-type", ""):
@@ -90,5 +91,5 @@ async def no_nul_text(request: Request) -> None:
         parsed = orjson.loads(body)
     except orjson.JSONDecodeError:
         return  # the route's own validation says what is wrong
-    if _holds_nul(parsed):
+    if holds_nul(parsed):
         raise HTTPException(422, "text fields may not contain NUL characters")

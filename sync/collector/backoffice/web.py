@@ -26,6 +26,7 @@ from sync.collector.backoffice.language import LANGUAGES, gettext, money, pick_l
 from sync.collector.backoffice.permissions import allowed
 from sync.collector.event import get_meta
 from sync.collector.event_registry import EventStores
+from sync.collector.http_limits import holds_nul
 from sync.collector.storage import Store
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -120,7 +121,7 @@ class Web:
                 raise NotLoggedIn()
             request.state.session = session
             # the filter bar's fields are refused by the bar, in its own words; any other text of the address here
-            if any("\x00" in v for k, v in (*request.query_params.items(), *request.path_params.items())
+            if any(holds_nul(v) for k, v in (*request.query_params.items(), *request.path_params.items())
                    if k not in BAR_FIELDS):
                 raise BadForm("the address holds a NUL character; nothing was shown or changed")
             if csrf:
@@ -128,7 +129,7 @@ class Web:
                 sent = str(form.get("csrf") or request.headers.get("x-csrf-token") or "")
                 if not hmac.compare_digest(sent.encode(), session.csrf.encode()):
                     raise Forbidden("the form was out of date or not sent from this back office; reload the page")
-                if any(isinstance(v, str) and "\x00" in v for v in form.values()):
+                if any(map(holds_nul, form.values())):
                     raise BadForm("a field of the form holds a NUL character; nothing was changed")
             if not allowed(session.role, permission):
                 raise Forbidden(f"your role ({session.role}) may not do this")
