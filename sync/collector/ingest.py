@@ -151,6 +151,10 @@ def _ingest_prepared(store: Store, stream: Iterator[Prepared | None], *, sender:
                      received_at: datetime | None = None, group_entries: int = GROUP_ENTRIES,
                      progress: Callable[[int, int, IngestResult], None] | None = None,
                      total: int = 0) -> list[IngestResult]:
+    """Store the stream's batches in groups, one transaction each. Only the last group's commit waits for the
+    disk, which also puts every commit before it there (the database's log is written in order): the call returns
+    with everything durable, as one bulk load would, without a disk flush per group. A database crash meanwhile
+    fails the call, and its re-run stores exactly once what was lost."""
     event_id = require_event(store)
     results: list[IngestResult | None] = []
     group: list[tuple[int, Prepared]] = []
@@ -164,7 +168,7 @@ def _ingest_prepared(store: Store, stream: Iterator[Prepared | None], *, sender:
         if progress:
             progress(done, total or len(results), res)
 
-    def flush() -> None:
+    def flush(durable: bool) -> None:
         nonlocal group_rows
         if group:
             terminals = _terminals(store, [p for _, p in group])
@@ -176,32 +180,33 @@ def _ingest_prepared(store: Store, stream: Iterator[Prepared | None], *, sender:
                 else:
                     admitted.append((idx, p))
             if admitted:
-                for i, res in _store_group(store, [p for _, p in admitted], received_at):
+                for i, res in _store_group(store, [p for _, p in admitted], received_at, durable=durable):
                     report(admitted[i][0], res)
             group.clear()
             group_rows = 0
 
-    for p in stream:
+    for p in stream:  # a group is stored once the next batch is here, so the last group is never empty
         if p is None:  # the next batch is still being prepared: store what is here rather than wait
             if group_rows >= EARLY_FLUSH:
-                flush()
+                flush(durable=False)
             continue
+        if group_rows >= group_entries:
+            flush(durable=False)
         results.append(None)
         group.append((len(results) - 1, p))
         group_rows += p.count
-        if group_rows >= group_entries:
-            flush()
-    flush()
+    flush(durable=True)
     return [r for r in results if r is not None]
 
 
-def _store_group(store: Store, group: list[Prepared], received_at: datetime | None) -> list[tuple[int, IngestResult]]:
+def _store_group(store: Store, group: list[Prepared], received_at: datetime | None, *,
+                 durable: bool = True) -> list[tuple[int, IngestResult]]:
     """Store admitted batches in one transaction and one bulk load; returns (index in group, result).
 
     Entries taken earlier in the same group count as stored, so overlapping or repeated batches in one group
     behave exactly as if they had arrived in separate calls."""
     out: list[tuple[int, IngestResult]] = []
-    with store.transaction():
+    with store.transaction(durable=durable):
         store.lock_terminals(sorted({p.batch.terminal_id for p in group if p.batch}))
         known = _known_batches(store, [p.batch.batch_id for p in group if p.batch])
         near = _stored_near(store, [p.batch for p in group if p.batch and p.batch.batch_id not in known])
@@ -214,6 +219,7 @@ def _store_group(store: Store, group: list[Prepared], received_at: datetime | No
         batch_rows: list[tuple] = []
         taken: dict[int, dict[int, Prepared]] = {}  # terminal -> seq -> batch whose entry was taken in this group
         status: list[list] = []  # terminal status reported by each stored or repeated batch, in order
+        pending: list[tuple[str]] = []  # stored batches with card entries: their cards are to be reconciled
         for i, p in enumerate(group):
             batch = p.batch
             assert batch is not None
@@ -251,6 +257,8 @@ def _store_group(store: Store, group: list[Prepared], received_at: datetime | No
                 product_totals.merge(products, new.products)
                 operator_totals.merge(takings, new.takings)
                 face.extend(new.face)
+                if new.card_ids:
+                    pending.append((batch.batch_id,))
             known.add(batch.batch_id)
             batch_rows.append((batch.batch_id, tid, batch.first_seq, batch.last_seq, batch.header["prev_hash"],
                                batch.header["last_hash"], batch.header["count"], new.count, now_iso(), p.source))
@@ -258,9 +266,9 @@ def _store_group(store: Store, group: list[Prepared], received_at: datetime | No
             out.append((i, IngestResult(source=p.source, status="stored", terminal_id=tid, first_seq=batch.first_seq,
                                         last_seq=batch.last_seq, new_entries=new.count, card_ids=new.card_ids)))
         if payload:
-            pending = sorted({c for _, r in out if r.status == "stored" for c in r.card_ids})
-            if pending:  # committed with the entries: a kill before reconcile leaves the mark (ledger.reconcile)
-                store.insert_ids("reconcile_pending", "card_id", pending)
+            if pending:  # committed with the entries: a kill before reconcile leaves the mark (ledger)
+                store.executemany("INSERT INTO reconcile_batches (batch_id) VALUES (?) ON CONFLICT DO NOTHING",
+                                  pending)
             if copy_text:
                 store.load_copy_text("entries", ENTRY_COLUMNS, payload)
             else:

@@ -337,9 +337,20 @@ def reconcile(store: Store, card_ids: Iterable[int] | None = None) -> dict[str, 
 
 def reconcile_pending(store: Store) -> dict[str, int]:
     """Reconcile every card an ingest stored entries for and nobody reconciled yet (also those of an ingest that
-    was killed after its commit): a re-run then finds the anomalies and hotlist a clean run would have."""
-    cards = [r["card_id"] for r in store.query("SELECT card_id FROM reconcile_pending")]
-    return reconcile(store, cards) if cards else {}
+    was killed after its commit): a re-run then finds the anomalies and hotlist a clean run would have.
+
+    Ingest marks each stored batch (`reconcile_batches`); its cards are those of the entries in its range. Marks
+    are read first and cleared after their cards are reconciled: a batch committed meanwhile keeps its mark for
+    the next run, and a run killed before the clearing is done again by the next."""
+    batches = [r["batch_id"] for r in store.query("SELECT batch_id FROM reconcile_batches")]
+    cards = {r["card_id"] for r in store.query("SELECT card_id FROM reconcile_pending")}
+    cards.update(r["card_id"] for r in store.query_in(
+        "SELECT DISTINCT e.card_id FROM batches b JOIN entries e ON e.terminal_id = b.terminal_id "
+        "AND e.seq BETWEEN b.first_seq AND b.last_seq WHERE b.batch_id IN ({marks}) AND e.card_id IS NOT NULL",
+        batches))
+    counts = reconcile(store, cards) if cards else {}
+    store.query_in("DELETE FROM reconcile_batches WHERE batch_id IN ({marks})", batches)
+    return counts
 
 
 def block_card(store: Store, card_id: int, reason: str, *, source: str = "organizer") -> None:

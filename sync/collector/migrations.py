@@ -211,4 +211,10 @@ MIGRATIONS: list[tuple[int, list[str | Callable[[Any], None]]]] = [
             venue TEXT NOT NULL, vendor TEXT NOT NULL, product_id TEXT NOT NULL, price BIGINT NOT NULL,
             PRIMARY KEY (venue, vendor, product_id))""",
     ]),
+    (23, [
+        # batches whose entries are stored but whose cards are not yet reconciled (ledger.reconcile_pending): one
+        # mark per batch in the ingest's transaction, where reconcile_pending held one per card (nearly one per
+        # entry at a real stall); it stays for marks an older collector left
+        "CREATE TABLE reconcile_batches (batch_id TEXT PRIMARY KEY)",
+    ]),
 ]  # fmt: skip

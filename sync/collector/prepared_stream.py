@@ -47,7 +47,8 @@ def prepared_stream(items: list[tuple[str, bytes | None]], workers: int, copy_te
 
     About `ahead` entries are kept in flight (at least two batches per worker, at most `MAX_AHEAD` batches), so
     that the workers keep preparing the next group while the collector loads one into the database. None in the
-    stream: the next batch is not ready yet (the caller may store what it holds instead of waiting)."""
+    stream: the next batch is not ready yet (the caller may store what it holds instead of waiting); another
+    batch always follows it."""
     if workers <= 0 or len(items) < PARALLEL_FROM:
         for source, data in items:
             yield prepare(source, data, copy_text)
@@ -60,8 +61,9 @@ def prepared_stream(items: list[tuple[str, bytes | None]], workers: int, copy_te
         first = 0
         while first < len(items) and not any(f.done() for f in started):  # meanwhile, this process prepares
             yield prepare(*items[first], copy_text)
-            yield None
             first += 1
+            if first < len(items):  # None only ever comes before another batch
+                yield None
         window: deque[Future] = deque()
         seen_batches = seen_entries = 0
         for source, data in items[first:]:

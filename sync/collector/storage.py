@@ -136,7 +136,11 @@ class Store:
         return next(iter(rows[0].values())) if rows else None
 
     @contextmanager
-    def transaction(self) -> Iterator[None]:
+    def transaction(self, *, durable: bool = True) -> Iterator[None]:
+        """One transaction (nested calls join the outer one). `durable` False: its commit need not wait for the
+        disk (PostgreSQL `synchronous_commit = off`); a crash of the database server may then lose it (never part
+        of it), and the next durable commit puts it on disk with its own. SQLite commits in WAL mode with
+        synchronous=NORMAL, which is that already."""
         raise NotImplementedError
         yield
 
@@ -156,10 +160,6 @@ class Store:
         if sums:
             self.executemany(_sums_sql(table, keys, values, f"VALUES ({', '.join('?' * (len(keys) + len(values)))})"),
                              [(*k, *v) for k, v in sums.items()])
-
-    def insert_ids(self, table: str, column: str, ids: Sequence[int]) -> None:
-        """Insert integer keys into a one-column `table`, skipping those already there."""
-        self.executemany(f"INSERT INTO {table} ({column}) VALUES (?) ON CONFLICT DO NOTHING", [(i,) for i in ids])
 
     def lock_terminal(self, terminal_id: int) -> None:
         """Serialise ingest per terminal inside a transaction (SQLite already serialises writers)."""
@@ -229,7 +229,7 @@ class SQLiteStore(Store):
             self.conn.executemany(sql, rows)
 
     @contextmanager
-    def transaction(self) -> Iterator[None]:
+    def transaction(self, *, durable: bool = True) -> Iterator[None]:
         with self._lock:
             if self._depth:
                 self._depth += 1
@@ -298,9 +298,15 @@ class PostgresStore(Store):
             cur.executemany(self._sql(sql), rows)
 
     @contextmanager
-    def transaction(self) -> Iterator[None]:
+    def transaction(self, *, durable: bool = True) -> Iterator[None]:
         with self._lock, self.conn.transaction():
-            yield
+            if not durable and self._depth == 0:
+                self.conn.execute("SET LOCAL synchronous_commit = off")
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
 
     def copy_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         with self._lock, self.conn.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as cp:
@@ -326,12 +332,6 @@ class PostgresStore(Store):
         with self._lock, self.conn.cursor() as cur:
             cur.execute(_sums_sql(table, keys, values, f"SELECT {fields} FROM json_array_elements(%s::json) AS r"),
                         [orjson.dumps(rows).decode()])
-
-    def insert_ids(self, table: str, column: str, ids: Sequence[int]) -> None:
-        if ids:  # one statement: the ids as one array literal
-            with self._lock, self.conn.cursor() as cur:
-                cur.execute(f"INSERT INTO {table} ({column}) SELECT unnest(%s::bigint[]) ON CONFLICT DO NOTHING",
-                            ["{" + ",".join(map(int.__repr__, ids)) + "}"])
 
     def lock_terminal(self, terminal_id: int) -> None:
         self.execute("SELECT pg_advisory_xact_lock(?)", [int(terminal_id)])

@@ -67,6 +67,7 @@ def test_uploads_through_worker_processes_store_once_and_reconcile(tmp_path: Pat
     assert got["entries"] == t1.journal.head()[0] + t2.journal.head()[0] == got["rows"]
     assert (5, "clone") in got["anomalies"] and 5 in got["hotlist"]
     assert store.scalar("SELECT COUNT(*) FROM reconcile_pending") == 0
+    assert store.scalar("SELECT COUNT(*) FROM reconcile_batches") == 0
 
 
 def _outcome(store: Store) -> dict:
