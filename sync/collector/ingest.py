@@ -266,25 +266,26 @@ def _store_group(store: Store, group: list[Prepared], received_at: datetime | No
             out.append((i, IngestResult(source=p.source, status="stored", terminal_id=tid, first_seq=batch.first_seq,
                                         last_seq=batch.last_seq, new_entries=new.count, card_ids=new.card_ids)))
         if payload:
-            if pending:  # committed with the entries: a kill before reconcile leaves the mark (ledger)
-                store.executemany("INSERT INTO reconcile_batches (batch_id) VALUES (?) ON CONFLICT DO NOTHING",
-                                  pending)
             if copy_text:
                 store.load_copy_text("entries", ENTRY_COLUMNS, payload)
             else:
                 store.copy_rows("entries", ENTRY_COLUMNS, payload)
-            add_totals(store, totals)
-            product_totals.add(store, products)
-            operator_totals.add(store, takings)
             if face:
                 ingest_face_rows(store, face)
                 face_outside_event(store, stored_window(store), [(r[0], r[1]) for r in face])
-        if status:
-            store.executemany(_STATUS_SQL, status)
-        if batch_rows:
-            store.executemany("INSERT INTO batches (batch_id, terminal_id, first_seq, last_seq, prev_hash, last_hash, "
-                              "entry_count, new_entries, received_at, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                              batch_rows)
+        with store.pipeline():  # nothing below needs an answer before the commit: sent without waiting for one
+            if pending:  # committed with the entries: a kill before reconcile leaves the mark (ledger)
+                store.executemany("INSERT INTO reconcile_batches (batch_id) VALUES (?) ON CONFLICT DO NOTHING",
+                                  pending)
+            add_totals(store, totals)
+            product_totals.add(store, products)
+            operator_totals.add(store, takings)
+            if status:
+                store.executemany(_STATUS_SQL, status)
+            if batch_rows:
+                store.executemany("INSERT INTO batches (batch_id, terminal_id, first_seq, last_seq, prev_hash, "
+                                  "last_hash, entry_count, new_entries, received_at, source) "
+                                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", batch_rows)
     return out
 
 

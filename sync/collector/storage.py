@@ -144,6 +144,12 @@ class Store:
         raise NotImplementedError
         yield
 
+    @contextmanager
+    def pipeline(self) -> Iterator[None]:
+        """Statements whose results nobody reads (inserts, updates) sent together: PostgreSQL's pipeline mode, one
+        round trip for all of them; errors are raised at the end of the block at the latest. SQLite: as they come."""
+        yield
+
     def copy_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         """Bulk insert; PostgreSQL uses COPY, SQLite a prepared executemany."""
         cols = ", ".join(columns)
@@ -307,6 +313,11 @@ class PostgresStore(Store):
                 yield
             finally:
                 self._depth -= 1
+
+    @contextmanager
+    def pipeline(self) -> Iterator[None]:
+        with self._lock, self.conn.pipeline():
+            yield
 
     def copy_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         with self._lock, self.conn.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as cp:
