@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from pydantic import BaseModel, Field
 
+from sync.collector import faults
 from sync.collector.api_docs import serve_offline_docs
 from sync.collector.api_reports import add_report_route
 from sync.collector.auth import (
@@ -166,6 +167,7 @@ def create_app(db: str | Store, keys: EventKeys, *, request_window_s: float = RE
     app = FastAPI(title="StallPay collector", version="1", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Batches in, bundles out; reports for organizers.", dependencies=[Depends(no_nul_text)])
     serve_offline_docs(app)  # /docs with Swagger UI shipped in the package, not from a CDN
+    faults.install(app)
     # bodies are counted while they stream; the limits cover every route, including ones mounted later
     app.add_middleware(BodyLimit, limits=[("/api/v1/batches", MAX_BATCH_BYTES), ("/api/v1/pair", MAX_PAIR_BYTES)])
     basic = HTTPBasic(auto_error=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from html import escape
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -10,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from sync.collector import faults
 from sync.collector.backoffice import (
     routes_cards,
     routes_catalogue,
@@ -26,6 +28,7 @@ from sync.collector.backoffice import (
     routes_terminals,
 )
 from sync.collector.backoffice.current_event import CurrentKeys
+from sync.collector.backoffice.language import gettext
 from sync.collector.backoffice.web import Forbidden, NotLoggedIn, Web
 from sync.collector.event_registry import EventStores
 from sync.collector.storage import Store
@@ -60,5 +63,19 @@ def mount(app: FastAPI, store: Store, keys: Any, events: EventStores | None = No
         if "text/html" in request.headers.get("accept", ""):
             return web.render(request, "forbidden.html", status_code=exc.status, message=exc.message)
         return HTMLResponse(exc.message, status_code=exc.status)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        if request.url.path.startswith("/api/") or request.url.path.startswith("/e/"):
+            return await faults.unexpected(request, exc)
+        faults.logged(request, exc)
+        # a page of its own, not the base template: that reads the database, which may be what failed
+        language = web.language(request)
+        words = escape(gettext(language, faults.UNEXPECTED))
+        page = (f'<!doctype html><html lang="{language.replace("_", "-")}"><meta charset="utf-8">'
+                f'<meta name="viewport" content="width=device-width"><title>StallPay</title>'
+                f'<p role="alert">{words}</p><p><a href="{escape(request.url.path)}">'
+                f'{escape(gettext(language, "Try again"))}</a></p></html>')
+        return HTMLResponse(page, status_code=503, headers={"Retry-After": str(faults.RETRY_AFTER_S)})
 
     return web
