@@ -6,6 +6,7 @@ each part ending with the collector's books. Prints one JSON document; exit code
   .venv/bin/python bench/campaign.py --only tearing,fuzz --tears 500
   .venv/bin/python bench/campaign.py --full --only fuzz --fuzz-workers 2 --fuzz-targets purse,batch
   .venv/bin/python bench/campaign.py --only soak --soak-seconds 600       a 10-minute soak (quick mode: 20 s)
+  .venv/bin/python bench/campaign.py --only soak --soak-seconds 3600 --trace-memory   where the kiosk's heap grows
   .venv/bin/python bench/campaign.py --only collector_crashes --collector-kills 20 --postgres
 """
 
@@ -79,7 +80,7 @@ def _part(name: str, counts: dict[str, Any], dsn: str | None) -> dict[str, Any]:
 
         if not counts["soak_seconds"]:  # --soak-seconds 0: skipped
             return {"seconds": 0, "failures": 0}
-        return soak.run(counts["soak_seconds"])
+        return soak.run(counts["soak_seconds"], trace_memory=bool(counts.get("trace_memory")))
     from bench.reliability import load
 
     return load.run(counts["load_terminals"], counts["load_backlog"], counts["load_seconds"])
@@ -97,9 +98,11 @@ def main() -> int:
     ap.add_argument("--fuzz-workers", type=int, help="processes per fuzz target (executions split between them)")
     ap.add_argument("--fuzz-targets", help="comma-separated fuzz targets (default: all)")
     ap.add_argument("--postgres", action=argparse.BooleanOptionalAction, help="collector crashes on PostgreSQL too")
+    ap.add_argument("--trace-memory", action="store_true", help="soak: trace the kiosk's Python allocations "
+                    "(tracemalloc) and report where its heap grew after the warm-up")
     args = ap.parse_args()
     counts: dict[str, Any] = dict(FULL if args.full else QUICK)
-    for key in (*QUICK, "fuzz_seconds", "fuzz_workers", "fuzz_targets"):
+    for key in (*QUICK, "fuzz_seconds", "fuzz_workers", "fuzz_targets", "trace_memory"):
         if getattr(args, key, None) is not None:
             counts[key] = getattr(args, key)
     parts = [p.strip() for p in args.only.split(",")] if args.only else list(PARTS)

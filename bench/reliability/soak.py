@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 import tempfile
 import time
 import tomllib
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,7 @@ LOW = 5 * PRICE  # top up when fewer than five sales are left (a sale never meet
 RESULTS = ("approved", "declined", "error")
 MAX_RSS_GROWTH_MB = 10.0
 UNIT = Path(__file__).resolve().parents[2] / "systemd" / "stallpay-terminal.service"
+MEMTRACE = Path(__file__).resolve().parent / "memtrace"  # its sitecustomize.py traces the kiosk's allocations
 
 
 def unit_environment(unit: Path = UNIT) -> dict[str, str]:
@@ -167,6 +170,32 @@ class Till:
         return took, flow
 
 
+def memory_growth(pid: int, traces: Path, top: int = 12, deadline_s: float = 300.0) -> dict[str, Any]:
+    """Ask the kiosk for its second snapshot and compare it with the first: Python heap growth in total and the
+    `top` places (allocation tracebacks, innermost last) that grew most. RSS growth beyond it is native memory
+    (SQLite's page cache, the face models, the allocator's arenas)."""
+    os.kill(pid, signal.SIGUSR1)
+    first, last = traces / "snapshot-1.pickle", traces / "snapshot-2.pickle"
+    deadline = time.monotonic() + deadline_s
+    while not (first.exists() and last.exists()):  # a snapshot of a big heap takes seconds
+        if time.monotonic() > deadline:
+            return {"error": "the kiosk wrote no snapshot"}
+        time.sleep(0.5)
+    before, after = tracemalloc.Snapshot.load(str(first)), tracemalloc.Snapshot.load(str(last))
+    stats = after.compare_to(before, "traceback")
+    root = str(Path(__file__).resolve().parents[2]) + os.sep
+
+    def where(frame: tracemalloc.Frame) -> str:
+        name = frame.filename.replace(root, "").split("site-packages" + os.sep)[-1]
+        return f"{name}:{frame.lineno}"
+
+    return {"growth_mb": round(sum(s.size_diff for s in stats) / 2**20, 2),
+            "total_mb": round(sum(s.size for s in stats) / 2**20, 1),
+            "top": [{"kb": round(s.size_diff / 1024, 1), "blocks": s.count_diff,
+                     "at": [where(f) for f in s.traceback][-4:]}
+                    for s in sorted(stats, key=lambda s: -s.size_diff)[:top]]}
+
+
 def _growth(samples: list[tuple[float, float, int]], warmup_s: float) -> dict[str, Any]:
     """RSS and descriptor growth from the first sample after warm-up to the last one."""
     after = [s for s in samples if s[0] >= warmup_s]
@@ -180,9 +209,11 @@ def _growth(samples: list[tuple[float, float, int]], warmup_s: float) -> dict[st
 
 
 def run(seconds: float, rate: float = 1.0, warmup_s: float | None = None, window_s: float | None = None,
-        sample_s: float = 60.0, face_share: float = 0.1) -> dict[str, Any]:
+        sample_s: float = 60.0, face_share: float = 0.1, trace_memory: bool = False) -> dict[str, Any]:
     """`warmup_s`, `window_s`: default 10 minutes, or a fifth of a soak shorter than 50 minutes; `face_share`: the
-    share of sales paid by face."""
+    share of sales paid by face; `trace_memory`: the kiosk runs under tracemalloc (`memtrace/`), snapshotted at the
+    end of the warm-up and at the end, and the report names where Python's heap grew in between (tracing slows
+    the kiosk: its latencies are not comparable with an untraced run)."""
     started = time.monotonic()
     warmup_s = min(600.0, seconds / 5) if warmup_s is None else warmup_s
     window_s = min(600.0, seconds / 5) if window_s is None else window_s
@@ -191,7 +222,14 @@ def run(seconds: float, rate: float = 1.0, warmup_s: float | None = None, window
         folder, port, url = demo_dir(Path(tmp_name))
         ceiling = allow_credit(folder, seconds, rate)
         environment = unit_environment()
-        proc = _start(folder, port, env={**os.environ, **environment})
+        env = {**os.environ, **environment}
+        traces = Path(tmp_name) / "memtrace" if trace_memory else None
+        if traces is not None:
+            traces.mkdir()
+            env.update(STALLPAY_MEMTRACE_DIR=str(traces),
+                       PYTHONPATH=os.pathsep.join(filter(None, (str(MEMTRACE), env.get("PYTHONPATH")))))
+        proc = _start(folder, port, env=env)
+        traced: dict[str, Any] = {}
         samples: list[tuple[float, float, int]] = []
         windows: dict[int, list[float]] = {}
         face_times: list[float] = []
@@ -210,6 +248,8 @@ def run(seconds: float, rate: float = 1.0, warmup_s: float | None = None, window
                         samples.append((time.monotonic() - t0, _rss_mb(proc.pid), _fds(proc.pid)))
                         next_sample += sample_s
                     at = time.monotonic() - t0
+                    if traces is not None and at >= warmup_s and not any(traces.iterdir()):
+                        os.kill(proc.pid, signal.SIGUSR1)  # the first snapshot: the warm-up is over
                     if every and sales % every == every - 1:
                         took, flow = till.face_sale()
                         face_sales += 1
@@ -231,6 +271,8 @@ def run(seconds: float, rate: float = 1.0, warmup_s: float | None = None, window
                     due += 1 / rate
                     time.sleep(max(0.0, due - time.monotonic()))
                 samples.append((time.monotonic() - t0, _rss_mb(proc.pid), _fds(proc.pid)))
+                if traces is not None:
+                    traced = memory_growth(proc.pid, traces)
         finally:
             proc.terminate()
             proc.wait(30)
@@ -251,4 +293,5 @@ def run(seconds: float, rate: float = 1.0, warmup_s: float | None = None, window
             "rss_mb": [round(s[1], 1) for s in samples], "fds": [s[2] for s in samples],
             "window_s": window_s, "tap_p99_ms_per_window": p99s,
             "tap_p99_steady_max_over_min": round(max(steady) / min(steady), 2) if steady and min(steady) else None,
-            "journal_equals_band": balance == journal, "pending": len(pending), "failures": failures}
+            "journal_equals_band": balance == journal, "pending": len(pending), "failures": failures,
+            **({"python_heap": traced} if trace_memory else {})}
