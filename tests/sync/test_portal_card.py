@@ -53,8 +53,8 @@ def test_every_message_is_capitalised_and_translated() -> None:
 
 
 def test_every_refusal_of_a_refund_request_is_a_sentence_in_the_four_languages() -> None:
-    """Whatever a guest's refund request can be refused with (`PayoutError("...")` in the payout modules) is
-    shown through the catalogues: a capitalised sentence, translated."""
+    """Whatever a guest's refund request can be refused with (`PayoutError("...")` or `sepa_name`'s refusal in the
+    payout modules) is shown through the catalogues: a capitalised sentence, translated."""
     import ast
 
     import sync.collector.backoffice.face_payouts as face_payouts
@@ -62,9 +62,9 @@ def test_every_refusal_of_a_refund_request_is_a_sentence_in_the_four_languages()
 
     guests = [f for module in (payouts, face_payouts) for f in ast.parse(Path(module.__file__).read_text()).body
               if isinstance(f, ast.FunctionDef) and (f.name.startswith("request_") or f.name == "check_holder")]
-    said = [call.args[0].value for f in guests for call in ast.walk(f)
-            if isinstance(call, ast.Call) and getattr(call.func, "id", "") == "PayoutError"
-            and call.args and isinstance(call.args[0], ast.Constant)]
+    said = [call.args[-1].value for f in guests for call in ast.walk(f)  # PayoutError(text), sepa_name(_, text)
+            if isinstance(call, ast.Call) and getattr(call.func, "id", "") in ("PayoutError", "sepa_name")
+            and call.args and isinstance(call.args[-1], ast.Constant)]
     assert len(guests) == 3 and len(said) == 5  # what the portals call
     for message in said:
         assert message[0].isupper() and message.endswith("."), message

@@ -33,13 +33,18 @@ def check_iban(iban: str, bic: str = "") -> tuple[str, str]:
         raise PayoutError(str(exc)) from None
 
 
+def sepa_name(name: str, refusal: str) -> str:
+    """An account name as the SEPA file carries it: spaces collapsed, 2 to 70 printable characters (a control
+    character or NUL would break the XML export of every payout, or the database write); else `refusal`."""
+    name = " ".join(name.split())
+    if not 2 <= len(name) <= 70 or not name.isprintable():
+        raise PayoutError(refusal)
+    return name
+
+
 def check_holder(holder: str) -> str:
-    """The account holder's name as the SEPA file carries it: spaces collapsed, 2 to 70 printable characters (a
-    control character or NUL would break the XML export of every payout, or the database write)."""
-    holder = " ".join(holder.split())
-    if not 2 <= len(holder) <= 70 or not holder.isprintable():
-        raise PayoutError("Enter the account holder's name (2 to 70 characters).")
-    return holder
+    """The guest's account holder name (`sepa_name`), in the portal's words."""
+    return sepa_name(holder, "Enter the account holder's name (2 to 70 characters).")
 
 
 def request_payout(store: Store, card_id: int, holder: str, iban: str, bic: str = "") -> dict[str, Any]:
@@ -94,9 +99,7 @@ def debtor(store: Store) -> dict[str, str]:
 
 
 def set_debtor(store: Store, name: str, iban: str, bic: str) -> dict[str, str]:
-    name = " ".join(name.split())
-    if not 2 <= len(name) <= 70 or not name.isprintable():  # as check_holder: the SEPA file must stay XML
-        raise PayoutError("enter the organizer's account name (2 to 70 characters)")
+    name = sepa_name(name, "enter the organizer's account name (2 to 70 characters)")
     iban, bic = check_iban(iban, bic)
     if not bic:
         raise PayoutError("enter the organizer's BIC")
