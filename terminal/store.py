@@ -35,6 +35,8 @@ class SharedDatabase(sqlite_utils.Database):
         self.lock = threading.RLock()
 
     def query(self, sql: str, params: Iterable[Any] | dict[str, Any] | None = None) -> Generator[dict, None, None]:
+        if self._tracer:  # `Database.tracer` sees reads too, as with sqlite-utils' own query
+            self._tracer(sql, params)
         cursor = self.conn.execute(sql, params if params is not None else ())
         if cursor.description is None:
             raise ValueError("query() can only be used with SQL that returns rows")
