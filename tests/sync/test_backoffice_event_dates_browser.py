@@ -75,3 +75,10 @@ def test_admin_sets_event_dates_on_the_events_page(browser: Any, collector: Coll
                           "[e.className || e.tagName, Math.round(e.getBoundingClientRect().width)])")
     assert header < 60, (header, parts)
     shot(page, "events")
+    for language in ("tr", "bg", "zh_CN"):  # longer words: the nav may wrap, never under the logo or off the page
+        page.goto(f"{collector.url}/language/{language}")
+        page.goto(f"{collector.url}/events")
+        header = page.evaluate("document.querySelector('header.top').getBoundingClientRect().height")
+        widths = page.evaluate("[document.documentElement.scrollWidth, document.querySelector('#events').scrollWidth]")
+        shot(page, f"events-{language}")
+        assert max(widths) <= 1280 and header < 60, (language, header, widths)

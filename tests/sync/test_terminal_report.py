@@ -43,7 +43,7 @@ def test_upload_reports_software_and_self_test(tmp_path: Path, store: Store) -> 
     office.post("/login", data={"csrf": token.group(1), "username": "ro", "password": "correct horse 1"})
     page = office.get("/terminals").text
     assert f"stallpay {__version__}" in page and "failed: printer" in page
-    assert re.search(r"<td>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC</td>", page)  # the last sync, as others are shown
+    assert re.search(r'<td class="when">\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC</td>', page)  # the last sync
 
 
 def test_malformed_reports_are_dropped() -> None:
