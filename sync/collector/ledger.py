@@ -339,18 +339,23 @@ def reconcile_pending(store: Store) -> dict[str, int]:
     """Reconcile every card an ingest stored entries for and nobody reconciled yet (also those of an ingest that
     was killed after its commit): a re-run then finds the anomalies and hotlist a clean run would have.
 
-    Ingest marks each stored batch (`reconcile_batches`); its cards are those of the entries in its range. Marks
-    are read first and cleared after their cards are reconciled: a batch committed meanwhile keeps its mark for
-    the next run, and a run killed before the clearing is done again by the next."""
-    batches = [r["batch_id"] for r in store.query("SELECT batch_id FROM reconcile_batches")]
-    cards = {r["card_id"] for r in store.query("SELECT card_id FROM reconcile_pending")}
-    cards.update(r["card_id"] for r in store.query_in(
-        "SELECT DISTINCT e.card_id FROM batches b JOIN entries e ON e.terminal_id = b.terminal_id "
-        "AND e.seq BETWEEN b.first_seq AND b.last_seq WHERE b.batch_id IN ({marks}) AND e.card_id IS NOT NULL",
-        batches))
-    counts = reconcile(store, cards) if cards else {}
-    store.query_in("DELETE FROM reconcile_batches WHERE batch_id IN ({marks})", batches)
-    return counts
+    Ingest marks each stored batch (`reconcile_batches`). First, in one transaction, the marked batches' cards
+    (those of the entries in their ranges) become card marks (`reconcile_pending`) and those batch marks go; a
+    batch committed meanwhile keeps its mark for the next run. `reconcile` then clears each card's mark in the
+    transaction that reads its entries, so a run killed at any point leaves what is not done yet marked, and two
+    runs at once (uploads reconciled in parallel) share the work rather than each doing all of it."""
+    with store.transaction():
+        batches = [r["batch_id"] for r in store.query("SELECT batch_id FROM reconcile_batches")]
+        if batches:
+            cards = {r["card_id"] for r in store.query_in(
+                "SELECT DISTINCT e.card_id FROM batches b JOIN entries e ON e.terminal_id = b.terminal_id "
+                "AND e.seq BETWEEN b.first_seq AND b.last_seq WHERE b.batch_id IN ({marks}) "
+                "AND e.card_id IS NOT NULL", batches)}
+            store.executemany("INSERT INTO reconcile_pending (card_id) VALUES (?) ON CONFLICT DO NOTHING",
+                              [(c,) for c in sorted(cards)])
+            store.query_in("DELETE FROM reconcile_batches WHERE batch_id IN ({marks})", batches)
+    cards = [r["card_id"] for r in store.query("SELECT card_id FROM reconcile_pending")]
+    return reconcile(store, cards) if cards else {}
 
 
 def block_card(store: Store, card_id: int, reason: str, *, source: str = "organizer") -> None:

@@ -1,7 +1,8 @@
 """Reconcile marks (one per stored batch) and the durability of a many-batch ingest, on SQLite and PostgreSQL.
 
-Ingest marks each batch it stores; `reconcile_pending` reconciles the cards of the marked batches and clears only
-the marks it read, so a batch stored meanwhile is reconciled by the next run. A many-batch ingest commits its
+Ingest marks each batch it stores; `reconcile_pending` turns the marks it read into card marks and reconciles
+those cards, so a batch stored meanwhile is reconciled by the next run, and a run stopped halfway leaves its cards
+marked. A many-batch ingest commits its
 groups without waiting for the disk but the last, so it returns once all of them are on it."""
 
 from __future__ import annotations
@@ -61,6 +62,27 @@ def test_a_batch_stored_while_reconciling_keeps_its_mark(tmp_path: Path, store: 
     assert reconcile_pending(store)  # the next run finds the clone
     assert {kind for card, kind in _anomalies(store) if card == 5}
     assert _marks(store) == set()
+
+
+def test_a_run_stopped_after_taking_the_batch_marks_leaves_its_cards_marked(tmp_path: Path, store: Store,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    cards = Cards()
+    t1 = make_terminal(tmp_path, 1, cards, store)
+    t1.book("issue", 7, 5000, method="cash")
+    t1.book("sale", 7, 1000)
+    t1.book("sale", 7, 500, card_seq=2, balance_before=5000)  # a card sequence seen before: an anomaly
+    _upload(store, t1)
+
+    def killed(_s: Store, _cards: object = None) -> dict[str, int]:
+        raise KeyboardInterrupt  # what a SIGKILL leaves: the batch marks taken, no card reconciled
+
+    monkeypatch.setattr(ledger, "reconcile", killed)
+    with pytest.raises(KeyboardInterrupt):
+        reconcile_pending(store)
+    monkeypatch.undo()
+    assert _marks(store) == set() and store.scalar("SELECT COUNT(*) FROM reconcile_pending") == 1
+    assert reconcile_pending(store) and {card for card, _ in _anomalies(store)} == {7}
+    assert store.scalar("SELECT COUNT(*) FROM reconcile_pending") == 0
 
 
 def test_card_marks_an_older_collector_left_are_still_reconciled(tmp_path: Path, store: Store) -> None:
