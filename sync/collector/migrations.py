@@ -213,8 +213,8 @@ MIGRATIONS: list[tuple[int, list[str | Callable[[Any], None]]]] = [
     ]),
     (23, [
         # batches whose entries are stored but whose cards are not yet reconciled (ledger.reconcile_pending): one
-        # mark per batch in the ingest's transaction, where reconcile_pending held one per card (nearly one per
-        # entry at a real stall); it stays for marks an older collector left
+        # mark per batch in the ingest's transaction, where it wrote one per card (nearly one per entry at a real
+        # stall); reconcile turns them into card marks (reconcile_pending) before it starts
         "CREATE TABLE reconcile_batches (batch_id TEXT PRIMARY KEY)",
     ]),
 ]  # fmt: skip
