@@ -99,10 +99,9 @@ def test_card_marks_an_older_collector_left_are_still_reconciled(tmp_path: Path,
     assert store.scalar("SELECT COUNT(*) FROM reconcile_pending") == 0
 
 
+@pytest.mark.parametrize("store_target", ["postgresql"], indirect=True)  # SQLite (WAL, NORMAL) has no such choice
 def test_a_many_batch_ingest_returns_once_every_group_is_on_disk(tmp_path: Path, store: Store,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    if store.dialect != "postgresql":
-        pytest.skip("SQLite in WAL mode with synchronous=NORMAL has no per-commit choice")
     store.execute("SET synchronous_commit = on")  # what a production server has (the tests' server: off)
     cards = Cards()
     term = make_terminal(tmp_path, 3, cards, store)
