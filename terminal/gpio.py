@@ -17,6 +17,8 @@ from typing import Any
 from terminal.config import GpioSection
 
 log = logging.getLogger(__name__)
+SIGNALS_KEPT = 50  # feedback signals remembered (the status screen shows the last)
+STATES_KEPT = 64  # state changes a mock pin remembers
 
 
 def on_raspberry_pi(model_file: Path = Path("/proc/device-tree/model")) -> bool:
@@ -50,7 +52,7 @@ class Feedback:
         self.red = LED(settings.red_led, pin_factory=pin_factory)
         self.buzzer = Buzzer(settings.buzzer, pin_factory=pin_factory)
         self.button = Button(settings.cancel_button, pin_factory=pin_factory, bounce_time=None)
-        self.signals: list[str] = []  # what was signalled, for the status screen and the tests
+        self.signals: list[str] = []  # the last SIGNALS_KEPT signals, for the status screen and the tests
         if on_cancel is not None:
             self.button.when_pressed = lambda: on_cancel()
 
@@ -58,6 +60,7 @@ class Feedback:
         if kind not in PATTERNS:
             raise ValueError(f"unknown feedback {kind!r}; one of {', '.join(PATTERNS)}")
         self.signals.append(kind)
+        del self.signals[:-SIGNALS_KEPT]  # one a sale: a festival day's would only grow
         for device, pattern in zip((self.green, self.red, self.buzzer), PATTERNS[kind], strict=True):
             if pattern is None:
                 device.off()
@@ -78,9 +81,18 @@ class Feedback:
 def make_factory(backend: str) -> Any:
     """The pin factory for `backend`; 'auto' means real pins only on a Raspberry Pi."""
     if backend == "mock" or (backend == "auto" and not on_raspberry_pi()):
-        from gpiozero.pins.mock import MockFactory
+        from gpiozero.pins.mock import MockFactory, MockPin
 
-        return MockFactory()
+        class RecentMockPin(MockPin):
+            """gpiozero's mock pin keeps every state change it ever had (for tests' `assert_states`); a kiosk
+            running on mock pins all day kept four per sale. This one keeps the last `STATES_KEPT`."""
+
+            def _change_state(self, value: bool) -> bool:
+                changed = super()._change_state(value)
+                del self.states[:-STATES_KEPT]
+                return changed
+
+        return MockFactory(pin_class=RecentMockPin)
     from gpiozero import Device
 
     return Device._default_pin_factory()

@@ -14,7 +14,7 @@ class PngTransport(Transport):
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
-        self.written: list[Path] = []
+        self._next: int | None = None  # the next file's number in a directory (counted there once)
 
     def describe(self) -> str:
         return f"png:{self.path}"
@@ -30,13 +30,17 @@ class PngTransport(Transport):
         if self.path.suffix.lower() == ".png":
             target = self.path
         else:
-            n = len(list(self.path.glob("*.png"))) + 1
-            target = self.path / f"{n:05d}-{label or 'receipt'}.png"
+            # counted once, not per job: listing the folder for every receipt cost more as the day went on, and
+            # the list of written paths it kept grew by one per receipt (found by the soak's memory trace)
+            if self._next is None:
+                self._next = len(list(self.path.glob("*.png"))) + 1
+            target = self.path / f"{self._next:05d}-{label or 'receipt'}.png"
         try:
             target.write_bytes(data)
         except OSError as exc:
             raise PrinterUnavailable(f"{self.describe()}: cannot write {target}: {exc}") from None
-        self.written.append(target)
+        if self._next is not None:
+            self._next += 1
 
     def close(self) -> None:
         pass

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import errno
+from pathlib import Path
 
 import pytest
 
@@ -112,3 +113,17 @@ def test_usb_unplugged_or_always_busy_is_reported() -> None:
     t = UsbTransport(1, 2, find=lambda **kw: FakeUsbDevice(busy=99), pause=lambda s: None)
     with pytest.raises(PrinterUnavailable, match="Resource busy"):
         t.open()
+
+
+def test_png_folder_numbers_each_receipt_once_and_a_restart_continues(tmp_path: Path) -> None:
+    """The folder is counted when the first receipt is written, not listed again for every one (that grew slower
+    all day), and the transport keeps nothing per receipt."""
+    first = PngTransport(tmp_path / "receipts")
+    first.open()
+    for label in ("a", "b", "c"):
+        first.write(b"\x89PNG", label)
+    again = PngTransport(tmp_path / "receipts")  # the kiosk restarted
+    again.write(b"\x89PNG", "d")
+    assert sorted(p.name for p in (tmp_path / "receipts").iterdir()) == [
+        "00001-a.png", "00002-b.png", "00003-c.png", "00004-d.png"]
+    assert not any(isinstance(v, list) for v in vars(first).values())

@@ -64,3 +64,22 @@ def test_not_a_pi_here(tmp_path) -> None:  # type: ignore[no-untyped-def]
     model.write_bytes(b"Raspberry Pi 4 Model B Rev 1.4\x00")
     assert on_raspberry_pi(model)
     assert not on_raspberry_pi(tmp_path / "missing")
+
+
+def test_a_day_on_mock_pins_keeps_only_recent_history() -> None:
+    """A kiosk on mock pins (the demo, a laptop) kept every pin state change and every signal: memory that grew
+    with each sale all day (found by the soak's memory trace)."""
+    from terminal.gpio import SIGNALS_KEPT, STATES_KEPT, make_factory
+
+    fb = Feedback(GpioSection(green_led=5, red_led=6, buzzer=13, cancel_button=19), pin_factory=make_factory("mock"))
+    try:
+        for _ in range(3 * SIGNALS_KEPT):
+            fb.signal("approved")
+        for _ in range(3 * STATES_KEPT):
+            fb.red.on()
+            fb.red.off()
+        _finish(fb)
+        assert fb.signals == ["approved"] * SIGNALS_KEPT
+        assert len(fb.red.pin.states) == STATES_KEPT and not fb.red.pin.states[-1].state
+    finally:
+        fb.close()
