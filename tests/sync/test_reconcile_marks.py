@@ -29,6 +29,15 @@ def _upload(store: Store, term: Term, after: int = 0) -> list[str]:
                                                [term.terminal_id, after])]
 
 
+def _sold_twice(tmp_path: Path, store: Store, card: int) -> Term:
+    """Terminal 1 with `card` issued, then two sales under one card sequence (an anomaly once reconciled)."""
+    term = make_terminal(tmp_path, 1, Cards(), store)
+    term.book("issue", card, 5000, method="cash")
+    term.book("sale", card, 1000)
+    term.book("sale", card, 500, card_seq=2, balance_before=5000)
+    return term
+
+
 def _anomalies(store: Store) -> list[tuple[int, str]]:
     return sorted((r["card_id"], r["kind"]) for r in store.query("SELECT card_id, kind FROM anomalies"))
 
@@ -66,12 +75,7 @@ def test_a_batch_stored_while_reconciling_keeps_its_mark(tmp_path: Path, store: 
 
 def test_a_run_stopped_after_taking_the_batch_marks_leaves_its_cards_marked(tmp_path: Path, store: Store,
                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    cards = Cards()
-    t1 = make_terminal(tmp_path, 1, cards, store)
-    t1.book("issue", 7, 5000, method="cash")
-    t1.book("sale", 7, 1000)
-    t1.book("sale", 7, 500, card_seq=2, balance_before=5000)  # a card sequence seen before: an anomaly
-    _upload(store, t1)
+    _upload(store, _sold_twice(tmp_path, store, 7))
 
     def killed(_s: Store, _cards: object = None) -> dict[str, int]:
         raise KeyboardInterrupt  # what a SIGKILL leaves: the batch marks taken, no card reconciled
@@ -86,12 +90,7 @@ def test_a_run_stopped_after_taking_the_batch_marks_leaves_its_cards_marked(tmp_
 
 
 def test_card_marks_an_older_collector_left_are_still_reconciled(tmp_path: Path, store: Store) -> None:
-    cards = Cards()
-    t1 = make_terminal(tmp_path, 1, cards, store)
-    t1.book("issue", 6, 5000, method="cash")
-    t1.book("sale", 6, 1000)
-    t1.book("sale", 6, 500, card_seq=2, balance_before=5000)  # a card sequence seen before: an anomaly
-    _upload(store, t1)
+    _upload(store, _sold_twice(tmp_path, store, 6))
     store.execute("DELETE FROM reconcile_batches")  # the marks a collector before migration 23 wrote instead
     store.execute("INSERT INTO reconcile_pending (card_id) VALUES (6)")
     assert reconcile_pending(store)
