@@ -39,10 +39,12 @@ def demo_dir(tmp: Path) -> tuple[Path, int, str]:
     return folder, port, f"http://127.0.0.1:{port}"
 
 
-def _start(folder: Path, port: int, env: dict[str, str] | None = None) -> subprocess.Popen:
+def _start(folder: Path, port: int, env: dict[str, str] | None = None, log: Path | None = None) -> subprocess.Popen:
+    """The kiosk as an operator starts it; its stderr goes to ``log`` when given (why it died, in a long run)."""
     stallpay = Path(sys.executable).with_name("stallpay")
-    return subprocess.Popen([str(stallpay), "demo", "--dir", str(folder), "--port", str(port), "--no-browser"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    with open(log, "ab") if log is not None else contextlib.nullcontext(subprocess.DEVNULL) as err:
+        return subprocess.Popen([str(stallpay), "demo", "--dir", str(folder), "--port", str(port), "--no-browser"],
+                                stdout=subprocess.DEVNULL, stderr=err, env=env)
 
 
 def _ready(url: str, proc: subprocess.Popen, deadline_s: float = 120) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import os
 import signal
+import sys
 import tempfile
 import time
 import tomllib
@@ -196,6 +197,13 @@ def memory_growth(pid: int, traces: Path, top: int = 12, deadline_s: float = 300
                     for s in sorted(stats, key=lambda s: -s.size_diff)[:top]]}
 
 
+def _tail(log: Path, chars: int = 4000) -> str:
+    try:
+        return log.read_text(errors="replace")[-chars:]
+    except OSError as exc:
+        return f"(no log: {exc})"
+
+
 def _growth(samples: list[tuple[float, float, int]], warmup_s: float) -> dict[str, Any]:
     """RSS and descriptor growth from the first sample after warm-up to the last one."""
     after = [s for s in samples if s[0] >= warmup_s]
@@ -228,7 +236,8 @@ def run(seconds: float, rate: float = 1.0, warmup_s: float | None = None, window
             traces.mkdir()
             env.update(STALLPAY_MEMTRACE_DIR=str(traces),
                        PYTHONPATH=os.pathsep.join(filter(None, (str(MEMTRACE), env.get("PYTHONPATH")))))
-        proc = _start(folder, port, env=env)
+        log = Path(tmp_name) / "kiosk-stderr.log"
+        proc = _start(folder, port, env=env, log=log)
         traced: dict[str, Any] = {}
         samples: list[tuple[float, float, int]] = []
         windows: dict[int, list[float]] = {}
@@ -274,15 +283,18 @@ def run(seconds: float, rate: float = 1.0, warmup_s: float | None = None, window
                 if traces is not None:
                     traced = memory_growth(proc.pid, traces)
         finally:
+            died = proc.poll()  # None while it runs: a code here means the kiosk ended on its own
             proc.terminate()
             proc.wait(30)
+            if died is not None:
+                print(f"soak: the kiosk exited with {died}; its stderr ends:\n{_tail(log)}", file=sys.stderr)
         balance, journal, _card, pending = _settle(folder)
     growth = _growth(samples, warmup_s)
     p99s = [_pct(windows[k], 99) for k in sorted(windows)]
     steady = p99s[1:] if len(p99s) > 1 else p99s  # the first window holds the warm-up
     failures = (int(growth["rss_growth_after_warmup_mb"] > MAX_RSS_GROWTH_MB) + int(growth["fd_growth"] > 0)
                 + int(balance != journal) + int(bool(pending)) + sum(declined.values())
-                + sum(till.topup_declined.values()))
+                + sum(till.topup_declined.values()) + int(died is not None))
     return {"seconds": round(time.monotonic() - started, 1), "credit_per_day": ceiling, "environment": environment,
             "sales": {"total": sales, "face": face_sales, "approved": approved, "declined": declined},
             "declined_details": details,
@@ -293,5 +305,6 @@ def run(seconds: float, rate: float = 1.0, warmup_s: float | None = None, window
             "rss_mb": [round(s[1], 1) for s in samples], "fds": [s[2] for s in samples],
             "window_s": window_s, "tap_p99_ms_per_window": p99s,
             "tap_p99_steady_max_over_min": round(max(steady) / min(steady), 2) if steady and min(steady) else None,
-            "journal_equals_band": balance == journal, "pending": len(pending), "failures": failures,
+            "kiosk_exit": died, "journal_equals_band": balance == journal, "pending": len(pending),
+            "failures": failures,
             **({"python_heap": traced} if trace_memory else {})}
