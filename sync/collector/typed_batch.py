@@ -101,10 +101,11 @@ def typed_columns(body: bytes) -> tuple[Batch, list[list]] | None:
         return None
     if set(map(_FIRST, items)) != {"["} or set(map(_FIRST, data)) != {"{"}:
         return None
-    if b"\\u0000" in body:  # PostgreSQL text cannot hold NUL: the reference path names the entry
-        texts = [v for i in _TEXT for v in columns[i]] + [v for i in _OPTIONAL_TEXT for v in columns[i] if v]
-        if "\x00" in "".join(texts):
-            return None
+    # PostgreSQL text cannot hold NUL: the reference path names the entry. Joining each column is a few times
+    # cheaper than searching the whole body for an escaped NUL.
+    if (any("\x00" in "".join(columns[i]) for i in _TEXT)
+            or any("\x00" in "".join(filter(None, columns[i])) for i in _OPTIONAL_TEXT)):
+        return None
     deque(map(setattr, entries, repeat("hash", n), repeat("", n)), maxlen=0)  # omitted from the encoding
     try:
         if list(map(_HEXDIGEST, map(sha256, map(_ENCODE, entries)))) != list(hashes):
