@@ -43,6 +43,7 @@ FACE = [
 COLLECTOR = [
     "psycopg[binary]>=3.1",
     "msgspec>=0.18",  # ingest decodes batches into typed entries in C (sync.collector.typed_batch)
+    "isal>=1.6",  # ingest inflates batches with ISA-L: half zlib's time (sync.collector.prepared)
     # the back office (sync/collector/backoffice): forms, PDFs, IBAN checks, SEPA credit transfers
     "python-multipart>=0.0.9",
     "fpdf2>=2.7",

@@ -12,6 +12,7 @@ from operator import itemgetter
 from pathlib import Path
 
 import orjson
+from isal import isal_zlib
 
 from sync.collector import operator_totals, product_totals
 from sync.collector.entry_totals import sum_totals
@@ -136,6 +137,7 @@ def _with_columns(p: Prepared, columns: list[list], copy_text: bool) -> Prepared
     return p
 
 
+
 def prepared_batch(source: str, batch: Batch, copy_text: bool) -> Prepared:
     """A batch already decoded and chain-checked, as `prepare` makes it."""
     # entries are dropped from the batch: the payload carries them, and pickling both would double the traffic
@@ -155,7 +157,7 @@ def prepare(source: str, data: bytes | None = None, copy_text: bool = False) -> 
         except OSError as exc:
             return Prepared(source, error=f"cannot read batch: {exc.strerror}")
     try:
-        body = inflate(data)
+        body = inflate(data, isal_zlib)  # ISA-L: the same zlib stream, inflated in half the time
     except BatchError as exc:
         return Prepared(source, error=str(exc))
     typed = typed_columns(body)

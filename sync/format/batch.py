@@ -109,18 +109,20 @@ def encode(batch: Batch) -> bytes:
     return MAGIC + zlib.compress(body, 6)
 
 
-def inflate(data: bytes) -> bytes:
-    """The batch's JSON body, decompressed within `MAX_BYTES`; BatchError if it is not a whole StallPay batch."""
+def inflate(data: bytes, codec: Any = zlib) -> bytes:
+    """The batch's JSON body, decompressed within `MAX_BYTES`; BatchError if it is not a whole StallPay batch.
+    `codec`: a module with zlib's `decompressobj` and `error` (the collector passes ISA-L's, twice as fast)."""
     if not data.startswith(MAGIC):
         raise BatchError("not a StallPay batch (bad magic)")
     try:
-        inflater = zlib.decompressobj()
+        inflater = codec.decompressobj()
         body = inflater.decompress(data[len(MAGIC):], MAX_BYTES)
-        if inflater.unconsumed_tail:
+        # ISA-L may keep the rest of a bomb's input buffered (no unconsumed_tail): a full output says it too
+        if inflater.unconsumed_tail or (len(body) == MAX_BYTES and not inflater.eof):
             raise BatchError(f"batch is larger than {MAX_BYTES} bytes uncompressed")
         if not inflater.eof:
             raise BatchError("batch is truncated (compressed data ends early)")
-    except zlib.error as exc:
+    except codec.error as exc:
         raise BatchError(f"batch is corrupt ({exc})") from None
     return body
 
