@@ -34,7 +34,7 @@ from sync.collector.face import ingest_rows as ingest_face_rows
 from sync.collector.face import record_confirmations
 from sync.collector.ledger import face_outside_event
 from sync.collector.prepared import ENTRY_COLUMNS, Prepared, prepared_batch
-from sync.collector.prepared_stream import default_workers, prepared_stream
+from sync.collector.prepared_stream import collecting_rarely, default_workers, prepared_stream
 from sync.collector.storage import Store
 from sync.format.batch import MAX_SEQ, SUFFIX, Batch, BatchError, check_chain, check_signature
 
@@ -143,8 +143,9 @@ def ingest_many(store: Store, items: Iterable[tuple[str, bytes | None]], *, send
     todo = list(items)
     stream = prepared_stream(todo, default_workers() if workers is None else workers, store.copy_text,
                               2 * group_entries)
-    return _ingest_prepared(store, stream, sender=sender, received_at=received_at, group_entries=group_entries,
-                            progress=progress, total=len(todo))
+    with collecting_rarely(len(todo)):
+        return _ingest_prepared(store, stream, sender=sender, received_at=received_at, group_entries=group_entries,
+                                progress=progress, total=len(todo))
 
 
 def _ingest_prepared(store: Store, stream: Iterator[Prepared | None], *, sender: int | None = None,

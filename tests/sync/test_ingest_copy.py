@@ -6,6 +6,7 @@ either database exactly as the terminal wrote it, through the fast path (every e
 
 from __future__ import annotations
 
+import gc
 import pickle
 import random
 
@@ -16,6 +17,7 @@ from sync.collector.enrollment import enroll
 from sync.collector.entry_totals import sum_totals
 from sync.collector.ingest import ingest_many
 from sync.collector.prepared import ENTRY_COLUMNS, INT_COLUMNS, entry_columns, entry_row, prepare
+from sync.collector.prepared_stream import RARE_GC
 from sync.collector.storage import SQLiteStore, Store, StoreError, decode_copy_text, encode_copy_text
 from sync.collector.summary import summary
 from sync.format.batch import encode, make_batch
@@ -132,3 +134,20 @@ def test_query_in_runs_a_long_id_list_in_parts(store: Store) -> None:
     rows = store.query_in("SELECT n FROM numbers WHERE n IN ({marks}) ORDER BY n", list(range(1_200)), size=500)
     assert [r["n"] for r in rows] == list(range(0, 1_200, 2))
     assert store.query_in("SELECT n FROM numbers WHERE n IN ({marks})", []) == []
+
+
+def test_a_bulk_ingest_collects_garbage_rarely_and_restores_the_thresholds(store: Store) -> None:
+    key = Ed25519PrivateKey.generate()
+    enroll(store, 4, public_hex(key))
+    entries = _entries(4, 100, random.Random(5))
+    blobs = [encode(make_batch(entries[i:i + 10], key)) for i in range(0, 100, 10)]
+    before, seen = gc.get_threshold(), []
+    results = ingest_many(store, [(f"b{i}", b) for i, b in enumerate(blobs)], workers=0,
+                          progress=lambda *_: seen.append(gc.get_threshold()))
+    assert [r.status for r in results] == ["stored"] * 10
+    assert seen and all(t[0] >= RARE_GC[0] for t in seen)  # while the ten batches were stored
+    assert gc.get_threshold() == before
+    more = _entries(4, 1, random.Random(6), first=101, prev=entries[-1]["hash"])
+    one = ingest_many(store, [("upload", encode(make_batch(more, key)))], workers=0,
+                      progress=lambda *_: seen.append(gc.get_threshold()))
+    assert one[0].status == "stored" and seen[-1] == before  # one upload: the thresholds are left alone
