@@ -52,6 +52,9 @@ def _copy_column(column: Sequence[Any]) -> Sequence[str]:
     try:
         joined = "".join(column)
     except TypeError:  # not all text
+        first = column[0]  # one value throughout: a batch's terminal, a flag, all NULL (1.0 == 1: types too)
+        if column.count(first) == len(column) and set(map(type, column)) == {type(first)}:
+            return [_copy_field(first)] * len(column)
         try:
             return list(map(int.__repr__, column))
         except TypeError:  # NULLs, or mixed

@@ -95,8 +95,8 @@ def typed_columns(body: bytes) -> tuple[Batch, list[list]] | None:
             or hashes[-1] != h["last_hash"]):
         return None
     try:
-        items = list(map(bytes.decode, map(bytes, columns[17])))
-        data = list(map(bytes.decode, map(bytes, columns[18])))
+        items = list(map(str, columns[17], repeat("utf-8")))  # Raw is a buffer: decoded in one call
+        data = list(map(str, columns[18], repeat("utf-8")))
     except UnicodeDecodeError:
         return None
     if set(map(_FIRST, items)) != {"["} or set(map(_FIRST, data)) != {"{"}:

@@ -66,11 +66,16 @@ def test_copy_text_round_trips_awkward_text() -> None:
     assert decode_copy_text(data, INT_COLUMNS) == rows
     assert encode_copy_text([["a\tb", None, "c"], [True, 7, -3]]) == b"a\\tb\t1\n\\N\t7\nc\t-3\n"
     assert encode_copy_text([[], []]) == b""
+    # one value throughout a column (a batch's terminal, a flag, all NULL) or not
+    assert (encode_copy_text([[7, 7], [None, None], [True, True], [5, 6], [1, None]])
+            == b"7\t\\N\t1\t5\t1\n7\t\\N\t1\t6\t\\N\n")
 
 
 def test_copy_text_refuses_what_it_cannot_write(tmp_path) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(StoreError, match="type float"):
         encode_copy_text([[1.5]])
+    with pytest.raises(StoreError, match="type float"):  # equal to the int before it, still not an int
+        encode_copy_text([[1, 1.0]])
     store = SQLiteStore(str(tmp_path / "x.db"))
     with pytest.raises(StoreError, match="no COPY"):
         store.load_copy_text("entries", ENTRY_COLUMNS, [b""])
