@@ -110,3 +110,26 @@ def test_workers_exit_when_the_ingest_is_killed(tmp_path: Path) -> None:
         assert not any(_alive(p) for p in workers)
     finally:
         proc.kill()
+
+
+_BOTH_WAYS = """
+import json, threading, time
+from bench.ingest import synth
+from sync.collector.prepared_stream import prepared_stream, start_method
+_keys, blobs, _rows = synth(2000, 2, batch_size=100)
+items = [(f"b{i}", b) for i, b in enumerate(blobs)]
+def run():
+    return [(p.source, p.count, p.error, p.copy) for p in prepared_stream(items, 2, True) if p is not None]
+alone = (start_method(), run())
+threading.Thread(target=time.sleep, args=(60,), daemon=True).start()  # as in collector serve
+busy = (start_method(), run())
+print(json.dumps([alone[0], busy[0], alone[1] == busy[1], len(alone[1]), sum(c for _s, c, _e, _p in alone[1])]))
+"""
+
+
+def test_workers_fork_only_from_a_lone_thread_and_prepare_the_same_either_way() -> None:
+    """`collector ingest` (one thread) forks its workers; a process with another thread spawns them, since a
+    forked child would inherit that thread's locks held forever. Both prepare the same batches."""
+    out = subprocess.run([sys.executable, "-c", _BOTH_WAYS], capture_output=True, text=True, timeout=120,
+                         cwd=Path(__file__).resolve().parents[2], check=True)
+    assert json.loads(out.stdout) == ["fork", "spawn", True, 20, 2000]
