@@ -23,6 +23,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import chain
 from pathlib import Path
 
 from sync.collector import operator_totals, product_totals, terminal_report
@@ -212,7 +213,7 @@ def _store_group(store: Store, group: list[Prepared], received_at: datetime | No
         known = _known_batches(store, [p.batch.batch_id for p in group if p.batch])
         near = _stored_near(store, [p.batch for p in group if p.batch and p.batch.batch_id not in known])
         copy_text = store.copy_text
-        payload: list = []  # COPY text chunks, or row tuples
+        payload: list = []  # COPY text chunks, or each batch's columns
         totals: dict[tuple, list[int]] = {}
         products: dict[tuple, list[int]] = {}
         takings: dict[tuple, list[int]] = {}
@@ -246,7 +247,7 @@ def _store_group(store: Store, group: list[Prepared], received_at: datetime | No
                 if copy_text:
                     payload.append(new.copy)
                 else:
-                    payload.extend(new.rows)
+                    payload.append(new.columns)
                 for key, (n, amount, delta) in new.totals.items():
                     t = totals.get(key)
                     if t is None:
@@ -270,7 +271,8 @@ def _store_group(store: Store, group: list[Prepared], received_at: datetime | No
             if copy_text:
                 store.load_copy_text("entries", ENTRY_COLUMNS, payload)
             else:
-                store.copy_rows("entries", ENTRY_COLUMNS, payload)
+                rows = chain.from_iterable(zip(*c, strict=True) for c in payload)  # made as SQLite takes them
+                store.copy_rows("entries", ENTRY_COLUMNS, rows)
             if face:
                 ingest_face_rows(store, face)
                 face_outside_event(store, stored_window(store), [(r[0], r[1]) for r in face])

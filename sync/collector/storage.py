@@ -122,7 +122,7 @@ class Store:
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         raise NotImplementedError
 
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         raise NotImplementedError
 
     def query_in(self, sql: str, values: Sequence[Any], size: int = 500) -> list[dict[str, Any]]:
@@ -153,7 +153,7 @@ class Store:
         round trip for all of them; errors are raised at the end of the block at the latest. SQLite: as they come."""
         yield
 
-    def copy_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    def copy_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
         """Bulk insert; PostgreSQL uses COPY, SQLite a prepared executemany."""
         cols = ", ".join(columns)
         self.executemany(f"INSERT INTO {table} ({cols}) VALUES ({', '.join('?' * len(columns))})", rows)
@@ -233,7 +233,7 @@ class SQLiteStore(Store):
         with self._lock:
             return self.conn.execute(sql, list(params)).rowcount
 
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         with self._lock:
             self.conn.executemany(sql, rows)
 
@@ -302,7 +302,7 @@ class PostgresStore(Store):
             cur.execute(self._sql(sql), list(params))
             return cur.rowcount
 
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         with self._lock, self.conn.cursor() as cur:
             cur.executemany(self._sql(sql), rows)
 
@@ -322,7 +322,7 @@ class PostgresStore(Store):
         with self._lock, self.conn.pipeline():
             yield
 
-    def copy_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    def copy_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
         with self._lock, self.conn.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as cp:
             for row in rows:
                 cp.write_row(row)

@@ -101,8 +101,9 @@ def test_prepared_payload_matches_the_rows() -> None:
 
     # SQLite's rows cross from the worker with equal values as one object: fewer objects for the collector to make
     p = pickle.loads(pickle.dumps(prepare("x", blob, copy_text=False)))
-    assert all(p.rows[i][3] is p.rows[i - 1][2] for i in range(1, 50))  # prev_hash: the hash before it
-    assert len({id(r[16]) for r in p.rows}) == 1  # one currency, one object
+    hashes, prevs, currencies = p.columns[2], p.columns[3], p.columns[16]
+    assert all(prevs[i] is hashes[i - 1] for i in range(1, 50))  # prev_hash: the hash before it
+    assert len(set(map(id, currencies))) == 1  # one currency, one object
 
 
 @pytest.mark.parametrize("workers", [0, 2])
