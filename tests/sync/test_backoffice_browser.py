@@ -57,6 +57,9 @@ def test_dashboard_equals_summary_and_follows_a_syncing_terminal(browser: Any, c
     page.click("text=New pairing code")
     code = page.text_content("#pairing-code").strip()
     assert page.locator(".qr svg").count() == 1
+    # a vendor's name reads on one line: "vendor-1" does not break at its hyphen (one line box for its text)
+    lines = "e => { const r = document.createRange(); r.selectNodeContents(e); return r.getClientRects().length }"
+    assert [c.evaluate(lines) for c in page.locator("#terminals td.name").all()] == [1, 1, 1, 1]
     shot(page, "terminals-pairing")
     till = Till(tmp_path, collector, 20)
     assert till.client.pair(code)["role"] == "cashier"
