@@ -63,8 +63,9 @@ def start_method() -> str:
 
 
 def _worker_init(parent: int) -> None:
-    """A batch worker: exits with the collector; yields the CPU to the process feeding the database (it is the
-    pipeline's bottleneck); collects cyclic garbage rarely. A prepared batch is thousands of acyclic containers
+    """A batch worker: exits with the collector; yields the CPU to the process feeding the database (SQLite's
+    bottleneck; on PostgreSQL, where the worker is the slower side, nice 0 and 5 measured the same); collects
+    cyclic garbage rarely. A prepared batch is thousands of acyclic containers
     (decoded JSON, rows) freed by reference counting, which the default thresholds made the collector scan over
     and over for nothing (3-8 % of a worker's time)."""
     exit_with_parent(parent)
@@ -89,7 +90,8 @@ def prepared_stream(items: list[tuple[str, bytes | None]], workers: int, copy_te
     ctx = multiprocessing.get_context(start_method())
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
                              initargs=(os.getpid(),)) as pool:
-        # every worker started now; one of these is done once a worker is up (starting takes a few hundred ms)
+        # every worker started now; one of these is done once a worker is up (forked: milliseconds; spawned:
+        # a few hundred ms, while this process prepares the first batches itself)
         started = [pool.submit(int) for _ in range(workers)]
         first = 0
         while first < len(items) and not any(f.done() for f in started):  # meanwhile, this process prepares
