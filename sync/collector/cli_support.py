@@ -25,12 +25,16 @@ def guard(func):  # type: ignore[no-untyped-def]
 
     def run(args: argparse.Namespace) -> int:
         from sync.collector.enrollment import EnrollmentError
+        from sync.collector.prepared_stream import WorkerFailed
         from sync.collector.storage import StoreError
 
         try:
             return func(args)
         except StoreError as exc:
             return fail(str(exc), 2)
+        except WorkerFailed as exc:  # killed (out of memory?): the groups stored before stay, each exactly once
+            return fail(f"ingest stopped: {exc}. What was stored stays stored; run the same command again to "
+                        "store the rest", 2)
         except (EnrollmentError, ValueError) as exc:
             return fail(str(exc))
 
