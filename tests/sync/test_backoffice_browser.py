@@ -60,6 +60,9 @@ def test_dashboard_equals_summary_and_follows_a_syncing_terminal(browser: Any, c
     # a vendor's name reads on one line: "vendor-1" does not break at its hyphen (one line box for its text)
     lines = "e => { const r = document.createRange(); r.selectNodeContents(e); return r.getClientRects().length }"
     assert [c.evaluate(lines) for c in page.locator("#terminals td.name").all()] == [1, 1, 1, 1]
+    self_test = page.locator("#terminals thead th").nth(10)
+    assert self_test.evaluate(lines) == 1  # "Self-test" does not break at its hyphen: a U+2011 in the page
+    assert self_test.text_content() == "Self\u2011test"
     shot(page, "terminals-pairing")
     till = Till(tmp_path, collector, 20)
     assert till.client.pair(code)["role"] == "cashier"
