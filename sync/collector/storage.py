@@ -53,15 +53,27 @@ def _copy_column(column: Sequence[Any]) -> Sequence[str]:
         joined = "".join(column)
     except TypeError:  # not all text
         first = column[0]  # one value throughout: a batch's terminal, a flag, all NULL (1.0 == 1: types too)
-        if column.count(first) == len(column) and set(map(type, column)) == {type(first)}:
+        if (first == column[-1] and column.count(first) == len(column)  # first == last: cheap, and rarely so
+                and set(map(type, column)) == {type(first)}):
             return [_copy_field(first)] * len(column)
         try:
             return list(map(int.__repr__, column))
         except TypeError:  # NULLs, or mixed
+            pass
+        try:  # text and NULLs (a method, an operator)
+            joined = "".join(filter(None, column))
+        except TypeError:
             return [_copy_field(v) for v in column]
-    if "\\" in joined or "\t" in joined or "\n" in joined or "\r" in joined:
+        if not _needs_escape(joined) and set(map(type, column)) == {str, type(None)}:
+            return [COPY_NULL if v is None else v for v in column]
+        return [_copy_field(v) for v in column]
+    if _needs_escape(joined):
         return [_copy_escape(v) for v in column]
     return column
+
+
+def _needs_escape(text: str) -> bool:
+    return "\\" in text or "\t" in text or "\n" in text or "\r" in text
 
 
 def encode_copy_text(columns: Sequence[Sequence[Any]]) -> bytes:

@@ -68,6 +68,9 @@ def test_copy_text_round_trips_awkward_text() -> None:
     # one value throughout a column (a batch's terminal, a flag, all NULL) or not
     assert (encode_copy_text([[7, 7], [None, None], [True, True], [5, 6], [1, None]])
             == b"7\t\\N\t1\t5\t1\n7\t\\N\t1\t6\t\\N\n")
+    # text and NULLs (a method): plain, empty, or needing escapes; a column of 0 and NULL; text, NULL and a number
+    assert (encode_copy_text([["cash", None, ""], ["a\\b", None, "c\nd"], [0, None, 0], ["x", None, 3]])
+            == b"cash\ta\\\\b\t0\tx\n\\N\t\\N\t\\N\t\\N\n\tc\\nd\t0\t3\n")
 
 
 def test_copy_text_refuses_what_it_cannot_write(tmp_path) -> None:  # type: ignore[no-untyped-def]
