@@ -26,6 +26,7 @@ PARALLEL_FROM = 8  # batches: below this, worker processes cost more than they s
 MAX_AHEAD = 256  # batches in flight at most (prepared ahead of the database)
 RARE_GC = (50_000, 20, 100)  # gc thresholds while batches are prepared and stored in bulk
 PIPE_BYTES = 1 << 20  # a forked worker's pipe: a few prepared batches ahead (Linux's default maximum)
+PIPES_PER_WORKER = 4  # a forked worker's pipes, written in turn: about 15 prepared batches ahead, not 4
 
 
 def default_workers() -> int:
@@ -84,7 +85,7 @@ def prepared_stream(items: list[tuple[str, bytes | None]], workers: int, copy_te
                      ahead: int = 40_000) -> Iterator[Prepared | None]:
     """Prepare batches in worker processes, in order, with a bounded number in flight (memory stays flat).
 
-    A process with one thread forks its workers (`_forked_stream`: each one's pipe holds what is in flight);
+    A process with one thread forks its workers (`_forked_stream`: each one's pipes hold what is in flight);
     otherwise a pool of spawned workers keeps about `ahead` entries in flight (at least two batches per worker,
     at most `MAX_AHEAD` batches). Either way the workers prepare the next group while the collector loads one
     into the database. None in the stream: the next batch is not ready yet (the caller may store what it holds
@@ -142,18 +143,20 @@ class WorkerFailed(RuntimeError):
 
 
 def _prepare_share(items: list[tuple[str, bytes | None]], start: int, step: int, copy_text: bool,
-                   out: Connection, others: list[Connection], parent: int) -> None:
-    """A forked worker: prepares items start, start + step, ... in order and writes each to `out`, which holds
-    a few of them ahead (the pipe's buffer); a full pipe pauses the worker until the collector reads. `others`:
-    the collector's ends of this and the earlier workers' pipes, closed here so that only the collector holds them (a
-    worker stopped by the collector closing its end would otherwise wait on a full pipe for ever)."""
+                   outs: list[Connection], others: list[Connection], parent: int) -> None:
+    """A forked worker: prepares items start, start + step, ... in order and writes them to `outs` in turn (item i
+    to `outs[(i // step) % len(outs)]`). The pipes' buffers hold what is ahead: a full pipe pauses the worker until
+    the collector reads it. `others`: the collector's ends of all the pipes, closed here so that only the collector
+    holds them (a worker stopped by the collector closing its end would otherwise wait on a full pipe for ever)."""
     for other in others:
         other.close()
     _worker_init(parent)
-    with contextlib.suppress(OSError):  # Linux: room for a few prepared batches in the pipe, not 64 KiB
-        fcntl.fcntl(out.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+    for out in outs:
+        with contextlib.suppress(OSError):  # Linux: room for a few prepared batches in each pipe, not 64 KiB
+            fcntl.fcntl(out.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
     try:
-        for i in range(start, len(items), step):
+        for k, i in enumerate(range(start, len(items), step)):
+            out = outs[k % len(outs)]
             try:
                 blob = pickle.dumps(prepare(*items[i], copy_text), pickle.HIGHEST_PROTOCOL)
             except Exception as exc:  # prepare refuses bad input itself: this is a bug or memory, not a batch
@@ -166,32 +169,42 @@ def _prepare_share(items: list[tuple[str, bytes | None]], start: int, step: int,
 
 def _forked_stream(items: list[tuple[str, bytes | None]], workers: int,
                    copy_text: bool) -> Iterator[Prepared | None]:
-    """Workers forked with the items in their memory, each writing its share to its own pipe, which this
+    """Workers forked with the items in their memory, each writing its share to its own pipes in turn, which this
     process reads in order. Nothing is sent to a worker, and no thread of this process feeds or drains the
     pipes: with a pool's feeder and result threads, the collector's process (SQLite's bottleneck) spent
-    0.15-0.2 CPU-s per 200,000 entries in them and waited for their GIL."""
+    0.15-0.2 CPU-s per 200,000 entries in them and waited for their GIL.
+
+    Why `PIPES_PER_WORKER` pipes: this process reads nothing while it stores a group (on PostgreSQL it waits for
+    the server to load it), so a worker keeps preparing only as far as its pipes hold. One pipe held four batches
+    and the worker, PostgreSQL's slower side, stopped for part of every group; four pipes ingested 200,000 entries
+    at 122,000-141,000 entries/s where one did 96,000-124,000 (alternating runs, same machine)."""
     ctx = multiprocessing.get_context("fork")
-    pipes: list[Connection] = []
+    pipes: list[Connection] = []  # worker w's pipes are pipes[w * PIPES_PER_WORKER:][:PIPES_PER_WORKER]
     procs = []
     try:
         for w in range(workers):
-            read, write = ctx.Pipe(duplex=False)
+            ends = [ctx.Pipe(duplex=False) for _ in range(PIPES_PER_WORKER)]
+            reads = [r for r, _ in ends]
             proc = ctx.Process(target=_prepare_share, name=f"batch-worker-{w}", daemon=True,
-                               args=(items, w, workers, copy_text, write, [*pipes, read], os.getpid()))
+                               args=(items, w, workers, copy_text, [wr for _, wr in ends], [*pipes, *reads],
+                                     os.getpid()))
             proc.start()
-            write.close()
-            pipes.append(read)
+            for _, wr in ends:
+                wr.close()
+            pipes.extend(reads)
             procs.append(proc)
+        # item i is worker w's k-th, written to that worker's pipe k % PIPES_PER_WORKER
         for i in range(len(items)):
-            pipe = pipes[i % workers]
+            w, k = i % workers, i // workers
+            pipe = pipes[w * PIPES_PER_WORKER + k % PIPES_PER_WORKER]
             if not pipe.poll():
                 yield None
             try:
                 p = pickle.loads(pipe.recv_bytes())
             except EOFError:
-                procs[i % workers].join(1)
+                procs[w].join(1)
                 raise WorkerFailed(f"the worker preparing {items[i][0]} ended "
-                                   f"(exit code {procs[i % workers].exitcode})") from None
+                                   f"(exit code {procs[w].exitcode})") from None
             if isinstance(p, WorkerFailed):
                 raise p
             yield p

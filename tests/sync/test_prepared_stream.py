@@ -156,3 +156,34 @@ print(json.dumps({{"first": first, "stored_then": stored_then, "second": second[
                    "What was stored stays stored; run the same command again to store the rest\n")
     assert got.pop("stored_then") < 40_000
     assert got == {"second": 0, "entries": 40_000, "same_books": True}
+
+
+def test_a_worker_keeps_preparing_while_the_collector_stores_a_group() -> None:
+    """The collector reads nothing while it stores a group (PostgreSQL: while the server loads it). A worker is then
+    held only by what its pipes hold, and with one pipe (about four batches of 1,000 entries) the worker, the slower
+    side on PostgreSQL, stopped for part of every group."""
+    got = _run("""
+import pickle, tempfile
+from sync.collector.prepared import prepare as real
+mark = tempfile.NamedTemporaryFile(delete=False).name
+def prepare(source, data, copy_text):
+    p = real(source, data, copy_text)
+    with open(mark, "a") as f:
+        f.write(f"{source} {len(pickle.dumps(p, pickle.HIGHEST_PROTOCOL))}\\n")
+    return p
+ps.prepare = prepare
+stream = ps.prepared_stream(items, 1, True)
+first = next(p for p in stream if p is not None)
+[worker] = multiprocessing.active_children()
+deadline = time.monotonic() + 60
+while "pipe_write" not in open(f"/proc/{worker.pid}/wchan").read():  # the collector reads nothing: await the
+    assert time.monotonic() < deadline, "the worker never waited on a full pipe"  # worker blocked on full pipes
+    time.sleep(0.01)
+sizes = [int(line.split()[1]) for line in open(mark).read().splitlines()]
+stream.close()
+print(json.dumps({"first": first.source, "prepared": len(sizes), "ahead_bytes": sum(sizes[1:]),
+                  "pipe_bytes": ps.PIPE_BYTES, "left": len(multiprocessing.active_children())}))
+""")
+    assert got["first"] == "b0" and got["left"] == 0
+    # ahead of the collector: far more than one pipe holds (about 4 MiB here, where one pipe held 1 MiB)
+    assert got["ahead_bytes"] > 3 * got["pipe_bytes"]
