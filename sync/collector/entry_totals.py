@@ -33,16 +33,25 @@ def group_columns(columns: list[list], hours: list[str]) -> Groups:
 def sum_totals(groups: Groups) -> dict[tuple, list[int]]:
     """What the grouped entries add to `entry_totals`: key (terminal, hour, op, phase, method) -> [n, amount, delta]."""
     sums: dict[tuple, list[int]] = {}
-    for (tid, hour, _operator, op, phase, method), (n, amount, delta) in groups.items():
-        key = (tid, hour, op, phase, method)
-        t = sums.get(key)
-        if t is None:
-            sums[key] = [n, amount, delta]
-        else:
-            t[0] += n
-            t[1] += amount
-            t[2] += delta
+    for (tid, hour, _operator, op, phase, method), counts in groups.items():
+        _fold(sums, (tid, hour, op, phase, method), counts)
     return sums
+
+
+def merge(into: dict[tuple, list[int]], sums: dict[tuple, list[int]]) -> None:
+    """Add one batch's `sum_totals` to a group's."""
+    for key, counts in sums.items():
+        _fold(into, key, counts)
+
+
+def _fold(into: dict[tuple, list[int]], key: tuple, counts: list[int]) -> None:
+    t = into.get(key)
+    if t is None:
+        into[key] = list(counts)
+    else:
+        t[0] += counts[0]
+        t[1] += counts[1]
+        t[2] += counts[2]
 
 
 def add_totals(store: Store, sums: dict[tuple, list[int]]) -> None:

@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from itertools import chain
 from pathlib import Path
 
-from sync.collector import operator_totals, product_totals, terminal_report
+from sync.collector import entry_totals, operator_totals, product_totals, terminal_report
 from sync.collector.enrollment import EnrollmentError, pair
 from sync.collector.entry_totals import add_totals
 from sync.collector.event import now_iso, require_event
@@ -248,14 +248,7 @@ def _store_group(store: Store, group: list[Prepared], received_at: datetime | No
                     payload.append(new.copy)
                 else:
                     payload.append(new.columns)
-                for key, (n, amount, delta) in new.totals.items():
-                    t = totals.get(key)
-                    if t is None:
-                        totals[key] = [n, amount, delta]
-                    else:
-                        t[0] += n
-                        t[1] += amount
-                        t[2] += delta
+                entry_totals.merge(totals, new.totals)
                 product_totals.merge(products, new.products)
                 operator_totals.merge(takings, new.takings)
                 face.extend(new.face)
