@@ -177,7 +177,8 @@ def _forked_stream(items: list[tuple[str, bytes | None]], workers: int,
     Why `PIPES_PER_WORKER` pipes: this process reads nothing while it stores a group (on PostgreSQL it waits for
     the server to load it), so a worker keeps preparing only as far as its pipes hold. One pipe held four batches
     and the worker, PostgreSQL's slower side, stopped for part of every group; four pipes ingested 200,000 entries
-    at 122,000-141,000 entries/s where one did 96,000-124,000 (alternating runs, same machine)."""
+    at 109,000-141,000 entries/s (mean 127,000) where one did 96,000-124,000 (mean 112,000), in 9 alternating pairs
+    on one machine."""
     ctx = multiprocessing.get_context("fork")
     pipes: list[Connection] = []  # worker w's pipes are pipes[w * PIPES_PER_WORKER:][:PIPES_PER_WORKER]
     procs = []
