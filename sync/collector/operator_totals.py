@@ -22,26 +22,23 @@ def sum_groups(groups: Sums) -> Sums:
     """What entries grouped by `entry_totals.group_columns` add to `operator_totals`."""
     sums: Sums = {}
     for (tid, hour, operator, op, phase, method), (n, amount, _delta) in groups.items():
-        if phase != "commit" or op not in _OPS:
-            continue
-        key = (tid, hour, operator or "", op, method)
-        t = sums.get(key)
-        if t is None:
-            sums[key] = [n, amount]
-        else:
-            t[0] += n
-            t[1] += amount
+        if phase == "commit" and op in _OPS:
+            _fold(sums, (tid, hour, operator or "", op, method), n, amount)
     return sums
 
 
 def merge(into: Sums, sums: Sums) -> None:
     for key, (n, amount) in sums.items():
-        t = into.get(key)
-        if t is None:
-            into[key] = [n, amount]
-        else:
-            t[0] += n
-            t[1] += amount
+        _fold(into, key, n, amount)
+
+
+def _fold(into: Sums, key: tuple, n: int, amount: int) -> None:
+    t = into.get(key)
+    if t is None:
+        into[key] = [n, amount]
+    else:
+        t[0] += n
+        t[1] += amount
 
 
 def add(store: Store, sums: Sums) -> None:
