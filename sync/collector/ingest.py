@@ -34,6 +34,7 @@ from sync.collector.event_window import stored_window
 from sync.collector.face import ingest_rows as ingest_face_rows
 from sync.collector.face import record_confirmations
 from sync.collector.ledger import face_outside_event
+from sync.collector.pair_sums import merge_pairs
 from sync.collector.prepared import ENTRY_COLUMNS, Prepared, prepared_batch
 from sync.collector.prepared_stream import collecting_rarely, default_workers, prepared_stream
 from sync.collector.storage import Store
@@ -249,8 +250,8 @@ def _store_group(store: Store, group: list[Prepared], received_at: datetime | No
                 else:
                     payload.append(new.columns)
                 entry_totals.merge(totals, new.totals)
-                product_totals.merge(products, new.products)
-                operator_totals.merge(takings, new.takings)
+                merge_pairs(products, new.products)
+                merge_pairs(takings, new.takings)
                 face.extend(new.face)
                 if new.card_ids:
                     pending.append((batch.batch_id,))

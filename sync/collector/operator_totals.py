@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from sync.collector.pair_sums import add_pair
+
 if TYPE_CHECKING:
     from sync.collector.storage import Store
 
@@ -23,22 +25,8 @@ def sum_groups(groups: Sums) -> Sums:
     sums: Sums = {}
     for (tid, hour, operator, op, phase, method), (n, amount, _delta) in groups.items():
         if phase == "commit" and op in _OPS:
-            _fold(sums, (tid, hour, operator or "", op, method), n, amount)
+            add_pair(sums, (tid, hour, operator or "", op, method), n, amount)
     return sums
-
-
-def merge(into: Sums, sums: Sums) -> None:
-    for key, (n, amount) in sums.items():
-        _fold(into, key, n, amount)
-
-
-def _fold(into: Sums, key: tuple, n: int, amount: int) -> None:
-    t = into.get(key)
-    if t is None:
-        into[key] = [n, amount]
-    else:
-        t[0] += n
-        t[1] += amount
 
 
 def add(store: Store, sums: Sums) -> None:

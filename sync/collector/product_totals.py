@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from sync.collector.pair_sums import add_pair
+
 if TYPE_CHECKING:
     from sync.collector.storage import Store
 
@@ -66,13 +68,7 @@ def add_entry(sums: Sums, terminal_id: int, time: str, op: str, phase: str, item
 
 def _add_lines(sums: Sums, terminal_id: int, hour: str, sign: int, lines: list[tuple[str, int, int]]) -> None:
     for name, qty, amount in lines:
-        key = (terminal_id, hour, name)
-        t = sums.get(key)
-        if t is None:
-            sums[key] = [sign * qty, sign * amount]
-        else:
-            t[0] += sign * qty
-            t[1] += sign * amount
+        add_pair(sums, (terminal_id, hour, name), sign * qty, sign * amount)
 
 
 def sum_columns(columns: list[list], hours: list[str] | None = None) -> Sums:
@@ -93,16 +89,6 @@ def sum_columns(columns: list[list], hours: list[str] | None = None) -> Sums:
             lines = lines_of[items] = product_lines(items)
         _add_lines(sums, tid, hour, n if op == "sale" else -n, lines)
     return sums
-
-
-def merge(into: Sums, sums: Sums) -> None:
-    for key, (qty, net) in sums.items():
-        t = into.get(key)
-        if t is None:
-            into[key] = [qty, net]
-        else:
-            t[0] += qty
-            t[1] += net
 
 
 def add(store: Store, sums: Sums) -> None:
