@@ -77,9 +77,11 @@ def test_rerun_after_a_kill_between_commit_and_reconcile_reconciles(tmp_path: Pa
 
 
 _SLOW_INGEST = """
-import multiprocessing, sys, time
+import multiprocessing, os, sys, time
 from sync.collector.prepared_stream import prepared_stream
-items = [(f"missing-{i}.spb", None) for i in range(64)]
+fifo = sys.argv[1]  # a batch file nobody writes: a worker opening it waits there, as on a stalled USB stick
+os.mkfifo(fifo)
+items = [(fifo, None) for i in range(64)]
 stream = prepared_stream(items, 2, False)
 next(stream)
 print(" ".join(str(p.pid) for p in multiprocessing.active_children()), flush=True)
@@ -96,8 +98,10 @@ def _alive(pid: int) -> bool:
 
 
 def test_workers_exit_when_the_ingest_is_killed(tmp_path: Path) -> None:
-    proc = subprocess.Popen([sys.executable, "-c", _SLOW_INGEST], stdout=subprocess.PIPE, text=True,
-                            cwd=Path(__file__).resolve().parents[2])
+    """Both workers are busy (each waits to read a batch) when the collector is killed: they die with it. Batches
+    that were missing files instead let the workers finish their share and exit before the kill, now and then."""
+    proc = subprocess.Popen([sys.executable, "-c", _SLOW_INGEST, str(tmp_path / "stalled.spb")],
+                            stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[2])
     try:
         assert proc.stdout is not None
         workers = [int(p) for p in proc.stdout.readline().split()]
