@@ -20,6 +20,7 @@ import json, multiprocessing, os, signal, threading, time
 from bench.ingest import synth
 from sync.collector import prepared_stream as ps
 _keys, blobs, _rows = synth(40_000, 4, batch_size=100)  # about 6 MB prepared: more than the pipes hold
+ps.PIPE_BYTES = 1 << 18  # (the workers' 16 pipes at 256 KiB: 4 MiB)
 items = [(f"b{i}", b) for i, b in enumerate(blobs)]
 """
 
@@ -160,8 +161,9 @@ print(json.dumps({{"first": first, "stored_then": stored_then, "second": second[
 
 def test_a_worker_keeps_preparing_while_the_collector_stores_a_group() -> None:
     """The collector reads nothing while it stores a group (PostgreSQL: while the server loads it). A worker is then
-    held only by what its pipes hold, and with one pipe (about four batches of 1,000 entries) the worker, the slower
-    side on PostgreSQL, stopped for part of every group."""
+    held only by what its pipes hold: with one pipe (about four batches of 1,000 entries) the worker, the slower
+    side on PostgreSQL, stopped for part of every group, and four pipes still held less than a group. One worker
+    gets all `AHEAD_PIPES` of them."""
     got = _run("""
 import pickle, tempfile
 from sync.collector.prepared import prepare as real
@@ -185,5 +187,14 @@ print(json.dumps({"first": first.source, "prepared": len(sizes), "ahead_bytes": 
                   "pipe_bytes": ps.PIPE_BYTES, "left": len(multiprocessing.active_children())}))
 """)
     assert got["first"] == "b0" and got["left"] == 0
-    # ahead of the collector: far more than one pipe holds (about 4 MiB here, where one pipe held 1 MiB)
-    assert got["ahead_bytes"] > 3 * got["pipe_bytes"]
+    # ahead of the collector: what sixteen pipes hold (less what did not fit at the end of each), not four's
+    assert got["ahead_bytes"] > 12 * got["pipe_bytes"]
+
+
+def test_forked_workers_share_out_the_pipes_within_the_users_allowance() -> None:
+    from sync.collector import prepared_stream as ps
+
+    shares = {w: ps.pipes_per_worker(w) for w in (1, 2, 3, 7, 8)}
+    assert shares == {1: 16, 2: 8, 3: 5, 7: 2, 8: 2}
+    soft_limit = 64 << 20  # Linux's default fs.pipe-user-pages-soft (16384 pages)
+    assert all(w * n * ps.PIPE_BYTES <= soft_limit // 2 for w, n in shares.items())  # two ingests at once fit
