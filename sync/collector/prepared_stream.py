@@ -186,7 +186,7 @@ def _forked_stream(items: list[tuple[str, bytes | None]], workers: int,
     the worker, PostgreSQL's slower side, stopped for part of every group; four pipes ingested 200,000 entries at
     109,000-141,000 entries/s (mean 127,000) where one did 96,000-124,000 (mean 112,000), in 9 alternating pairs.
     Four still held less than one group of 20,000 entries: at 1,000,000 entries one worker with sixteen pipes was
-    faster than with four in 10 of 11 alternating runs (median 14 %), eight pipes were between them and 32 no
+    faster than with four in 10 of 12 alternating runs (median 14 %), eight pipes were between them and 32 no
     faster than sixteen."""
     ctx = multiprocessing.get_context("fork")
     per = pipes_per_worker(workers)
