@@ -6,12 +6,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from sync.collector.pair_sums import PairSums as Sums
 from sync.collector.pair_sums import add_pair
 
 if TYPE_CHECKING:
     from sync.collector.storage import Store
-
-Sums = dict[tuple, list[int]]
 
 _OPS = frozenset(("issue", "topup"))
 BACKFILL = ("INSERT INTO operator_totals (terminal_id, hour, operator, op, method, n, amount) "

@@ -13,12 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from sync.collector.pair_sums import PairSums as Sums
 from sync.collector.pair_sums import add_pair
 
 if TYPE_CHECKING:
     from sync.collector.storage import Store
-
-Sums = dict[tuple, list[int]]
 
 PAGE = 50_000  # entries read per query by `backfill`
 LIMIT = 10**12  # no real item is worth more (minor units); larger numbers would overflow BIGINT sums
