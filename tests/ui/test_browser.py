@@ -120,6 +120,31 @@ def test_reload_during_a_payment_shows_the_same_payment_and_charges_once(page, d
     assert len(demo.commits("sale")) == 1
 
 
+def test_charge_pressed_while_the_product_is_still_on_its_way_charges_that_product(page, demo: DemoServer) -> None:
+    """A quick vendor's Charge reaches the server after the product pressed before it, never before it.
+
+    Two requests in flight at once may be served in either order; CI once saw "The cart is empty".
+    Here the product's request is held in the browser until Charge has been pressed.
+    """
+    login(page, demo, "1", "1111")
+    held: list = []  # type: ignore[type-arg]
+
+    def hold(route) -> None:  # type: ignore[no-untyped-def]
+        held.append(route)
+
+    page.route("**/api/cart/add", hold)
+    with page.expect_request("**/api/cart/add"):
+        page.get_by_test_id("product-COLA").click()
+    page.get_by_test_id("charge").click()
+    assert len(held) == 1  # the product is still in the browser while Charge is pressed
+    held[0].continue_()
+    expect(page.get_by_test_id("due")).to_have_text("€3.00")
+    expect(page.get_by_test_id("toast")).to_have_count(0)  # no "The cart is empty"
+    demo.tap("alice")
+    expect(page.get_by_test_id("balance-left")).to_have_text("€47.00")
+    assert [e["amount"] for e in demo.commits("sale")] == [300]
+
+
 def test_void_the_last_sale(page, demo: DemoServer) -> None:
     login(page, demo, "1", "1111")
     page.get_by_test_id("product-WATER").click()

@@ -251,22 +251,7 @@
       out.textContent = answer.text;
       out.dataset.status = answer.status;
       document.getElementById("enroll-step").hidden = true;
-      // capture opens only once the guest answered "I agree" on the customer display (the server enforces it too)
-      for (;;) {
-        await new Promise((r) => setTimeout(r, 500));
-        const res = await fetch(`/api/face/consent/${encodeURIComponent(answer.account_id)}`, { credentials: "same-origin" });
-        if (!res.ok) return;
-        const st = await res.json();
-        out.textContent = st.text;
-        out.dataset.status = st.status;
-        if (st.status === "waiting") continue;
-        if (st.status === "agreed") {
-          document.getElementById("enroll-account").value = answer.account_id;
-          document.getElementById("enroll-step").hidden = false;
-          livePreview();
-        }
-        return;
-      }
+      awaitConsent(answer, out);  // not awaited: the operator's next presses need not wait for the guest
     },
     "print-statement"() { return post("/api/cards/statement", {}); },
     "guest-agree"() { return post("/api/display/consent", { account_id: state.face.consent.account_id, agreed: true }); },
@@ -380,6 +365,37 @@
     "sim-remove"() { return post("/sim/api/remove", {}); },
   };
 
+  // Capture opens only once the guest answered "I agree" on the customer display (the server enforces it too).
+  async function awaitConsent(answer, out) {
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 500));
+      const res = await fetch(`/api/face/consent/${encodeURIComponent(answer.account_id)}`, { credentials: "same-origin" });
+      if (!res.ok) return;
+      const st = await res.json();
+      out.textContent = st.text;
+      out.dataset.status = st.status;
+      if (st.status === "waiting") continue;
+      if (st.status === "agreed") {
+        document.getElementById("enroll-account").value = answer.account_id;
+        document.getElementById("enroll-step").hidden = false;
+        livePreview();
+      }
+      return;
+    }
+  }
+
+  // Presses reach the server in the order they were made: a Charge pressed right after a product must
+  // find that product in the cart, and two requests in flight at once may be served in either order.
+  // A request that hangs holds the next ones back for at most QUEUE_WAIT_MS.
+  const QUEUE_WAIT_MS = 10000;
+  let pending = Promise.resolve();
+  function inOrder(fn) {
+    const run = () => Promise.race([Promise.resolve().then(fn).catch(() => {}),
+      new Promise((r) => setTimeout(r, QUEUE_WAIT_MS))]);
+    pending = pending.then(run);
+    return pending;
+  }
+
   function replaceCard(card) { return post("/api/cards/replace", { card, request_id: newId() }); }
 
   function showFaceAccount(a) {
@@ -452,7 +468,7 @@
     if (!el) return;
     ev.preventDefault();
     const fn = actions[el.dataset.action];
-    if (fn) Promise.resolve(fn(el)).catch(() => {});
+    if (fn) inOrder(() => fn(el));
   });
 
   let lastFocus = null;
@@ -478,7 +494,7 @@
       if (document.activeElement === scanField) { code = scanField.value.trim(); scanField.value = ""; }
       else if (scanBuf.length >= 8 && now - scanAt < 100) code = scanBuf;
       scanBuf = "";
-      if (code) { ev.preventDefault(); post("/api/cart/scan", { code }).catch(() => {}); }
+      if (code) { ev.preventDefault(); inOrder(() => post("/api/cart/scan", { code })); }
       return;
     }
     if (/^[0-9]$/.test(ev.key)) {
