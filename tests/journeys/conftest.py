@@ -343,7 +343,10 @@ class Screen:
         return self.page.get_by_test_id(test_id)
 
     def click(self, test_id: str) -> None:
+        """Press as the operator does, then wait until the terminal has the press (the kiosk says data-busy="no"):
+        a band tapped or a page reloaded while the request is still in the browser would race it."""
         self.by(test_id).click()
+        expect(self.page.locator("body")).to_have_attribute("data-busy", "no")
 
     def shot(self, step: str) -> Path:
         folder = ARTIFACTS / self.journey

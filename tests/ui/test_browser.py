@@ -61,6 +61,13 @@ def expect(locator):  # type: ignore[no-untyped-def]
     return playwright_api.expect(locator)
 
 
+def press(pg, test_id: str) -> None:  # type: ignore[no-untyped-def]
+    """Press as the operator does and wait until the terminal has the press (the kiosk says data-busy="no"), as a
+    guest waits for the screen before tapping: a tap that overtook the request would only show the balance."""
+    pg.get_by_test_id(test_id).click()
+    expect(pg.locator("body")).to_have_attribute("data-busy", "no")
+
+
 def test_login_sell_with_a_tap_double_tap_and_customer_display(page, demo: DemoServer, browser) -> None:
     shot_login = page
     shot_login.goto(demo.url + "/login")
@@ -98,7 +105,7 @@ def test_decline_on_insufficient_funds(page, demo: DemoServer) -> None:
     login(page, demo, "1", "1111")
     page.get_by_test_id("cat-Food").click()
     page.get_by_test_id("product-BURGER").click()
-    page.get_by_test_id("charge").click()
+    press(page, "charge")
     demo.tap("bob")
     expect(page.get_by_test_id("reason")).to_have_text("Insufficient funds: balance €3.00, €5.00 missing")
     shot(page, "sale-declined-800x480")
@@ -137,7 +144,9 @@ def test_charge_pressed_while_the_product_is_still_on_its_way_charges_that_produ
         page.get_by_test_id("product-COLA").click()
     page.get_by_test_id("charge").click()
     assert len(held) == 1  # the product is still in the browser while Charge is pressed
+    expect(page.locator("body")).to_have_attribute("data-busy", "yes")
     held[0].continue_()
+    expect(page.locator("body")).to_have_attribute("data-busy", "no")
     expect(page.get_by_test_id("due")).to_have_text("€3.00")
     expect(page.get_by_test_id("toast")).to_have_count(0)  # no "The cart is empty"
     demo.tap("alice")
@@ -148,11 +157,11 @@ def test_charge_pressed_while_the_product_is_still_on_its_way_charges_that_produ
 def test_void_the_last_sale(page, demo: DemoServer) -> None:
     login(page, demo, "1", "1111")
     page.get_by_test_id("product-WATER").click()
-    page.get_by_test_id("charge").click()
+    press(page, "charge")
     demo.tap("alice")
     expect(page.get_by_test_id("approved")).to_be_visible()
     page.locator("#flow .p-approved button").click()
-    page.get_by_test_id("void").click()
+    press(page, "void")
     demo.tap("alice")
     expect(page.get_by_test_id("balance-left")).to_have_text("€50.00")
     sale = demo.commits("sale")[-1]
@@ -171,7 +180,7 @@ def test_topup_with_each_method_then_close_and_refund(page, demo: DemoServer) ->
     balance = 300
     for method in ("cash", "card", "voucher", "comp"):
         page.get_by_test_id("topup-amount").fill("2")
-        page.get_by_test_id(f"topup-{method}").click()
+        press(page, f"topup-{method}")
         demo.tap("bob")
         balance += 200
         expect(page.get_by_test_id("balance-left")).to_have_text(f"€{balance // 100}.{balance % 100:02d}")
@@ -257,7 +266,7 @@ def test_supervisor_edits_a_price_in_admin_then_it_sells_at_the_new_price(page, 
     expect(page.get_by_test_id("product-BEER")).to_contain_text("€5.20")
     page.get_by_test_id("product-BEER").click()
     expect(page.get_by_test_id("total")).to_have_text("€5.20")
-    page.get_by_test_id("charge").click()
+    press(page, "charge")
     demo.tap("alice")
     expect(page.get_by_test_id("balance-left")).to_have_text("€44.80")
     page.locator("#flow .p-approved button").click()
