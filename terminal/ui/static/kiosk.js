@@ -387,7 +387,7 @@
   // Presses reach the server in the order they were made: a Charge pressed right after a product must
   // find that product in the cart, and two requests in flight at once may be served in either order.
   // A request that hangs holds the next ones back for at most QUEUE_WAIT_MS. While presses are on their way the
-  // body says data-busy="yes" (the styles dim the buttons; scripts that drive the kiosk wait for "no").
+  // body says data-busy="yes" (the cursor shows progress; scripts that drive the kiosk wait for "no").
   const QUEUE_WAIT_MS = 10000;
   let pending = Promise.resolve(), inFlight = 0;
   function inOrder(fn) {
